@@ -1,0 +1,41 @@
+# snnkit: two commands on a bare machine (`make demo`, `make test`), plus bench and docs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.snnkit-installed
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
+
+.PHONY: all install demo test test-fast bench docs clean
+
+all: test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# torch first (the pinned CPU wheel; any other spec pulls CUDA packages), then the
+# project with test extras, then the peers whose declared dependencies cannot be met
+# here, with --no-deps (recipe in ../shared/DESIGN.md section 4).
+$(STAMP): pyproject.toml Makefile | $(BIN)/python
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[test,docs]"
+	$(PIP) --no-deps --ignore-requires-python lava-nc==0.10.0
+	$(PIP) --no-deps spikingjelly==2.0.0
+	$(BIN)/python -c "import snnkit, snnkit.kernels.cpu as k; print('snnkit', snnkit.__version__, '| cpu kernels:', k.available() or k.error())"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python examples/demo.py
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q tests
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/neuron_speed.py
+
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict -d site
+
+clean:
+	rm -rf $(VENV) site .pytest_cache

@@ -1,0 +1,24 @@
+"""snnkit: spiking neural networks with fused kernels, TCJA-SNN, SpikeGPT and a path to Lava.
+
+Tensors are time-major: ``[T, B, ...]`` in multi-step mode, ``[B, ...]`` in single step.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from . import functional, surrogate
+from .base import StatefulModule, reset, set_step_mode
+from .neurons import IF, LIF, PLIF, CubaLIF
+
+__all__ = [
+    "__version__",
+    "functional",
+    "surrogate",
+    "StatefulModule",
+    "reset",
+    "set_step_mode",
+    "IF",
+    "LIF",
+    "PLIF",
+    "CubaLIF",
+]

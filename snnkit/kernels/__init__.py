@@ -1,0 +1,31 @@
+"""Fused multi-step neuron kernels: ``cpu`` (compiled C++) and ``triton`` (CUDA GPUs).
+
+Both expose the same autograd functions (``LIFFunction``, ``CubaFunction``) and mirror
+:mod:`snnkit.functional.reference`, which the tests hold them to.
+"""
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+from . import cpu
+
+__all__ = ["cpu", "ops_for", "triton_available"]
+
+
+def triton_available() -> bool:
+    """True when Triton is importable and a CUDA device is present."""
+    import torch
+
+    return torch.cuda.is_available() and importlib.util.find_spec("triton") is not None
+
+
+def ops_for(backend: str) -> ModuleType:
+    """The module holding the autograd functions of a fused backend."""
+    if backend == "cpu":
+        from .cpu import ops
+    elif backend == "triton":
+        from .triton import ops
+    else:
+        raise ValueError(f"no fused kernels for backend {backend!r}")
+    return ops

@@ -1,0 +1,120 @@
+"""Autograd functions over the compiled CPU kernels.
+
+Saved for backward: only the input ``x`` and the initial state (references, no copies).
+The backward re-integrates the membrane potential for each block of neurons in a cache-
+resident scratch buffer, so no ``[T, ...]`` tensor of potentials is ever stored: the
+memory of a fused LIF layer during training is its input and its spikes.
+"""
+from __future__ import annotations
+
+import ctypes
+from typing import Any, Optional, Tuple
+
+import torch
+
+from .build import load
+
+_I, _L, _D, _P = ctypes.c_int, ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
+_SIGS = {
+    "lif_forward": [_I, _P, _P, _P, _P, _L, _L, _D, _D, _D, _I, _I, _I],
+    "lif_backward": [_I, _I, _P, _P, _P, _P, _P, _P, _P, _L, _L, _D, _D, _D, _I, _I, _I, _D, _D, _I],
+    "cuba_forward": [_P, _P, _P, _P, _P, _P, _L, _L, _D, _D, _D, _D, _I, _I],
+    "cuba_backward": [_I, _P, _P, _P, _P, _P, _P, _P, _P, _P, _L, _L, _D, _D, _D, _D, _I, _I, _D, _D, _I],
+}
+_cache: dict = {}
+
+# Charge modes understood by the kernel (see neuron_kernels.cpp).
+IF, LIF_DIV_DI, LIF_DIV_NDI, LIF_MUL_DI, LIF_MUL_NDI = range(5)
+
+
+def _fn(name: str, dtype: torch.dtype) -> Any:
+    key = (name, dtype)
+    if key not in _cache:
+        lib = load()
+        if lib is None:
+            raise RuntimeError("snnkit CPU kernels are unavailable on this machine")
+        f = getattr(lib, f"snn_{name}_{'f64' if dtype == torch.float64 else 'f32'}")
+        f.argtypes, f.restype = _SIGS[name], ctypes.c_int
+        _cache[key] = f
+    return _cache[key]
+
+
+def _p(t: Optional[torch.Tensor]) -> Optional[int]:
+    return None if t is None else t.data_ptr()
+
+
+def _check(rc: int, what: str) -> None:
+    if rc != 0:
+        raise RuntimeError(f"snnkit CPU kernel {what} rejected its arguments (code {rc})")
+
+
+def _nthreads() -> int:
+    return max(1, torch.get_num_threads())
+
+
+class LIFFunction(torch.autograd.Function):
+    """Fused LIF/IF/PLIF over ``x[T, N]``; ``k`` is PLIF's ``1/tau`` tensor (or ``None``)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: torch.Tensor, v0: torch.Tensor, k: Optional[torch.Tensor], mode: int, c: float,
+        vth: float, vr: float, soft: bool, detach: bool, graded: bool, sg: int, a1: float, a2: float,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        T, N = x.shape
+        out, vT = torch.empty_like(x), torch.empty_like(v0)
+        rc = _fn("lif_forward", x.dtype)(mode, _p(x), _p(v0), _p(out), _p(vT), T, N, c, vth, vr, int(soft), int(graded), _nthreads())
+        _check(rc, "lif_forward")
+        ctx.save_for_backward(x, v0)
+        ctx.args = (mode, c, vth, vr, soft, detach, graded, sg, a1, a2, k is not None)
+        return out, vT
+
+    @staticmethod
+    def backward(ctx: Any, gout: Optional[torch.Tensor], gvT: Optional[torch.Tensor]) -> Tuple[Any, ...]:
+        x, v0 = ctx.saved_tensors
+        mode, c, vth, vr, soft, detach, graded, sg, a1, a2, has_k = ctx.args
+        T, N = x.shape
+        gout = torch.zeros_like(x) if gout is None else gout.contiguous()
+        gvT = None if gvT is None else gvT.contiguous()
+        gx, gv0 = torch.empty_like(x), torch.empty_like(v0)
+        gk = torch.zeros((), dtype=x.dtype) if has_k else None
+        rc = _fn("lif_backward", x.dtype)(
+            mode, sg, _p(x), _p(v0), _p(gout), _p(gvT), _p(gx), _p(gv0), _p(gk), T, N, c, vth, vr,
+            int(soft), int(detach), int(graded), a1, a2, _nthreads(),
+        )
+        _check(rc, "lif_backward")
+        return (gx, gv0, gk) + (None,) * 10
+
+
+class CubaFunction(torch.autograd.Function):
+    """Fused CUBA LIF (Lava ``LIF`` float dynamics) over ``x[T, N]``."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, x: torch.Tensor, u0: torch.Tensor, v0: torch.Tensor, omdu: float, omdv: float, vth: float,
+        bias: float, detach: bool, graded: bool, sg: int, a1: float, a2: float,
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        T, N = x.shape
+        out, uT, vT = torch.empty_like(x), torch.empty_like(u0), torch.empty_like(v0)
+        rc = _fn("cuba_forward", x.dtype)(_p(x), _p(u0), _p(v0), _p(out), _p(uT), _p(vT), T, N, omdu, omdv, vth, bias, int(graded), _nthreads())
+        _check(rc, "cuba_forward")
+        ctx.save_for_backward(x, u0, v0)
+        ctx.args = (omdu, omdv, vth, bias, detach, graded, sg, a1, a2)
+        return out, uT, vT
+
+    @staticmethod
+    def backward(
+        ctx: Any, gout: Optional[torch.Tensor], guT: Optional[torch.Tensor], gvT: Optional[torch.Tensor]
+    ) -> Tuple[Any, ...]:
+        x, u0, v0 = ctx.saved_tensors
+        omdu, omdv, vth, bias, detach, graded, sg, a1, a2 = ctx.args
+        T, N = x.shape
+        gout = torch.zeros_like(x) if gout is None else gout.contiguous()
+        guT = None if guT is None else guT.contiguous()
+        gvT = None if gvT is None else gvT.contiguous()
+        gx, gu0, gv0 = torch.empty_like(x), torch.empty_like(u0), torch.empty_like(v0)
+        rc = _fn("cuba_backward", x.dtype)(
+            sg, _p(x), _p(u0), _p(v0), _p(gout), _p(guT), _p(gvT), _p(gx), _p(gu0), _p(gv0), T, N,
+            omdu, omdv, vth, bias, int(detach), int(graded), a1, a2, _nthreads(),
+        )
+        _check(rc, "cuba_backward")
+        return (gx, gu0, gv0) + (None,) * 9

@@ -1,0 +1,163 @@
+"""Spiking neuron modules: thin stateful wrappers over :mod:`snnkit.functional`.
+
+Multi-step mode (``step_mode="m"``) takes ``x[T, B, ...]``; single-step (``"s"``) takes
+``x[B, ...]``. State persists across calls (read or set it as ``.v``; CUBA also ``.u``)
+until :meth:`reset` or :func:`snnkit.reset`.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple, Union
+
+import torch
+import torch.nn as nn
+
+from . import functional as F
+from . import surrogate as _sg
+from .base import StatefulModule
+from .functional.validation import check_threshold
+
+Tensor = torch.Tensor
+__all__ = ["IF", "LIF", "PLIF", "CubaLIF"]
+
+
+class _Neuron(StatefulModule):
+    """Shared plumbing: step modes, state storage, argument checks."""
+
+    def __init__(
+        self, v_threshold: float, v_reset: Optional[float], surrogate: Union[str, _sg.Surrogate],
+        detach_reset: bool, step_mode: str, backend: str, graded: bool,
+    ) -> None:
+        super().__init__(step_mode)
+        check_threshold(v_threshold, v_reset, type(self).__name__)
+        if backend not in F.BACKENDS:
+            raise ValueError(f"{type(self).__name__}: backend must be one of {F.BACKENDS}, got {backend!r}")
+        self.v_threshold = float(v_threshold)
+        self.v_reset = None if v_reset is None else float(v_reset)
+        self.surrogate = _sg.get(surrogate)
+        self.detach_reset = bool(detach_reset)
+        self.backend = backend
+        self.graded = bool(graded)
+        self.v: Optional[Tensor] = None
+
+    def reset(self) -> None:
+        self.v = None
+
+    def _kwargs(self) -> dict:
+        return dict(v_threshold=self.v_threshold, v_reset=self.v_reset, detach_reset=self.detach_reset,
+                    surrogate=self.surrogate, graded=self.graded, backend=self.backend)
+
+    def _multistep(self, x: Tensor) -> Tensor:
+        raise TypeError(f"{type(self).__name__} must implement _multistep")
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{type(self).__name__}: input must be a tensor, got {type(x).__name__}")
+        if self.step_mode == "m":
+            return self._multistep(x)
+        if x.ndim < 1:
+            raise ValueError(f"{type(self).__name__}: single-step input must be [B, ...], got a scalar")
+        return self._multistep(x.unsqueeze(0))[0]
+
+    def extra_repr(self) -> str:
+        reset = "soft" if self.v_reset is None else f"hard to {self.v_reset}"
+        return (f"v_threshold={self.v_threshold}, reset={reset}, surrogate={self.surrogate}, "
+                f"detach_reset={self.detach_reset}, graded={self.graded}, step_mode={self.step_mode!r}, backend={self.backend!r}")
+
+
+class IF(_Neuron):
+    """Integrate-and-fire: ``h = v + x``; spike at ``h >= v_threshold``; hard or soft reset."""
+
+    def __init__(self, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
+                 surrogate: Union[str, _sg.Surrogate] = _sg.ATan(), detach_reset: bool = False,
+                 step_mode: str = "m", backend: str = "auto", graded: bool = False) -> None:
+        super().__init__(v_threshold, v_reset, surrogate, detach_reset, step_mode, backend, graded)
+
+    def _multistep(self, x: Tensor) -> Tensor:
+        s, self.v = F.if_multistep(x, self.v, **self._kwargs())
+        return s
+
+
+class LIF(_Neuron):
+    """Leaky integrate-and-fire with SpikingJelly's arguments and dynamics (see :func:`snnkit.functional.lif_multistep`)."""
+
+    def __init__(self, tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
+                 v_reset: Optional[float] = 0.0, detach_reset: bool = False,
+                 surrogate: Union[str, _sg.Surrogate] = _sg.ATan(), step_mode: str = "m",
+                 backend: str = "auto", graded: bool = False) -> None:
+        if not isinstance(tau, (int, float)) or isinstance(tau, bool) or not math.isfinite(tau) or tau < 1:
+            raise ValueError(f"LIF: tau must be a finite number >= 1, got {tau!r}")
+        super().__init__(v_threshold, v_reset, surrogate, detach_reset, step_mode, backend, graded)
+        self.tau = float(tau)
+        self.decay_input = bool(decay_input)
+
+    def _multistep(self, x: Tensor) -> Tensor:
+        s, self.v = F.lif_multistep(x, self.v, tau=self.tau, decay_input=self.decay_input, **self._kwargs())
+        return s
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau}, decay_input={self.decay_input}, " + super().extra_repr()
+
+
+class PLIF(_Neuron):
+    """Parametric LIF (Fang et al. 2021): one learnable ``w`` per layer with ``1/tau = sigmoid(w)``."""
+
+    def __init__(self, init_tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
+                 v_reset: Optional[float] = 0.0, detach_reset: bool = False,
+                 surrogate: Union[str, _sg.Surrogate] = _sg.ATan(), step_mode: str = "m",
+                 backend: str = "auto", graded: bool = False) -> None:
+        if not isinstance(init_tau, (int, float)) or not math.isfinite(init_tau) or init_tau <= 1:
+            raise ValueError(f"PLIF: init_tau must be a finite number > 1, got {init_tau!r}")
+        super().__init__(v_threshold, v_reset, surrogate, detach_reset, step_mode, backend, graded)
+        self.decay_input = bool(decay_input)
+        self.w = nn.Parameter(torch.tensor(-math.log(init_tau - 1.0)))
+
+    @property
+    def tau(self) -> float:
+        """The current time constant ``1 / sigmoid(w)``."""
+        return float(1.0 / self.w.detach().sigmoid())
+
+    def _multistep(self, x: Tensor) -> Tensor:
+        s, self.v = F.plif_multistep(x, self.v, w=self.w, decay_input=self.decay_input, **self._kwargs())
+        return s
+
+    def extra_repr(self) -> str:
+        return f"tau={self.tau:.4f}, decay_input={self.decay_input}, " + super().extra_repr()
+
+
+class CubaLIF(_Neuron):
+    """Current-based LIF with the exact discrete dynamics of Lava's ``LIF`` process.
+
+    ``u = u*(1-du) + x; v = v*(1-dv) + u + bias; spike where v > v_threshold; v = 0 after a spike``.
+    A trained CubaLIF maps onto a Lava ``LIF(du, dv, vth, bias_mant)`` without change.
+    """
+
+    def __init__(self, du: float = 1.0, dv: float = 0.5, v_threshold: float = 1.0, bias: float = 0.0,
+                 detach_reset: bool = False, surrogate: Union[str, _sg.Surrogate] = _sg.ATan(),
+                 step_mode: str = "m", backend: str = "auto", graded: bool = False) -> None:
+        for name, val in (("du", du), ("dv", dv)):
+            if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val <= 1:
+                raise ValueError(f"CubaLIF: {name} must be a number in [0, 1], got {val!r}")
+        super().__init__(v_threshold, 0.0, surrogate, detach_reset, step_mode, backend, graded)
+        self.du, self.dv, self.bias = float(du), float(dv), float(bias)
+        self.u: Optional[Tensor] = None
+
+    def reset(self) -> None:
+        self.u = None
+        self.v = None
+
+    def _multistep(self, x: Tensor) -> Tensor:
+        state: Optional[Tuple[Tensor, Tensor]] = None
+        if self.u is not None or self.v is not None:
+            shape = x.shape[1:]
+            zeros = lambda: torch.zeros(shape, dtype=x.dtype, device=x.device)  # noqa: E731
+            state = (self.u if self.u is not None else zeros(), self.v if self.v is not None else zeros())
+        s, (self.u, self.v) = F.cuba_lif_multistep(
+            x, state, du=self.du, dv=self.dv, v_threshold=self.v_threshold, bias=self.bias,
+            detach_reset=self.detach_reset, surrogate=self.surrogate, graded=self.graded, backend=self.backend,
+        )
+        return s
+
+    def extra_repr(self) -> str:
+        return (f"du={self.du}, dv={self.dv}, v_threshold={self.v_threshold}, bias={self.bias}, "
+                f"surrogate={self.surrogate}, graded={self.graded}, step_mode={self.step_mode!r}")
