@@ -1,0 +1,133 @@
+"""Fused kernels against the reference loop: spikes bit for bit, states and gradients close.
+
+Property-based over shapes, parameters, every surrogate and reset mode.
+"""
+from __future__ import annotations
+
+from typing import Callable, Dict, List
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import snnkit.kernels.cpu as cpu_kernels
+from snnkit import functional as F
+from snnkit import surrogate as S
+
+pytestmark = pytest.mark.skipif(not cpu_kernels.available(), reason=f"CPU kernels unavailable: {cpu_kernels.error()}")
+
+SURROGATES = [S.ATan(2.0), S.Sigmoid(4.0), S.FastSigmoid(25.0), S.Triangle(0.7, 1.3), S.Rectangular(1.5),
+              S.PiecewiseQuadratic(1.0)]
+
+
+def _run(fn: Callable, x: torch.Tensor, state, backend: str, **kw):
+    """Forward and backward with random upstream gradients on spikes and final state."""
+    xs = x.detach().clone().requires_grad_()
+    states = [s.detach().clone().requires_grad_() for s in (state if isinstance(state, tuple) else (state,))]
+    extra = {}
+    params = [xs, *states]
+    if "w" in kw:
+        extra["w"] = kw.pop("w").detach().clone().requires_grad_()
+        params.append(extra["w"])
+    st_arg = tuple(states) if isinstance(state, tuple) else states[0]
+    s, v = fn(xs, st_arg, backend=backend, **kw, **extra)
+    vs = v if isinstance(v, tuple) else (v,)
+    g = torch.Generator().manual_seed(1)
+    loss = (s * torch.randn(s.shape, generator=g, dtype=s.dtype)).sum()
+    loss = loss + sum((q * torch.randn(q.shape, generator=g, dtype=q.dtype)).sum() for q in vs)
+    grads = torch.autograd.grad(loss, params)
+    return s.detach(), [q.detach() for q in vs], grads
+
+
+def _agree(fn: Callable, x: torch.Tensor, state, tol: float, **kw) -> Dict[str, float]:
+    ref = _run(fn, x, state, "reference", **dict(kw))
+    fast = _run(fn, x, state, "cpu", **dict(kw))
+    assert torch.equal(ref[0], fast[0]), "spikes differ"
+    for a, b in zip(ref[1], fast[1]):
+        assert torch.equal(a, b), "final state differs"
+    for a, b in zip(ref[2], fast[2]):
+        torch.testing.assert_close(b, a, rtol=tol, atol=tol)
+    return {"rate": ref[0].abs().gt(0).float().mean().item()}
+
+
+shapes = st.tuples(st.integers(1, 12), st.integers(1, 3), st.integers(1, 300))
+dtypes = st.sampled_from([torch.float32, torch.float64])
+TOL = {torch.float32: 2e-4, torch.float64: 1e-10}
+
+
+@settings(max_examples=40, deadline=None)
+@given(shape=shapes, dtype=dtypes, sg=st.sampled_from(SURROGATES), tau=st.floats(1.0, 8.0),
+       decay_input=st.booleans(), reset=st.sampled_from([0.0, -0.5, None]), detach=st.booleans(),
+       graded=st.booleans(), scale=st.floats(0.2, 3.0))
+def test_lif_fast_equals_reference(shape, dtype, sg, tau, decay_input, reset, detach, graded, scale) -> None:
+    x = torch.randn(shape, dtype=dtype) * scale
+    v0 = torch.rand(shape[1:], dtype=dtype) * 0.5
+    _agree(F.lif_multistep, x, v0, TOL[dtype], tau=tau, decay_input=decay_input, v_reset=reset,
+           detach_reset=detach, graded=graded, surrogate=sg)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes, dtype=dtypes, sg=st.sampled_from(SURROGATES), reset=st.sampled_from([0.0, None]),
+       detach=st.booleans(), graded=st.booleans())
+def test_if_fast_equals_reference(shape, dtype, sg, reset, detach, graded) -> None:
+    x = torch.randn(shape, dtype=dtype) * 0.6
+    _agree(F.if_multistep, x, torch.zeros(shape[1:], dtype=dtype), TOL[dtype], v_reset=reset,
+           detach_reset=detach, graded=graded, surrogate=sg)
+
+
+@settings(max_examples=25, deadline=None)
+@given(shape=shapes, dtype=dtypes, sg=st.sampled_from(SURROGATES), w=st.floats(-2.0, 2.0),
+       decay_input=st.booleans(), reset=st.sampled_from([0.0, None]), detach=st.booleans(), graded=st.booleans())
+def test_plif_fast_equals_reference(shape, dtype, sg, w, decay_input, reset, detach, graded) -> None:
+    x = torch.randn(shape, dtype=dtype) * 1.5
+    # gradient of w sums over all neurons: scale the tolerance with their number
+    tol = TOL[dtype] * (10 if dtype == torch.float32 else 1)
+    _agree(F.plif_multistep, x, torch.zeros(shape[1:], dtype=dtype), tol, w=torch.tensor(w, dtype=dtype),
+           decay_input=decay_input, v_reset=reset, detach_reset=detach, graded=graded, surrogate=sg)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=shapes, dtype=dtypes, sg=st.sampled_from(SURROGATES), du=st.floats(0.0, 1.0),
+       dv=st.floats(0.0, 1.0), bias=st.floats(-0.2, 0.2), detach=st.booleans(), graded=st.booleans())
+def test_cuba_fast_equals_reference(shape, dtype, sg, du, dv, bias, detach, graded) -> None:
+    x = torch.randn(shape, dtype=dtype) * 0.8
+    state = (torch.randn(shape[1:], dtype=dtype) * 0.3, torch.rand(shape[1:], dtype=dtype) * 0.5)
+    _agree(F.cuba_lif_multistep, x, state, TOL[dtype], du=du, dv=dv, bias=bias, detach_reset=detach,
+           graded=graded, surrogate=sg)
+
+
+@pytest.mark.parametrize("sg", SURROGATES, ids=lambda s: s.name)
+def test_every_surrogate_reaches_the_input(sg: S.Surrogate) -> None:
+    """No surrogate may give zero gradients in the fused path (the SpikingJelly Triton bug)."""
+    x = (torch.rand(6, 2, 50) * 0.4 + 0.8).requires_grad_()  # h near threshold from the first step
+    s, _ = F.lif_multistep(x, surrogate=sg, backend="cpu", tau=1.0)
+    s.sum().backward()
+    assert x.grad.abs().sum() > 0
+
+
+def test_large_batch_uses_several_blocks_and_threads() -> None:
+    x = torch.randn(9, 5, 1031) * 1.2
+    _agree(F.lif_multistep, x, torch.zeros(5, 1031), 2e-4, tau=2.5)
+
+
+def test_low_precision_inputs_are_computed_in_float32() -> None:
+    x = torch.randn(5, 4, 64).to(torch.bfloat16)
+    s_fast, v_fast = F.lif_multistep(x, backend="cpu")
+    s_ref, v_ref = F.lif_multistep(x.float(), backend="reference")
+    assert s_fast.dtype == torch.bfloat16
+    assert torch.equal(s_fast.float(), s_ref)
+
+
+def test_forward_saves_no_membrane_sequence() -> None:
+    """The fused kernel saves for backward only the input and initial state (no [T, ...] potentials)."""
+    saved: List[torch.Tensor] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        saved.append(t)
+        return t
+
+    x = torch.randn(16, 8, 512, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        s, v = F.lif_multistep(x, backend="cpu")
+    big = [t for t in saved if t.numel() >= x.numel()]
+    assert len(big) == 1 and big[0].data_ptr() == x.data_ptr()

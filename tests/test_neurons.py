@@ -1,0 +1,143 @@
+"""Neuron modules: step modes, state carried and reset, hand-computed dynamics, bad input."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+import snnkit
+from snnkit import functional as F
+from tests.conftest import CPU_BACKENDS
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_lif_hand_computed(backend: str) -> None:
+    # tau=2, decay_input, hard reset to 0, threshold 1: h = v + (x - v)/2
+    x = torch.tensor([[1.5], [1.5], [0.2], [3.0]])
+    s, v = F.lif_multistep(x, tau=2.0, backend=backend)
+    # t0: h=0.75 no spike; t1: h=0.75+(1.5-0.75)/2=1.125 spike -> 0; t2: h=0.1; t3: h=0.1+(3-0.1)/2=1.55 spike
+    assert s.flatten().tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert v.item() == 0.0
+    s, v = F.lif_multistep(x, tau=2.0, v_reset=None, backend=backend)
+    # soft reset: t1 h=1.125 -> v=0.125; t2: 0.125+(0.2-0.125)/2=0.1625; t3: 0.1625+(3-0.1625)/2=1.58125 -> 0.58125
+    assert s.flatten().tolist() == [0.0, 1.0, 0.0, 1.0]
+    assert v.item() == pytest.approx(0.58125)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_cuba_hand_computed(backend: str) -> None:
+    x = torch.tensor([[0.6], [0.6], [0.0], [0.0]])
+    s, (u, v) = F.cuba_lif_multistep(x, du=0.5, dv=0.5, v_threshold=1.0, backend=backend)
+    # u: .6, .9, .45, .225 ; v: .6, .3+.9=1.2 -> spike, 0+.45=.45, .225+.225=.45
+    assert s.flatten().tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert u.item() == pytest.approx(0.225) and v.item() == pytest.approx(0.45)
+
+
+@pytest.mark.parametrize("cls", [snnkit.IF, snnkit.LIF, snnkit.PLIF, snnkit.CubaLIF])
+def test_single_step_equals_multi_step_and_state_carries(cls) -> None:
+    x = torch.randn(10, 3, 20) * 1.5
+    multi = cls(step_mode="m")
+    single = cls(step_mode="s")
+    out_m = multi(x)
+    out_s = torch.stack([single(xt) for xt in x])
+    assert torch.equal(out_m, out_s)
+    # splitting the sequence in two calls carries the state
+    split = cls(step_mode="m")
+    assert torch.equal(torch.cat([split(x[:4]), split(x[4:])]), out_m)
+    assert torch.equal(split.v, multi.v)
+    snnkit.reset(split)
+    assert split.v is None
+    assert torch.equal(split(x), out_m)
+
+
+def test_state_can_be_set_and_read() -> None:
+    lif = snnkit.LIF(tau=2.0)
+    lif.v = torch.full((1, 1), 0.9)
+    s = lif(torch.full((1, 1, 1), 1.2))  # h = 0.9 + (1.2 - 0.9)/2 = 1.05 -> spike
+    assert s.item() == 1.0 and lif.v.item() == 0.0
+
+
+def test_reset_whole_network_and_step_mode_switch() -> None:
+    net = nn.Sequential(nn.Linear(4, 8), snnkit.LIF(step_mode="s"), nn.Linear(8, 2), snnkit.CubaLIF(step_mode="s"))
+    for _ in range(3):
+        net(torch.randn(5, 4))
+    assert net[1].v is not None and net[3].u is not None
+    snnkit.reset(net)
+    assert net[1].v is None and net[3].u is None and net[3].v is None
+    snnkit.set_step_mode(net, "m")
+    assert net[1].step_mode == "m"
+
+
+def test_plif_learns_tau() -> None:
+    plif = snnkit.PLIF(init_tau=2.0)
+    assert plif.tau == pytest.approx(2.0)
+    x = torch.randn(8, 4, 16) + 0.8
+    plif(x).sum().backward()
+    assert plif.w.grad is not None and plif.w.grad.abs().item() > 0
+
+
+def test_graded_spikes_carry_the_potential() -> None:
+    x = torch.tensor([[[2.0]], [[0.1]]])
+    s = snnkit.LIF(tau=1.0, graded=True)(x)  # tau=1: h = x + v_reset... h = v + (x - v) = x
+    assert s.flatten().tolist() == [2.0, 0.0]
+
+
+def test_outputs_are_float_zero_one() -> None:
+    s = snnkit.LIF()(torch.randn(6, 2, 9) * 3)
+    assert s.dtype == torch.float32 and set(s.unique().tolist()) <= {0.0, 1.0}
+
+
+# ---------------------------------------------------------------- bad input
+def test_wrong_rank() -> None:
+    with pytest.raises(ValueError, match=r"\[T, B, \.\.\.\]"):
+        snnkit.LIF(step_mode="m")(torch.randn(5))
+    with pytest.raises(ValueError, match="scalar"):
+        snnkit.LIF(step_mode="s")(torch.tensor(1.0))
+
+
+def test_mismatched_state() -> None:
+    lif = snnkit.LIF()
+    lif(torch.randn(4, 3, 10))
+    with pytest.raises(ValueError, match=r"state shape \(2, 10\)"):
+        lif(torch.randn(4, 2, 10))  # batch changed without reset
+    with pytest.raises(ValueError, match="v0 has shape"):
+        F.lif_multistep(torch.randn(4, 3, 10), torch.zeros(3, 11))
+
+
+def test_integer_dtypes() -> None:
+    with pytest.raises(TypeError, match="floating-point"):
+        snnkit.LIF()(torch.ones(4, 2, 3, dtype=torch.int64))
+    with pytest.raises(TypeError, match="v0 must be floating"):
+        F.lif_multistep(torch.ones(4, 2), torch.zeros(2, dtype=torch.int32))
+
+
+@pytest.mark.parametrize("tau", [0.0, -1.0, 0.5, math.nan, math.inf])
+def test_bad_tau(tau: float) -> None:
+    with pytest.raises(ValueError, match="tau"):
+        snnkit.LIF(tau=tau)
+    with pytest.raises(ValueError, match="tau"):
+        F.lif_multistep(torch.randn(2, 2), tau=tau)
+
+
+def test_threshold_not_above_reset() -> None:
+    with pytest.raises(ValueError, match=r"v_threshold \(0.5\) must be above v_reset \(0.5\)"):
+        snnkit.LIF(v_threshold=0.5, v_reset=0.5)
+    with pytest.raises(ValueError, match="must be > 0"):
+        snnkit.IF(v_threshold=-1.0, v_reset=None)
+    with pytest.raises(ValueError, match="v_threshold"):
+        F.cuba_lif_multistep(torch.randn(2, 2), du=0.1, dv=0.1, v_threshold=-0.1)
+
+
+def test_bad_decays_backend_step_mode_surrogate() -> None:
+    with pytest.raises(ValueError, match="du must be"):
+        snnkit.CubaLIF(du=1.5)
+    with pytest.raises(ValueError, match="backend"):
+        snnkit.LIF(backend="cuda")
+    with pytest.raises(ValueError, match="step_mode"):
+        snnkit.LIF(step_mode="multi")
+    with pytest.raises(ValueError, match="unknown surrogate 'erf'"):
+        snnkit.LIF(surrogate="erf")
+    with pytest.raises(ValueError, match="triton"):
+        F.lif_multistep(torch.randn(2, 2), backend="triton")
