@@ -1,0 +1,58 @@
+"""Kernel build cache and fallback, and the snnkit command."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from snnkit import cli
+from snnkit.kernels.cpu import build
+
+
+def test_library_path_depends_on_source_and_compiler(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SNNKIT_CACHE", str(tmp_path))
+    p1 = build.library_path("g++")
+    p2 = build.library_path("clang++")
+    assert p1 != p2 and p1.parent == tmp_path / "kernels"
+    src = tmp_path / "k.cpp"
+    src.write_text(build.SOURCE.read_text() + "\n// changed\n")
+    monkeypatch.setattr(build, "SOURCE", src)
+    assert build.library_path("g++") != p1
+
+
+def test_failed_compile_leaves_no_file(tmp_path, monkeypatch) -> None:
+    bad = tmp_path / "bad.cpp"
+    bad.write_text("this is not C++")
+    monkeypatch.setattr(build, "SOURCE", bad)
+    target = tmp_path / "out" / "lib.so"
+    compiler = build._compiler()
+    if compiler is None:
+        pytest.skip("no C++ compiler")
+    with pytest.raises(RuntimeError, match="failed"):
+        build._compile(compiler, target)
+    assert not target.exists() and list(target.parent.iterdir()) == []
+
+
+def test_disabled_kernels_fall_back_to_reference_with_a_warning() -> None:
+    code = (
+        "import warnings, torch; from snnkit import functional as F\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    s, v = F.lif_multistep(torch.full((3, 2, 4), 2.0))\n"
+        "print(s.sum().item(), any('reference loop' in str(x.message) for x in w))\n"
+    )
+    env = dict(os.environ, SNNKIT_DISABLE_CPU_KERNELS="1")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["24.0", "True"]  # h = v + (2 - v)/2 = 1 at every step: all spike
+
+
+def test_cli_info(capsys) -> None:
+    assert cli.main(["info"]) == 0
+    assert "cpu kernels:" in capsys.readouterr().out
+
+
+def test_cli_rejects_unknown_benchmark() -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["bench", "nonexistent"])
