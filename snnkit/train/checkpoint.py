@@ -1,0 +1,88 @@
+"""Checkpoints: model, optimiser, scheduler, scaler and RNG states, config and snnkit version.
+
+Written to a temporary file in the target directory and renamed, so a crash never
+leaves a half-written checkpoint under the real name.
+"""
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+
+def rng_state() -> Dict[str, Any]:
+    """Every RNG a training run draws from."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: Dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: Union[str, Path], payload: Dict[str, Any]) -> Path:
+    """``torch.save`` to a temp file next to ``path``, then atomically rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, arch: Optional[str] = None) -> Dict[str, Any]:
+    """Load a checkpoint; if ``model`` is given, check it has the same architecture and load its weights.
+
+    Raises FileNotFoundError for a missing file, ValueError for a file that is not a
+    snnkit checkpoint or was written for another architecture (naming what differs).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt file
+        raise ValueError(f"checkpoint {str(path)!r} could not be read (corrupt or not a torch file): {err}") from None
+    if not isinstance(ckpt, dict) or "model" not in ckpt or "snnkit_version" not in ckpt:
+        raise ValueError(f"checkpoint {str(path)!r} is not a snnkit checkpoint (no 'model'/'snnkit_version' entries)")
+    if arch is not None and ckpt.get("arch") not in (None, arch):
+        raise ValueError(f"checkpoint {str(path)!r} holds a {ckpt.get('arch')!r} model, expected {arch!r}")
+    if model is not None:
+        check_state_dict(model, ckpt["model"], str(path))
+        model.load_state_dict(ckpt["model"])
+    return ckpt
+
+
+def check_state_dict(model: nn.Module, state: Dict[str, torch.Tensor], source: str) -> None:
+    """Raise ValueError listing missing, unexpected and mis-shaped entries between ``model`` and ``state``."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [f"{k}: checkpoint {tuple(state[k].shape)} vs model {tuple(own[k].shape)}"
+              for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or shapes:
+        parts = []
+        if missing:
+            parts.append(f"missing {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+        if unexpected:
+            parts.append(f"unexpected {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
+        if shapes:
+            parts.append("shape mismatch " + "; ".join(shapes[:8]))
+        raise ValueError(f"{source} was saved from a different architecture: " + ", ".join(parts))

@@ -1,0 +1,116 @@
+"""Training configuration: one dataclass, serialisable to JSON and YAML."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Dict, Union
+
+_CHOICES = {
+    "optimizer": ("adam", "adamw", "sgd"),
+    "scheduler": ("cosine", "step", "none"),
+    "loss": ("mse_rate", "ce"),
+    "amp": ("auto", "off", "bf16", "fp16"),
+    "input_layout": ("BT", "TB", "B"),
+}
+
+
+@dataclass
+class TrainConfig:
+    """How to train: optimiser, schedule, loss, precision, seed, where outputs go.
+
+    ``input_layout`` says what the loader yields: ``"BT"`` batches ``[B, T, ...]`` (transposed
+    to time-major for the model), ``"TB"`` already time-major, ``"B"`` static inputs.
+    ``loss``: ``"mse_rate"`` is MSE between the output firing rate and the one-hot label
+    (TCJA-SNN's loss); ``"ce"`` is cross-entropy on the time-averaged output.
+    """
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    optimizer: str = "adam"
+    momentum: float = 0.9
+    scheduler: str = "cosine"
+    step_size: int = 30
+    gamma: float = 0.1
+    loss: str = "mse_rate"
+    amp: str = "auto"
+    seed: int = 0
+    out_dir: str = "runs/default"
+    tensorboard: bool = True
+    num_workers: int = 0
+    grad_clip: float = 0.0
+    device: str = "auto"
+    input_layout: str = "BT"
+    progress: bool = True
+    eval_every: int = 1
+
+    def __post_init__(self) -> None:
+        for key, options in _CHOICES.items():
+            if getattr(self, key) not in options:
+                raise ValueError(f"TrainConfig.{key} must be one of {options}, got {getattr(self, key)!r}")
+        for key in ("epochs", "batch_size", "eval_every"):
+            val = getattr(self, key)
+            if not isinstance(val, int) or isinstance(val, bool) or val < 1:
+                raise ValueError(f"TrainConfig.{key} must be a positive integer, got {val!r}")
+        if not self.lr > 0:
+            raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"TrainConfig: unknown keys {unknown}; valid keys are {sorted(known)}")
+        return cls(**data)
+
+    def save(self, path: Union[str, Path]) -> Path:
+        """Write JSON (``.json``) or YAML (``.yaml``/``.yml``) atomically."""
+        return write_config(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path: Union[str, Path]) -> "TrainConfig":
+        return cls.from_dict(read_config(path))
+
+
+def write_config(data: Dict[str, Any], path: Union[str, Path]) -> Path:
+    """Write a config dict as JSON or YAML (by suffix), via a temp file and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix in (".yaml", ".yml"):
+        import yaml
+
+        text = yaml.safe_dump(data, sort_keys=False)
+    else:
+        text = json.dumps(data, indent=2)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def read_config(path: Union[str, Path]) -> Dict[str, Any]:
+    """Read a JSON or YAML config file into a dict, with a clear error if it is missing or malformed."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as err:  # noqa: BLE001 - re-raised with the file name
+        raise ValueError(f"config file {str(path)!r} is not valid {path.suffix[1:].upper() or 'JSON'}: {err}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"config file {str(path)!r} must hold a mapping, got {type(data).__name__}")
+    return data

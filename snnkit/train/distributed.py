@@ -1,0 +1,64 @@
+"""Data-parallel helpers for ``torchrun`` launches (gloo on CPU, NCCL on GPU)."""
+from __future__ import annotations
+
+import os
+from typing import List
+
+import torch
+import torch.distributed as dist
+
+
+def launched_with_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def setup() -> None:
+    """Join the process group described by torchrun's environment (once)."""
+    if launched_with_torchrun() and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend=backend)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def rank() -> int:
+    return dist.get_rank() if dist.is_initialized() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_initialized() else 1
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def barrier() -> None:
+    if dist.is_initialized():
+        dist.barrier()
+
+
+def all_reduce_sum(values: List[float], device: torch.device) -> List[float]:
+    """Sum a few scalars over all ranks (identity without a process group)."""
+    if not dist.is_initialized():
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+def epoch_indices(n: int, seed: int, epoch: int, shuffle: bool, pad: bool) -> List[int]:
+    """This rank's sample indices for ``epoch``: a seeded permutation split round-robin.
+
+    With ``pad`` (training) every rank gets the same count, wrapping around; without it
+    (evaluation) each sample is seen exactly once across ranks.
+    """
+    if shuffle:
+        gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        order = torch.randperm(n, generator=gen).tolist()
+    else:
+        order = list(range(n))
+    ws, r = world_size(), rank()
+    if pad and n % ws:
+        order += order[: ws - n % ws]
+    return order[r::ws]

@@ -1,0 +1,52 @@
+"""Metric logs: a CSV file rewritten atomically each epoch, and TensorBoard when installed."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+
+class MetricLogger:
+    """Keeps the history of per-epoch metrics; writes ``metrics.csv`` and TensorBoard scalars."""
+
+    def __init__(self, out_dir: Path, tensorboard: bool = True, history: Optional[List[Dict[str, Any]]] = None) -> None:
+        self.out_dir = Path(out_dir)
+        self.history: List[Dict[str, Any]] = list(history or [])
+        self._tb = None
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self._tb = SummaryWriter(str(self.out_dir / "tensorboard"))
+            except ImportError:
+                self._tb = None
+
+    def log(self, row: Dict[str, Any]) -> None:
+        self.history.append(dict(row))
+        if self._tb is not None:
+            for key, val in row.items():
+                if key != "epoch" and isinstance(val, (int, float)):
+                    self._tb.add_scalar(key, val, row["epoch"])
+            self._tb.flush()
+        self._write_csv()
+
+    def _write_csv(self) -> None:
+        keys: List[str] = []
+        for row in self.history:
+            keys += [k for k in row if k not in keys]
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.out_dir, suffix=".tmp")
+        with os.fdopen(fd, "w") as fh:
+            fh.write(buf.getvalue())
+        os.replace(tmp, self.out_dir / "metrics.csv")
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()

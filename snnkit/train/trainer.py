@@ -1,0 +1,247 @@
+"""Train and evaluate spiking classifiers: loops, AMP, schedules, logs, checkpoints, resume, DDP.
+
+Resuming from ``last.pt`` continues bit for bit: the data order of each epoch is a
+permutation seeded by ``(seed, epoch)``, and every RNG state is saved at epoch end.
+Under ``torchrun`` the model is wrapped in DistributedDataParallel and each rank trains
+on its shard of every epoch's permutation; only rank 0 writes logs and checkpoints.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from .. import __version__
+from ..base import reset
+from . import distributed as dist
+from .checkpoint import check_state_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .config import TrainConfig
+from .metrics import MetricLogger
+
+Batch = Any
+
+
+def to_time_major(x: torch.Tensor, layout: str) -> torch.Tensor:
+    """Put a batch in the model's layout: ``[B, T, ...] -> [T, B, ...]`` for ``"BT"``."""
+    return x.transpose(0, 1).contiguous() if layout == "BT" else x
+
+
+def rate(out: torch.Tensor) -> torch.Tensor:
+    """Average a time-major output ``[T, B, K]`` over time; pass ``[B, K]`` through."""
+    return out.mean(0) if out.ndim == 3 else out
+
+
+def classification_loss(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r = rate(out).float()
+    if kind == "mse_rate":
+        return F.mse_loss(r, F.one_hot(y, r.shape[-1]).to(r.dtype))
+    return F.cross_entropy(r, y)
+
+
+class Trainer:
+    """Fits ``model`` on ``train_set`` and evaluates on ``test_set`` as ``config`` says.
+
+    ``arch`` and ``model_config`` are stored in checkpoints so that loading one into a
+    different architecture fails with a clear message.
+    """
+
+    def __init__(
+        self, model: nn.Module, train_set: Dataset, test_set: Optional[Dataset] = None,
+        config: Optional[TrainConfig] = None, *, collate_fn: Optional[Callable[[List[Any]], Batch]] = None,
+        arch: Optional[str] = None, model_config: Optional[Dict[str, Any]] = None,
+        loss_fn: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
+    ) -> None:
+        self.config = config or TrainConfig()
+        if len(train_set) == 0:
+            raise ValueError("Trainer: train_set is empty")
+        dist.setup()
+        self.device = self._device()
+        self.model = model.to(self.device)
+        self.train_set, self.test_set, self.collate_fn = train_set, test_set, collate_fn
+        self.arch, self.model_config = arch, model_config
+        self.loss_fn = loss_fn or (lambda out, y: classification_loss(self.config.loss, out, y))
+        self.net: nn.Module = self.model
+        if dist.world_size() > 1:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.optimizer = self._optimizer()
+        self.scheduler = self._scheduler()
+        self.amp_dtype = self._amp_dtype()
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.out_dir = Path(self.config.out_dir)
+        self.epoch = 0
+        self.best = -math.inf
+        self.history: List[Dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ setup
+    def _device(self) -> torch.device:
+        if self.config.device != "auto":
+            return torch.device(self.config.device)
+        if torch.cuda.is_available():
+            import os
+
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        c, params = self.config, self.model.parameters()
+        if c.optimizer == "adam":
+            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+        if c.optimizer == "adamw":
+            return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+        return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+
+    def _scheduler(self) -> Optional[torch.optim.lr_scheduler.LRScheduler]:
+        c = self.config
+        if c.scheduler == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=c.epochs)
+        if c.scheduler == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=c.step_size, gamma=c.gamma)
+        return None
+
+    def _amp_dtype(self) -> Optional[torch.dtype]:
+        amp = self.config.amp
+        if amp == "auto":
+            return torch.float16 if self.device.type == "cuda" else None
+        return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[amp]
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _loader(self, dataset: Dataset, indices: Sequence[int]) -> DataLoader:
+        bs = self.config.batch_size
+        batches = [list(indices[i:i + bs]) for i in range(0, len(indices), bs)]
+        return DataLoader(dataset, batch_sampler=batches, collate_fn=self.collate_fn,
+                          num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda")
+
+    # ------------------------------------------------------------------ loops
+    def _forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple:
+        x = to_time_major(x.to(self.device, non_blocking=True), self.config.input_layout)
+        y = y.to(self.device, non_blocking=True)
+        reset(self.model)
+        with self._autocast():
+            out = self.net(x)
+            loss = self.loss_fn(out, y)
+        correct = (rate(out).argmax(-1) == y).sum().item()
+        return loss, correct, len(y)
+
+    def train_epoch(self) -> Dict[str, float]:
+        """One pass over this rank's shard of the epoch's permutation."""
+        self.net.train()
+        idx = dist.epoch_indices(len(self.train_set), self.config.seed, self.epoch, shuffle=True, pad=True)
+        loader = self._loader(self.train_set, idx)
+        tot_loss = tot_correct = tot_n = 0.0
+        bar = _progress(loader, f"epoch {self.epoch + 1}/{self.config.epochs}", self.config.progress)
+        for x, y in bar:
+            loss, correct, n = self._forward(x, y)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            if self.config.grad_clip > 0:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            tot_loss, tot_correct, tot_n = tot_loss + loss.item() * n, tot_correct + correct, tot_n + n
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{tot_loss / tot_n:.4f}", acc=f"{tot_correct / tot_n:.3f}")
+        tot_loss, tot_correct, tot_n = dist.all_reduce_sum([tot_loss, tot_correct, tot_n], self.device)
+        return {"train_loss": tot_loss / tot_n, "train_acc": tot_correct / tot_n}
+
+    @torch.no_grad()
+    def evaluate(self, dataset: Optional[Dataset] = None) -> Dict[str, float]:
+        """Loss and accuracy on ``dataset`` (default: the test set), summed over ranks."""
+        dataset = dataset if dataset is not None else self.test_set
+        if dataset is None or len(dataset) == 0:
+            raise ValueError("Trainer.evaluate: no (non-empty) dataset to evaluate on")
+        self.net.eval()
+        idx = dist.epoch_indices(len(dataset), self.config.seed, 0, shuffle=False, pad=False)
+        tot_loss = tot_correct = tot_n = 0.0
+        for x, y in _progress(self._loader(dataset, idx), "eval", self.config.progress, leave=False):
+            loss, correct, n = self._forward(x, y)
+            tot_loss, tot_correct, tot_n = tot_loss + loss.item() * n, tot_correct + correct, tot_n + n
+        tot_loss, tot_correct, tot_n = dist.all_reduce_sum([tot_loss, tot_correct, tot_n], self.device)
+        reset(self.model)
+        return {"loss": tot_loss / tot_n, "acc": tot_correct / tot_n}
+
+    def fit(self, resume: Union[bool, str, Path] = False, stop_after: Optional[int] = None) -> List[Dict[str, Any]]:
+        """Train to ``config.epochs`` epochs and return the history.
+
+        ``resume``: continue from ``out_dir/last.pt`` (``True``) or a given checkpoint.
+        ``stop_after``: run at most this many epochs in this call (for time-boxed jobs;
+        a later ``fit(resume=True)`` continues exactly where it stopped).
+        """
+        torch.manual_seed(self.config.seed)
+        if resume:
+            self.resume(self.out_dir / "last.pt" if resume is True else resume)
+        last = self.config.epochs if stop_after is None else min(self.config.epochs, self.epoch + stop_after)
+        logger = MetricLogger(self.out_dir, self.config.tensorboard, self.history) if dist.is_main() else None
+        try:
+            while self.epoch < last:
+                t0 = time.time()
+                row: Dict[str, Any] = {"epoch": self.epoch + 1, **self.train_epoch()}
+                row["lr"] = self.optimizer.param_groups[0]["lr"]
+                if self.scheduler is not None:
+                    self.scheduler.step()
+                if self.test_set is not None and (self.epoch + 1) % self.config.eval_every == 0:
+                    ev = self.evaluate()
+                    row.update(test_loss=ev["loss"], test_acc=ev["acc"])
+                row["seconds"] = time.time() - t0
+                self.epoch += 1
+                self.history.append(row)
+                improved = row.get("test_acc", -math.inf) > self.best
+                self.best = max(self.best, row.get("test_acc", -math.inf))
+                if logger is not None:
+                    logger.log(row)
+                    self.save(self.out_dir / "last.pt")
+                    if improved:
+                        self.save(self.out_dir / "best.pt")
+                dist.barrier()
+        finally:
+            if logger is not None:
+                logger.close()
+        return self.history
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self) -> Dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": None if self.scheduler is None else self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(), "epoch": self.epoch, "best": self.best,
+            "history": self.history, "rng": rng_state(), "config": self.config.to_dict(),
+            "arch": self.arch, "model_config": self.model_config, "snnkit_version": __version__,
+        }
+
+    def save(self, path: Union[str, Path]) -> Path:
+        return save_checkpoint(path, self.state())
+
+    def resume(self, path: Union[str, Path]) -> None:
+        """Restore everything from a checkpoint written by :meth:`save`."""
+        ckpt = load_checkpoint(path, arch=self.arch)
+        check_state_dict(self.model, ckpt["model"], str(path))
+        if self.model_config is not None and ckpt.get("model_config") not in (None, self.model_config):
+            raise ValueError(f"checkpoint {str(path)!r} was trained with model config {ckpt['model_config']}, "
+                             f"not {self.model_config}")
+        self.model.load_state_dict(ckpt["model"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None and ckpt["scheduler"] is not None:
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        self.scaler.load_state_dict(ckpt["scaler"])
+        self.epoch, self.best, self.history = ckpt["epoch"], ckpt["best"], list(ckpt["history"])
+        set_rng_state(ckpt["rng"])
+
+
+def _progress(it: Any, desc: str, enabled: bool, leave: bool = True) -> Any:
+    if not enabled or not dist.is_main():
+        return it
+    from tqdm.auto import tqdm
+
+    return tqdm(it, desc=desc, leave=leave, dynamic_ncols=True)
