@@ -68,9 +68,9 @@ class _Neuron(StatefulModule):
 class IF(_Neuron):
     """Integrate-and-fire: ``h = v + x``; spike at ``h >= v_threshold``; hard or soft reset."""
 
-    def __init__(self, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
-                 surrogate: Union[str, _sg.Surrogate] = _sg.ATan(), detach_reset: bool = False,
-                 step_mode: str = "m", backend: str = "auto", graded: bool = False) -> None:
+    def __init__(self, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0, detach_reset: bool = False,
+                 surrogate: Union[str, _sg.Surrogate] = _sg.ATan(), step_mode: str = "m",
+                 backend: str = "auto", graded: bool = False) -> None:
         super().__init__(v_threshold, v_reset, surrogate, detach_reset, step_mode, backend, graded)
 
     def _multistep(self, x: Tensor) -> Tensor:
@@ -138,6 +138,8 @@ class CubaLIF(_Neuron):
         for name, val in (("du", du), ("dv", dv)):
             if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val <= 1:
                 raise ValueError(f"CubaLIF: {name} must be a number in [0, 1], got {val!r}")
+        if isinstance(v_threshold, (int, float)) and v_threshold <= 0:
+            raise ValueError(f"CubaLIF: v_threshold must be > 0 (the voltage resets to 0), got {v_threshold!r}")
         super().__init__(v_threshold, 0.0, surrogate, detach_reset, step_mode, backend, graded)
         self.du, self.dv, self.bias = float(du), float(dv), float(bias)
         self.u: Optional[Tensor] = None

@@ -37,7 +37,10 @@ class Surrogate:
     """Base class: ``self(x)`` spikes with Heaviside and back-propagates ``derivative``."""
 
     name = "base"
-    code = -1
+    code = -1  # user subclasses keep -1: the fused kernels do not know them, the reference loop runs
+
+    def __post_init__(self) -> None:
+        _validate(self)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise TypeError(f"{type(self).__name__} defines no derivative")

@@ -141,3 +141,27 @@ def test_bad_decays_backend_step_mode_surrogate() -> None:
         snnkit.LIF(surrogate="erf")
     with pytest.raises(ValueError, match="triton"):
         F.lif_multistep(torch.randn(2, 2), backend="triton")
+
+
+def test_custom_surrogate_runs_on_the_reference_loop() -> None:
+    from dataclasses import dataclass
+
+    from snnkit import surrogate as S
+
+    @dataclass(frozen=True)
+    class Box(S.Surrogate):
+        width: float = 0.5
+        name = "box"
+
+        def derivative(self, x: torch.Tensor) -> torch.Tensor:
+            return (x.abs() < self.width).to(x.dtype)
+
+    x = (torch.rand(5, 2, 7) * 3).requires_grad_()
+    s, _ = F.lif_multistep(x, surrogate=Box())
+    s.sum().backward()
+    s_ref, _ = F.lif_multistep(x.detach(), surrogate="atan", backend="reference")
+    assert torch.equal(s, s_ref) and x.grad is not None
+    with pytest.raises(ValueError, match="custom surrogate"):
+        F.lif_multistep(x, surrogate=Box(), backend="cpu")
+    with pytest.raises(ValueError, match="positive finite"):
+        S.ATan(alpha=-1.0)

@@ -55,14 +55,21 @@ def check_threshold(v_threshold: object, v_reset: Optional[object], fn: str) -> 
         raise ValueError(f"{fn}: v_threshold ({v_threshold}) must be above v_reset ({v_reset})")
 
 
-def resolve_backend(backend: object, x: Tensor, fn: str) -> str:
-    """Map ``auto`` to the fastest backend usable for ``x``; check an explicit choice is usable."""
+def resolve_backend(backend: object, x: Tensor, fn: str, surrogate_code: int = 0) -> str:
+    """Map ``auto`` to the fastest backend usable for ``x``; check an explicit choice is usable.
+
+    A user-defined surrogate (``code < 0``) is unknown to the fused kernels: ``auto`` then
+    runs the reference loop, and an explicit fused backend is an error.
+    """
     from ..kernels import cpu, triton_available
 
     if backend not in ("auto", "reference", "cpu", "triton"):
         raise ValueError(f"{fn}: backend must be one of 'auto', 'reference', 'cpu', 'triton', got {backend!r}")
-    if backend == "reference":
+    if backend == "reference" or (backend == "auto" and surrogate_code < 0):
         return "reference"
+    if surrogate_code < 0:
+        raise ValueError(f"{fn}: backend={backend!r} supports only snnkit's built-in surrogates; "
+                         "use backend='reference' (or 'auto') for a custom surrogate")
     if backend == "cpu":
         if x.device.type != "cpu":
             raise ValueError(f"{fn}: backend='cpu' needs a CPU tensor, x is on {x.device}")

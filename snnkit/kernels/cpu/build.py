@@ -73,7 +73,7 @@ def load() -> Optional[ctypes.CDLL]:
     with _lock:
         if _lib is not None or _error is not None:
             return _lib
-        if os.environ.get("SNNKIT_DISABLE_CPU_KERNELS"):
+        if os.environ.get("SNNKIT_DISABLE_CPU_KERNELS", "").lower() not in ("", "0", "false", "no"):
             _error = "disabled by SNNKIT_DISABLE_CPU_KERNELS"
             return None
         compiler = _compiler()
