@@ -17,7 +17,7 @@ $(BIN)/python:
 # here, with --no-deps (recipe in ../shared/DESIGN.md section 4).
 $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[test,docs]"
+	$(PIP) -e ".[test,docs,gpu]"
 	$(PIP) --no-deps --ignore-requires-python lava-nc==0.10.0
 	$(PIP) --no-deps spikingjelly==2.0.0
 	$(BIN)/python -c "import snnkit, snnkit.kernels.cpu as k; print('snnkit', snnkit.__version__, '| cpu kernels:', k.available() or k.error())"

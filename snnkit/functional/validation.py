@@ -61,7 +61,7 @@ def resolve_backend(backend: object, x: Tensor, fn: str, surrogate_code: int = 0
     A user-defined surrogate (``code < 0``) is unknown to the fused kernels: ``auto`` then
     runs the reference loop, and an explicit fused backend is an error.
     """
-    from ..kernels import cpu, triton_available
+    from ..kernels import cpu, triton as triton_kernels, triton_available
 
     if backend not in ("auto", "reference", "cpu", "triton"):
         raise ValueError(f"{fn}: backend must be one of 'auto', 'reference', 'cpu', 'triton', got {backend!r}")
@@ -80,7 +80,7 @@ def resolve_backend(backend: object, x: Tensor, fn: str, surrogate_code: int = 0
         if x.device.type != "cuda":
             raise ValueError(f"{fn}: backend='triton' needs a CUDA tensor, x is on {x.device}")
         if not triton_available():
-            raise RuntimeError(f"{fn}: backend='triton' needs the triton package")
+            raise RuntimeError(f"{fn}: backend='triton' is unavailable: {triton_kernels.error()}")
         return "triton"
     if x.device.type == "cuda" and triton_available():
         return "triton"

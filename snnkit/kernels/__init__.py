@@ -5,19 +5,17 @@ Both expose the same autograd functions (``LIFFunction``, ``CubaFunction``) and 
 """
 from __future__ import annotations
 
-import importlib.util
 from types import ModuleType
 
 from . import cpu
+from . import triton as _triton
 
 __all__ = ["cpu", "ops_for", "triton_available"]
 
 
 def triton_available() -> bool:
     """True when Triton is importable and a CUDA device is present."""
-    import torch
-
-    return torch.cuda.is_available() and importlib.util.find_spec("triton") is not None
+    return _triton.available()
 
 
 def ops_for(backend: str) -> ModuleType:

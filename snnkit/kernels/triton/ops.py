@@ -62,6 +62,8 @@ def _check(x: torch.Tensor, *states: torch.Tensor) -> bool:
         raise TypeError(f"snnkit triton kernels take float32 or float64 tensors, got x of dtype {x.dtype}")
     if x.ndim != 2:
         raise ValueError(f"snnkit triton kernels take x shaped [T, N], got shape {tuple(x.shape)}")
+    if x.shape[1] >= 2**31:
+        raise ValueError(f"snnkit triton kernels index neurons with int32: N must be < 2**31, got {x.shape[1]}")
     for s in states:
         if s.dtype != x.dtype or s.device != x.device or s.numel() != x.shape[1]:
             raise ValueError(
