@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import functional, surrogate
+from . import encoding, functional, layers, surrogate
 from .base import StatefulModule, reset, set_step_mode
 from .neurons import IF, LIF, PLIF, CubaLIF
 
@@ -14,6 +14,8 @@ __all__ = [
     "__version__",
     "functional",
     "surrogate",
+    "layers",
+    "encoding",
     "StatefulModule",
     "reset",
     "set_step_mode",

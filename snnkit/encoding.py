@@ -174,7 +174,7 @@ def latency_times(x: Tensor, T: int, tau: float = 1.0, threshold: float = 0.01, 
     if normalize:
         zero = torch.clamp(torch.zeros((), dtype=x.dtype, device=x.device), floor)
         t_max = tau * torch.log(zero / (zero - threshold))  # the latest time: an input at the threshold
-        t = t * span / t.max()
+        t = t * span / t_max
     return t + first_spike_time
 
 
@@ -281,7 +281,8 @@ def membrane_readout(x: Tensor, tau: float = 2.0, mode: str = "sequence", v0: Op
         if not isinstance(v0, torch.Tensor) or not v0.is_floating_point():
             raise TypeError(f"membrane_readout: v0 must be a floating-point tensor or None, got {v0!r}")
         if tuple(v0.shape) != tuple(x.shape[1:]):
-            raise ValueError(f"membrane_readout: v0 has shape {tuple(v0.shape)}, expected {tuple(x.shape[1:])} (x[T, B, ...] minus T)")
+            raise ValueError(f"membrane_readout: v0 has shape {tuple(v0.shape)}, expected {tuple(x.shape[1:])} "
+                             "(the shape of one step of x[T, B, ...])")
         v = v0.to(x.dtype)
     vs = []
     for xt in x:

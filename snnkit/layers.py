@@ -114,13 +114,23 @@ def vote(x: Tensor, voting_size: int) -> Tensor:
     return x.unflatten(-1, (n // voting_size, voting_size)).mean(-1)
 
 
+def _check_p(p: object, name: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise TypeError(f"{name}: p must be a number in [0, 1), got {p!r}")
+    if not 0 <= p < 1:
+        raise ValueError(f"{name}: p must be in [0, 1) (probability to drop), got {p}")
+    return float(p)
+
+
 def dropout_mask(
     shape: Sequence[int], p: float, *, dtype: torch.dtype = torch.float32,
     device: Union[str, torch.device, None] = None, generator: Optional[torch.Generator] = None,
 ) -> Tensor:
     """A dropout mask: 0 with probability ``p``, else ``1/(1-p)`` so the expected value is 1."""
+    p = _check_p(p, "dropout_mask")
     gen_device = generator.device if generator is not None else device
-    keep = torch.bernoulli(torch.full(tuple(shape), 1.0 - p, dtype=torch.float32, device=gen_device), generator=generator)
+    keep_prob = torch.full(tuple(shape), 1.0 - p, dtype=torch.float32, device=gen_device)
+    keep = torch.bernoulli(keep_prob, generator=generator)
     return (keep / (1.0 - p)).to(dtype=dtype, device=device)
 
 
@@ -179,7 +189,7 @@ class TimeDistributed(nn.Module):
 
 
 class BatchNorm1d(_TimeFolded, nn.BatchNorm1d):
-    """BatchNorm1d with statistics shared over time: normalises ``x[T, B, C]`` / ``x[T, B, C, L]`` over (T, B, L) per channel."""
+    """BatchNorm1d with statistics shared over time: normalises ``x[T, B, C(, L)]`` over (T, B, L) per channel."""
 
     _seq_ranks = (3, 4)
     _seq_layout = "[T, B, C] or [T, B, C, L]"
@@ -229,10 +239,7 @@ class AvgPool2d(_TimeFolded, nn.AvgPool2d):
 
 
 class Flatten(_TimeFolded, nn.Flatten):
-    """Flatten each sample: ``[T, B, ...] -> [T, B, prod(...)]`` in multi-step, ``[B, ...] -> [B, prod(...)]`` in single step."""
-
-    _seq_ranks = ()
-    _seq_layout = "[T, B, ...]"
+    """Flatten each sample: ``[T, B, ...] -> [T, B, -1]`` in multi-step, ``[B, ...] -> [B, -1]`` in single step."""
 
     def __init__(self, step_mode: str = "m") -> None:
         super().__init__(start_dim=1, end_dim=-1)
@@ -282,7 +289,7 @@ class SumPool2d(nn.Module):
 
 
 class VotingLayer(nn.Module):
-    """Class scores from population coding: average groups of ``voting_size`` neurons of the last dim (SpikingJelly's ``VotingLayer``).
+    """Class scores from population coding: average groups of ``voting_size`` neurons (SpikingJelly's ``VotingLayer``).
 
     Unlike SpikingJelly (which drops a remainder silently), the last dim must be a multiple of ``voting_size``.
     """
@@ -305,7 +312,7 @@ class VotingLayer(nn.Module):
 
 
 class TemporalDropout(StatefulModule):
-    """Dropout with one mask per sample kept for all time steps until :meth:`reset` (Lee et al. 2020; SpikingJelly ``Dropout``).
+    """Dropout with one mask per sample for all time steps until :meth:`reset` (Lee et al. 2020; SpikingJelly ``Dropout``).
 
     The mask (0 with probability ``p``, else ``1/(1-p)``) is drawn from ``generator`` at the first
     call in training mode after a reset, with the shape of one time step ``[B, ...]``; it is reused
@@ -315,10 +322,7 @@ class TemporalDropout(StatefulModule):
 
     def __init__(self, p: float = 0.5, generator: Optional[torch.Generator] = None, step_mode: str = "m") -> None:
         super().__init__(step_mode)
-        if isinstance(p, bool) or not isinstance(p, (int, float)):
-            raise TypeError(f"TemporalDropout: p must be a number in [0, 1), got {p!r}")
-        if not 0 <= p < 1:
-            raise ValueError(f"TemporalDropout: p must be in [0, 1) (probability to drop), got {p}")
+        _check_p(p, "TemporalDropout")
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"TemporalDropout: generator must be a torch.Generator or None, got {type(generator).__name__}")
         self.p = float(p)
@@ -353,7 +357,7 @@ class TemporalDropout(StatefulModule):
 
 
 def _make_neuron(neuron: NeuronLike, step_mode: str, name: str) -> nn.Module:
-    """``None`` -> ``LIF()``; a module is used as is (not copied); any other callable is a factory called with no arguments."""
+    """``None`` -> ``LIF()``; a module is used as is (not copied); another callable is a factory called without arguments."""
     if neuron is None:
         mod: Any = LIF(step_mode=step_mode)
     elif isinstance(neuron, nn.Module):
