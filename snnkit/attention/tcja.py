@@ -25,7 +25,7 @@ named after the axis it slides along, so the original ``TCJA(a, b, T, C)`` is
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -117,7 +117,7 @@ class TCJA(nn.Module):
         self.conv_t = nn.Conv1d(channels, channels, kernel_t, padding="same", bias=False) if mode != "c_xa" else None
         self.conv_c = nn.Conv1d(T, T, kernel_c, padding="same", bias=False) if mode != "t_xa" else None
 
-    def _weights(self):
+    def _weights(self) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         return (None if self.conv_t is None else self.conv_t.weight,
                 None if self.conv_c is None else self.conv_c.weight)
 
@@ -137,7 +137,8 @@ class TCJA(nn.Module):
         return tcja(x, *self._weights())
 
     def extra_repr(self) -> str:
-        return f"T={self.T}, channels={self.channels}, kernel_t={self.kernel_t}, kernel_c={self.kernel_c}, mode={self.mode!r}"
+        return (f"T={self.T}, channels={self.channels}, kernel_t={self.kernel_t}, kernel_c={self.kernel_c}, "
+                f"mode={self.mode!r}")
 
 
 def convert_original_state_dict(state_dict: dict) -> dict:
