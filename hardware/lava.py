@@ -1,0 +1,618 @@
+"""Layer graph -> connected Lava processes -> run in Lava's CPU simulator.
+
+``to_lava(model, input_shape)`` traces the model (:mod:`snnkit.hardware.graph`), plans one Lava
+connection process and one ``LIFReset`` population per neuron layer, and returns a
+:class:`LavaNetwork`. ``net.run(x)`` builds the processes for the data, runs them under
+``Loihi2SimCfg(select_tag="floating_pt" | "fixed_pt")`` and returns the spikes of every neuron
+layer in snnkit's layout ``[T, B, ...]``.
+
+How the run lines up with PyTorch
+---------------------------------
+* **Delays.** Lava's ``Dense``/``Conv``/``Sparse`` send at step ``t`` what they accumulated at
+  ``t-1``. A layer behind ``d`` connection processes therefore sees sample time ``t`` at Lava step
+  ``t + d + 1``; results are read back shifted by ``d`` (``LavaResult.depth``).
+* **Samples.** All B samples run back to back in one simulation of ``B*T + max(d)`` steps. Each
+  population is a ``LIFReset`` whose reset (``u = v = 0``) fires every ``T`` steps at its own
+  offset ``d + 1``, i.e. exactly when its first input of a sample arrives, so samples do not leak
+  into each other and the warm-up before the first input is wiped.
+* **Biases.** A bias on the membrane (``CubaLIF.bias``, and a Linear/Conv bias when ``du == 1``,
+  where the current equals the input) becomes the LIF's ``bias_mant``: Loihi-native and exact
+  thanks to the aligned reset. A Linear/Conv bias in front of a neuron with ``du < 1`` is a constant
+  *current* input, which ``bias_mant`` cannot express; it is sent by one always-on neuron (a LIF that
+  fires every step) through a ``Dense`` whose weights are the biases - also native and exact.
+  ``bias="neuron"`` instead forces everything into ``bias_mant`` (steady-state ``b/du``;
+  approximate for ``du < 1``), as lava-dl's netx does.
+* **Connections.** A single Linear (optionally after Flatten) becomes ``Dense``; a single Conv2d or
+  pooling layer becomes ``Conv`` (pooling as a depthwise all-ones kernel); any other chain of
+  linear ops between two neuron layers is composed into one matrix and becomes ``Sparse``.
+  ``conv="sparse"`` turns convolutions into ``Sparse`` too: Lava's float ``Conv`` computes in
+  float32 (it calls ``torch.FloatTensor``), ``Sparse`` in float64.
+* **Thresholds.** Lava fires on ``v > vth``, snnkit's IF/LIF/PLIF on ``v >= vth``: for those the
+  Lava threshold is the next float below ``vth`` (exactly ``>=``; one integer unit lower in fixed point).
+* **Layouts.** Lava's Conv wants ``(W, H, C)``; conv-fed populations use that layout and the
+  others are flat in torch's C-order; ports are transposed/reshaped between them (as netx does).
+
+Operations Loihi cannot do natively (TCJA's activation products, LayerNorm, max pooling...) are
+rejected by the tracer with a ``ValueError`` naming the module.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .graph import Conv2d, Dense, Flatten, LayerGraph, Neuron, Pool2d, is_binary, trace
+
+MODES = ("floating_pt", "fixed_pt")
+BIAS_MODES = ("auto", "neuron")
+CONV_MODES = ("native", "sparse")
+
+__all__ = ["to_lava", "LavaNetwork", "LavaResult", "StagePlan", "NetworkPlan", "plan_network", "simulate_plan", "MODES"]
+
+
+# --------------------------------------------------------------------------- plan (no lava needed)
+
+
+@dataclass
+class StagePlan:
+    """Everything needed to build one connection + LIF population (float values, or ints after quantize)."""
+
+    index: int
+    name: str
+    source: str  # snnkit neuron class
+    conn: str  # "none" | "dense" | "conv" | "sparse"
+    in_shape: Tuple[int, ...]  # torch layout of the source population
+    shape: Tuple[int, ...]  # torch layout of this population
+    layout: str  # "whc" (conv-fed, 3-D) or "flat"
+    depth: int  # connection processes between the input and this population
+    graded_input: bool = False  # source sends graded (multi-bit) messages: the network input
+    weight: Any = None  # dense [out,in] (torch order) | conv [out, in/g, kH, kW] | csr [out,in]
+    stride: Tuple[int, int] = (1, 1)
+    padding: Tuple[int, int] = (0, 0)
+    dilation: Tuple[int, int] = (1, 1)
+    groups: int = 1
+    weight_exp: int = 0
+    du: Any = 1.0
+    dv: Any = 0.0
+    vth: Any = 1.0
+    bias_mant: Optional[np.ndarray] = None  # per neuron, torch flat order
+    bias_exp: Optional[np.ndarray] = None
+    ubias: Optional[np.ndarray] = None  # current bias via the always-on neuron, torch flat order
+    ubias_exp: int = 0
+    input_scale: float = 1.0  # only for conn == "none" from the input: applied to the data
+    spike_rule: str = ">"
+    fixed: bool = False
+    scale: float = 1.0  # fixed point: integer state units per float unit (lambda)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def lava_shape(self) -> Tuple[int, ...]:
+        return tuple(reversed(self.shape)) if self.layout == "whc" else (self.size,)
+
+    def to_lava_order(self, flat: np.ndarray) -> np.ndarray:
+        """Torch-flat-order vector -> array in this population's Lava shape."""
+        a = np.asarray(flat).reshape(self.shape)
+        return a.transpose(tuple(reversed(range(a.ndim)))) if self.layout == "whc" else a.reshape(-1)
+
+
+@dataclass
+class NetworkPlan:
+    """The planned Lava network: input description, one StagePlan per neuron layer, readout."""
+
+    input_shape: Tuple[int, ...]
+    input_layout: str
+    stages: List[StagePlan]
+    graph: LayerGraph
+    mode: str = "floating_pt"
+    input_scale: float = 1.0  # fixed point: integer input units per float unit (graded input)
+    input_binary: bool = True  # fixed point: planned for unary spike inputs (no calibration data)
+    quant_report: Any = None
+
+    @property
+    def max_depth(self) -> int:
+        return max(s.depth for s in self.stages)
+
+
+def _layout_of(shape: Tuple[int, ...], conv_fed: bool) -> str:
+    return "whc" if (len(shape) == 3 and conv_fed) else "flat"
+
+
+def _lava_threshold(n: Neuron) -> float:
+    """Lava fires on ``v > vth``; for neurons that fire on ``v >= vth`` (snnkit IF/LIF/PLIF) use the largest
+    float below the threshold, so ``v > vth'`` is exactly ``v >= vth`` (ties are common after sum pooling)."""
+    vth = float(n.vth)
+    return float(np.nextafter(vth, -np.inf)) if n.spike_rule == ">=" else vth
+
+
+def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native") -> NetworkPlan:
+    """Plan the Lava processes for a traced graph (float parameters)."""
+    if bias not in BIAS_MODES:
+        raise ValueError(f"to_lava: bias must be one of {BIAS_MODES}, got {bias!r}")
+    if conv not in CONV_MODES:
+        raise ValueError(f"to_lava: conv must be one of {CONV_MODES}, got {conv!r}")
+    in_shape = tuple(graph.input_shape)
+    stages = graph.stages()
+    plans: List[StagePlan] = []
+    depth = 0
+    prev_shape = in_shape
+    for st in stages:
+        n = st.neuron
+        syn = [s for s in st.synapses if not isinstance(s, Flatten)]
+        kind, w, extra = "sparse", None, {}
+        only_flatten_before = all(isinstance(s, Flatten) for s in st.synapses[:-1])
+        if not st.synapses and (n.input_scale == 1.0 or st.index == 0):
+            kind = "none"
+        elif len(syn) == 1 and isinstance(syn[0], Dense) and isinstance(st.synapses[-1], Dense) and only_flatten_before:
+            kind, w = "dense", syn[0].weight * n.input_scale
+        elif (len(st.synapses) == 1 and isinstance(syn[0], (Conv2d, Pool2d)) and conv == "native"):
+            kind = "conv"
+            op = syn[0]
+            if isinstance(op, Conv2d):
+                w = op.weight * n.input_scale
+                extra = dict(stride=op.stride, padding=op.padding, dilation=op.dilation, groups=op.groups)
+            else:
+                C = op.in_shape[0]
+                w = np.full((C, 1) + tuple(op.kernel_size), op.scale * n.input_scale)
+                extra = dict(stride=op.stride, padding=op.padding, dilation=(1, 1), groups=C)
+        if kind == "sparse":
+            w = st.matrix()
+        if kind != "none":
+            depth += 1
+        _, b = st.affine() if st.synapses else (None, np.zeros(n.size))
+        b = np.asarray(b, dtype=np.float64).reshape(-1)
+        vbias = np.full(n.size, float(n.bias))
+        ubias = None
+        if n.du == 1.0 or bias == "neuron":
+            if n.du == 1.0:
+                vbias = vbias + b
+            else:
+                if np.any(b != 0):
+                    warnings.warn(f"to_lava: layer {n.name!r} has a current bias before a neuron with du={n.du}; "
+                                  "bias='neuron' approximates it by bias_mant = b/du (exact only in steady state)",
+                                  stacklevel=3)
+                vbias = vbias + b / max(n.du, 1e-12)
+        elif np.any(b != 0):
+            ubias = b
+        layout = _layout_of(n.out_shape, kind == "conv")
+        plans.append(StagePlan(
+            index=st.index, name=n.name, source=n.source, conn=kind, in_shape=tuple(prev_shape),
+            shape=tuple(n.out_shape), layout=layout, depth=depth, graded_input=(st.index == 0),
+            weight=w, du=float(n.du), dv=float(n.dv), vth=_lava_threshold(n), bias_mant=vbias, ubias=ubias,
+            input_scale=n.input_scale if kind == "none" else 1.0, spike_rule=n.spike_rule, **extra,
+        ))
+        prev_shape = n.out_shape
+    in_layout = "whc" if len(in_shape) == 3 else "flat"
+    return NetworkPlan(in_shape, in_layout, plans, graph)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class LavaResult:
+    """Spikes (and optionally voltages) per neuron layer in snnkit's layout ``[T, B, ...]``."""
+
+    spikes: Dict[str, np.ndarray]
+    output: torch.Tensor
+    mode: str
+    T: int
+    B: int
+    steps: int
+    depth: Dict[str, int]
+    wall_s: float
+    voltages: Optional[Dict[str, np.ndarray]] = None
+    currents: Optional[Dict[str, np.ndarray]] = None
+    bias_neuron_spikes: int = 0
+    plan: Optional[NetworkPlan] = None
+    inputs: Optional[np.ndarray] = None
+
+    @property
+    def layer_names(self) -> List[str]:
+        return list(self.spikes)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "mode": self.mode, "T": self.T, "B": self.B, "steps": self.steps, "wall_s": self.wall_s,
+            "depth": dict(self.depth),
+            "spike_counts": {k: int(v.sum()) for k, v in self.spikes.items()},
+            "firing_rate": {k: float(v.mean()) for k, v in self.spikes.items()},
+        }
+
+
+# --------------------------------------------------------------------------- building
+
+
+def _as_input(x: Any, in_shape: Tuple[int, ...], name: str = "to_lava") -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", torch.float64).numpy()
+    x = np.asarray(x, dtype=np.float64)
+    nd = len(in_shape)
+    if x.ndim == nd + 1:
+        x = x[:, None]
+    if x.ndim != nd + 2 or tuple(x.shape[2:]) != tuple(in_shape):
+        raise ValueError(f"{name}: inputs must be time-major [T, B, *{tuple(in_shape)}] (or [T, *input_shape]), "
+                         f"got shape {tuple(x.shape)}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: inputs contain NaN or infinity")
+    return x
+
+
+class _Built:
+    """Lava processes of one run (kept for inspection); ``stop()`` ends the runtime."""
+
+    def __init__(self) -> None:
+        self.procs: Dict[str, Any] = {}
+        self.lifs: List[Any] = []
+        self.conns: List[Any] = []
+        self.sinks: List[Any] = []
+        self.monitors: List[Any] = []
+        self.bias_sink: Any = None
+        self.steps = 0
+        self.T = 0
+        self.B = 0
+        self.running = False
+
+    def stop(self) -> None:
+        if self.running and self.lifs:
+            try:
+                self.lifs[0].stop()
+            finally:
+                self.running = False
+
+
+class LavaNetwork:
+    """A planned Lava network. ``run(x)`` builds the processes for ``x[T, B, ...]``, runs and reads back."""
+
+    def __init__(self, plan: NetworkPlan, model: Optional[nn.Module] = None) -> None:
+        self.plan = plan
+        self.model = model
+
+    @property
+    def mode(self) -> str:
+        return self.plan.mode
+
+    @property
+    def graph(self) -> LayerGraph:
+        return self.plan.graph
+
+    @property
+    def quant_report(self) -> Any:
+        return self.plan.quant_report
+
+    def simulate(self, x: Any) -> Dict[str, np.ndarray]:
+        """Spikes per layer ``[T, B, ...]`` from :func:`simulate_plan` (numpy, Lava's arithmetic, no Lava run)."""
+        return simulate_plan(self.plan, x)
+
+    def summary(self) -> str:
+        rows = [f"Lava network ({self.mode}), input {self.plan.input_shape} [{self.plan.input_layout}]",
+                f"{'#':>3} {'layer':24} {'conn':7} {'shape':>16} {'lava':>16} {'depth':>5}  neuron"]
+        for s in self.plan.stages:
+            nb = "" if s.ubias is None else " +bias-current"
+            rows.append(f"{s.index:>3} {s.name[:24]:24} {s.conn:7} {str(s.shape):>16} {str(s.lava_shape):>16} "
+                        f"{s.depth:>5}  {s.source} du={s.du} dv={s.dv} vth={s.vth}{nb}")
+        return "\n".join(rows)
+
+    # -- building ----------------------------------------------------------
+
+    def _input_data(self, x: np.ndarray, steps: int) -> np.ndarray:
+        """``x[T, B, *shape]`` -> RingBuffer data ``[*lava_shape, steps]`` (zero padded), scaled for fixed point."""
+        T, B = x.shape[:2]
+        flat = x.transpose((1, 0) + tuple(range(2, x.ndim))).reshape((B * T,) + tuple(x.shape[2:]))
+        first = self.plan.stages[0]
+        if first.conn == "none" and first.input_scale != 1.0:
+            flat = flat * first.input_scale
+        if self.plan.input_layout == "whc":
+            flat = flat.transpose(0, 3, 2, 1)  # [N, C, H, W] -> [N, W, H, C]
+        else:
+            flat = flat.reshape(B * T, -1)
+        data = np.zeros(flat.shape[1:] + (steps,), dtype=np.float64)
+        data[..., : B * T] = np.moveaxis(flat, 0, -1)
+        if self.plan.mode == "fixed_pt":
+            if self.plan.input_binary and not is_binary(data):
+                raise ValueError("to_lava: fixed_pt was planned for binary (spike) inputs but the inputs are "
+                                 "real-valued; pass calibration=<sample inputs [T, B, ...]> to to_lava so the "
+                                 "input can be sent as graded spikes")
+            data = np.round(data * self.plan.input_scale)
+            lim = 2 ** 23 - 1
+            if np.any(np.abs(data) > lim):
+                warnings.warn("to_lava: fixed-point input exceeds 24-bit graded messages; clipped", stacklevel=3)
+                data = np.clip(data, -lim, lim)
+            data = data.astype(np.int32)
+        return data
+
+    def build(self, x: Any, record_voltage: bool = False, record_current: bool = False) -> _Built:
+        """Create (but do not run) the Lava processes for inputs ``x[T, B, ...]``."""
+        from .lava_compat import import_lava
+
+        import_lava()
+        from lava.proc.conv.process import Conv
+        from lava.proc.dense.process import Dense as LDense
+        from lava.proc.io.sink import RingBuffer as Sink
+        from lava.proc.io.source import RingBuffer as Source
+        from lava.proc.lif.process import LIF, LIFReset
+        from lava.proc.monitor.process import Monitor
+        from lava.proc.sparse.process import Sparse
+
+        plan = self.plan
+        fixed = plan.mode == "fixed_pt"
+        x = _as_input(x, plan.input_shape)
+        T, B = x.shape[:2]
+        steps = B * T + plan.max_depth
+        built = _Built()
+        built.steps = steps
+        built.T, built.B = T, B
+        data = self._input_data(x, steps)
+        binary_input = is_binary(x)
+        src = Source(data=data)
+        built.procs["input"] = src
+        prev_port, prev_layout, prev_shape = src.s_out, plan.input_layout, plan.input_shape
+        bias_neuron = None
+
+        def adapt(port: Any, layout: str, shape: Tuple[int, ...], want: str) -> Any:
+            if len(shape) != 3 or layout == want:
+                return port
+            if want == "flat":  # (W, H, C) -> (C, H, W) -> flat torch order
+                return port.transpose([2, 1, 0]).flatten()
+            return port.reshape(tuple(shape)).transpose([2, 1, 0])  # flat torch order -> (W, H, C)
+
+        for sp in plan.stages:
+            lava_shape = sp.lava_shape
+            nbits = 24 if (sp.graded_input and not binary_input) else 0
+            bias_mant = sp.to_lava_order(sp.bias_mant if sp.bias_mant is not None else np.zeros(sp.size))
+            kw: Dict[str, Any] = dict(shape=lava_shape, du=sp.du, dv=sp.dv, vth=sp.vth, bias_mant=bias_mant,
+                                      reset_interval=T, reset_offset=(sp.depth + 1) % T, name=f"lif:{sp.name}")
+            if fixed:
+                kw["bias_exp"] = sp.to_lava_order(sp.bias_exp if sp.bias_exp is not None else np.zeros(sp.size, int))
+            lif = LIFReset(**kw)
+            if sp.conn == "none":
+                adapt(prev_port, prev_layout, prev_shape, sp.layout).connect(lif.a_in)
+                conn = None
+            elif sp.conn == "dense":
+                conn = LDense(weights=np.asarray(sp.weight), num_message_bits=nbits, name=f"dense:{sp.name}",
+                              **({"weight_exp": int(sp.weight_exp)} if fixed else {}))
+                adapt(prev_port, prev_layout, prev_shape, "flat").connect(conn.s_in)
+                conn.a_out.connect(lif.a_in)
+            elif sp.conn == "sparse":
+                conn = Sparse(weights=sp.weight, num_message_bits=nbits, name=f"sparse:{sp.name}",
+                              **({"weight_exp": int(sp.weight_exp)} if fixed else {}))
+                adapt(prev_port, prev_layout, prev_shape, "flat").connect(conn.s_in)
+                if sp.layout == "whc":  # pragma: no cover - sparse stages are planned flat
+                    conn.a_out.reshape(tuple(sp.shape)).transpose([2, 1, 0]).connect(lif.a_in)
+                else:
+                    conn.a_out.connect(lif.a_in)
+            else:  # conv: torch [out, in/g, kH, kW] correlation -> Lava [out, kW, kH, in/g] true convolution
+                w = np.asarray(sp.weight)[:, :, ::-1, ::-1].transpose(0, 3, 2, 1).copy()
+                C, H, W = sp.in_shape
+                conn = Conv(weight=w, input_shape=(W, H, C), stride=sp.stride[::-1], padding=sp.padding[::-1],
+                            dilation=sp.dilation[::-1], groups=sp.groups, num_message_bits=nbits,
+                            name=f"conv:{sp.name}", **({"weight_exp": int(sp.weight_exp)} if fixed else {}))
+                adapt(prev_port, prev_layout, prev_shape, "whc").connect(conn.s_in)
+                conn.a_out.connect(lif.a_in)
+            if sp.ubias is not None:
+                if bias_neuron is None:
+                    bias_neuron = LIF(shape=(1,), du=4095 if fixed else 1.0, dv=0, vth=0, bias_mant=1,
+                                      name="bias-neuron")
+                    bias_sink = Sink(shape=(1,), buffer=steps)
+                    bias_neuron.s_out.connect(bias_sink.a_in)
+                    built.bias_sink = bias_sink
+                    built.procs["bias-neuron"] = bias_neuron
+                wb = sp.to_lava_order(sp.ubias).reshape(-1, 1)
+                bconn = LDense(weights=wb, name=f"bias:{sp.name}",
+                               **({"weight_exp": int(sp.ubias_exp)} if fixed else {}))
+                bias_neuron.s_out.connect(bconn.s_in)
+                (bconn.a_out.reshape(lava_shape) if len(lava_shape) > 1 else bconn.a_out).connect(lif.a_in)
+                built.procs[f"bias:{sp.name}"] = bconn
+            sink = Sink(shape=lava_shape, buffer=steps)
+            lif.s_out.connect(sink.a_in)
+            mons = {}
+            if record_voltage:
+                mons["v"] = Monitor()
+                mons["v"].probe(lif.v, steps)
+            if record_current:
+                mons["u"] = Monitor()
+                mons["u"].probe(lif.u, steps)
+            built.lifs.append(lif)
+            built.conns.append(conn)
+            built.sinks.append(sink)
+            built.monitors.append(mons)
+            built.procs[f"lif:{sp.name}"] = lif
+            prev_port, prev_layout, prev_shape = lif.s_out, sp.layout, sp.shape
+        return built
+
+    # -- running -----------------------------------------------------------
+
+    def _to_torch_layout(self, sp: StagePlan, arr: np.ndarray, T: int, B: int, time_last: bool) -> np.ndarray:
+        """Recorded ``[*lava_shape, steps]`` (or ``[steps, *lava_shape]``) -> ``[T, B, *shape]`` aligned by depth."""
+        if time_last:
+            arr = np.moveaxis(arr, -1, 0)
+        if sp.layout == "whc":
+            arr = arr.transpose(0, 3, 2, 1)
+        arr = arr.reshape((arr.shape[0],) + tuple(sp.shape))
+        arr = arr[sp.depth: sp.depth + B * T]
+        return arr.reshape((B, T) + tuple(sp.shape)).swapaxes(0, 1)
+
+    def run(self, x: Any, record_voltage: bool = False, record_current: bool = False) -> LavaResult:
+        """Run the network on ``x[T, B, *input_shape]`` (or ``[T, *input_shape]``) and read back every layer.
+
+        Voltages/currents (``record_voltage``/``record_current``) are in float units; in ``fixed_pt``
+        the integer state is divided by the layer's scale (``StagePlan.scale``).
+        """
+        from .lava_compat import import_lava
+
+        import_lava()
+        from lava.magma.core.run_conditions import RunSteps
+        from lava.magma.core.run_configs import Loihi2SimCfg
+
+        x = _as_input(x, self.plan.input_shape)
+        T, B = x.shape[:2]
+        t0 = time.perf_counter()
+        built = self.build(x, record_voltage=record_voltage, record_current=record_current)
+        spikes: Dict[str, np.ndarray] = {}
+        volts: Dict[str, np.ndarray] = {}
+        currs: Dict[str, np.ndarray] = {}
+        bias_spikes = 0
+        try:
+            built.running = True
+            built.lifs[0].run(condition=RunSteps(num_steps=built.steps),
+                              run_cfg=Loihi2SimCfg(select_tag=self.plan.mode))
+            for sp, sink, mons in zip(self.plan.stages, built.sinks, built.monitors):
+                s = np.asarray(sink.data.get())
+                spikes[sp.name] = (self._to_torch_layout(sp, s, T, B, time_last=True) != 0).astype(np.float64)
+                for key, store in (("v", volts), ("u", currs)):
+                    if key in mons:
+                        lif = built.procs[f"lif:{sp.name}"]
+                        d = np.asarray(mons[key].get_data()[lif.name][key], dtype=np.float64)
+                        d = self._to_torch_layout(sp, d, T, B, time_last=False)
+                        store[sp.name] = d / sp.scale if self.plan.mode == "fixed_pt" else d
+            if built.bias_sink is not None:
+                bias_spikes = int(np.count_nonzero(np.asarray(built.bias_sink.data.get())))
+        finally:
+            built.stop()
+        wall = time.perf_counter() - t0
+        last = self.plan.stages[-1].name
+        out = self.plan.graph.apply_readout(torch.as_tensor(spikes[last]))
+        return LavaResult(
+            spikes=spikes, output=out, mode=self.plan.mode, T=T, B=B, steps=built.steps,
+            depth={sp.name: sp.depth for sp in self.plan.stages}, wall_s=wall,
+            voltages=volts if record_voltage else None, currents=currs if record_current else None,
+            bias_neuron_spikes=bias_spikes, plan=self.plan, inputs=x,
+        )
+
+
+def _shift(a: np.ndarray, e: int) -> np.ndarray:
+    return np.left_shift(a, e) if e > 0 else np.right_shift(a, -e)
+
+
+def _synaptic_input(sp: StagePlan, s: np.ndarray, fixed: bool) -> np.ndarray:
+    """One step of the stage's connection for a batch ``s[B, *in_shape]`` (torch layout) -> ``[B, size]``."""
+    B = s.shape[0]
+    if sp.conn == "none":
+        return s.reshape(B, -1)
+    flat = s.reshape(B, -1)
+    if sp.conn == "dense":
+        a = flat @ np.asarray(sp.weight).T
+    elif sp.conn == "sparse":
+        a = np.asarray((sp.weight @ flat.T).T)
+    else:
+        import torch.nn.functional as tF
+
+        with torch.no_grad():
+            a = tF.conv2d(torch.as_tensor(s, dtype=torch.float64), torch.as_tensor(np.asarray(sp.weight), dtype=torch.float64),
+                          None, sp.stride, sp.padding, sp.dilation, sp.groups).reshape(B, -1).numpy()
+    if fixed:
+        a = np.round(a).astype(np.int64)
+        if sp.conn == "conv":
+            a = np.clip(a, -(2 ** 23), 2 ** 23 - 1)  # Lava's fixed Conv clamps to 24 bits, no exponent
+        else:
+            a = _shift(a, int(sp.weight_exp))
+    return a
+
+
+def _decay(x: np.ndarray, keep: int) -> np.ndarray:
+    d = x.astype(np.int64) * keep
+    return (np.sign(d) * np.right_shift(np.abs(d), 12)).astype(np.int64)
+
+
+def simulate_plan(plan: NetworkPlan, x: Any) -> Dict[str, np.ndarray]:
+    """Run a plan with Lava's LIF/Dense/Conv/Sparse arithmetic in numpy (no Lava, no delays).
+
+    Reproduces ``LavaNetwork.run`` spike for spike: in ``fixed_pt`` it re-implements the
+    bit-accurate integer models (the tests check it against Lava), in ``floating_pt`` the float
+    models. Much faster than the Lava simulator; useful for sweeps over many samples.
+    """
+    fixed = plan.mode == "fixed_pt"
+    x = _as_input(x, plan.input_shape, "simulate")
+    T, B = x.shape[:2]
+    first = plan.stages[0]
+    src = x * first.input_scale if (first.conn == "none" and first.input_scale != 1.0) else x
+    if fixed:
+        src = np.round(src * plan.input_scale).astype(np.int64)
+    out: Dict[str, np.ndarray] = {}
+    for sp in plan.stages:
+        n = sp.size
+        u = np.zeros((B, n), dtype=np.int64 if fixed else np.float64)
+        v = np.zeros_like(u)
+        spikes = np.zeros((T, B, n))
+        bias = np.asarray(sp.bias_mant if sp.bias_mant is not None else np.zeros(n)).reshape(-1)
+        if fixed:
+            bexp = np.asarray(sp.bias_exp if sp.bias_exp is not None else np.zeros(n, int)).reshape(-1)
+            bias = np.where(bexp >= 0, np.left_shift(bias.astype(np.int64), np.maximum(bexp, 0)),
+                            np.right_shift(bias.astype(np.int64), np.maximum(-bexp, 0)))
+            ub = None if sp.ubias is None else _shift(np.asarray(sp.ubias, dtype=np.int64).reshape(-1), int(sp.ubias_exp))
+            keep_u, keep_v = 4096 - (int(sp.du) + 1), 4096 - int(sp.dv)
+            vth = int(sp.vth) << 6
+            lim = 2 ** 23
+        else:
+            ub = None if sp.ubias is None else np.asarray(sp.ubias, dtype=np.float64).reshape(-1)
+        for t in range(T):
+            a = _synaptic_input(sp, src[t], fixed)
+            if ub is not None:
+                a = a + ub
+            if fixed:
+                du_ = _decay(u, keep_u) + np.left_shift(a.astype(np.int64), 6)
+                w = np.where(du_ > lim, du_ - 2 * lim, du_)
+                u = np.where(w <= -lim, du_ + 2 * lim, w)
+                v = np.clip(_decay(v, keep_v) + u + bias, -lim + 1, lim - 1)
+                s = v > vth
+            else:
+                u = u * (1 - sp.du) + a
+                v = v * (1 - sp.dv) + u + bias
+                s = v > sp.vth
+            v = np.where(s, 0, v)
+            spikes[t] = s
+        spikes = spikes.reshape((T, B) + tuple(sp.shape))
+        out[sp.name] = spikes
+        src = spikes.astype(np.int64) if fixed else spikes
+    return out
+
+
+def to_lava(
+    model: Union[nn.Module, LayerGraph],
+    input_shape: Optional[Sequence[int]] = None,
+    mode: str = "floating_pt",
+    *,
+    bias: str = "auto",
+    conv: str = "native",
+    calibration: Any = None,
+    **quant_kwargs: Any,
+) -> LavaNetwork:
+    """Map a trained snnkit model onto Lava processes.
+
+    Parameters
+    ----------
+    model: an ``nn.Module`` (traced with :func:`snnkit.hardware.graph.trace`) or a ``LayerGraph``.
+    input_shape: one sample's shape without time/batch, e.g. ``(64,)`` or ``(2, 32, 32)``.
+    mode: ``"floating_pt"`` (float64, reproduces the PyTorch model) or ``"fixed_pt"`` (Loihi's
+        bit-accurate integer arithmetic; the model is quantized by :func:`snnkit.hardware.quantize.quantize`).
+    bias: ``"auto"`` (exact, see module docs) or ``"neuron"`` (everything in ``bias_mant``).
+    conv: ``"native"`` (Lava ``Conv``) or ``"sparse"`` (convolutions as float64 sparse matrices).
+    calibration: fixed point only: sample inputs ``[T, B, ...]`` to size the input scale of graded
+        (non-spike) inputs. ``quant_kwargs`` go to ``quantize`` (``input_bits``, ``clip_percentile``...).
+
+    Returns a :class:`LavaNetwork`; call ``.run(x)`` with ``x[T, B, *input_shape]``.
+    """
+    if mode not in MODES:
+        raise ValueError(f"to_lava: mode must be one of {MODES}, got {mode!r}")
+    if isinstance(model, LayerGraph):
+        graph = model
+    else:
+        if input_shape is None:
+            raise ValueError("to_lava: input_shape is required with an nn.Module (one sample, no time/batch axis)")
+        graph = trace(model, input_shape)
+    plan = plan_network(graph, bias=bias, conv=conv)
+    if mode == "fixed_pt":
+        from .quantize import quantize_plan
+
+        plan = quantize_plan(plan, calibration=calibration, **quant_kwargs)
+    elif quant_kwargs or calibration is not None:
+        raise ValueError(f"to_lava: quantization options {sorted(quant_kwargs) + (['calibration'] if calibration is not None else [])} "
+                         "only apply with mode='fixed_pt'")
+    return LavaNetwork(plan, model if isinstance(model, nn.Module) else None)

@@ -1,0 +1,78 @@
+"""Operation counts (hand-checked on a tiny network), agreement of torch / simulate / Lava counts, energy."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+
+import snnkit
+from snnkit import layers as L
+from snnkit.hardware import ENERGY_MODELS, count_lava, count_ops, energy, to_lava
+
+
+def _tiny() -> tuple:
+    net = nn.Sequential(nn.Linear(3, 2, bias=False), snnkit.IF(v_threshold=0.5),
+                        nn.Linear(2, 1, bias=False), snnkit.IF(v_threshold=1.5)).eval()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0, 0.0, 2.0], [0.0, 0.0, 3.0]]))
+        net[2].weight.copy_(torch.tensor([[1.0, 1.0]]))
+    x = torch.tensor([[[1.0, 1.0, 0.0]], [[0.0, 0.0, 1.0]]])  # [T=2, B=1, 3]
+    return net, x
+
+
+@pytest.mark.parametrize("backend", ["torch", "simulate"])
+def test_counts_by_hand(backend: str) -> None:
+    net, x = _tiny()
+    d = count_ops(net, x, backend=backend).to_dict()
+    l1, l2 = d["layers"]["1"], d["layers"]["3"]
+    # fan-out of the inputs: 1, 0, 2. t0 inputs 0 and 1 fire (1 + 0), t1 input 2 fires (2)
+    assert (l1["synops"], l1["spikes"], l1["neuron_updates"], l1["active_updates"]) == (3, 3, 4, 3)
+    assert l1["firing_rate"] == 0.75 and l1["synapses"] == 3 and l1["macs"] == 0
+    # layer 2: 3 presynaptic spikes x fan-out 1; v = 1 (t0), 1 + 2 = 3 > 1.5 (t1)
+    assert (l2["synops"], l2["spikes"], l2["active_updates"]) == (3, 1, 2)
+    assert d["totals"]["synops"] == 6 and d["totals"]["spikes"] == 4
+
+
+def test_energy_models_by_hand() -> None:
+    net, x = _tiny()
+    c = count_ops(net, x)
+    e = energy(c, "loihi")
+    expected = (6 * 23.6 + 5 * 81.0 + 1 * 52.0 + 4 * 1.7) * 1e-12
+    assert e.total_j == pytest.approx(expected)
+    assert e.to_dict()["source"].startswith("Davies")
+    h = energy(c.to_dict(), "horowitz45")
+    assert h.total_j == pytest.approx(6 * 0.9e-12)
+    with pytest.raises(ValueError, match="model"):
+        energy(c, "gpu")
+    with pytest.raises(TypeError):
+        energy({"nope": 1})
+    assert set(ENERGY_MODELS) == {"loihi", "horowitz45", "horowitz45-int8"}
+
+
+def test_graded_input_counts_macs_and_bias_overhead() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(4, 3), snnkit.CubaLIF(du=0.5, dv=0.5)).eval()
+    x = torch.rand(5, 2, 4) + 0.1  # real-valued, all nonzero
+    d = count_ops(net, x).to_dict()
+    assert d["layers"]["1"]["macs"] == 5 * 2 * 4 * 3 and d["layers"]["1"]["synops"] == 0
+    assert d["overhead"] == {"bias_neuron_spikes": 10, "bias_neuron_updates": 10, "bias_synops": 30}
+    assert d["layers"]["1"]["active_updates"] == d["layers"]["1"]["neuron_updates"]
+    with pytest.raises(ValueError, match="backend"):
+        count_ops(net, x, backend="gpu")
+
+
+def test_lava_counts_equal_pytorch_counts() -> None:
+    pytest.importorskip("lava")
+    torch.manual_seed(1)
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(1, 3, 3, padding=1)), snnkit.LIF(tau=2.0), L.SumPool2d(2),
+                        snnkit.IF(), L.Flatten(), nn.Linear(48, 4), snnkit.CubaLIF(du=0.5, dv=0.3)).eval()
+    with torch.no_grad():
+        net[0].module.weight.mul_(4.0)
+        net[5].weight.mul_(3.0)
+    x = (torch.rand(6, 2, 1, 8, 8, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    res = to_lava(net, (1, 8, 8), conv="sparse").run(x)
+    lava = count_lava(res).to_dict()
+    ref = count_ops(net, x, backend="torch").to_dict()
+    assert lava["layers"] == ref["layers"] and lava["overhead"] == ref["overhead"]
+    assert lava["totals"]["synops"] > 100
+    assert energy(count_lava(res)).total_j > 0

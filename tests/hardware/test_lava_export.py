@@ -1,0 +1,151 @@
+"""to_lava / compare: float exports reproduce PyTorch exactly; fixed point matches our bit-accurate reference."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import snnkit
+from snnkit import layers as L
+
+pytest.importorskip("lava", reason="lava-nc not installed")
+
+from snnkit.hardware import compare, to_lava  # noqa: E402
+from snnkit.hardware.lava import plan_network  # noqa: E402
+from snnkit.hardware.graph import trace  # noqa: E402
+
+
+def _cuba_net() -> nn.Sequential:
+    torch.manual_seed(3)
+    net = nn.Sequential(
+        nn.Linear(6, 12), snnkit.CubaLIF(du=0.3, dv=0.2, v_threshold=1.0, bias=0.05),
+        nn.Linear(12, 4), snnkit.CubaLIF(du=1.0, dv=0.1, v_threshold=0.5),
+    ).double().eval()
+    with torch.no_grad():
+        net[0].weight.mul_(3.0)
+        net[2].weight.mul_(2.0)
+    return net
+
+
+def _conv_net() -> nn.Sequential:
+    torch.manual_seed(4)
+    net = nn.Sequential(
+        L.TimeDistributed(nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4))),
+        snnkit.LIF(tau=2.0),
+        L.SumPool2d(2),
+        snnkit.CubaLIF(du=0.5, dv=0.2, v_threshold=0.8, bias=0.01),
+        L.TimeDistributed(nn.Conv2d(4, 3, 3, stride=2, padding=1)),
+        snnkit.CubaLIF(du=0.5, dv=0.2, v_threshold=0.5),
+        L.Flatten(),
+        nn.Linear(12, 5),
+        snnkit.IF(v_threshold=1.0),
+        nn.Linear(5, 3),
+    ).eval()
+    bn = net[0].module[1]
+    with torch.no_grad():
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
+        net[0].module[0].weight.mul_(5.0)
+        net[4].module.weight.mul_(3.0)
+        net[7].weight.mul_(3.0)
+    return net
+
+
+def test_float_export_of_cuba_network_reproduces_pytorch_exactly() -> None:
+    """Linear -> CubaLIF -> Linear -> CubaLIF in float64: 100% spike agreement (biases, du < 1, 3 samples)."""
+    net = _cuba_net()
+    x = torch.rand(16, 3, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    rep = compare(net, x)
+    d = rep.to_dict()
+    assert d["spike_agreement"] == 1.0
+    assert d["per_layer"] == {"1": 1.0, "3": 1.0}
+    assert d["first_divergence"] is None
+    assert d["class_agreement"] == 1.0
+    assert d["spike_counts"]["1"]["torch"] > 40 and d["spike_counts"]["3"]["torch"] > 5
+
+
+def test_float_voltages_and_currents_match_the_pytorch_dynamics() -> None:
+    net = _cuba_net()
+    x = torch.rand(10, 2, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    res = to_lava(net, (6,)).run(x, record_voltage=True, record_current=True)
+    with torch.no_grad():
+        h = net[0](x)
+    u = torch.zeros(2, 12, dtype=torch.float64)
+    v = torch.zeros_like(u)
+    us, vs = [], []
+    for t in range(10):
+        u = u * 0.7 + h[t]
+        v = v * 0.8 + u + 0.05
+        v = torch.where(v > 1.0, torch.zeros_like(v), v)
+        us.append(u.clone())
+        vs.append(v.clone())
+    np.testing.assert_allclose(res.voltages["1"], torch.stack(vs).numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.currents["1"], torch.stack(us).numpy(), rtol=0, atol=1e-12)
+    assert res.depth == {"1": 1, "3": 2} and res.steps == 2 * 10 + 2
+
+
+def test_conv_pool_batchnorm_network_float_is_exact_with_sparse_convs() -> None:
+    net = _conv_net()
+    x = (torch.rand(8, 2, 2, 8, 8, generator=torch.Generator().manual_seed(2)) < 0.4).float()
+    rep = compare(net, x, conv="sparse")
+    assert rep.spike_agreement == 1.0, str(rep)
+    assert rep.class_agreement == 1.0
+    assert sum(c["torch"] for c in rep.spike_counts.values()) > 100
+
+
+@pytest.mark.parametrize("mode", ["floating_pt", "fixed_pt"])
+def test_lava_run_equals_numpy_reference_of_lava_arithmetic(mode: str) -> None:
+    """Native Lava Conv/Dense/LIFReset: the Lava run matches simulate() bit for bit (fixed point: Loihi ints)."""
+    net = _conv_net()
+    x = (torch.rand(8, 2, 2, 8, 8, generator=torch.Generator().manual_seed(5)) < 0.4).float()
+    lnet = to_lava(net, (2, 8, 8), mode)
+    assert [s.conn for s in lnet.plan.stages] == ["conv", "conv", "conv", "dense"]
+    res = lnet.run(x)
+    sim = lnet.simulate(x)
+    for name in res.spikes:
+        np.testing.assert_array_equal(res.spikes[name], sim[name], err_msg=f"{mode} layer {name}")
+    assert sum(s.sum() for s in res.spikes.values()) > 100
+    assert res.output.shape == (8, 2, 3)  # host-side Linear readout
+
+
+def test_fixed_point_graded_input_and_bias_current_match_reference() -> None:
+    net = _cuba_net().float()
+    x = torch.rand(12, 3, 6, generator=torch.Generator().manual_seed(6))
+    lnet = to_lava(net, (6,), "fixed_pt", calibration=x)
+    assert lnet.plan.stages[0].ubias is not None  # Linear bias before du < 1: always-on neuron + Dense
+    res = lnet.run(x)
+    sim = lnet.simulate(x)
+    for name in res.spikes:
+        np.testing.assert_array_equal(res.spikes[name], sim[name])
+    assert res.bias_neuron_spikes == res.steps
+    rep = lnet.quant_report.to_dict()
+    assert rep["layers"][0]["weight_int_max"] == 254 and rep["layers"][0]["clip_fraction"] == 0.0
+
+
+def test_refusals_happen_before_any_lava_process_is_built() -> None:
+    tcja = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 2, 3)), snnkit.LIF(), snnkit.attention.TCJA(4, 2))
+    with pytest.raises(ValueError, match="TCJA"):
+        to_lava(tcja, (2, 6, 6))
+    with pytest.raises(ValueError, match="mode"):
+        to_lava(_cuba_net(), (6,), "analog")
+    with pytest.raises(ValueError, match="input_shape"):
+        to_lava(_cuba_net())
+    lnet = to_lava(_cuba_net().float(), (6,), "fixed_pt")  # no calibration: planned for spikes
+    with pytest.raises(ValueError, match="calibration"):
+        lnet.build(torch.rand(4, 1, 6))
+    with pytest.raises(ValueError, match=r"\[T, B"):
+        to_lava(_cuba_net(), (6,)).build(torch.rand(4, 1, 5))
+
+
+def test_bias_neuron_mode_puts_current_biases_into_bias_mant() -> None:
+    g = trace(_cuba_net(), (6,))
+    with pytest.warns(UserWarning, match="b/du"):
+        plan = plan_network(g, bias="neuron")
+    assert plan.stages[0].ubias is None
+    auto = plan_network(g)
+    b = g.layers[1].bias
+    np.testing.assert_allclose(auto.stages[0].ubias, b)
+    np.testing.assert_allclose(plan.stages[0].bias_mant, 0.05 + b / 0.3)
+    # du == 1: a Linear bias is exactly a membrane bias
+    np.testing.assert_allclose(auto.stages[1].bias_mant, g.layers[3].bias)

@@ -1,0 +1,165 @@
+"""lava-dl netx HDF5: layout, round trip, atomic writes, clear errors for foreign or corrupt files."""
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import snnkit
+from snnkit import layers as L
+from snnkit.hardware.netx import export_netx, load_netx, netx_plan, read_netx
+
+
+def _net(bias: bool = True) -> nn.Sequential:
+    torch.manual_seed(2)
+    net = nn.Sequential(
+        L.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1, bias=bias)),
+        snnkit.LIF(tau=2.0),
+        L.SumPool2d(2),
+        snnkit.CubaLIF(du=0.5, dv=0.2, v_threshold=0.8),
+        L.TimeDistributed(nn.Conv2d(4, 3, 3, stride=2, padding=1, bias=False)),
+        snnkit.CubaLIF(du=0.5, dv=0.2, v_threshold=0.5),
+        L.Flatten(),
+        nn.Linear(12, 5, bias=bias),
+        snnkit.IF(),
+    ).eval()
+    with torch.no_grad():
+        net[0].module.weight.mul_(5.0)
+        net[4].module.weight.mul_(3.0)
+        net[7].weight.mul_(3.0)
+    return net
+
+
+def test_layout_matches_what_netx_reads(tmp_path) -> None:
+    path = export_netx(_net(), tmp_path / "net.net", (2, 8, 8))
+    with h5py.File(path) as f:
+        types = [f[f"layer/{i}/type"][0].decode() for i in range(len(f["layer"]))]
+        assert types == ["input", "conv", "conv", "conv", "flatten", "dense"]
+        assert f["layer/0/type"].dtype == np.dtype("S10") and f["layer/0/type"].shape == (1,)
+        assert list(f["layer/0/shape"][()]) == [2, 8, 8]  # (C, H, W); netx reverses to (W, H, C)
+        c = f["layer/1"]
+        assert c["weight"].shape == (4, 2, 3, 3) and list(c["stride"][()]) == [1, 1] and c["groups"][()] == 1
+        assert c["neuron/type"][0] == b"CUBA" and c["neuron/iDecay"][()] == 4096 and c["neuron/vDecay"][()] == 2048
+        w = c["weight"][()]
+        assert np.all(w == np.round(w)) and np.abs(w).max() == 254 and np.all(w % 2 == 0)
+        assert c["bias"].shape == (4,)  # channel-wise bias: netx broadcasts it over (W, H)
+        pool = f["layer/2"]
+        assert pool["groups"][()] == 4 and pool["weight"].shape == (4, 1, 2, 2)  # sum pool = depthwise ones
+        d = f["layer/5"]
+        assert d["weight"].shape == (5, 12) and d["neuron/vDecay"][()] == 0 and d["neuron/iDecay"][()] == 4096
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_round_trip_weights_and_idempotence(tmp_path) -> None:
+    net = _net()
+    p1 = export_netx(net, tmp_path / "a.net", (2, 8, 8))
+    loaded = load_netx(p1)
+    assert loaded.input_shape == (2, 8, 8)
+    convs = [m.module for m in loaded.modules() if isinstance(m, L.TimeDistributed)]
+    w0 = net[0].module.weight.detach().numpy() * 0.5  # LIF(tau=2) input scale folded into the weights
+    step = np.abs(w0).max() / 254
+    np.testing.assert_allclose(convs[0].weight.detach().numpy(), w0, atol=step)
+    neurons = [m for m in loaded.modules() if isinstance(m, snnkit.CubaLIF)]
+    assert [(n.du, n.dv) for n in neurons] == [(1.0, 0.5), (0.5, 0.199951171875), (0.5, 0.199951171875), (1.0, 0.0)]
+    p2 = export_netx(loaded, tmp_path / "b.net", (2, 8, 8))
+    a, b = read_netx(p1), read_netx(p2)
+    assert [d["type"] for d in a] == [d["type"] for d in b]
+    for da, db in zip(a, b):
+        if "weight" in da:
+            np.testing.assert_array_equal(da["weight"], db["weight"])
+            assert da["neuron"] == db["neuron"]
+            np.testing.assert_array_equal(da.get("bias", 0), db.get("bias", 0))
+    # the loaded float model and the file's integers give the same spikes
+    x = (torch.rand(8, 2, 2, 8, 8, generator=torch.Generator().manual_seed(0)) < 0.4).float()
+    from snnkit.hardware.compare import torch_spikes
+    from snnkit.hardware.lava import simulate_plan
+
+    plan = netx_plan(p1)
+    sim = simulate_plan(plan, x)
+    names = [n for n, m in loaded.named_modules() if isinstance(m, snnkit.CubaLIF)]
+    ref = torch_spikes(loaded.double(), x.double(), names)["spikes"]
+    agree = np.mean([(sim[sp.name] == ref[sp.name]).mean() for sp in plan.stages])
+    assert agree > 0.97 and sum(s.sum() for s in sim.values()) > 50
+
+
+def test_netx_plan_runs_in_lava_exactly(tmp_path) -> None:
+    pytest.importorskip("lava")
+    from snnkit.hardware.lava import LavaNetwork
+
+    path = export_netx(_net(bias=False), tmp_path / "n.net", (2, 8, 8))
+    plan = netx_plan(path)
+    x = (torch.rand(6, 2, 2, 8, 8, generator=torch.Generator().manual_seed(1)) < 0.4).float()
+    res = LavaNetwork(plan).run(x)
+    sim = LavaNetwork(plan).simulate(x)
+    for k in res.spikes:
+        np.testing.assert_array_equal(res.spikes[k], sim[k])
+    assert res.spikes[plan.stages[-1].name].sum() > 0
+
+
+def test_slayer_scale_and_atomic_failure(tmp_path) -> None:
+    net = _net()
+    p = export_netx(net, tmp_path / "s.net", (2, 8, 8), scale=64)
+    with h5py.File(p) as f:
+        assert f["layer/1"].attrs["snnkit_weight_scale"] == 64
+        assert f["layer/1/neuron/vThMant"][()] == 63  # LIF threshold 1.0 x 64, one unit lower: fires on v >= vth
+    target = tmp_path / "keep.net"
+    target.write_bytes(b"old")
+    bad = nn.Sequential(nn.Linear(4, 4), snnkit.CubaLIF(du=0.5))  # current bias before du < 1
+    with pytest.raises(ValueError, match="du=0.5"):
+        export_netx(bad, target)
+    assert target.read_bytes() == b"old"
+    assert sorted(os.listdir(tmp_path)) == ["keep.net", "s.net"]
+    with pytest.raises(ValueError, match="input_shape"):
+        export_netx(_net(), tmp_path / "x.net")
+    composite = nn.Sequential(L.TimeDistributed(nn.Conv2d(1, 2, 3, bias=False)), L.SumPool2d(2), snnkit.IF())
+    with pytest.raises(ValueError, match="one Dense"):
+        export_netx(composite, tmp_path / "c.net", (1, 6, 6))
+    with pytest.raises(FileNotFoundError):
+        export_netx(_net(), tmp_path / "missing" / "a.net", (2, 8, 8))
+
+
+def test_clear_errors_for_corrupt_and_foreign_files(tmp_path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_netx(tmp_path / "nope.net")
+    junk = tmp_path / "junk.net"
+    junk.write_bytes(b"\x89HDF\r\n this is not hdf5")
+    with pytest.raises(ValueError, match="not a readable HDF5"):
+        load_netx(junk)
+    foreign = tmp_path / "foreign.h5"
+    with h5py.File(foreign, "w") as f:
+        f.create_dataset("data", data=np.zeros(3))
+    with pytest.raises(ValueError, match="no 'layer' group"):
+        load_netx(foreign)
+    good = export_netx(nn.Sequential(nn.Linear(4, 3, bias=False), snnkit.CubaLIF()), tmp_path / "g.net")
+    for mutate, msg in [
+        (lambda f: f.move("layer/1", "layer/7"), "named '0'"),
+        (lambda f: (f.__delitem__("layer/1/type"), f["layer/1"].create_dataset("type", (1,), "S10", [b"pool"])),
+         "type 'pool'"),
+        (lambda f: (f.__delitem__("layer/1/neuron/type"),
+                    f["layer/1/neuron"].create_dataset("type", (1,), "S10", [b"SDNN"])), "SDNN"),
+        (lambda f: f.__delitem__("layer/1/weight"), "no 'weight'"),
+        (lambda f: (f.__delitem__("layer/1/weight"), f["layer/1"].create_dataset("weight", data=np.zeros((3, 5)))),
+         "5 inputs"),
+    ]:
+        bad = tmp_path / "bad.net"
+        bad.write_bytes(good.read_bytes())
+        with h5py.File(bad, "r+") as f:
+            mutate(f)
+        with pytest.raises(ValueError, match=msg):
+            load_netx(bad)
+
+
+def test_lava_dl_netx_reads_our_file_if_installed(tmp_path) -> None:
+    """Optional: lava-dl is not a dependency; when importable, its Network must build from our file."""
+    pytest.importorskip("lava")
+    from snnkit.hardware import import_lava
+
+    import_lava()
+    netx = pytest.importorskip("lava.lib.dl.netx")
+    path = export_netx(_net(bias=False), tmp_path / "n.net", (2, 8, 8))
+    net = netx.hdf5.Network(net_config=str(path))
+    assert len(net) == 4

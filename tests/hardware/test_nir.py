@@ -1,0 +1,131 @@
+"""NIR export/import: per-neuron arrays, round trip through a NIR file, and snnTorch reading our graphs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+import snnkit
+from snnkit import layers as L
+from snnkit.hardware.compare import torch_spikes
+
+nir = pytest.importorskip("nir")
+
+from snnkit.hardware.nir import export_nir, import_nir  # noqa: E402
+
+
+def _conv_net() -> nn.Sequential:
+    torch.manual_seed(5)
+    net = nn.Sequential(
+        L.TimeDistributed(nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4))),
+        snnkit.LIF(tau=2.0),
+        L.SumPool2d(2),
+        snnkit.CubaLIF(du=0.5, dv=0.2, v_threshold=0.8, bias=0.01),
+        L.TimeDistributed(nn.Conv2d(4, 3, 3, stride=2, padding=1, bias=False)),
+        snnkit.LIF(tau=3.0, decay_input=False, v_threshold=0.7),
+        L.Flatten(),
+        nn.Linear(12, 6),
+        snnkit.IF(v_threshold=1.0),
+        L.VotingLayer(2),
+    ).eval().double()
+    with torch.no_grad():
+        net[0].module[1].running_var.uniform_(0.5, 2.0)
+        net[0].module[0].weight.mul_(5.0)
+        net[4].module.weight.mul_(2.0)
+        net[7].weight.mul_(3.0)
+    return net
+
+
+def test_export_writes_per_neuron_arrays_and_the_documented_mapping() -> None:
+    g = export_nir(_conv_net(), (2, 8, 8))
+    names = list(g.nodes)
+    assert names[0] == "input" and names[-1] == "output"
+    lif, cuba, lif2, iff = (g.nodes[k] for k in ("1", "3", "5", "8"))
+    assert isinstance(lif, nir.LIF) and lif.tau.shape == (4, 8, 8)
+    np.testing.assert_allclose(lif.tau, 2e-4)
+    np.testing.assert_allclose(lif.r, 1.0)
+    np.testing.assert_allclose(lif2.r, 3.0)  # decay_input=False: r = tau
+    assert isinstance(cuba, nir.CubaLIF) and cuba.v_leak.shape == (4, 4, 4)
+    np.testing.assert_allclose(cuba.tau_syn, 1e-4 / 0.5)
+    np.testing.assert_allclose(cuba.tau_mem, 1e-4 / 0.2)
+    np.testing.assert_allclose(cuba.r, 5.0)
+    np.testing.assert_allclose(cuba.w_in, 2.0)
+    np.testing.assert_allclose(cuba.v_leak, 0.05)
+    assert isinstance(iff, nir.IF) and iff.r.shape == (6,)
+    assert isinstance(g.nodes["0_module_0"], nir.Conv2d)
+    assert isinstance(g.nodes["9"], nir.Linear) and g.nodes["9"].weight.shape == (3, 6)  # voting readout
+
+
+def test_round_trip_through_a_nir_file_gives_the_same_spikes(tmp_path) -> None:
+    net = _conv_net()
+    path = tmp_path / "net.nir"
+    export_nir(net, (2, 8, 8), path=path)
+    back = import_nir(path, dtype=torch.float64)
+    x = (torch.rand(10, 3, 2, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) < 0.4).double()
+    a = torch_spikes(net, x, ["1", "3", "5", "8"])
+    names = [n for n, m in back.named_modules() if isinstance(m, (snnkit.LIF, snnkit.CubaLIF, snnkit.IF))]
+    b = torch_spikes(back, x, names)
+    for ka, kb in zip(["1", "3", "5", "8"], names):
+        np.testing.assert_array_equal(a["spikes"][ka], b["spikes"][kb])
+    np.testing.assert_allclose(a["output"].numpy(), b["output"].numpy(), rtol=1e-12, atol=1e-12)
+    assert sum(s.sum() for s in a["spikes"].values()) > 100
+    # a graph whose 1/tau was already folded into the weights exports with r = tau instead
+    from snnkit.hardware.graph import trace
+
+    folded = import_nir(export_nir(trace(net, (2, 8, 8))), dtype=torch.float64)
+    c = torch_spikes(folded, x, names)
+    for ka, kc in zip(["1", "3", "5", "8"], names):
+        np.testing.assert_array_equal(a["spikes"][ka], c["spikes"][kc])
+
+
+def test_snntorch_imports_our_graph_and_gives_the_same_spikes(capsys) -> None:
+    """snnTorch's import_from_nir (dt=1e-4 convention): Synaptic / Leaky reproduce CubaLIF / LIF spikes."""
+    pytest.importorskip("snntorch")
+    from snntorch.import_nir import import_from_nir
+
+    torch.manual_seed(0)
+    nets = [
+        nn.Sequential(nn.Linear(6, 10), snnkit.CubaLIF(du=0.3, dv=0.2), nn.Linear(10, 4),
+                      snnkit.CubaLIF(du=1.0, dv=0.1, v_threshold=0.5)),
+        nn.Sequential(nn.Linear(6, 10), snnkit.LIF(tau=2.0), nn.Linear(10, 4), snnkit.LIF(tau=4.0, v_threshold=0.3)),
+    ]
+    for net in nets:
+        net.eval()
+        with torch.no_grad():
+            net[0].weight.mul_(3.0)
+            net[2].weight.mul_(3.0)
+        sn = import_from_nir(export_nir(net))
+        x = torch.rand(20, 5, 6, generator=torch.Generator().manual_seed(1))
+        ref = torch_spikes(net, x, ["1", "3"])["spikes"]["3"]
+        for m in sn.modules():
+            if hasattr(m, "reset_hidden"):
+                m.reset_hidden()
+        with torch.no_grad():
+            out = [sn(x[t]) for t in range(x.shape[0])]
+        out = torch.stack([o[0] if isinstance(o, tuple) else o for o in out]).numpy()
+        assert ref.sum() > 10
+        np.testing.assert_array_equal(out, ref)
+    capsys.readouterr()  # snnTorch prints warnings about weight scaling
+
+
+def test_refusals() -> None:
+    with pytest.raises(ValueError, match="du > 0"):
+        export_nir(nn.Sequential(nn.Linear(3, 3), snnkit.CubaLIF(du=0.0, dv=0.5)))
+    g = export_nir(nn.Sequential(nn.Linear(3, 3), snnkit.CubaLIF(du=0.5, dv=0.5)))
+    node = g.nodes["1"]
+    node.v_threshold = np.array([1.0, 2.0, 1.0])
+    with pytest.raises(ValueError, match="per-neuron v_threshold"):
+        import_nir(g)
+    g = export_nir(nn.Sequential(nn.Linear(3, 3), snnkit.CubaLIF(du=0.5, dv=0.5)))
+    g.edges.append(("input", "1"))
+    with pytest.raises(ValueError, match="branches"):
+        import_nir(g)
+    li = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([2])}),
+                             "li": nir.LI(tau=np.ones(2), r=np.ones(2), v_leak=np.zeros(2)),
+                             "output": nir.Output(output_type={"output": np.array([2])})},
+                      edges=[("input", "li"), ("li", "output")])
+    with pytest.raises(ValueError, match="'li'"):
+        import_nir(li)
+    with pytest.raises(TypeError):
+        import_nir(42)
