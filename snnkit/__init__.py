@@ -6,7 +6,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from . import encoding, functional, layers, surrogate
+from . import data, encoding, functional, layers, surrogate
 from .base import StatefulModule, reset, set_step_mode
 from .neurons import IF, LIF, PLIF, CubaLIF
 
@@ -16,6 +16,7 @@ __all__ = [
     "surrogate",
     "layers",
     "encoding",
+    "data",
     "StatefulModule",
     "reset",
     "set_step_mode",

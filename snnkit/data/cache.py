@@ -1,0 +1,263 @@
+"""HDF5 frame cache: frames computed once, stored under a key of every setting that shapes them.
+
+A cache file is ``<cache dir>/<dataset>-<split>-<key[:20]>.h5``; the key is the SHA-256 of a
+JSON record holding the dataset name, split, every framing parameter, the split seed and ratio,
+simulator version and parameters (``digits_dvs``) and the path, size and mtime of every source
+file, so any change reads a different file and stale frames are never used. Files are written
+to a temporary name in the same directory and renamed only when complete, and a reader checks
+the stored key and completion mark, so an interrupted build is never read.
+
+Layout: ``frames`` ``[sum T_i, C, H, W]`` event counts, uint16 (float32 if a count does not fit),
+lzf-compressed in chunks of one sample (T frames) when all samples have T frames, else one frame,
+``offsets`` int64 ``[N + 1]`` (sample i is ``frames[offsets[i]:offsets[i + 1]]``), ``labels``
+int64 ``[N]``, ``names`` (sample names), ``skipped`` (names of unreadable samples left out with
+``on_error="skip"``); attributes ``key``, ``record`` (the JSON), ``format``, ``complete``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+__all__ = ["CACHE_FORMAT", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
+           "write_cache", "FrameDataset"]
+
+CACHE_FORMAT = 1
+IN_MEMORY_LIMIT = 256 << 20   # bytes of stored frames below which FrameDataset reads them all at once
+PathLike = Union[str, os.PathLike]
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def default_cache_dir(cache_dir: Optional[PathLike] = None) -> Path:
+    """The frame cache directory: ``cache_dir`` if given, else ``$SNNKIT_DATA``, else ``~/.cache/snnkit/data``."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    env = os.environ.get("SNNKIT_DATA")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "snnkit" / "data"
+
+
+def file_fingerprint(files: Iterable[PathLike]) -> str:
+    """SHA-256 over (path, size, mtime) of each file: changes when any source file is replaced or edited."""
+    h = hashlib.sha256()
+    for f in files:
+        st = os.stat(f)
+        h.update(f"{os.fspath(f)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cache_key(record: Dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of ``record`` (every setting that shapes the frames)."""
+    return hashlib.sha256(_canonical(record).encode()).hexdigest()
+
+
+def _canonical(record: Dict[str, Any]) -> str:
+    return json.dumps({"cache_format": CACHE_FORMAT, **record}, sort_keys=True, default=str)
+
+
+def cache_path(cache_dir: PathLike, dataset: str, split: str, record: Dict[str, Any]) -> Path:
+    """Where the frames for ``record`` live (the name carries the key)."""
+    return Path(cache_dir) / f"{dataset}-{split}-{cache_key(record)[:20]}.h5"
+
+
+def is_valid(path: PathLike, record: Dict[str, Any]) -> bool:
+    """True if ``path`` is a complete cache file written for exactly ``record``."""
+    import h5py
+
+    if not os.path.isfile(path):
+        return False
+    try:
+        with h5py.File(path, "r") as f:
+            return bool(f.attrs.get("complete", False)) and f.attrs.get("key", "") == cache_key(record) \
+                and int(f.attrs.get("format", -1)) == CACHE_FORMAT
+    except (OSError, KeyError, ValueError):
+        return False
+
+
+def write_cache(
+    path: PathLike,
+    record: Dict[str, Any],
+    samples: Iterator[Tuple[str, int, Optional[np.ndarray]]],
+    total: int,
+    frame_shape: Sequence[int],
+    *,
+    desc: str = "frames",
+    progress: bool = True,
+    chunk_frames: int = 1,
+) -> Path:
+    """Write ``(name, label, frames[T, C, H, W] or None if skipped)`` samples to ``path`` atomically.
+
+    The file appears under its final name only when every sample is written; on any error or
+    interrupt the temporary file is removed. ``chunk_frames``: frames per HDF5 chunk (T when
+    every sample has T frames, so a sample is one chunk read).
+    """
+    import h5py
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    os.close(fd)
+    c, h, w = (int(v) for v in frame_shape)
+    try:
+        with h5py.File(tmp, "w") as f:
+            frame_bytes = c * h * w * 4
+            store = _FrameStore(f, (c, h, w), max(1, min(int(chunk_frames), (8 << 20) // frame_bytes)))
+            offsets: List[int] = [0]
+            labels: List[int] = []
+            names: List[str] = []
+            skipped: List[str] = []
+            buf: List[np.ndarray] = []
+            buffered = 0
+            for name, label, fr in tqdm(samples, total=total, desc=desc, disable=not progress, unit="sample"):
+                if fr is None:
+                    skipped.append(name)
+                    continue
+                if fr.ndim != 4 or tuple(fr.shape[1:]) != (c, h, w):
+                    raise ValueError(f"sample {name!r}: frames have shape {tuple(fr.shape)}, expected [T, {c}, {h}, {w}]")
+                buf.append(fr)
+                buffered += fr.shape[0]
+                offsets.append(offsets[-1] + fr.shape[0])
+                labels.append(int(label))
+                names.append(name)
+                if buffered * c * h * w >= 1 << 23:  # flush every ~8M values
+                    store.append(buf)
+                    buf, buffered = [], 0
+            store.append(buf)
+            f.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64))
+            f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+            f.create_dataset("names", data=np.asarray(names, dtype=object), dtype=h5py.string_dtype())
+            f.create_dataset("skipped", data=np.asarray(skipped, dtype=object), dtype=h5py.string_dtype())
+            f.attrs["record"] = _canonical(record)
+            f.attrs["key"] = cache_key(record)
+            f.attrs["format"] = CACHE_FORMAT
+            f.attrs["complete"] = True
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+class _FrameStore:
+    """The ``frames`` dataset: uint16 counts (exact, 2 bytes) unless a value needs float32, which it then switches to."""
+
+    def __init__(self, f: Any, shape: Tuple[int, int, int], chunk_frames: int) -> None:
+        self.f, self.shape, self.chunk, self.dtype = f, shape, chunk_frames, np.dtype(np.uint16)
+        self.dset = self._create(self.dtype)
+
+    def _create(self, dtype: Any) -> Any:
+        c, h, w = self.shape
+        return self.f.create_dataset("frames", shape=(0, c, h, w), maxshape=(None, c, h, w), dtype=dtype,
+                                     chunks=(self.chunk, c, h, w), compression="lzf", shuffle=True)
+
+    def append(self, buf: List[np.ndarray]) -> None:
+        if not buf:
+            return
+        block = np.concatenate(buf)
+        if self.dtype == np.uint16:
+            exact = block.size == 0 or (block.min() >= 0 and block.max() <= 65535 and np.array_equal(block, np.round(block)))
+            if not exact:  # promote what is stored so far, then go on in float32
+                old = self.dset[()]
+                del self.f["frames"]
+                self.dtype = np.dtype(np.float32)
+                self.dset = self._create(self.dtype)
+                self._write(old.astype(np.float32))
+        self._write(block.astype(self.dtype))
+
+    def _write(self, block: np.ndarray) -> None:
+        n = self.dset.shape[0]
+        self.dset.resize(n + block.shape[0], axis=0)
+        self.dset[n:] = block
+
+
+class FrameDataset(torch.utils.data.Dataset):
+    """Frames ``[T, C, H, W]`` (float32) and integer labels read from a frame cache file.
+
+    The HDF5 file is opened lazily in each process (DataLoader workers included). ``augment``
+    (training sets) is called as ``augment(frames, generator)`` with a generator seeded from
+    ``(seed, epoch, index)``: reproducible, the same for any number of workers, and different
+    every epoch when the loader comes from :func:`snnkit.data.make_loader` (which passes the
+    epoch) or after :meth:`set_epoch`.
+    """
+
+    supports_epoch_keys = True
+
+    def __init__(self, path: PathLike, classes: Sequence[str], *, augment: Optional[Augment] = None, seed: int = 0,
+                 in_memory: Optional[bool] = None, name: str = "", split: str = "") -> None:
+        import h5py
+
+        self.path = Path(path)
+        self.classes = list(classes)
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
+        self.name, self.split = name, split
+        with h5py.File(self.path, "r") as f:
+            self.offsets = f["offsets"][()]
+            self.targets = f["labels"][()]
+            self.names = [s.decode() if isinstance(s, bytes) else str(s) for s in f["names"][()]]
+            self.skipped = [s.decode() if isinstance(s, bytes) else str(s) for s in f["skipped"][()]]
+            self.frame_shape = tuple(f["frames"].shape[1:])
+            self.record = json.loads(f.attrs["record"])
+            dset = f["frames"]
+            if in_memory is None:   # small caches (like digits_dvs) are read into memory once
+                in_memory = dset.size * dset.dtype.itemsize <= IN_MEMORY_LIMIT
+            self._memory = torch.from_numpy(dset[()]) if in_memory else None
+        self._file: Any = None
+        self._pid = -1
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the augmentation draw for plain ``dataset[i]`` indexing."""
+        self.epoch = int(epoch)
+
+    def lengths(self) -> np.ndarray:
+        """Number of frames of every sample."""
+        return np.diff(self.offsets)
+
+    def _frames(self, i: int) -> torch.Tensor:
+        a, b = int(self.offsets[i]), int(self.offsets[i + 1])
+        if self._memory is not None:
+            return self._memory[a:b].to(torch.float32)
+        if self._file is None or self._pid != os.getpid():
+            import h5py
+
+            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
+        return torch.from_numpy(self._file["frames"][a:b]).to(torch.float32)
+
+    def __getitem__(self, key: Any) -> Tuple[torch.Tensor, int]:
+        index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
+        n = len(self)
+        if not -n <= int(index) < n:
+            raise IndexError(f"{self.name or 'dataset'}: index {index} out of range for {n} samples")
+        index = int(index) % n
+        x = self._frames(index)
+        if self.augment is not None:
+            x = self.augment(x, sample_generator(self.seed, epoch, index))
+        return x, int(self.targets[index])
+
+    def __getstate__(self) -> Dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_file"], state["_pid"] = None, -1
+        return state
+
+    def __repr__(self) -> str:
+        return f"FrameDataset({self.name}/{self.split}: {len(self)} samples, frames [T, {', '.join(map(str, self.frame_shape))}], {self.path})"
+
+
+def sample_generator(seed: int, epoch: int, index: int) -> torch.Generator:
+    """A torch generator seeded from (seed, epoch, index), independent of worker layout."""
+    mixed = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(epoch) & 0xFFFFFFFF, int(index) & 0xFFFFFFFF])
+    return torch.Generator().manual_seed(int(mixed.generate_state(1, dtype=np.uint64)[0]) >> 1)

@@ -1,0 +1,119 @@
+"""Time-major batches: ``[T, B, C, H, W]`` from ``[T_i, C, H, W]`` samples, padded or cut, and DataLoaders for them."""
+from __future__ import annotations
+
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler
+
+__all__ = ["collate_time_major", "TimeMajorCollate", "EpochSampler", "make_loader"]
+
+Tensor = torch.Tensor
+Length = Union[None, int, str]
+
+
+def _check_length(length: Length) -> Length:
+    if length is None or length in ("max", "min"):
+        return length
+    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+        raise ValueError(f"length must be None (all samples equally long), a positive int (pad with empty frames or "
+                         f"cut to that many), 'max' (pad to the longest) or 'min' (cut to the shortest), got {length!r}")
+    return length
+
+
+def collate_time_major(batch: Sequence[Tuple[Any, Any]], length: Length = None,
+                       return_lengths: bool = False) -> Tuple[Tensor, ...]:
+    """Stack ``(x[T_i, ...], label)`` samples into ``(x[T, B, ...], labels[B])`` (plus the original T_i if asked).
+
+    ``length``: None requires equal T_i; an int pads with zero frames at the end or cuts the
+    last frames; ``'max'``/``'min'`` pad/cut to the longest/shortest sample in the batch.
+    """
+    length = _check_length(length)
+    if len(batch) == 0:
+        raise ValueError("collate_time_major: the batch is empty")
+    xs: List[Tensor] = []
+    for i, item in enumerate(batch):
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise TypeError(f"collate_time_major: sample {i} must be (frames, label), got {type(item).__name__}")
+        x = torch.as_tensor(item[0])
+        if x.ndim < 1:
+            raise ValueError(f"collate_time_major: sample {i} frames must be [T, ...], got a scalar")
+        xs.append(x)
+    lengths = torch.tensor([x.shape[0] for x in xs], dtype=torch.long)
+    rest = xs[0].shape[1:]
+    for i, x in enumerate(xs):
+        if x.shape[1:] != rest:
+            raise ValueError(f"collate_time_major: sample {i} has frames of shape {tuple(x.shape[1:])}, sample 0 has "
+                             f"{tuple(rest)}; resize them to one grid (load(..., size=(H, W)))")
+    if length is None:
+        if not bool((lengths == lengths[0]).all()):
+            raise ValueError(f"collate_time_major: samples have different numbers of frames {sorted(set(lengths.tolist()))}; "
+                             "pass length=<int>, 'max' or 'min' to pad or cut (frames by time_window/event_count vary)")
+        T = int(lengths[0])
+    elif length == "max":
+        T = int(lengths.max())
+    elif length == "min":
+        T = int(lengths.min())
+    else:
+        T = int(length)
+    if bool((lengths == T).all()):
+        out = torch.stack(xs, dim=1)
+    else:
+        out = torch.zeros((T, len(xs), *rest), dtype=xs[0].dtype)
+        for i, x in enumerate(xs):
+            n = min(T, x.shape[0])
+            out[:n, i] = x[:n]
+    labels = torch.as_tensor([int(item[1]) for item in batch], dtype=torch.long)
+    return (out, labels, lengths) if return_lengths else (out, labels)
+
+
+class TimeMajorCollate:
+    """Picklable ``collate_fn`` for DataLoader workers: :func:`collate_time_major` with fixed options."""
+
+    def __init__(self, length: Length = None, return_lengths: bool = False) -> None:
+        self.length, self.return_lengths = _check_length(length), bool(return_lengths)
+
+    def __call__(self, batch: Sequence[Tuple[Any, Any]]) -> Tuple[Tensor, ...]:
+        return collate_time_major(batch, self.length, self.return_lengths)
+
+    def __repr__(self) -> str:
+        return f"TimeMajorCollate(length={self.length!r}, return_lengths={self.return_lengths})"
+
+
+class EpochSampler(Sampler):
+    """Yields ``(index, epoch)`` keys from a base sampler, counting epochs, so augmentation differs each epoch."""
+
+    def __init__(self, base: Sampler, start_epoch: int = 0) -> None:
+        self.base, self.epoch = base, int(start_epoch)
+
+    def __iter__(self) -> Iterator[Tuple[int, int]]:
+        epoch, self.epoch = self.epoch, self.epoch + 1
+        for i in self.base:
+            yield (int(i), epoch)
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+
+def make_loader(dataset: Any, batch_size: int = 32, shuffle: bool = False, *, length: Length = None,
+                num_workers: int = 0, pin_memory: Optional[bool] = None, drop_last: bool = False, seed: int = 0,
+                return_lengths: bool = False, start_epoch: int = 0, **kwargs: Any) -> DataLoader:
+    """A DataLoader of time-major batches ``(x[T, B, C, H, W], labels[B])``.
+
+    Shuffling draws from ``torch.Generator().manual_seed(seed)``; ``pin_memory`` defaults to
+    True when CUDA is available; workers stay alive between epochs when ``num_workers > 0``.
+    For snnkit's frame datasets each epoch gets a fresh, reproducible augmentation draw.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"make_loader: batch_size must be a positive integer, got {batch_size!r}")
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+        raise ValueError(f"make_loader: num_workers must be a non-negative integer, got {num_workers!r}")
+    gen = torch.Generator().manual_seed(int(seed))
+    base: Sampler = RandomSampler(dataset, generator=gen) if shuffle else SequentialSampler(dataset)
+    sampler: Sampler = EpochSampler(base, start_epoch) if getattr(dataset, "supports_epoch_keys", False) else base
+    if pin_memory is None:
+        pin_memory = torch.cuda.is_available()
+    if num_workers > 0:
+        kwargs.setdefault("persistent_workers", True)
+    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers, pin_memory=pin_memory,
+                      drop_last=drop_last, collate_fn=TimeMajorCollate(length, return_lengths), **kwargs)

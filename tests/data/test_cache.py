@@ -1,0 +1,127 @@
+"""The HDF5 frame cache: keyed by every setting, never read stale or half-written."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import snnkit.data as D
+from snnkit.data import cache as C
+
+from .native import random_events, write_atis_bin
+
+
+def _paths(root: Path, cache: Path, **kw) -> Path:
+    train, _ = D.load("n_mnist", root=root, cache_dir=cache, progress=False, **kw)
+    return train.path
+
+
+def test_key_covers_every_framing_setting(nmnist_root, tmp_path) -> None:
+    cache = tmp_path / "c"
+    base = _paths(nmnist_root, cache, frames=5)
+    variants = [dict(frames=6), dict(frames=5, split_by="time"), dict(frames=5, convention="tonic"),
+                dict(frames=5, size=(17, 17)), dict(time_window=10_000), dict(event_count=50),
+                dict(time_window=10_000, convention="tonic", include_incomplete=True), dict(frames=5, on_error="skip")]
+    paths = {base} | {_paths(nmnist_root, cache, **v) for v in variants}
+    assert len(paths) == len(variants) + 1
+    assert _paths(nmnist_root, cache, frames=5) == base     # same settings: same file, reused
+    # the test split has its own file
+    _, test = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=5, progress=False)
+    assert test.path != base and "-test-" in test.path.name
+
+
+def test_simulator_parameters_are_in_the_key() -> None:
+    from snnkit.data import _record
+    from snnkit.data.digits_dvs import DigitsDVS, DVSSimParams
+
+    f = D.Framing(n_bins=8)
+    a = C.cache_path("/c", "digits_dvs", "train", _record(DigitsDVS([0, 1], DVSSimParams(), "train"), f, "raise"))
+    b = C.cache_path("/c", "digits_dvs", "train", _record(DigitsDVS([0, 1], DVSSimParams(threshold=0.4), "train"), f, "raise"))
+    c = C.cache_path("/c", "digits_dvs", "train", _record(DigitsDVS([0, 2], DVSSimParams(), "train"), f, "raise"))
+    assert len({a, b, c}) == 3
+
+
+def test_changed_source_file_is_never_read_stale(nmnist_root, tmp_path) -> None:
+    cache = tmp_path / "c"
+    train, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    before = train[0][0].sum().item()
+    f = nmnist_root / "NMNIST" / "Train" / "0" / "00000.bin"
+    write_atis_bin(f, random_events(np.random.default_rng(9), 77, 34, 34))
+    os.utime(f, ns=(1, 1_000_000_000))          # even with an old timestamp, the size changed
+    train2, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert train2.path != train.path and before == 300 and train2[0][0].sum().item() == 77
+    # same size, new mtime: also a new key
+    write_atis_bin(f, random_events(np.random.default_rng(10), 77, 34, 34))
+    train3, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert train3.path not in (train.path, train2.path)
+
+
+def test_interrupted_build_leaves_nothing_and_is_redone(nmnist_root, tmp_path, monkeypatch) -> None:
+    cache = tmp_path / "c"
+    real = D.Framing.__call__
+    calls = {"n": 0}
+
+    def flaky(self, ev, sensor_size):
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return real(self, ev, sensor_size)
+
+    monkeypatch.setattr(D.Framing, "__call__", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert list(cache.iterdir()) == []            # neither the final name nor the temporary file
+    monkeypatch.setattr(D.Framing, "__call__", real)
+    train, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert len(train) == 20
+
+
+def test_incomplete_or_foreign_file_under_the_final_name_is_rebuilt(nmnist_root, tmp_path) -> None:
+    cache = tmp_path / "c"
+    train, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    path = train.path
+    with h5py.File(path, "a") as f:               # e.g. a file copied from elsewhere with another key
+        f.attrs["complete"] = False
+    assert not C.is_valid(path, train.record)
+    D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    with h5py.File(path, "r") as f:
+        assert f.attrs["complete"]
+    path.write_bytes(b"garbage")                  # a truncated / corrupted cache file
+    again, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert again[0][0].sum().item() == 300
+
+
+def test_cache_dir_default_env_and_argument(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SNNKIT_DATA", raising=False)
+    assert C.default_cache_dir() == Path.home() / ".cache" / "snnkit" / "data"
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "env"))
+    assert C.default_cache_dir() == tmp_path / "env"
+    assert C.default_cache_dir(tmp_path / "arg") == tmp_path / "arg"
+
+
+def test_env_var_is_used_by_load(nmnist_root, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "env"))
+    train, _ = D.load("n_mnist", root=nmnist_root, frames=3, progress=False)
+    assert train.path.parent == tmp_path / "env"
+
+
+def test_values_that_do_not_fit_uint16_are_stored_exactly(tmp_path) -> None:
+    fr = [np.zeros((2, 1, 2, 2)), np.full((1, 1, 2, 2), 70000.0), np.full((1, 1, 2, 2), 0.5)]
+    path = C.write_cache(tmp_path / "x.h5", {"a": 1}, iter([("a", 0, fr[0]), ("b", 1, fr[1]), ("c", 1, fr[2])]), 3,
+                         (1, 2, 2), progress=False)
+    ds = C.FrameDataset(path, ["n", "y"], in_memory=False)
+    assert [ds[i][0].max().item() for i in range(3)] == [0.0, 70000.0, 0.5]
+    assert ds.lengths().tolist() == [2, 1, 1]
+    with pytest.raises(IndexError, match="out of range"):
+        ds[3]
+
+
+def test_uncached_frames_equal_cached(nmnist_root, tmp_path) -> None:
+    cached, _ = D.load("n_mnist", root=nmnist_root, cache_dir=tmp_path / "c", frames=5, split_by="time", progress=False)
+    live, _ = D.load("n_mnist", root=nmnist_root, frames=5, split_by="time", cache=False)
+    assert len(live) == len(cached) and live.classes == cached.classes
+    for i in (0, 7, 19):
+        assert np.array_equal(live[i][0].numpy(), cached[i][0].numpy()) and live[i][1] == cached[i][1]

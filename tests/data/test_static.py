@@ -1,0 +1,74 @@
+"""Static datasets: Fashion-MNIST idx files, scikit-learn digits."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import snnkit.data as D
+from snnkit.data.static import read_idx
+
+from .native import write_idx
+
+
+def _fashion(root, gz=True, n_train=30, n_test=10):
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(root / f"{prefix}-images-idx3-ubyte{'.gz' if gz else ''}", rng.integers(0, 256, (n, 28, 28)), gz)
+        write_idx(root / f"{prefix}-labels-idx1-ubyte{'.gz' if gz else ''}", np.arange(n) % 10, gz)
+    return root
+
+
+@pytest.mark.parametrize("layout", ["flat_gz", "torchvision_raw"])
+def test_fashion_mnist(tmp_path, layout) -> None:
+    if layout == "flat_gz":
+        _fashion(tmp_path)
+    else:
+        _fashion(tmp_path / "FashionMNIST" / "raw", gz=False)
+    train, test = D.load("fashion_mnist", root=tmp_path, frames=4)
+    assert (len(train), len(test)) == (30, 10)
+    x, y = train[13]
+    assert x.shape == (4, 1, 28, 28) and y == 3 and 0 <= x.min() and x.max() <= 1
+    assert torch_equal_frames(x)
+    assert train.classes[9] == "Ankle boot"
+    one, _ = D.load("fashion_mnist", root=tmp_path)
+    assert one[0][0].shape == (1, 1, 28, 28)
+
+
+def torch_equal_frames(x) -> bool:
+    return bool((x == x[0:1]).all())
+
+
+def test_fashion_errors(tmp_path) -> None:
+    with pytest.raises(ValueError, match=r"fashion_mnist: root=None(.|\n)*t10k-images-idx3-ubyte(.|\n)*zalandoresearch"):
+        D.load("fashion_mnist")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        D.load("fashion_mnist", root=tmp_path / "nope")
+    _fashion(tmp_path)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="the four idx files are not all in"):
+        D.load("fashion_mnist", root=tmp_path)
+    with pytest.raises(ValueError, match="static image dataset"):
+        D.load("fashion_mnist", root=tmp_path, time_window=1000)
+
+
+def test_read_idx_rejects_corrupt_files(tmp_path) -> None:
+    p = write_idx(tmp_path / "a", np.zeros((3, 4, 4)), gz=False)
+    assert read_idx(p).shape == (3, 4, 4)
+    p.write_bytes(p.read_bytes()[:-5])
+    with pytest.raises(ValueError, match="truncated"):
+        read_idx(p)
+    (tmp_path / "b").write_bytes(b"\x12\x34\x56\x78rest")
+    with pytest.raises(ValueError, match="not an idx file"):
+        read_idx(tmp_path / "b")
+    (tmp_path / "c.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="cannot read idx file"):
+        read_idx(tmp_path / "c.gz")
+
+
+def test_static_digits_share_the_digits_dvs_split() -> None:
+    train, test = D.load("digits", frames=3)
+    assert (len(train), len(test)) == (1437, 360)
+    x, y = train[0]
+    assert x.shape == (3, 1, 8, 8) and x.max() <= 1
+    ev_train, _ = D.load("digits_dvs")
+    assert np.array_equal(train.targets, ev_train.targets)
