@@ -101,6 +101,24 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a TCJA-SNN config on its dataset through the shared Trainer."""
+    import torch
+
+    from snnkit.train.recipes import tcja_trainer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    trainer = tcja_trainer(args.config, root=args.root, out_dir=args.out, epochs=args.epochs, attention=args.attention,
+                           batch_size=args.batch_size, lr=args.lr, seed=args.seed, augment=args.augment,
+                           max_train=args.max_train)
+    hist = trainer.fit(resume=args.resume)
+    last = hist[-1] if hist else {}
+    print(f"done: {len(hist)} epochs; last test accuracy {last.get('test_acc', float('nan')):.4f}; "
+          f"best {trainer.best:.4f}; checkpoints in {trainer.out_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnkit", description="snnkit: spiking neural networks toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -116,6 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
     from .data.cli import configure_parser as _configure_data
 
     _configure_data(sub.add_parser("data", help="datasets: list, info NAME, prepare NAME --root ... (build the frame cache)"))
+    __import__("snnkit.hardware.energy_cli", fromlist=["configure"]).configure(sub.add_parser("energy", help="operation counts per layer and time step, energy estimates, SNN vs ANN"))
+    s = sub.add_parser("train", help="train a network (TCJA-SNN configs) with checkpoints, logs and --resume")
+    s.add_argument("model", choices=["tcja"], help="model family")
+    s.add_argument("--config", default="digits_dvs", help="dvs128_gesture, cifar10_dvs, ncaltech101, fashion_mnist, digits_dvs")
+    s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
+    s.add_argument("--out", default="runs/tcja", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt")
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="ablation (default: the config's)")
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--augment", action="store_true", help="flip + roll the training frames (as the paper)")
+    s.add_argument("--max-train", type=int, help="use only the first N training samples")
+    s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    s.add_argument("--threads", type=int, help="torch threads")
+    s.set_defaults(func=cmd_train)
     s = sub.add_parser("generate-images", help="train the TCJA spiking VAE and write a PNG grid of samples")
     s.add_argument("--images", help=".npy file of images [N, H, W] in [0, 1] (default: scikit-learn's digits)")
     s.add_argument("--epochs", type=int, default=30)
