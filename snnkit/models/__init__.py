@@ -1,9 +1,10 @@
-"""Model zoo: TCJA-SNN classifiers and the TCJA spiking VAE."""
+"""Model zoo: TCJA-SNN classifiers, the TCJA spiking VAE, and SpikeGPT."""
 from .tcja_snn import (CONFIGS, PAPER_CONFIGS, TCJASNN, TCJASNNConfig, build_model, count_parameters, get_config,
                        make_optimizer, make_scheduler)
+from .spikegpt import SpikeGPT, SpikeGPTConfig
 from .tcja_vae import TCJAVAE, TCJAVAEConfig, kl_divergence, reconstruct, sample, save_grid_png, train_vae, vae_loss
 
 __all__ = ["CONFIGS", "PAPER_CONFIGS", "TCJASNN", "TCJASNNConfig", "build_model", "count_parameters", "get_config",
            "make_optimizer", "make_scheduler",
            "TCJAVAE", "TCJAVAEConfig", "kl_divergence", "reconstruct", "sample", "save_grid_png", "train_vae",
-           "vae_loss"]
+           "vae_loss", "SpikeGPT", "SpikeGPTConfig"]

@@ -1,8 +1,10 @@
-"""Build and load the CPU kernel library (C++ compiled once per machine, called through ctypes).
+"""Build and load the CPU kernel libraries (C++ compiled once per machine, called through ctypes).
 
-The shared library is cached under ``$SNNKIT_CACHE`` (default ``~/.cache/snnkit``), keyed by
-a hash of the source, the compiler flags and the CPU model, so a changed source or a
-different machine never reuses a stale build. It is compiled to a temporary file and
+``load()`` gives the neuron kernels (``neuron_kernels.cpp``); ``load_library(source, flags, stem)``
+builds any other source the same way (the WKV kernels of :mod:`snnkit.kernels.wkv`). Each
+library is cached under ``$SNNKIT_CACHE`` (default ``~/.cache/snnkit``), keyed by a hash of
+the source, the compiler flags and the CPU model, so a changed source or a different
+machine never reuses a stale build. It is compiled to a temporary file and
 renamed, so an interrupted build never leaves a broken library behind.
 """
 from __future__ import annotations
@@ -16,14 +18,16 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Optional
+from typing import Dict, Optional, Sequence
 
 SOURCE = Path(__file__).with_name("neuron_kernels.cpp")
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-fPIC", "-shared", "-std=c++17"]
 
+NEURON_STEM = "snnkit_neuron"
+
 _lock = threading.Lock()
-_lib: Optional[ctypes.CDLL] = None
-_error: Optional[str] = None
+_libs: Dict[str, ctypes.CDLL] = {}
+_errors: Dict[str, str] = {}
 
 
 def cache_dir() -> Path:
@@ -44,52 +48,62 @@ def _compiler() -> Optional[str]:
     return os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
 
 
-def library_path(compiler: str) -> Path:
+def library_path(compiler: str, source: Optional[Path] = None, flags: Optional[Sequence[str]] = None,
+                 stem: str = NEURON_STEM) -> Path:
+    """Cache path of a build of ``source`` (default: the neuron kernels) with ``flags`` by ``compiler``."""
+    source = SOURCE if source is None else source
+    flags = FLAGS if flags is None else flags
     key = hashlib.sha256()
-    for part in (SOURCE.read_bytes(), " ".join(FLAGS).encode(), compiler.encode(), _cpu_id().encode()):
+    for part in (source.read_bytes(), " ".join(flags).encode(), compiler.encode(), _cpu_id().encode()):
         key.update(part)
-    return cache_dir() / f"snnkit_neuron_{key.hexdigest()[:16]}.so"
+    return cache_dir() / f"{stem}_{key.hexdigest()[:16]}.so"
 
 
-def _compile(compiler: str, target: Path) -> None:
+def _compile(compiler: str, target: Path, source: Optional[Path] = None, flags: Optional[Sequence[str]] = None) -> None:
+    source = SOURCE if source is None else source
+    flags = FLAGS if flags is None else flags
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        proc = subprocess.run([compiler, *FLAGS, "-o", tmp, str(SOURCE)], capture_output=True, text=True)
+        proc = subprocess.run([compiler, *flags, "-o", tmp, str(source)], capture_output=True, text=True)
         if proc.returncode != 0:
-            raise RuntimeError(f"compiling {SOURCE.name} with {compiler} failed:\n{proc.stderr[-4000:]}")
+            raise RuntimeError(f"compiling {source.name} with {compiler} failed:\n{proc.stderr[-4000:]}")
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def load() -> Optional[ctypes.CDLL]:
-    """Return the kernel library, compiling it on first use; ``None`` if that is impossible here."""
-    global _lib, _error
-    if _lib is not None or _error is not None:
-        return _lib
+def load_library(source: Path, flags: Sequence[str], stem: str) -> Optional[ctypes.CDLL]:
+    """Return the library built from ``source``, compiling it on first use; ``None`` if impossible here."""
+    if stem in _libs or stem in _errors:
+        return _libs.get(stem)
     with _lock:
-        if _lib is not None or _error is not None:
-            return _lib
+        if stem in _libs or stem in _errors:
+            return _libs.get(stem)
         if os.environ.get("SNNKIT_DISABLE_CPU_KERNELS", "").lower() not in ("", "0", "false", "no"):
-            _error = "disabled by SNNKIT_DISABLE_CPU_KERNELS"
+            _errors[stem] = "disabled by SNNKIT_DISABLE_CPU_KERNELS"
             return None
         compiler = _compiler()
         if compiler is None:
-            _error = "no C++ compiler found (install g++ or set CXX)"
+            _errors[stem] = "no C++ compiler found (install g++ or set CXX)"
             return None
         try:
-            path = library_path(compiler)
+            path = library_path(compiler, source, flags, stem)
             if not path.exists():
-                _compile(compiler, path)
-            _lib = ctypes.CDLL(str(path))
+                _compile(compiler, path, source, flags)
+            _libs[stem] = ctypes.CDLL(str(path))
         except (OSError, RuntimeError) as err:
-            _error = str(err)
-        return _lib
+            _errors[stem] = str(err)
+        return _libs.get(stem)
 
 
-def error() -> Optional[str]:
-    """Why the library could not be loaded (``None`` if it loaded or was not tried)."""
-    return _error
+def load() -> Optional[ctypes.CDLL]:
+    """Return the neuron kernel library, compiling it on first use; ``None`` if that is impossible here."""
+    return load_library(SOURCE, FLAGS, NEURON_STEM)
+
+
+def error(stem: str = NEURON_STEM) -> Optional[str]:
+    """Why a library could not be loaded (``None`` if it loaded or was not tried)."""
+    return _errors.get(stem)

@@ -48,8 +48,9 @@ def _check(rc: int, what: str) -> None:
         raise RuntimeError(f"snnkit CPU kernel {what} rejected its arguments (code {rc})")
 
 
-def _nthreads() -> int:
-    return max(1, torch.get_num_threads())
+def _nthreads(T: int, N: int) -> int:
+    """Threads worth waking: one per 256-neuron block, and none beyond one for tiny calls (~32k element-steps)."""
+    return max(1, min(torch.get_num_threads(), -(-N // 256), (T * N) // 32768))
 
 
 class LIFFunction(torch.autograd.Function):
@@ -62,7 +63,7 @@ class LIFFunction(torch.autograd.Function):
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         T, N = x.shape
         out, vT = torch.empty_like(x), torch.empty_like(v0)
-        rc = _fn("lif_forward", x.dtype)(mode, _p(x), _p(v0), _p(out), _p(vT), T, N, c, vth, vr, int(soft), int(graded), _nthreads())
+        rc = _fn("lif_forward", x.dtype)(mode, _p(x), _p(v0), _p(out), _p(vT), T, N, c, vth, vr, int(soft), int(graded), _nthreads(T, N))
         _check(rc, "lif_forward")
         ctx.save_for_backward(x, v0)
         ctx.args = (mode, c, vth, vr, soft, detach, graded, sg, a1, a2, k is not None)
@@ -79,7 +80,7 @@ class LIFFunction(torch.autograd.Function):
         gk = torch.zeros((), dtype=x.dtype) if has_k else None
         rc = _fn("lif_backward", x.dtype)(
             mode, sg, _p(x), _p(v0), _p(gout), _p(gvT), _p(gx), _p(gv0), _p(gk), T, N, c, vth, vr,
-            int(soft), int(detach), int(graded), a1, a2, _nthreads(),
+            int(soft), int(detach), int(graded), a1, a2, _nthreads(T, N),
         )
         _check(rc, "lif_backward")
         return (gx, gv0, gk) + (None,) * 10
@@ -95,7 +96,7 @@ class CubaFunction(torch.autograd.Function):
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         T, N = x.shape
         out, uT, vT = torch.empty_like(x), torch.empty_like(u0), torch.empty_like(v0)
-        rc = _fn("cuba_forward", x.dtype)(_p(x), _p(u0), _p(v0), _p(out), _p(uT), _p(vT), T, N, omdu, omdv, vth, bias, int(graded), _nthreads())
+        rc = _fn("cuba_forward", x.dtype)(_p(x), _p(u0), _p(v0), _p(out), _p(uT), _p(vT), T, N, omdu, omdv, vth, bias, int(graded), _nthreads(T, N))
         _check(rc, "cuba_forward")
         ctx.save_for_backward(x, u0, v0)
         ctx.args = (omdu, omdv, vth, bias, detach, graded, sg, a1, a2)
@@ -114,7 +115,7 @@ class CubaFunction(torch.autograd.Function):
         gx, gu0, gv0 = torch.empty_like(x), torch.empty_like(u0), torch.empty_like(v0)
         rc = _fn("cuba_backward", x.dtype)(
             sg, _p(x), _p(u0), _p(v0), _p(gout), _p(guT), _p(gvT), _p(gx), _p(gu0), _p(gv0), T, N,
-            omdu, omdv, vth, bias, int(detach), int(graded), a1, a2, _nthreads(),
+            omdu, omdv, vth, bias, int(detach), int(graded), a1, a2, _nthreads(T, N),
         )
         _check(rc, "cuba_backward")
         return (gx, gu0, gv0) + (None,) * 9
