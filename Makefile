@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(PIP) -e ".[test,docs,gpu]"
 	$(PIP) --no-deps --ignore-requires-python lava-nc==0.10.0
 	$(PIP) --no-deps spikingjelly==2.0.0
+	$(PIP) --no-deps recbole==1.2.1
 	$(BIN)/python -c "import snnkit, snnkit.kernels.cpu as k; print('snnkit', snnkit.__version__, '| cpu kernels:', k.available() or k.error())"
 	touch $(STAMP)
 

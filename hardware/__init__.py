@@ -3,7 +3,9 @@
 Public API (imported lazily: ``import snnkit.hardware`` imports neither lava nor h5py/nir)::
 
     trace(model, input_shape)            -> LayerGraph        (graph.py)
-    to_lava(model, input_shape, mode)    -> LavaNetwork; .run(x) -> LavaResult; .simulate(x)
+    to_lava(model, input_shape, mode)    -> LavaNetwork; .run(x) -> LavaResult; .simulate(x); .save(path)
+    load_lava(path)                      -> LavaNetwork (written by .save / ``snnkit export --to lava``)
+    host_ops_report(plan, B)             -> host (CPU) op counts of non-native layers (TCJA)
     compare(model, inputs, mode=...)     -> CompareReport (.to_dict(): spike_agreement, per_layer,
                                             first_divergence, class_agreement, ...)
     quantize_plan(plan, calibration)     -> fixed-point plan with a QuantReport
@@ -38,6 +40,8 @@ _EXPORTS = {
     "LavaNetwork": "lava",
     "LavaResult": "lava",
     "simulate_plan": "lava",
+    "load_lava": "lava",
+    "host_ops_report": "host_ops",
     "compare": "compare",
     "CompareReport": "compare",
     "quantize_plan": "quantize",
@@ -52,7 +56,15 @@ _EXPORTS = {
     "count_ops": "counters",
     "count_lava": "counters",
     "OpsReport": "counters",
+    "count_module_ops": "counters",
+    "compare_snn_ann": "energy",
+    "ann_counterpart": "energy",
+    "SnnAnnComparison": "energy",
     "energy": "energy",
+    "register_energy_model": "energy",
+    "unregister_energy_model": "energy",
+    "get_energy_model": "energy",
+    "COST_KEYS": "energy",
     "EnergyReport": "energy",
     "ENERGY_MODELS": "energy",
 }

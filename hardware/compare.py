@@ -3,6 +3,10 @@
 ``compare(model, inputs)`` traces the model, runs a float64 copy of it in PyTorch (hooks record
 every neuron layer's spikes), runs the Lava network (``floating_pt`` or ``fixed_pt``) on the same
 ``inputs[T, B, ...]`` and compares spike by spike.
+
+Layers that are not native to Loihi (TCJA, run as custom host processes) are listed under
+``non_native`` with ``native: False`` and the largest difference of their graded outputs
+between PyTorch and Lava; ``native`` maps every layer name to its flag.
 """
 from __future__ import annotations
 
@@ -38,6 +42,8 @@ class CompareReport:
     torch_wall_s: float = 0.0
     quantization: Optional[Dict[str, Any]] = None
     notes: List[str] = field(default_factory=list)
+    native: Dict[str, bool] = field(default_factory=dict)
+    non_native: List[Dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> Dict[str, Any]:
         return {
@@ -51,6 +57,8 @@ class CompareReport:
             "lava_wall_s": self.lava_wall_s,
             "torch_wall_s": self.torch_wall_s,
             "quantization": self.quantization,
+            "native": dict(self.native),
+            "non_native": [dict(d) for d in self.non_native],
             "notes": list(self.notes),
         }
 
@@ -65,6 +73,11 @@ class CompareReport:
             rows.append(f"  class agreement: {self.class_agreement:.4%}")
         if self.accuracy:
             rows.append(f"  accuracy: torch {self.accuracy['torch']:.4f}, lava {self.accuracy['lava']:.4f}")
+        for d in self.non_native:
+            rows.append(f"  {d['name'][:24]:24} NOT NATIVE ({d['kind']}, host process): graded output max |torch - lava| "
+                        f"= {d.get('max_abs_diff', float('nan')):.3g}")
+        for n in self.notes:
+            rows.append(f"  note: {n}")
         return "\n".join(rows)
 
 
@@ -158,10 +171,11 @@ def compare(
     T, B = x_np.shape[:2]
     graph = trace(model, input_shape)
     names = [n.name for n in graph.neurons()]
+    host_names = [layer.name for layer in graph.non_native()]
     ref = model_copy(model, torch_dtype)
     snnkit_set_step_mode(ref, "m")
     t0 = time.perf_counter()
-    tr = torch_spikes(ref, torch.as_tensor(x_np, dtype=torch_dtype), names)
+    tr = torch_spikes(ref, torch.as_tensor(x_np, dtype=torch_dtype), names + host_names)
     t_torch = time.perf_counter() - t0
     if mode == "fixed_pt" and calibration is None:
         calibration = x_np
@@ -210,8 +224,20 @@ def compare(
     if mode == "floating_pt" and conv == "native" and any(s.conn == "conv" for s in net.plan.stages):
         notes.append("Lava's float Conv computes in float32; use conv='sparse' for float64 convolutions")
     q = net.quant_report.to_dict() if (mode == "fixed_pt" and net.quant_report is not None) else None
+    non_native = []
+    for op in net.plan.host_ops:
+        d = op.to_dict()
+        a, b = tr["spikes"][op.name], (res.host_outputs or {}).get(op.name)
+        if b is not None and a.shape == b.shape:
+            d["max_abs_diff"] = float(np.abs(a - b).max()) if a.size else 0.0
+            d["feeds"] = next(s.name for s in net.plan.stages if s.pre is op)
+        non_native.append(d)
+    note = net.plan.non_native_note()
+    if note:
+        notes.append(note)
     return CompareReport(
         mode=mode, T=T, B=B, spike_agreement=float(eq_total / max(n_total, 1)), per_layer=per_layer,
         first_divergence=first, class_agreement=class_agreement, spike_counts=counts, accuracy=accuracy,
         lava_wall_s=res.wall_s, torch_wall_s=t_torch, quantization=q, notes=notes,
+        native=net.plan.native_flags(), non_native=non_native,
     )

@@ -3,7 +3,7 @@
 The graph is a flat sequence of layers with per-sample shapes (torch layout, no time or batch
 axis) and numpy float64 parameters::
 
-    Input -> [synapse ops: Dense | Conv2d | Pool2d | Flatten]* -> Neuron -> ... -> Neuron -> readout
+    Input -> [synapse ops: Dense | Conv2d | Pool2d | Flatten]* -> Neuron -> [TCJA] -> ... -> Neuron -> readout
 
 Every spiking neuron is expressed in Lava ``LIF`` form (``u = u*(1-du) + a_in;
 v = v*(1-dv) + u + bias; spike; v = 0``):
@@ -26,8 +26,11 @@ the Lava exporters lower the threshold by one float ulp (``floating_pt``: then `
 exactly ``v >= vth``) or by one integer unit (``fixed_pt``, netx) for ``>=`` neurons.
 
 BatchNorm after a Linear/Conv is folded into its weight and bias with the running (eval)
-statistics. Stateless ops after the last neuron layer (a Linear readout, ``VotingLayer``...) are
-kept as a host-side ``readout``. Anything else raises ``ValueError`` naming the module's path
+statistics. A TCJA attention block directly after a neuron layer becomes a :class:`TCJA` layer
+with ``native = False``: it multiplies run-time activations, which Loihi's synapses cannot, so
+the Lava exporter runs it as a custom host (CPU) process (``hardware/procs/tcja.py``).
+Stateless ops after the last neuron layer (a Linear readout, ``VotingLayer``...) are kept as a
+host-side ``readout``. Anything else raises ``ValueError`` naming the module's path
 and the reason, before any file is written or any Lava process is built.
 """
 from __future__ import annotations
@@ -50,6 +53,7 @@ __all__ = [
     "Pool2d",
     "Flatten",
     "Neuron",
+    "TCJA",
     "Stage",
     "LayerGraph",
     "trace",
@@ -67,6 +71,7 @@ class Layer:
     in_shape: Shape
     out_shape: Shape
     kind = "layer"
+    native = True  # whether Loihi runs it natively (False: a custom host/CPU process in Lava)
 
     @property
     def size(self) -> int:
@@ -77,7 +82,7 @@ class Layer:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"kind": self.kind, "name": self.name, "in_shape": list(self.in_shape),
-                "out_shape": list(self.out_shape), "info": self.describe()}
+                "out_shape": list(self.out_shape), "native": self.native, "info": self.describe()}
 
 
 @dataclass
@@ -168,16 +173,49 @@ class Neuron(Layer):
         return s
 
 
+@dataclass
+class TCJA(Layer):
+    """TCJA attention on a neuron layer's spikes ``x[T, B, C, H, W]``: ``x * sigmoid(conv_t(z) * conv_c(z))``.
+
+    ``z`` is the spatial mean of the sample's ``T`` steps, so the gate at step ``t`` depends on the
+    whole sample (not causal in time). Not native to Loihi: it multiplies run-time activations.
+    ``weight_t[C, C, kernel_t]`` slides along T, ``weight_c[T, T, kernel_c]`` along C (either may be
+    ``None`` for the single-branch ablations); ``T`` is fixed by the block.
+    """
+
+    T: int = 1
+    weight_t: Optional[np.ndarray] = None
+    weight_c: Optional[np.ndarray] = None
+    mode: str = "tcja"
+    kind = "tcja"
+    native = False
+
+    @property
+    def channels(self) -> int:
+        return int(self.in_shape[0])
+
+    def describe(self) -> str:
+        kt = None if self.weight_t is None else self.weight_t.shape[-1]
+        kc = None if self.weight_c is None else self.weight_c.shape[-1]
+        return (f"TCJA T={self.T} C={self.channels} kernel_t={kt} kernel_c={kc} mode={self.mode} "
+                "(not native to Loihi: host process, graded output, latency T steps)")
+
+
 SYNAPSE_KINDS = (Dense, Conv2d, Pool2d, Flatten)
 
 
 @dataclass
 class Stage:
-    """The synapse ops feeding one neuron layer (possibly none) and the neuron layer itself."""
+    """The synapse ops feeding one neuron layer (possibly none) and the neuron layer itself.
+
+    ``pre`` is a non-native host op (:class:`TCJA`) applied to the previous neuron layer's spikes
+    before the synapses (``None`` for most stages).
+    """
 
     index: int
     synapses: List[Layer]
     neuron: Neuron
+    pre: Optional[Layer] = None
 
     @property
     def in_shape(self) -> Shape:
@@ -208,21 +246,86 @@ class Stage:
             b = full(zero).reshape(-1).numpy().copy()
         return lin, b
 
-    def matrix(self, chunk: int = 4096):
-        """The linear part as a ``scipy.sparse.csr_matrix[out, in]`` in torch flatten order (probed with unit inputs)."""
+    def matrix(self):
+        """The linear part as a ``scipy.sparse.csr_matrix[out, in]`` in torch flatten order.
+
+        Built by multiplying the ops' own sparse matrices (:func:`op_matrix`), so it costs the
+        number of synapses, not ``n_in`` probes of the whole chain. Exact zeros are dropped.
+        """
         import scipy.sparse as sp
 
-        lin = self.torch_fn(with_bias=False)
         n_in = int(np.prod(self.in_shape))
-        cols = []
-        with torch.no_grad():
-            for start in range(0, n_in, chunk):
-                stop = min(n_in, start + chunk)
-                eye = torch.zeros((stop - start, n_in), dtype=torch.float64)
-                eye[torch.arange(stop - start), torch.arange(start, stop)] = 1.0
-                out = lin(eye.reshape((stop - start,) + tuple(self.in_shape))).reshape(stop - start, -1)
-                cols.append(sp.csr_matrix(out.numpy()))
-        return sp.vstack(cols).T.tocsr()
+        m = sp.identity(n_in, dtype=np.float64, format="csr")
+        for op in self.synapses:
+            if not isinstance(op, Flatten):
+                m = (op_matrix(op) @ m).tocsr()
+        if self.neuron.input_scale != 1.0:
+            m = m * self.neuron.input_scale
+        m = m.tocsr()
+        m.eliminate_zeros()
+        m.sort_indices()
+        return m
+
+
+def _window_matrix(in_shape: Shape, out_shape: Shape, kernel: Tuple[int, int], stride: Tuple[int, int],
+                   padding: Tuple[int, int], dilation: Tuple[int, int], taps) -> Any:
+    """COO matrix of a 2-D windowed op: ``taps(ky, kx)`` yields ``(out_channel[], in_channel[], value[])``."""
+    import scipy.sparse as sp
+
+    C, H, W = in_shape
+    O, Ho, Wo = out_shape
+    oy, ox = np.arange(Ho), np.arange(Wo)
+    rows, cols, vals = [], [], []
+    for ky in range(kernel[0]):
+        iy = oy * stride[0] - padding[0] + ky * dilation[0]
+        vy = (iy >= 0) & (iy < H)
+        for kx in range(kernel[1]):
+            ix = ox * stride[1] - padding[1] + kx * dilation[1]
+            vx = (ix >= 0) & (ix < W)
+            if not vy.any() or not vx.any():
+                continue
+            pos_out = (oy[vy][:, None] * Wo + ox[vx][None, :]).ravel()
+            pos_in = (iy[vy][:, None] * W + ix[vx][None, :]).ravel()
+            for o, c, v in taps(ky, kx):
+                rows.append((o[:, None] * (Ho * Wo) + pos_out[None, :]).ravel())
+                cols.append((c[:, None] * (H * W) + pos_in[None, :]).ravel())
+                vals.append(np.repeat(v, pos_out.size))
+    n_out, n_in = O * Ho * Wo, C * H * W
+    if not rows:
+        return sp.csr_matrix((n_out, n_in))
+    m = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n_out, n_in))
+    return m.tocsr()  # duplicates (none for these ops) would be summed
+
+
+def op_matrix(op: Layer) -> Any:
+    """One synapse op (no bias) as a ``scipy.sparse.csr_matrix[out, in]`` in torch flatten order."""
+    import scipy.sparse as sp
+
+    if isinstance(op, Dense):
+        return sp.csr_matrix(np.asarray(op.weight, dtype=np.float64))
+    if isinstance(op, Flatten):
+        return sp.identity(int(np.prod(op.in_shape)), dtype=np.float64, format="csr")
+    if isinstance(op, Conv2d):
+        w = np.asarray(op.weight, dtype=np.float64)
+        O, Ig = w.shape[:2]
+        Og = O // op.groups
+        o = np.arange(O)
+
+        def conv_taps(ky: int, kx: int):
+            for i in range(Ig):
+                yield o, (o // Og) * Ig + i, w[:, i, ky, kx]
+
+        return _window_matrix(op.in_shape, op.out_shape, w.shape[2:], op.stride, op.padding, op.dilation, conv_taps)
+    if isinstance(op, Pool2d):
+        C = op.in_shape[0]
+        c = np.arange(C)
+        val = np.full(C, op.scale)
+
+        def pool_taps(ky: int, kx: int):
+            yield c, c, val
+
+        return _window_matrix(op.in_shape, op.out_shape, op.kernel_size, op.stride, op.padding, (1, 1), pool_taps)
+    raise TypeError(f"op_matrix: not a synapse op: {type(op).__name__}")
 
 
 def apply_op(op: Layer, x: torch.Tensor, with_bias: bool = True) -> torch.Tensor:
@@ -259,13 +362,20 @@ class LayerGraph:
 
     def stages(self) -> List[Stage]:
         stages, pending = [], []
+        pre: Optional[Layer] = None
         for layer in self.layers[1:]:
             if isinstance(layer, Neuron):
-                stages.append(Stage(len(stages), pending, layer))
-                pending = []
+                stages.append(Stage(len(stages), pending, layer, pre))
+                pending, pre = [], None
+            elif isinstance(layer, TCJA):
+                pre = layer  # the tracer guarantees it directly follows a neuron layer
             else:
                 pending.append(layer)
         return stages
+
+    def non_native(self) -> List[Layer]:
+        """Layers Loihi cannot run natively (executed as custom host processes in Lava)."""
+        return [layer for layer in self.layers if not layer.native]
 
     def apply_readout(self, spikes: torch.Tensor) -> torch.Tensor:
         """Run the host-side readout (in float64) on the last layer's spikes ``[T, B, ...]`` (identity if none)."""
@@ -327,6 +437,12 @@ def _classes():
         out["TCJA"] = TCJA
     except ImportError:  # pragma: no cover
         pass
+    try:
+        from snnkit.models.tcja_snn import TCJASNN
+
+        out["TCJASNN"] = TCJASNN
+    except ImportError:  # pragma: no cover
+        pass
     return out
 
 
@@ -357,6 +473,10 @@ def _walk(mod: nn.Module, path: str, cls: Dict[str, Any]) -> Iterator[Tuple[str,
         return
     if "TimeDistributed" in cls and isinstance(mod, cls["TimeDistributed"]):
         yield from _walk(mod.module, _join(path, "module"), cls)
+        return
+    if "TCJASNN" in cls and isinstance(mod, cls["TCJASNN"]):  # forward = classifier(features(x))
+        yield from _walk(mod.features, _join(path, "features"), cls)
+        yield from _walk(mod.classifier, _join(path, "classifier"), cls)
         return
     for block in ("SpikingLinear", "SpikingConv2d"):
         if block in cls and isinstance(mod, cls[block]):
@@ -501,9 +621,9 @@ def _trace_unfolded(model: nn.Module, input_shape: Sequence[int]) -> LayerGraph:
             last_op_path_ok = False
             continue
         if "TCJA" in cls and isinstance(mod, cls["TCJA"]):
-            raise _reject(path, mod, "TCJA attention gates x with sigmoid(A * B), a product of two run-time "
-                                     "activations; Loihi synapses only compute sums of weight x spike, so TCJA has "
-                                     "no native mapping (not supported in this version)")
+            layers.append(_tcja(path, mod, prev))
+            last_op_path_ok = False
+            continue
         if tname in _NOT_NATIVE:
             raise _reject(path, mod, _NOT_NATIVE[tname])
         if "VotingLayer" in cls and isinstance(mod, cls["VotingLayer"]):
@@ -516,7 +636,28 @@ def _trace_unfolded(model: nn.Module, input_shape: Sequence[int]) -> LayerGraph:
     return LayerGraph(layers, readout)
 
 
+def _tcja(path: str, mod: nn.Module, prev: Layer) -> TCJA:
+    """A TCJA block -> a non-native :class:`TCJA` layer (it must act on a neuron layer's spikes)."""
+    if not isinstance(prev, Neuron):
+        raise _reject(path, mod, "TCJA attention gates x with sigmoid(A * B), a product of two run-time activations, "
+                                 "so it runs as a host process that needs the spikes of a neuron layer; here it "
+                                 "follows "
+                                 f"{type(prev).__name__ if not isinstance(prev, Input) else 'the network input'} "
+                                 "(put it directly after a spiking neuron layer)")
+    cur = prev.out_shape
+    if len(cur) != 3:
+        raise _reject(path, mod, f"TCJA needs a per-sample shape (C, H, W), got {cur}")
+    if cur[0] != mod.channels:
+        raise _reject(path, mod, f"channels={mod.channels} but the incoming shape is {cur}")
+    wt = None if mod.conv_t is None else _np(mod.conv_t.weight)
+    wc = None if mod.conv_c is None else _np(mod.conv_c.weight)
+    return TCJA(path, cur, cur, T=int(mod.T), weight_t=wt, weight_c=wc, mode=str(mod.mode))
+
+
 def _check_readout(path: str, mod: nn.Module, cls: Dict[str, Any]) -> None:
+    if "TCJA" in cls and isinstance(mod, cls["TCJA"]):
+        raise _reject(path, mod, "TCJA after the last neuron layer is not supported: it is mapped as a host process "
+                                 "between two neuron layers (its gated, graded output must feed a synapse layer)")
     ok = (nn.Linear, nn.Identity, nn.Dropout, nn.Flatten, nn.AvgPool2d)
     extra = tuple(cls[k] for k in ("VotingLayer", "Flatten", "SumPool2d", "TemporalDropout") if k in cls)
     if not isinstance(mod, ok + extra):

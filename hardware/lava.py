@@ -8,6 +8,9 @@ layer in snnkit's layout ``[T, B, ...]``.
 
 How the run lines up with PyTorch
 ---------------------------------
+* **Read-back.** Each population's spikes leave through one Lava ``Extractor`` (one message per
+  step, buffered for the whole run) - not a ``RingBuffer`` sink, whose ``data.get()`` transfers
+  one number per message (about 40 s for 16x34x34 neurons x 100 steps, vs 0.1 s).
 * **Delays.** Lava's ``Dense``/``Conv``/``Sparse`` send at step ``t`` what they accumulated at
   ``t-1``. A layer behind ``d`` connection processes therefore sees sample time ``t`` at Lava step
   ``t + d + 1``; results are read back shifted by ``d`` (``LavaResult.depth``).
@@ -32,8 +35,17 @@ How the run lines up with PyTorch
 * **Layouts.** Lava's Conv wants ``(W, H, C)``; conv-fed populations use that layout and the
   others are flat in torch's C-order; ports are transposed/reshaped between them (as netx does).
 
-Operations Loihi cannot do natively (TCJA's activation products, LayerNorm, max pooling...) are
-rejected by the tracer with a ``ValueError`` naming the module.
+Operations Loihi cannot run natively
+------------------------------------
+A TCJA block (``snnkit.attention.TCJA``) multiplies run-time activations, which Loihi synapses
+cannot. It becomes a custom Lava process, :class:`~snnkit.hardware.procs.tcja.TCJAProcess`
+(``floating_pt`` and ``fixed_pt`` models, on the host CPU), between the neuron layer it follows
+and the next connection, and is reported as ``native: False`` everywhere. Its gate at step ``t``
+uses all ``T`` steps of the sample, so the process buffers one sample and emits the gated, graded
+output over the following ``T`` steps: every layer behind it is ``T`` steps deeper
+(``StagePlan.depth``), which the back-to-back sample schedule and the read-back account for. The
+connection after it receives graded (24-bit) messages. Other non-native operations (LayerNorm,
+max pooling...) are rejected by the tracer with a ``ValueError`` naming the module.
 """
 from __future__ import annotations
 
@@ -46,16 +58,45 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .graph import Conv2d, Dense, Flatten, LayerGraph, Neuron, Pool2d, is_binary, trace
+from .graph import TCJA, Conv2d, Dense, Flatten, LayerGraph, Neuron, Pool2d, is_binary, trace
 
 MODES = ("floating_pt", "fixed_pt")
 BIAS_MODES = ("auto", "neuron")
 CONV_MODES = ("native", "sparse")
 
-__all__ = ["to_lava", "LavaNetwork", "LavaResult", "StagePlan", "NetworkPlan", "plan_network", "simulate_plan", "MODES"]
+__all__ = ["to_lava", "LavaNetwork", "LavaResult", "StagePlan", "HostOpPlan", "NetworkPlan", "plan_network",
+           "simulate_plan", "load_lava", "MODES", "LAVA_FORMAT"]
+
+LAVA_FORMAT = "snnkit-lava-network"  # the "format" entry of files written by LavaNetwork.save
 
 
 # --------------------------------------------------------------------------- plan (no lava needed)
+
+
+@dataclass
+class HostOpPlan:
+    """A non-native operation run as a custom host process (TCJA) in front of a stage's connection.
+
+    It receives the spikes of the population at ``in_depth`` and emits its graded output ``latency``
+    steps later. ``out_scale`` (fixed point only): the gate is sent as ``round(gate * out_scale)``.
+    """
+
+    name: str
+    kind: str
+    layer: TCJA
+    shape: Tuple[int, ...]  # torch layout (C, H, W)
+    in_depth: int
+    latency: int
+    out_scale: Optional[float] = None
+    native: bool = False
+
+    @property
+    def out_depth(self) -> int:
+        return self.in_depth + self.latency
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "native": self.native, "shape": list(self.shape),
+                "latency_steps": self.latency, "out_scale": self.out_scale, "info": self.layer.describe()}
 
 
 @dataclass
@@ -88,6 +129,8 @@ class StagePlan:
     spike_rule: str = ">"
     fixed: bool = False
     scale: float = 1.0  # fixed point: integer state units per float unit (lambda)
+    pre: Optional[HostOpPlan] = None  # non-native host op applied to the source population's spikes first
+    native: bool = True  # the connection and LIF population themselves are native to Loihi
 
     @property
     def size(self) -> int:
@@ -120,6 +163,29 @@ class NetworkPlan:
     def max_depth(self) -> int:
         return max(s.depth for s in self.stages)
 
+    @property
+    def host_ops(self) -> List[HostOpPlan]:
+        """The non-native operations (custom host processes), in network order."""
+        return [s.pre for s in self.stages if s.pre is not None]
+
+    def native_flags(self) -> Dict[str, bool]:
+        """``{layer name: native?}`` for every neuron layer and host op, in network order."""
+        out: Dict[str, bool] = {}
+        for s in self.stages:
+            if s.pre is not None:
+                out[s.pre.name] = False
+            out[s.name] = True
+        return out
+
+    def non_native_note(self) -> Optional[str]:
+        """A one-line note naming the layers that are not native to Loihi (``None`` if all are)."""
+        ops = self.host_ops
+        if not ops:
+            return None
+        names = ", ".join(f"{op.name} ({op.kind.upper()})" for op in ops)
+        return (f"not native to Loihi: {names} - run as custom Lava processes on the host CPU (they multiply "
+                "run-time activations); each adds a latency of T steps and sends graded messages")
+
 
 def _layout_of(shape: Tuple[int, ...], conv_fed: bool) -> str:
     return "whc" if (len(shape) == 3 and conv_fed) else "flat"
@@ -145,6 +211,13 @@ def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native")
     prev_shape = in_shape
     for st in stages:
         n = st.neuron
+        pre = None
+        if st.pre is not None:
+            if not isinstance(st.pre, TCJA):  # pragma: no cover - the tracer only makes TCJA host ops
+                raise ValueError(f"to_lava: no Lava process for non-native layer {st.pre.name!r} ({st.pre.kind})")
+            pre = HostOpPlan(name=st.pre.name, kind=st.pre.kind, layer=st.pre, shape=tuple(st.pre.out_shape),
+                             in_depth=depth, latency=int(st.pre.T))
+            depth += pre.latency
         syn = [s for s in st.synapses if not isinstance(s, Flatten)]
         kind, w, extra = "sparse", None, {}
         only_flatten_before = all(isinstance(s, Flatten) for s in st.synapses[:-1])
@@ -184,9 +257,9 @@ def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native")
         layout = _layout_of(n.out_shape, kind == "conv")
         plans.append(StagePlan(
             index=st.index, name=n.name, source=n.source, conn=kind, in_shape=tuple(prev_shape),
-            shape=tuple(n.out_shape), layout=layout, depth=depth, graded_input=(st.index == 0),
+            shape=tuple(n.out_shape), layout=layout, depth=depth, graded_input=(st.index == 0 or pre is not None),
             weight=w, du=float(n.du), dv=float(n.dv), vth=_lava_threshold(n), bias_mant=vbias, ubias=ubias,
-            input_scale=n.input_scale if kind == "none" else 1.0, spike_rule=n.spike_rule, **extra,
+            input_scale=n.input_scale if kind == "none" else 1.0, spike_rule=n.spike_rule, pre=pre, **extra,
         ))
         prev_shape = n.out_shape
     in_layout = "whc" if len(in_shape) == 3 else "flat"
@@ -213,18 +286,23 @@ class LavaResult:
     bias_neuron_spikes: int = 0
     plan: Optional[NetworkPlan] = None
     inputs: Optional[np.ndarray] = None
+    host_outputs: Optional[Dict[str, np.ndarray]] = None  # graded outputs of non-native host ops [T, B, ...]
 
     @property
     def layer_names(self) -> List[str]:
         return list(self.spikes)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {
+        d = {
             "mode": self.mode, "T": self.T, "B": self.B, "steps": self.steps, "wall_s": self.wall_s,
             "depth": dict(self.depth),
             "spike_counts": {k: int(v.sum()) for k, v in self.spikes.items()},
             "firing_rate": {k: float(v.mean()) for k, v in self.spikes.items()},
         }
+        if self.plan is not None:
+            d["native"] = self.plan.native_flags()
+            d["non_native"] = [op.to_dict() for op in self.plan.host_ops]
+        return d
 
 
 # --------------------------------------------------------------------------- building
@@ -255,6 +333,8 @@ class _Built:
         self.sinks: List[Any] = []
         self.monitors: List[Any] = []
         self.bias_sink: Any = None
+        self.host_procs: Dict[str, Any] = {}
+        self.host_sinks: Dict[str, Any] = {}
         self.steps = 0
         self.T = 0
         self.B = 0
@@ -274,6 +354,7 @@ class LavaNetwork:
     def __init__(self, plan: NetworkPlan, model: Optional[nn.Module] = None) -> None:
         self.plan = plan
         self.model = model
+        self.meta: Dict[str, Any] = {}
 
     @property
     def mode(self) -> str:
@@ -291,10 +372,43 @@ class LavaNetwork:
         """Spikes per layer ``[T, B, ...]`` from :func:`simulate_plan` (numpy, Lava's arithmetic, no Lava run)."""
         return simulate_plan(self.plan, x)
 
+    def save(self, path: Union[str, "os.PathLike[str]"], meta: Optional[Dict[str, Any]] = None) -> "Path":
+        """Write the planned network (weights, neuron parameters, layouts, host ops, quantization) to ``path``.
+
+        A ``torch.save`` file (written to a temporary file, then renamed) that :func:`load_lava`
+        turns back into a :class:`LavaNetwork` without the PyTorch model; ``meta`` is stored beside it.
+        """
+        import os
+        import tempfile
+        from pathlib import Path
+
+        import snnkit
+
+        path = Path(path)
+        if path.is_dir():
+            raise ValueError(f"LavaNetwork.save: path {str(path)!r} is a directory")
+        if not path.parent.exists():
+            raise FileNotFoundError(f"LavaNetwork.save: folder {str(path.parent)!r} does not exist")
+        payload = {"format": LAVA_FORMAT, "version": 1, "snnkit_version": snnkit.__version__, "mode": self.mode,
+                   "plan": self.plan, "meta": dict(meta or {})}
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
+        os.close(fd)
+        try:
+            torch.save(payload, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return path
+
     def summary(self) -> str:
         rows = [f"Lava network ({self.mode}), input {self.plan.input_shape} [{self.plan.input_layout}]",
                 f"{'#':>3} {'layer':24} {'conn':7} {'shape':>16} {'lava':>16} {'depth':>5}  neuron"]
         for s in self.plan.stages:
+            if s.pre is not None:
+                rows.append(f"{'':>3} {s.pre.name[:24]:24} {'host':7} {str(s.pre.shape):>16} "
+                            f"{str(tuple(reversed(s.pre.shape))):>16} {s.pre.out_depth:>5}  {s.pre.layer.describe()}")
             nb = "" if s.ubias is None else " +bias-current"
             rows.append(f"{s.index:>3} {s.name[:24]:24} {s.conn:7} {str(s.shape):>16} {str(s.lava_shape):>16} "
                         f"{s.depth:>5}  {s.source} du={s.du} dv={s.dv} vth={s.vth}{nb}")
@@ -335,7 +449,7 @@ class LavaNetwork:
         import_lava()
         from lava.proc.conv.process import Conv
         from lava.proc.dense.process import Dense as LDense
-        from lava.proc.io.sink import RingBuffer as Sink
+        from lava.proc.io.extractor import Extractor
         from lava.proc.io.source import RingBuffer as Source
         from lava.proc.lif.process import LIF, LIFReset
         from lava.proc.monitor.process import Monitor
@@ -345,6 +459,12 @@ class LavaNetwork:
         fixed = plan.mode == "fixed_pt"
         x = _as_input(x, plan.input_shape)
         T, B = x.shape[:2]
+        for op in plan.host_ops:
+            if op.latency != T:
+                raise ValueError(f"to_lava: {op.kind.upper()} layer {op.name!r} was built for T={op.latency} time "
+                                 f"steps, but the inputs have T={T}")
+            if fixed and not op.out_scale:
+                raise ValueError(f"to_lava: host op {op.name!r} has no fixed-point output scale; quantize the plan")
         steps = B * T + plan.max_depth
         built = _Built()
         built.steps = steps
@@ -365,7 +485,22 @@ class LavaNetwork:
 
         for sp in plan.stages:
             lava_shape = sp.lava_shape
-            nbits = 24 if (sp.graded_input and not binary_input) else 0
+            nbits = 24 if ((sp.graded_input and not binary_input) or sp.pre is not None) else 0
+            if sp.pre is not None:  # non-native host process between the previous population and this stage
+                from .procs.tcja import TCJAProcess
+
+                op = sp.pre
+                L = op.layer
+                hp = TCJAProcess(shape=tuple(reversed(op.shape)), T=op.latency, weight_t=L.weight_t,
+                                 weight_c=L.weight_c, offset=op.in_depth + 1,
+                                 out_scale=float(op.out_scale or 0.0), name=f"tcja:{op.name}")
+                adapt(prev_port, prev_layout, prev_shape, "whc").connect(hp.s_in)
+                hsink = Extractor(shape=tuple(reversed(op.shape)), buffer_size=steps)
+                hp.s_out.connect(hsink.in_port)
+                built.host_procs[op.name] = hp
+                built.host_sinks[op.name] = hsink
+                built.procs[f"tcja:{op.name}"] = hp
+                prev_port, prev_layout, prev_shape = hp.s_out, "whc", tuple(op.shape)
             bias_mant = sp.to_lava_order(sp.bias_mant if sp.bias_mant is not None else np.zeros(sp.size))
             kw: Dict[str, Any] = dict(shape=lava_shape, du=sp.du, dv=sp.dv, vth=sp.vth, bias_mant=bias_mant,
                                       reset_interval=T, reset_offset=(sp.depth + 1) % T, name=f"lif:{sp.name}")
@@ -400,8 +535,8 @@ class LavaNetwork:
                 if bias_neuron is None:
                     bias_neuron = LIF(shape=(1,), du=4095 if fixed else 1.0, dv=0, vth=0, bias_mant=1,
                                       name="bias-neuron")
-                    bias_sink = Sink(shape=(1,), buffer=steps)
-                    bias_neuron.s_out.connect(bias_sink.a_in)
+                    bias_sink = Extractor(shape=(1,), buffer_size=steps)
+                    bias_neuron.s_out.connect(bias_sink.in_port)
                     built.bias_sink = bias_sink
                     built.procs["bias-neuron"] = bias_neuron
                 wb = sp.to_lava_order(sp.ubias).reshape(-1, 1)
@@ -410,8 +545,8 @@ class LavaNetwork:
                 bias_neuron.s_out.connect(bconn.s_in)
                 (bconn.a_out.reshape(lava_shape) if len(lava_shape) > 1 else bconn.a_out).connect(lif.a_in)
                 built.procs[f"bias:{sp.name}"] = bconn
-            sink = Sink(shape=lava_shape, buffer=steps)
-            lif.s_out.connect(sink.a_in)
+            sink = Extractor(shape=lava_shape, buffer_size=steps)
+            lif.s_out.connect(sink.in_port)
             mons = {}
             if record_voltage:
                 mons["v"] = Monitor()
@@ -439,6 +574,19 @@ class LavaNetwork:
         arr = arr[sp.depth: sp.depth + B * T]
         return arr.reshape((B, T) + tuple(sp.shape)).swapaxes(0, 1)
 
+    @staticmethod
+    def _host_layout(op: HostOpPlan, arr: np.ndarray, T: int, B: int) -> np.ndarray:
+        """A host op's recorded ``[W, H, C, steps]`` -> ``[T, B, C, H, W]`` aligned by its output depth."""
+        arr = np.moveaxis(arr, -1, 0).transpose(0, 3, 2, 1)[op.out_depth: op.out_depth + B * T]
+        return arr.reshape((B, T) + tuple(op.shape)).swapaxes(0, 1)
+
+    def run_config(self) -> Any:
+        """``Loihi2SimCfg`` for this network's mode (Lava's Extractor, untagged, is mapped explicitly)."""
+        from lava.magma.core.run_configs import Loihi2SimCfg
+        from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
+
+        return Loihi2SimCfg(select_tag=self.plan.mode, exception_proc_model_map={Extractor: PyLoihiExtractorModel})
+
     def run(self, x: Any, record_voltage: bool = False, record_current: bool = False) -> LavaResult:
         """Run the network on ``x[T, B, *input_shape]`` (or ``[T, *input_shape]``) and read back every layer.
 
@@ -449,7 +597,6 @@ class LavaNetwork:
 
         import_lava()
         from lava.magma.core.run_conditions import RunSteps
-        from lava.magma.core.run_configs import Loihi2SimCfg
 
         x = _as_input(x, self.plan.input_shape)
         T, B = x.shape[:2]
@@ -458,13 +605,17 @@ class LavaNetwork:
         spikes: Dict[str, np.ndarray] = {}
         volts: Dict[str, np.ndarray] = {}
         currs: Dict[str, np.ndarray] = {}
+        host: Dict[str, np.ndarray] = {}
         bias_spikes = 0
         try:
             built.running = True
-            built.lifs[0].run(condition=RunSteps(num_steps=built.steps),
-                              run_cfg=Loihi2SimCfg(select_tag=self.plan.mode))
+            built.lifs[0].run(condition=RunSteps(num_steps=built.steps), run_cfg=self.run_config())
+
+            def drain(ext: Any) -> np.ndarray:  # one message per step: [*shape, steps], as a RingBuffer sink
+                return np.stack([np.asarray(ext.receive()) for _ in range(built.steps)], axis=-1)
+
             for sp, sink, mons in zip(self.plan.stages, built.sinks, built.monitors):
-                s = np.asarray(sink.data.get())
+                s = drain(sink)
                 spikes[sp.name] = (self._to_torch_layout(sp, s, T, B, time_last=True) != 0).astype(np.float64)
                 for key, store in (("v", volts), ("u", currs)):
                     if key in mons:
@@ -472,8 +623,13 @@ class LavaNetwork:
                         d = np.asarray(mons[key].get_data()[lif.name][key], dtype=np.float64)
                         d = self._to_torch_layout(sp, d, T, B, time_last=False)
                         store[sp.name] = d / sp.scale if self.plan.mode == "fixed_pt" else d
+            for sp in self.plan.stages:
+                if sp.pre is not None:
+                    h = drain(built.host_sinks[sp.pre.name]).astype(np.float64)
+                    h = self._host_layout(sp.pre, h, T, B)
+                    host[sp.pre.name] = h / sp.pre.out_scale if self.plan.mode == "fixed_pt" else h
             if built.bias_sink is not None:
-                bias_spikes = int(np.count_nonzero(np.asarray(built.bias_sink.data.get())))
+                bias_spikes = int(np.count_nonzero(drain(built.bias_sink)))
         finally:
             built.stop()
         wall = time.perf_counter() - t0
@@ -483,7 +639,7 @@ class LavaNetwork:
             spikes=spikes, output=out, mode=self.plan.mode, T=T, B=B, steps=built.steps,
             depth={sp.name: sp.depth for sp in self.plan.stages}, wall_s=wall,
             voltages=volts if record_voltage else None, currents=currs if record_current else None,
-            bias_neuron_spikes=bias_spikes, plan=self.plan, inputs=x,
+            bias_neuron_spikes=bias_spikes, plan=self.plan, inputs=x, host_outputs=host,
         )
 
 
@@ -537,6 +693,10 @@ def simulate_plan(plan: NetworkPlan, x: Any) -> Dict[str, np.ndarray]:
         src = np.round(src * plan.input_scale).astype(np.int64)
     out: Dict[str, np.ndarray] = {}
     for sp in plan.stages:
+        if sp.pre is not None:  # non-native host op (TCJA) on the previous layer's spikes, per sample
+            from .host_ops import tcja_apply
+
+            src = tcja_apply(sp.pre.layer, src, sp.pre.out_scale if fixed else None)
         n = sp.size
         u = np.zeros((B, n), dtype=np.int64 if fixed else np.float64)
         v = np.zeros_like(u)
@@ -572,6 +732,24 @@ def simulate_plan(plan: NetworkPlan, x: Any) -> Dict[str, np.ndarray]:
         out[sp.name] = spikes
         src = spikes.astype(np.int64) if fixed else spikes
     return out
+
+
+def load_lava(path: Union[str, "os.PathLike[str]"]) -> LavaNetwork:
+    """Read a network written by :meth:`LavaNetwork.save` (``snnkit export --to lava``); ``.meta`` holds its metadata."""
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"load_lava: {str(path)!r} does not exist")
+    try:
+        d = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
+        raise ValueError(f"load_lava: {str(path)!r} could not be read ({err})") from None
+    if not isinstance(d, dict) or d.get("format") != LAVA_FORMAT:
+        raise ValueError(f"load_lava: {str(path)!r} is not a snnkit Lava network file (format {LAVA_FORMAT!r})")
+    net = LavaNetwork(d["plan"])
+    net.meta = dict(d.get("meta") or {})
+    return net
 
 
 def to_lava(

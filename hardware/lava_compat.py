@@ -5,13 +5,20 @@ lava 0.10 declares Python < 3.11. On 3.11 one dataclass in
 3.11 rejects. Around the first ``import lava`` only, :func:`import_lava` wraps
 ``dataclasses._get_field`` so that such a default becomes a ``default_factory`` that
 deep-copies it, then restores the original. No other dataclass is touched.
+
+lava also calls ``multiprocessing.set_start_method('fork')`` at import, which raises once the
+start method has been fixed by anything else (even ``multiprocessing.get_start_method()``);
+during the import that call is made a no-op when the method is already ``fork`` (and switches
+to ``fork`` with a warning otherwise: lava's runtime needs it).
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 import importlib
+import multiprocessing
 import threading
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -33,6 +40,28 @@ def _patched_get_field(original: Any) -> Any:
     return get_field
 
 
+def _tolerant_set_start_method() -> Any:
+    """Let lava's import-time ``multiprocessing.set_start_method('fork')`` pass when a start method is set.
+
+    lava 0.10 calls it unconditionally, which raises ``RuntimeError: context has already been set``
+    once anything has fixed the start method (``multiprocessing.get_start_method()`` does).
+    Returns the original function; the caller restores it.
+    """
+    original = multiprocessing.set_start_method
+
+    def set_start_method(method: str, force: bool = False) -> None:
+        current = multiprocessing.get_start_method(allow_none=True)
+        if current is None or force:
+            return original(method, force=force)
+        if current != method:
+            warnings.warn(f"snnkit.hardware: lava needs the multiprocessing start method {method!r}, but it was "
+                          f"already set to {current!r}; switching it to {method!r}", RuntimeWarning, stacklevel=2)
+            original(method, force=True)
+
+    multiprocessing.set_start_method = set_start_method  # type: ignore[assignment]
+    return original
+
+
 def import_lava() -> ModuleType:
     """Import and return ``lava.magma.core``'s parent package with the 3.11 shim applied once.
 
@@ -43,9 +72,11 @@ def import_lava() -> ModuleType:
         if not _done:
             original = dataclasses._get_field  # type: ignore[attr-defined]
             dataclasses._get_field = _patched_get_field(original)  # type: ignore[attr-defined]
+            set_start = _tolerant_set_start_method()
             try:
                 importlib.import_module("lava.magma.compiler.var_model")
                 importlib.import_module("lava.magma.core.run_configs")
+                importlib.import_module("lava.magma.runtime.message_infrastructure.multiprocessing")
             except ModuleNotFoundError as err:
                 if err.name and err.name.startswith("lava"):
                     raise ImportError(
@@ -55,5 +86,6 @@ def import_lava() -> ModuleType:
                 raise
             finally:
                 dataclasses._get_field = original  # type: ignore[attr-defined]
+                multiprocessing.set_start_method = set_start
             _done = True
     return importlib.import_module("lava")

@@ -85,6 +85,10 @@ def export_netx(
         graph = trace(model, input_shape if input_shape is not None else _infer_input_shape(model))
     if not (scale == "auto" or (isinstance(scale, (int, float)) and not isinstance(scale, bool) and scale > 0)):
         raise ValueError(f"export_netx: scale must be 'auto' or a positive number (SLAYER uses 64), got {scale!r}")
+    host = graph.non_native()
+    if host:
+        raise ValueError(f"export_netx: layer {host[0].name!r} ({host[0].kind.upper()}) is not native to Loihi and "
+                         "netx has no layer type for it; use snnkit.hardware.to_lava, which runs it as a custom host process")
     plan = plan_network(graph, bias="auto", conv="native")
     stages = graph.stages()
     layers: List[Dict[str, Any]] = []

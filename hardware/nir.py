@@ -149,6 +149,10 @@ def export_nir(
                 raise ValueError("export_nir: input_shape is required for models that start with a convolution "
                                  "(one sample, no time/batch axis)") from None
         graph = trace(model, input_shape, fold=False)  # keep LIF's 1/tau input scale in the neuron (r)
+    host = graph.non_native()
+    if host:
+        raise ValueError(f"export_nir: layer {host[0].name!r} ({host[0].kind.upper()}) is not native to Loihi and "
+                         "NIR 1.0 has no node for it; use snnkit.hardware.to_lava, which runs it as a custom host process")
     for n in graph.neurons():
         if n.input_scale != 1.0 and n.source not in ("LIF", "PLIF"):  # pragma: no cover - only LIF/PLIF scale
             raise ValueError(f"export_nir: neuron {n.name!r} has an input scale {n.input_scale}")

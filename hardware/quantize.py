@@ -28,6 +28,12 @@ resolution; the report gives the clipped fraction and warns.
 The network input, when it is not binary, is sent as graded spikes ``round(x * input_scale)``
 with ``input_scale = (2**(input_bits-1) - 1) / max|x|`` (``2**input_bits - 1`` for
 non-negative data), ``max|x|`` from ``calibration`` data.
+
+Non-native host ops (TCJA, see :mod:`snnkit.hardware.host_ops`) are not quantized themselves (they
+run on the host CPU); their graded output ``spike * gate`` (gate in (0, 1)) is sent as the
+integer ``spike * round(gate * out_scale)`` with ``out_scale = 2**gate_bits - 1``, and the next
+layer is scaled for an input of ``out_scale`` integer units per float unit, like a graded input.
+The report lists them under ``non_native`` (``native: False``).
 """
 from __future__ import annotations
 
@@ -82,6 +88,7 @@ class LayerQuant:
     current_bias_exp: Optional[int]
     u_bound_bits: float
     warnings: List[str] = field(default_factory=list)
+    native: bool = True  # connection + LIF population: native to Loihi
 
     def to_dict(self) -> Dict[str, Any]:
         return dict(self.__dict__)
@@ -92,6 +99,8 @@ class QuantReport:
     input_scale: float
     input_bits: Optional[int]
     layers: List[LayerQuant]
+    non_native: List[Dict[str, Any]] = field(default_factory=list)  # host ops (TCJA): native False
+    notes: List[str] = field(default_factory=list)
 
     @property
     def clipped(self) -> bool:
@@ -99,7 +108,8 @@ class QuantReport:
 
     def to_dict(self) -> Dict[str, Any]:
         return {"input_scale": self.input_scale, "input_bits": self.input_bits,
-                "layers": [layer.to_dict() for layer in self.layers]}
+                "layers": [layer.to_dict() for layer in self.layers],
+                "non_native": [dict(d) for d in self.non_native], "notes": list(self.notes)}
 
     def __str__(self) -> str:
         rows = [f"fixed point (input scale {self.input_scale:.6g})",
@@ -111,6 +121,11 @@ class QuantReport:
                         f"{q.du_int:>5} {q.dv_int:>5}")
             for w in q.warnings:
                 rows.append(f"    ! {w}")
+        for d in self.non_native:
+            rows.append(f"  {d['name'][:20]:20} {d['kind']:6} NOT NATIVE (host process): gate sent as "
+                        f"round(gate x {d['out_scale']:g}) ({d['gate_bits']} bits)")
+        for n in self.notes:
+            rows.append(f"  note: {n}")
         return "\n".join(rows)
 
 
@@ -169,8 +184,13 @@ def _abs_max(w: np.ndarray, percentile: Optional[float]) -> float:
 
 
 def _dense_of(sp) -> np.ndarray:
+    """The weight values: a dense array, or a sparse matrix's stored values (its zeros change nothing below)."""
     w = sp.weight
-    return w.toarray() if hasattr(w, "toarray") else np.asarray(w, dtype=np.float64)
+    if hasattr(w, "toarray"):
+        w = w.tocsr()
+        w.sum_duplicates()
+        return np.asarray(w.data, dtype=np.float64)
+    return np.asarray(w, dtype=np.float64)
 
 
 def _row_abs_sum(sp) -> float:
@@ -187,15 +207,19 @@ def _row_abs_sum(sp) -> float:
 
 
 def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_percentile: Optional[float] = None,
-                  weight_exp: Optional[int] = None, state_scale: Optional[float] = None, warn: bool = True):
+                  weight_exp: Optional[int] = None, state_scale: Optional[float] = None, gate_bits: int = 8,
+                  warn: bool = True):
     """Return a fixed-point copy of a :class:`~snnkit.hardware.lava.NetworkPlan` with a :class:`QuantReport`.
 
     ``calibration``: sample inputs ``[T, B, ...]`` (needed when the input is not binary).
     ``input_bits``: bits of the graded input messages. ``clip_percentile``: size each weight range on
     this percentile of ``|w|`` (e.g. 99.9) instead of the maximum. ``weight_exp``: force one weight
     exponent for every Dense/Sparse layer (``None`` chooses per layer). ``state_scale``: force ``lam``
-    for every layer (SLAYER/netx use 4096: weights x64, thresholds x64 in ``vth << 6``).
+    for every layer (SLAYER/netx use 4096: weights x64, thresholds x64 in ``vth << 6``). ``gate_bits``: bits
+    of the graded messages a non-native TCJA host process sends (``spike * round(gate * (2**gate_bits - 1))``).
     """
+    if not isinstance(gate_bits, int) or isinstance(gate_bits, bool) or not 1 <= gate_bits <= 16:
+        raise ValueError(f"quantize: gate_bits must be an int in [1, 16], got {gate_bits!r}")
     if state_scale is not None and not (isinstance(state_scale, (int, float)) and state_scale > 0):
         raise ValueError(f"quantize: state_scale must be a positive number or None, got {state_scale!r}")
     if not isinstance(input_bits, int) or isinstance(input_bits, bool) or not 2 <= input_bits <= 24:
@@ -221,10 +245,14 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
             sigma_in = limit / xmax if xmax > 0 else 1.0
     p.input_binary = binary
     layers: List[LayerQuant] = []
+    non_native: List[Dict[str, Any]] = []
     for sp in p.stages:
         msgs: List[str] = []
         sigma = sigma_in if sp.index == 0 else 1.0
         x_max = (1.0 if binary else float(np.abs(np.asarray(calibration)).max())) if sp.index == 0 else 1.0
+        if sp.pre is not None:  # graded input from a host op: spike * round(gate * out_scale), gate in (0, 1)
+            sp.pre.out_scale = float(2 ** gate_bits - 1)
+            sigma, x_max = sp.pre.out_scale, 1.0
         vth = float(sp.vth)
         lam_max = 64.0 * VTH_MAX / vth if vth > 0 else math.inf
         row = _row_abs_sum(sp) if sp.conn != "none" else 1.0
@@ -245,6 +273,9 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
             elif sp.index == 0:
                 lam = min(64.0 * sigma_in, lam_max)
                 sigma_in = lam / 64.0
+            elif sp.pre is not None:  # the host op's integers go straight into a_in
+                lam = min(64.0 * sigma, lam_max)
+                sp.pre.out_scale = lam / 64.0
             else:
                 lam = 64.0  # spikes go straight into a_in
             wmax = 1.0
@@ -270,12 +301,13 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
             factor = lam / (64.0 * 2.0 ** w_exp * sigma)
             step = 1.0 / factor
             if hasattr(sp.weight, "toarray"):
-                wq = sp.weight.copy().astype(np.float64)
-                ints, clip, zero = quantize_weights(wq.data, factor)
+                wq = sp.weight.tocsr().copy().astype(np.float64)
+                wq.sum_duplicates()
+                ints, clip, zero = quantize_weights(wq.data, factor)  # w holds the same values, same order
                 wq.data = ints.astype(np.float64)
                 wq = wq.astype(np.int32)
                 wq.eliminate_zeros()
-                deq = wq.toarray() * step
+                deq = ints * step
                 int_max = int(np.abs(ints).max(initial=0))
                 sp.weight = wq
             else:
@@ -344,6 +376,16 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
                     continue  # a worst-case bound, reported but not worth a warning
                 warnings.warn(f"quantize: layer {sp.name!r}: {m}", QuantizationWarning, stacklevel=2)
         layers.append(q)
+        if sp.pre is not None:
+            non_native.append({
+                "name": sp.pre.name, "kind": sp.pre.kind, "native": False, "feeds": sp.name,
+                "gate_bits": gate_bits, "out_scale": sp.pre.out_scale, "gate_step": 1.0 / sp.pre.out_scale,
+                "note": "runs on the host CPU (float64 gate); only its graded output message is quantized",
+            })
     p.input_scale = sigma_in
-    p.quant_report = QuantReport(input_scale=sigma_in, input_bits=None if binary else input_bits, layers=layers)
+    notes = []
+    if non_native:
+        notes.append(p.non_native_note())
+    p.quant_report = QuantReport(input_scale=sigma_in, input_bits=None if binary else input_bits, layers=layers,
+                                 non_native=non_native, notes=notes)
     return p

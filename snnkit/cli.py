@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import List, Optional
 
 
-BENCHMARKS = {"neurons": "neuron_speed", "data": "data_speed"}
+BENCHMARKS = {"neurons": "neuron_speed", "data": "data_speed", "lava": "lava_speed", "wkv": "wkv_speed",
+              "rwkv": "rwkv_speed", "energy": "energy_report"}
 
 
 def _checkout_file(rel: str) -> Path:
@@ -102,14 +103,16 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train a TCJA-SNN config on its dataset through the shared Trainer."""
+    """Train a TCJA-SNN config on its dataset through the shared Trainer (SpikeGPT: snnkit.models.spikegpt_cli)."""
+    if args.model == "spikegpt":
+        return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_train"]).cmd_train(args)
     import torch
 
     from snnkit.train.recipes import tcja_trainer
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    trainer = tcja_trainer(args.config, root=args.root, out_dir=args.out, epochs=args.epochs, attention=args.attention,
+    trainer = tcja_trainer(args.config or "digits_dvs", root=args.root, out_dir=args.out or "runs/tcja", epochs=args.epochs, attention=args.attention,
                            batch_size=args.batch_size, lr=args.lr, seed=args.seed, augment=args.augment,
                            max_train=args.max_train)
     hist = trainer.fit(resume=args.resume)
@@ -135,11 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     _configure_data(sub.add_parser("data", help="datasets: list, info NAME, prepare NAME --root ... (build the frame cache)"))
     __import__("snnkit.hardware.energy_cli", fromlist=["configure"]).configure(sub.add_parser("energy", help="operation counts per layer and time step, energy estimates, SNN vs ANN"))
-    s = sub.add_parser("train", help="train a network (TCJA-SNN configs) with checkpoints, logs and --resume")
-    s.add_argument("model", choices=["tcja"], help="model family")
-    s.add_argument("--config", default="digits_dvs", help="dvs128_gesture, cifar10_dvs, ncaltech101, fashion_mnist, digits_dvs")
+    __import__("snnkit.hardware.cli", fromlist=["configure_export"]).configure_export(sub.add_parser("export", help="export a trained checkpoint to Lava, lava-dl netx or NIR"))
+    __import__("snnkit.hardware.cli", fromlist=["configure_simulate"]).configure_simulate(sub.add_parser("simulate", help="run test samples in Lava (float / fixed point) vs PyTorch: agreement, accuracy, energy"))
+    s = sub.add_parser("train", help="train a network (TCJA-SNN configs, SpikeGPT) with checkpoints, logs and --resume")
+    s.add_argument("model", choices=["tcja", "spikegpt"], help="model family")
+    s.add_argument("--config", help="tcja: dvs128_gesture, cifar10_dvs, ncaltech101, fashion_mnist, digits_dvs (default); spikegpt: tiny (default), 45m, 216m")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
-    s.add_argument("--out", default="runs/tcja", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt")
+    s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
     s.add_argument("--epochs", type=int)
     s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="ablation (default: the config's)")
     s.add_argument("--batch-size", type=int)
@@ -149,7 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-train", type=int, help="use only the first N training samples")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     s.add_argument("--threads", type=int, help="torch threads")
+    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_train"]).configure_train(s)
     s.set_defaults(func=cmd_train)
+    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_evaluate"]).configure_evaluate(sub.add_parser("evaluate", help="SpikeGPT checkpoint on a corpus: loss, bits per character, perplexity"))
+    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_generate"]).configure_generate(sub.add_parser("generate", help="stream text sampled from a SpikeGPT checkpoint"))
     s = sub.add_parser("generate-images", help="train the TCJA spiking VAE and write a PNG grid of samples")
     s.add_argument("--images", help=".npy file of images [N, H, W] in [0, 1] (default: scikit-learn's digits)")
     s.add_argument("--epochs", type=int, default=30)

@@ -313,10 +313,12 @@ def _fashion_mnist() -> TCJASNNConfig:
 def _digits_dvs() -> TCJASNNConfig:
     return TCJASNNConfig(
         name="digits_dvs", num_classes=10, in_channels=2, input_size=[34, 34], sensor_size=[34, 34], T=8,
-        stages=[[16], [32], [32]], pool="max", tcja_stages=[1, 2], tcja_kernels=[[4, 4], [4, 4]],
+        stages=[[16], [32], [32]], pool="avg", tcja_stages=[1, 2], tcja_kernels=[[4, 4], [4, 4]],
         hidden=[128], dropout=0.2, voting=10, loss="mse", T_max=15, epochs=15, batch_size=32,
         notes="snnkit's offline demo (scikit-learn digits turned into DVS events, 34x34x2): the Gesture network "
-              "shrunk to three small stages so that a few epochs train in minutes on 2 CPU cores.")
+              "shrunk to three small stages so that a few epochs train in minutes on 2 CPU cores. Average pooling "
+              "(not the Gesture net's max pooling) so that the trained net exports to Loihi/Lava: avg pooling is "
+              "a sum pooling with weights 1/4, max pooling has no Loihi mapping.")
 
 
 CONFIGS: Dict[str, Callable[[], TCJASNNConfig]] = {

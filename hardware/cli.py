@@ -1,0 +1,511 @@
+"""``snnkit export`` and ``snnkit simulate``: a trained checkpoint to Lava / netx / NIR, and Lava runs on real samples.
+
+    snnkit export --checkpoint runs/tcja/best.pt --to lava --out tcja.lava
+    snnkit export --checkpoint runs/tcja/best.pt --to nir --out tcja.nir
+    snnkit simulate --checkpoint runs/tcja/best.pt --data digits_dvs --samples 32 --out runs/simulate
+
+Checkpoints are those written by :class:`snnkit.train.Trainer` (keys ``model``, ``arch``,
+``model_config``, ``config``, ``snnkit_version``); the network is rebuilt from ``model_config``
+(a TCJA-SNN config). ``simulate`` runs the samples in PyTorch (float64) and in Lava (``floating_pt``
+and/or ``fixed_pt``), prints per-layer spike agreement, accuracies and an energy table, and writes
+``simulate.json`` and ``simulate.png`` (per-layer agreement and firing rates) to ``--out``, atomically.
+``configure_export(parser)`` / ``configure_simulate(parser)`` add the arguments to argparse (sub)parsers.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = ["configure_export", "configure_simulate", "run_export", "run_simulate", "load_model", "load_samples"]
+
+MODES = ("floating_pt", "fixed_pt")
+_DATASET_OF = {"ncaltech101": "n_caltech101"}  # TCJA config name -> snnkit.data name where they differ
+
+
+def _fail(cmd: str, msg: str) -> "SystemExit":
+    return SystemExit(f"snnkit {cmd}: {msg}")
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def load_model(checkpoint: str, cmd: str = "export") -> Tuple[Any, Dict[str, Any]]:
+    """Rebuild the network of a Trainer checkpoint: ``(model in eval mode, checkpoint dict)``."""
+    from snnkit.models import tcja_snn
+    from snnkit.train.checkpoint import load_checkpoint
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise _fail(cmd, f"--checkpoint {str(path)!r} does not exist")
+    try:
+        ckpt = load_checkpoint(path)
+    except ValueError as err:
+        raise _fail(cmd, str(err)) from None
+    arch, cfg = ckpt.get("arch"), ckpt.get("model_config")
+    if not isinstance(cfg, dict):
+        raise _fail(cmd, f"checkpoint {str(path)!r} has no model_config (a dict), so the network cannot be rebuilt; "
+                         "write checkpoints with snnkit.train.Trainer(..., arch=..., model_config=...)")
+    if arch not in (None, "tcja_snn", "tcja", "TCJASNN"):
+        raise _fail(cmd, f"checkpoint {str(path)!r} holds a {arch!r} model; export/simulate support TCJA-SNN "
+                         "checkpoints (arch 'tcja_snn'); for other models use snnkit.hardware.to_lava in Python")
+    try:
+        model = tcja_snn.build_model(tcja_snn.TCJASNNConfig.from_dict(cfg))
+        load_checkpoint(path, model)
+    except ValueError as err:
+        raise _fail(cmd, f"checkpoint {str(path)!r}: {err}") from None
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model, ckpt
+
+
+def _input_shape(model: Any) -> Tuple[int, ...]:
+    cfg = model.config
+    h, w = cfg.input_size
+    return (int(cfg.in_channels), int(h), int(w))
+
+
+def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str = "simulate",
+                 offset: int = 0) -> Tuple[Any, Any, str]:
+    """``(x[T, N, C, H, W] float32, y[N] or None, description)`` from a dataset name or a ``.pt`` file.
+
+    A ``.pt`` file holds ``(x[N, T, C, H, W], y[N])`` (a tuple, or a dict with keys ``x``/``y``).
+    A dataset name goes to :func:`snnkit.data.load` with the model's ``T`` (frames by number,
+    SpikingJelly's bin edges, the training convention) and ``split``; the first ``n`` samples
+    after ``offset`` are used.
+    """
+    import torch
+
+    cfg = model.config
+    T = int(cfg.T)
+    if data.endswith(".pt") or Path(data).is_file():
+        path = Path(data)
+        if not path.is_file():
+            raise _fail(cmd, f"--data {data!r} does not exist (expected a dataset name or a .pt file of "
+                             "(x[N, T, C, H, W], y[N]))")
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+        if isinstance(obj, dict):
+            x, y = obj.get("x"), obj.get("y")
+        elif isinstance(obj, (tuple, list)) and len(obj) in (1, 2):
+            x, y = obj[0], (obj[1] if len(obj) == 2 else None)
+        else:
+            x, y = obj, None
+        if not isinstance(x, torch.Tensor) or x.ndim != 5:
+            raise _fail(cmd, f"--data {data!r}: expected x[N, T, C, H, W] (5 dims), got "
+                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        if x.shape[1] != T or tuple(x.shape[2:]) != _input_shape(model):
+            raise _fail(cmd, f"--data {data!r}: x has shape {tuple(x.shape)} but the model needs "
+                             f"[N, T={T}, {', '.join(map(str, _input_shape(model)))}]")
+        x = x[offset: offset + n].float().transpose(0, 1).contiguous()
+        y = None if y is None else torch.as_tensor(y)[offset: offset + n].long()
+        return x, y, f"{path.name} (samples {offset}..{offset + x.shape[1] - 1})"
+    from snnkit import data as snn_data
+
+    try:
+        size = None if list(cfg.input_size) == list(cfg.sensor_size) else list(cfg.input_size)
+        train, test = snn_data.load(data, frames=T, split_by="number", size=size, progress=False)
+    except Exception as err:  # noqa: BLE001 - report any loader failure with its message
+        raise _fail(cmd, f"could not load --data {data!r}: {err}") from None
+    ds = test if split == "test" else train
+    n = max(0, min(n, len(ds) - offset))
+    if n == 0:
+        raise _fail(cmd, f"--data {data!r} ({split} split) has {len(ds)} samples: nothing after offset {offset}")
+    xs, ys = zip(*(ds[i] for i in range(offset, offset + n)))
+    x = torch.stack([torch.as_tensor(v) for v in xs]).float()  # [N, T, C, H, W]
+    if x.ndim == 5 and x.shape[1] != T and x.shape[0] == T:  # pragma: no cover - loaders yield [T, C, H, W]
+        x = x.transpose(0, 1)
+    if tuple(x.shape[2:]) != _input_shape(model):
+        raise _fail(cmd, f"--data {data!r} yields samples of shape {tuple(x.shape[1:])}, but the model needs "
+                         f"[T={T}, {', '.join(map(str, _input_shape(model)))}]")
+    return x.transpose(0, 1).contiguous(), torch.as_tensor(ys).long(), f"{data} ({split} split, first {n})"
+
+
+def _atomic_write(path: Path, write) -> Path:
+    """``write(tmp_path)`` into a temporary file next to ``path``, then rename it onto ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix + ".tmp", dir=str(path.parent))
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
+        try:
+            v = v.item()
+        except (ValueError, AttributeError):
+            return str(v)
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _write_json(path: Path, data: Any) -> Path:
+    text = json.dumps(_jsonable(data), indent=2)
+    return _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+# --------------------------------------------------------------------------- export
+
+
+def configure_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``snnkit export``'s arguments to ``parser`` and set ``func``."""
+    parser.description = ("Export a trained checkpoint to Lava (a saved, planned Lava network: load it with "
+                          "snnkit.hardware.load_lava), lava-dl netx HDF5, or NIR. Layers Loihi cannot run "
+                          "natively (TCJA) only map to Lava, as custom host processes; netx and NIR refuse them.")
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT",
+                        help="checkpoint written by snnkit.train.Trainer")
+    parser.add_argument("--to", required=True, choices=["lava", "netx", "nir"], help="target format")
+    parser.add_argument("--out", required=True, metavar="PATH", help="output file (written atomically)")
+    parser.add_argument("--mode", choices=MODES, default="floating_pt",
+                        help="lava only: float (exact) or Loihi fixed point (default floating_pt)")
+    parser.add_argument("--conv", choices=["sparse", "native"], default="sparse",
+                        help="lava only: convolutions as float64 Sparse (default) or Lava Conv "
+                             "(float32 in floating_pt)")
+    parser.add_argument("--data", default=None,
+                        help="lava fixed_pt only: calibration data (dataset name or .pt file; default: the config's "
+                             "dataset, training split)")
+    parser.add_argument("--calibration-samples", type=int, default=64, help="samples for fixed-point calibration")
+    parser.set_defaults(func=run_export)
+    return parser
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``snnkit export``: write the checkpoint's network to ``--out``."""
+    model, ckpt = load_model(args.checkpoint, "export")
+    shape = _input_shape(model)
+    out = Path(args.out)
+    if out.is_dir():
+        raise _fail("export", f"--out {str(out)!r} is a directory; give a file path")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"checkpoint": str(args.checkpoint), "arch": ckpt.get("arch"), "model_config": ckpt.get("model_config"),
+            "input_shape": list(shape), "T": int(model.config.T), "snnkit_version": ckpt.get("snnkit_version")}
+    try:
+        if args.to == "lava":
+            from .lava import to_lava
+
+            kw: Dict[str, Any] = {}
+            if args.mode == "fixed_pt":
+                data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
+                x, _, desc = load_samples(data, model, args.calibration_samples, split="train", cmd="export")
+                kw["calibration"] = x
+                meta["calibration"] = desc
+            net = to_lava(model, shape, args.mode, conv=args.conv, **kw)
+            net.save(out, meta=meta)
+            print(net.summary())
+            note = net.plan.non_native_note()
+            if net.quant_report is not None:
+                print(net.quant_report)  # includes the note
+            elif note:
+                print(f"note: {note}")
+        elif args.to == "netx":
+            from .netx import export_netx
+
+            export_netx(model, out, shape)
+        else:
+            from .nir import export_nir
+
+            g = export_nir(model, shape)
+            import nir
+
+            _atomic_write(out, lambda tmp: nir.write(tmp, g))
+    except ValueError as err:
+        raise _fail("export", str(err)) from None
+    print(f"wrote {out} ({args.to})")
+    return 0
+
+
+# --------------------------------------------------------------------------- simulate
+
+
+def configure_simulate(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``snnkit simulate``'s arguments to ``parser`` and set ``func``."""
+    parser.description = ("Run test samples through a trained checkpoint in PyTorch (float64) and in Lava's CPU "
+                          "simulator (floating_pt and/or Loihi fixed_pt); print per-layer spike agreement, "
+                          "accuracies and an energy table; write simulate.json and simulate.png to --out.")
+    parser.add_argument("--checkpoint", required=True, metavar="CKPT",
+                        help="checkpoint written by snnkit.train.Trainer")
+    parser.add_argument("--data", default=None,
+                        help="dataset name for snnkit.data.load (default: the config's, e.g. digits_dvs) or a .pt "
+                             "file of (x[N, T, C, H, W], y[N])")
+    parser.add_argument("--samples", type=int, default=16, help="number of test samples (default 16)")
+    parser.add_argument("--mode", choices=MODES + ("both",), default="both",
+                        help="Lava arithmetic: floating_pt, fixed_pt or both (default both)")
+    parser.add_argument("--out", default="runs/simulate", metavar="DIR", help="folder for simulate.json/.png")
+    parser.add_argument("--conv", choices=["sparse", "native"], default="sparse",
+                        help="convolutions as float64 Sparse (default; exact in floating_pt) or Lava Conv (float32)")
+    parser.add_argument("--chunk", type=int, default=8,
+                        help="samples per Lava run (back to back; each run pays Lava's process start-up once)")
+    parser.add_argument("--calibration-samples", type=int, default=64,
+                        help="training samples that size the fixed-point input scale (default 64)")
+    parser.add_argument("--energy-model", default="loihi", help="energy model for the table (default loihi)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_simulate)
+    return parser
+
+
+def _progress(total: int, desc: str, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="sample", dynamic_ncols=True, leave=True, file=sys.stderr)
+
+
+def _predict(out: Any):
+    import torch
+
+    o = torch.as_tensor(out).double()
+    if o.ndim >= 3:
+        o = o.sum(0)
+    return o.reshape(o.shape[0], -1).argmax(-1)
+
+
+def _run_lava(net: Any, x: Any, chunk: int, desc: str,
+              progress: bool) -> Tuple[Dict[str, Any], Dict[str, Any], Any, float]:
+    """Run ``x[T, N, ...]`` in chunks of samples; concatenate spikes and host outputs along the batch axis."""
+    import numpy as np
+    import torch
+
+    N = x.shape[1]
+    bar = _progress(N, desc, progress)
+    spikes: Dict[str, List[Any]] = {}
+    host: Dict[str, List[Any]] = {}
+    outs: List[Any] = []
+    wall = 0.0
+    try:
+        for start in range(0, N, chunk):
+            res = net.run(x[:, start: start + chunk])
+            wall += res.wall_s
+            for k, v in res.spikes.items():
+                spikes.setdefault(k, []).append(v)
+            for k, v in (res.host_outputs or {}).items():
+                host.setdefault(k, []).append(v)
+            outs.append(res.output)
+            if bar is not None:
+                bar.update(min(chunk, N - start))
+    finally:
+        if bar is not None:
+            bar.close()
+    cat = {k: np.concatenate(v, axis=1) for k, v in spikes.items()}
+    hcat = {k: np.concatenate(v, axis=1) for k, v in host.items()}
+    return cat, hcat, torch.cat(outs, dim=1), wall
+
+
+def _energy_rows(en: Any) -> List[Tuple[str, float]]:
+    d = en.to_dict() if hasattr(en, "to_dict") else dict(en)
+    return [(k, float(v)) for k, v in d.get("breakdown_j", {}).items()]
+
+
+def _plot(path: Path, layers: List[str], agreement: Dict[str, Dict[str, float]], rates: Dict[str, Dict[str, float]],
+          non_native: List[str], title: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    import numpy as np
+
+    fig = Figure(figsize=(max(7.0, 1.1 * len(layers) + 3), 7.0))
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    idx = np.arange(len(layers))
+    modes = list(agreement)
+    w = 0.8 / max(len(modes), 1)
+    for i, m in enumerate(modes):
+        vals = [100 * agreement[m].get(layer, float("nan")) for layer in layers]
+        ax1.bar(idx + (i - (len(modes) - 1) / 2) * w, vals, w, label=f"Lava {m}")
+    lo = min([100 * v for m in modes for v in agreement[m].values()] + [99.0])
+    ax1.set_ylim(max(0.0, lo - 0.5), 100.05)
+    ax1.set_ylabel("spike agreement with PyTorch (%)")
+    ax1.legend(loc="lower left", fontsize=8)
+    ax1.set_title(title, fontsize=10)
+    srcs = list(rates)
+    w2 = 0.8 / max(len(srcs), 1)
+    for i, s in enumerate(srcs):
+        ax2.bar(idx + (i - (len(srcs) - 1) / 2) * w2, [rates[s].get(layer, 0.0) for layer in layers], w2, label=s)
+    ax2.set_ylabel("firing rate (spikes / neuron / step)")
+    ax2.set_xticks(idx)
+    ax2.set_xticklabels(layers, rotation=30, ha="right", fontsize=8)
+    ax2.legend(fontsize=8)
+    if non_native:
+        fig.text(0.01, 0.005, "not native to Loihi (host processes, not plotted): " + ", ".join(non_native), fontsize=7)
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    return _atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """``snnkit simulate``: PyTorch vs Lava on test samples; tables, JSON and a plot."""
+    import numpy as np
+    import torch
+
+    from snnkit.base import set_step_mode
+
+    from .compare import model_copy, torch_spikes
+    from .counters import count_spikes
+    from .energy import energy
+    from .graph import trace
+    from .host_ops import host_ops_report
+    from .lava import to_lava
+
+    if args.samples < 1:
+        raise _fail("simulate", f"--samples must be >= 1, got {args.samples}")
+    if args.chunk < 1:
+        raise _fail("simulate", f"--chunk must be >= 1, got {args.chunk}")
+    model, ckpt = load_model(args.checkpoint, "simulate")
+    shape = _input_shape(model)
+    data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
+    x, y, desc = load_samples(data, model, args.samples)
+    T, N = x.shape[:2]
+    modes = list(MODES) if args.mode == "both" else [args.mode]
+    progress = not args.no_progress
+    print(f"snnkit simulate: {model.config.name} ({ckpt.get('arch')}), {desc}: {N} samples, T={T}")
+
+    # PyTorch float64 reference
+    graph = trace(model, shape)
+    names = [n.name for n in graph.neurons()]
+    host_names = [layer.name for layer in graph.non_native()]
+    ref = model_copy(model, torch.float64)
+    set_step_mode(ref, "m")
+    t0 = time.perf_counter()
+    tr = torch_spikes(ref, x.double(), names + host_names)
+    torch_s = time.perf_counter() - t0
+    pred = {"pytorch": _predict(tr["output"])}
+    rates = {"pytorch": {k: float(tr["spikes"][k].mean()) for k in names}}
+    agreement: Dict[str, Dict[str, float]] = {}
+    results: Dict[str, Any] = {}
+    first_counts = None
+    energies: Dict[str, Any] = {}
+    for mode in modes:
+        kw: Dict[str, Any] = {}
+        if mode == "fixed_pt":
+            try:
+                calib, _, cdesc = load_samples(data, model, args.calibration_samples, split="train")
+            except SystemExit:
+                calib, cdesc = x, "the simulated samples"
+            kw["calibration"] = calib
+        t0 = time.perf_counter()
+        net = to_lava(model, shape, mode, conv=args.conv, **kw)
+        build_s = time.perf_counter() - t0
+        spikes, host, out, wall = _run_lava(net, x, args.chunk, f"Lava {mode}", progress)
+        per_layer, eq, tot = {}, 0, 0
+        for k in names:
+            e = tr["spikes"][k] == spikes[k]
+            per_layer[k] = float(e.mean())
+            eq, tot = eq + int(e.sum()), tot + e.size
+        agreement[mode] = per_layer
+        rates[f"Lava {mode}"] = {k: float(spikes[k].mean()) for k in names}
+        pred[mode] = _predict(out)
+        counts = count_spikes(net.plan, x.double().numpy(), spikes, source="lava")
+        cd = counts.to_dict()
+        nn_ops = host_ops_report(net.plan, N, spikes)
+        for op in net.plan.host_ops:
+            a, b = tr["spikes"][op.name], host.get(op.name)
+            if b is not None and op.name in nn_ops:
+                nn_ops[op.name]["max_abs_diff_vs_pytorch"] = float(np.abs(a - b).max())
+        cd["non_native"] = nn_ops
+        cd["native"] = net.plan.native_flags()
+        en = energy(counts, args.energy_model)
+        energies[mode] = en
+        if first_counts is None:
+            first_counts = counts
+        results[mode] = {
+            "spike_agreement": eq / max(tot, 1), "per_layer": per_layer,
+            "class_agreement": float((pred[mode] == pred["pytorch"]).double().mean()),
+            "accuracy": None if y is None else float((pred[mode] == y).double().mean()),
+            "firing_rate": rates[f"Lava {mode}"], "lava_wall_s": wall, "build_s": build_s,
+            "s_per_sample": wall / N, "counts": cd, "energy": en.to_dict(),
+            "host_energy_j": sum(float(d.get("energy_j", 0.0)) for d in nn_ops.values()),
+            "quantization": net.quant_report.to_dict() if net.quant_report is not None else None,
+            "notes": [n for n in [net.plan.non_native_note()] if n],
+        }
+        if mode == "fixed_pt":
+            results[mode]["calibration"] = cdesc
+    acc_torch = None if y is None else float((pred["pytorch"] == y).double().mean())
+
+    # ---- print
+    print()
+    print(f"{'layer':28} {'native':>6} " + " ".join(f"{'agree ' + m[:5]:>12}" for m in modes)
+          + f" {'rate torch':>10} " + " ".join(f"{'rate ' + m[:5]:>10}" for m in modes))
+    for k in names:
+        print(f"{k[:28]:28} {'yes':>6} " + " ".join(f"{100 * agreement[m][k]:>11.4f}%" for m in modes)
+              + f" {rates['pytorch'][k]:>10.4f} " + " ".join(f"{rates['Lava ' + m][k]:>10.4f}" for m in modes))
+    for h in host_names:
+        diffs = " ".join(
+            f"{results[m]['counts']['non_native'].get(h, {}).get('max_abs_diff_vs_pytorch', float('nan')):>12.2g}"
+            for m in modes)
+        print(f"{h[:28]:28} {'NO':>6} {diffs}   (TCJA host process: max |graded output diff|)")
+    print()
+    print("spike agreement: " + ", ".join(f"{m} {100 * results[m]['spike_agreement']:.4f}%" for m in modes))
+    if y is not None:
+        print(f"accuracy: PyTorch {100 * acc_torch:.2f}%  " + "  ".join(
+            f"Lava {m} {100 * results[m]['accuracy']:.2f}%" for m in modes))
+    print("class agreement with PyTorch: " + ", ".join(f"{m} {100 * results[m]['class_agreement']:.2f}%"
+                                                       for m in modes))
+    print("Lava time: " + ", ".join(f"{m} {results[m]['s_per_sample']:.3f} s/sample" for m in modes)
+          + f" (PyTorch {torch_s / N * 1e3:.2f} ms/sample)")
+    print()
+    for m in modes:
+        en = energies[m]
+        per_sample = en.total_j / max(N, 1)
+        print(f"energy per sample ({en.model}, counts from the Lava {m} run): {per_sample * 1e6:.4f} uJ")
+        for k, v in _energy_rows(en):
+            if v:
+                print(f"  {k:34} {v / max(N, 1) * 1e6:>12.4f} uJ")
+        host_j = results[m]["host_energy_j"]
+        if host_names:
+            print(f"  {'+ non-native TCJA on the host':34} {host_j / max(N, 1) * 1e6:>12.4f} uJ  "
+                  "(FP32 MACs/adds, Horowitz 45 nm; not Loihi)")
+        break  # the table of the first mode; every mode's is in the JSON
+    for n in (results[modes[0]]["notes"]):
+        print(f"note: {n}")
+
+    # ---- files
+    out = Path(args.out)
+    report = {
+        "checkpoint": str(args.checkpoint), "arch": ckpt.get("arch"), "config": model.config.name,
+        "data": desc, "samples": N, "T": T, "conv": args.conv, "energy_model": args.energy_model,
+        "pytorch": {"accuracy": acc_torch, "firing_rate": rates["pytorch"], "wall_s": torch_s},
+        "lava": results, "native": {**{k: True for k in names}, **{h: False for h in host_names}},
+        "non_native": host_names,
+    }
+    _write_json(out / "simulate.json", report)
+    def pct(v: Optional[float]) -> str:
+        return "n/a" if v is None else f"{100 * v:.1f}%"
+
+    title = (f"{model.config.name}: {N} samples, T={T}; accuracy PyTorch {pct(acc_torch)}, "
+             + ", ".join(f"Lava {m} {pct(results[m]['accuracy'])}" for m in modes))
+    _plot(out / "simulate.png", names, agreement, rates, host_names, title)
+    print(f"wrote {out / 'simulate.json'} and {out / 'simulate.png'}")
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Standalone entry: ``python -m snnkit.hardware.cli export|simulate ...``."""
+    p = argparse.ArgumentParser(prog="snnkit-hardware")
+    sub = p.add_subparsers(dest="command", required=True)
+    configure_export(sub.add_parser("export", help="export a checkpoint to lava / netx / nir"))
+    configure_simulate(sub.add_parser("simulate", help="run a checkpoint in Lava and compare with PyTorch"))
+    args = p.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""``snnkit energy``: operation counts and energy estimates of a TCJA-SNN on real samples.
+
+    snnkit energy --model digits_dvs --samples 64 --energy-model horowitz45 --ann --out runs/energy
+    snnkit energy --checkpoint runs/tcja/best.pt --energy-model loihi --out runs/energy
+
+Counts every layer per time step with forward hooks (``count_ops(..., backend="hooks")``),
+prices them with the chosen energy models, optionally compares with the ANN counterpart (the
+same network with ReLU, one pass per sample), prints tables and writes JSON, CSV and PNG files
+to ``--out``. ``configure(parser)`` adds the arguments to an argparse (sub)parser.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+__all__ = ["configure", "run"]
+
+_DATASET_OF = {"ncaltech101": "n_caltech101"}  # TCJA config name -> snnkit.data name where they differ
+
+
+def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add ``snnkit energy``'s arguments to ``parser`` and set ``func=run``."""
+    from snnkit.models.tcja_snn import ATTENTIONS, CONFIGS
+
+    from .energy import ENERGY_MODELS
+
+    parser.description = ("Count spikes, synaptic operations, MACs, neuron updates and memory traffic of a TCJA-SNN "
+                          "per layer and time step on real samples, and estimate energy (docs/energy.md).")
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", metavar="CONFIG", choices=sorted(CONFIGS),
+                     help=f"a TCJA-SNN config ({', '.join(CONFIGS)}); untrained (random) weights")
+    src.add_argument("--checkpoint", metavar="CKPT", help="a checkpoint written by `snnkit train` (TCJA-SNN)")
+    parser.add_argument("--data", metavar="NAME",
+                        help="dataset for snnkit.data.load (default: the config's; 'random' = Bernoulli spikes)")
+    parser.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
+    parser.add_argument("--split", choices=["test", "train"], default="test", help="which split to sample (default test)")
+    parser.add_argument("--samples", type=int, default=64, help="number of samples to count over (default 64)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--energy-model", action="append", choices=sorted(ENERGY_MODELS), dest="energy_models",
+                        metavar="MODEL", help=f"energy model, repeatable: {', '.join(sorted(ENERGY_MODELS))} "
+                                              "(default: horowitz45 and loihi)")
+    parser.add_argument("--ann", action="store_true", help="also count the ANN counterpart (ReLU, one pass) and compare")
+    parser.add_argument("--attention", choices=list(ATTENTIONS), help="with --model: ablation (e.g. none)")
+    parser.add_argument("--event-counts", action="store_true",
+                        help="treat event-count frames and average-pooled spikes as events (synaptic ops) instead "
+                             "of dense MACs (count_ops event_inputs='counts')")
+    parser.add_argument("--seed", type=int, default=0, help="seed of random weights / random inputs")
+    parser.add_argument("--threads", type=int, help="torch threads")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--out", required=True, help="output folder (JSON, CSV, PNG)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _build(args: argparse.Namespace) -> Tuple[Any, Dict[str, Any]]:
+    import dataclasses
+
+    import torch
+
+    from snnkit.models import tcja_snn
+
+    if args.checkpoint:
+        from snnkit.train.recipes import load_tcja
+
+        path = Path(args.checkpoint)
+        if not path.is_file():
+            raise SystemExit(f"snnkit energy: --checkpoint {str(path)!r} does not exist")
+        model, ckpt = load_tcja(path)
+        meta = {"checkpoint": str(path), "config": model.config.name, "trained": True,
+                "epoch": ckpt.get("epoch")}
+        return model.eval(), meta
+    cfg = tcja_snn.get_config(args.model)
+    if args.attention:
+        cfg = dataclasses.replace(cfg, attention=args.attention).validate()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(args.seed)
+        model = tcja_snn.build_model(cfg)
+    meta = {"config": cfg.name, "attention": cfg.attention, "trained": False}
+    return model.eval(), meta
+
+
+def _random_batches(cfg: Any, n: int, bs: int, seed: int) -> List[Tuple[Any, Any]]:
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    H, W = cfg.input_size
+    out = []
+    for start in range(0, n, bs):
+        b = min(bs, n - start)
+        x = (torch.rand(cfg.T, b, cfg.in_channels, H, W, generator=g) < 0.05).float()
+        out.append((x, None))
+    return out
+
+
+def _data(args: argparse.Namespace, cfg: Any, notes: List[str]) -> Tuple[List[Tuple[Any, Any]], str]:
+    """A list of ``(x[T, B, ...], labels[B] or None)`` batches and the data's name."""
+    import torch
+
+    name = args.data or _DATASET_OF.get(cfg.name, cfg.name)
+    if name == "random":
+        notes.append("inputs are random Bernoulli(0.05) spikes, not real data (--data random)")
+        return _random_batches(cfg, args.samples, args.batch_size, args.seed), "random"
+    try:
+        from snnkit import data as snn_data
+
+        size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size
+        train, test = snn_data.load(name, root=args.root, frames=cfg.T, split_by="number", size=size,
+                                    progress=False)
+    except Exception as err:  # noqa: BLE001 - any failure: explicit --data is an error, the default falls back
+        if args.data:
+            raise SystemExit(f"snnkit energy: could not load --data {name!r}: {err}")
+        notes.append(f"dataset {name!r} could not be loaded ({type(err).__name__}: {err}); inputs are RANDOM "
+                     "Bernoulli(0.05) spikes - pass --data/--root for real samples")
+        return _random_batches(cfg, args.samples, args.batch_size, args.seed), "random"
+    ds = test if args.split == "test" else train
+    n = min(args.samples, len(ds))
+    if n < args.samples:
+        notes.append(f"the {args.split} split has only {len(ds)} samples")
+    loader = snn_data.make_loader(torch.utils.data.Subset(ds, range(n)), batch_size=args.batch_size)
+    batches = []
+    for x, y in loader:
+        if x.shape[0] != cfg.T and x.ndim == 5 and x.shape[1] == cfg.T:  # [B, T, ...] -> [T, B, ...]
+            x = x.transpose(0, 1)
+        batches.append((x.float(), y))
+    return batches, f"{name} ({args.split}, first {n})"
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from .counters import count_module_ops
+    from .energy import compare_snn_ann, energy
+    from .report import print_comparison, print_ops, save_report
+
+    if args.samples < 1 or args.batch_size < 1:
+        raise SystemExit(f"snnkit energy: --samples and --batch-size must be >= 1, got {args.samples}, {args.batch_size}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    models = args.energy_models or ["horowitz45", "loihi"]
+    notes: List[str] = []
+    model, meta = _build(args)
+    if not meta["trained"]:
+        notes.append("untrained (random) weights: firing rates, and so the counts, differ from a trained network's")
+    batches, data_name = _data(args, model.config, notes)
+    xs = [x for x, _ in batches]
+    event_inputs = "counts" if args.event_counts else "binary"
+    ops = count_module_ops(model, xs, event_inputs=event_inputs)
+    ens = [energy(ops, m) for m in models]
+    labels = [y for _, y in batches]
+    if all(y is not None for y in labels) and isinstance(ops.output, torch.Tensor):
+        y = torch.cat([torch.as_tensor(v) for v in labels])
+        pred = ops.output.mean(0).argmax(-1)
+        meta["accuracy_on_these_samples"] = float((pred == y).float().mean())
+    comparison = None
+    if args.ann:
+        comparison = compare_snn_ann(model, inputs_snn=xs, energy_models=models, event_inputs=event_inputs)
+    meta.update({"data": data_name, "samples": ops.B, "T": ops.T, "event_inputs": event_inputs,
+                 "energy_models": models, "notes": notes})
+    print_ops(ops, ens)
+    for e in ens:
+        print(f"{e.model}: {e.per_sample_j * 1e6:.4f} uJ per sample ({e.source})")
+    if comparison is not None:
+        print_comparison(comparison)
+    for n in notes:
+        print(f"NOTE: {n}", file=sys.stderr)
+    files = save_report(args.out, ops, ens, comparison=comparison, plots=not args.no_plots, extra=meta)
+    print(f"wrote {len(files)} files to {args.out}: " + ", ".join(Path(p).name for p in files.values()))
+    return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = configure(argparse.ArgumentParser(prog="snnkit energy"))
+    args = p.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

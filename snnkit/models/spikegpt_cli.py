@@ -1,0 +1,301 @@
+"""``snnkit train spikegpt``, ``snnkit evaluate`` and ``snnkit generate``: SpikeGPT from the command line.
+
+    snnkit train spikegpt --config tiny --data shakespeare --max-tokens 2000000 --out runs/sg
+    snnkit evaluate --checkpoint runs/sg/last.pt --data shakespeare
+    snnkit generate --checkpoint runs/sg/last.pt --prompt "ROMEO:" --tokens 300 --seed 0
+
+``train`` builds (or, with ``--resume``, re-reads) the tokenizer, writes it to
+``OUT/tokenizer.json`` next to the checkpoints (``last.pt``, ``best.pt``), trains through the
+shared :class:`~snnkit.train.Trainer` and prints the validation loss and bits per character
+after every epoch. ``evaluate`` and ``generate`` find the tokenizer next to the checkpoint.
+The corpus is split contiguously: the last 5% is the test part, the 5% before it validation.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["configure_train", "configure_evaluate", "configure_generate", "cmd_train", "cmd_evaluate",
+           "cmd_generate", "load_corpus", "load_model", "build_tokenizer", "VALID_FRACTION", "TEST_FRACTION"]
+
+VALID_FRACTION = 0.05
+TEST_FRACTION = 0.05
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def _fail(cmd: str, msg: Any) -> SystemExit:
+    return SystemExit(f"snnkit {cmd}: {msg}")
+
+
+# ---------------------------------------------------------------------------- parsers
+def configure_train(p: argparse.ArgumentParser) -> None:
+    """Add the SpikeGPT-only options to the ``train`` parser (its --config/--epochs/--batch-size/--lr/--out/
+    --resume/--seed/--threads are shared with the other models)."""
+    g = p.add_argument_group("spikegpt", "options of `snnkit train spikegpt` (--config tiny|45m|216m)")
+    g.add_argument("--data", help="spikegpt: 'shakespeare' (offline corpus) or a UTF-8 .txt file")
+    g.add_argument("--tokenizer", default="char",
+                   help="spikegpt: 'char' (characters of the corpus), 'bpe' (byte-level BPE learned on the "
+                        "training part) or a tokenizer.json / vocab.json file")
+    g.add_argument("--vocab-size", type=int, default=4096, help="spikegpt: BPE vocabulary size for --tokenizer bpe")
+    g.add_argument("--ctx", type=int, help="spikegpt: context length (default: the config's ctx_len)")
+    g.add_argument("--max-tokens", type=int, help="spikegpt: train on the first N tokens of the training part only")
+    g.add_argument("--valid-tokens", type=int, help="spikegpt: validate on the first N validation tokens only")
+
+
+def configure_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="a SpikeGPT checkpoint written by `snnkit train spikegpt`")
+    p.add_argument("--data", required=True, help="'shakespeare' or a UTF-8 .txt file")
+    p.add_argument("--split", choices=["test", "valid", "train", "all"], default="test",
+                   help="which contiguous part of the corpus (as in training: last 5%% test, 5%% before it "
+                        "validation); 'all' reads the whole file")
+    p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
+    p.add_argument("--max-tokens", type=int, help="evaluate on the first N tokens of the part only")
+    p.add_argument("--batch-size", type=int, default=8, help="parallel streams (the state is carried along each)")
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
+    p.set_defaults(func=cmd_evaluate)
+
+
+def configure_generate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--checkpoint", required=True, help="a SpikeGPT checkpoint written by `snnkit train spikegpt`")
+    p.add_argument("--prompt", required=True, help="text to continue")
+    p.add_argument("--tokens", type=int, default=200, help="number of new tokens")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
+    p.add_argument("--top-p", type=float, default=0.85, help="nucleus sampling mass (1 = off)")
+    p.add_argument("--seed", type=int, help="sampling seed (same seed, same text)")
+    p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
+    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
+    p.set_defaults(func=cmd_generate)
+
+
+# ---------------------------------------------------------------------------- helpers
+def load_corpus(data: Optional[str], cmd: str = "train spikegpt") -> str:
+    """The text named by ``--data``: ``shakespeare`` or a UTF-8 file; SystemExit with the reason otherwise."""
+    from ..data.text import load_shakespeare, load_text_file
+
+    if not data:
+        raise _fail(cmd, "--data is required: 'shakespeare' or a UTF-8 .txt file")
+    try:
+        text = load_shakespeare() if data == "shakespeare" else load_text_file(data)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
+        raise _fail(cmd, err) from None
+    if not text.strip():
+        raise _fail(cmd, f"{data!r} holds only whitespace; a language model needs text to read")
+    return text
+
+
+def _split(text: str, cmd: str) -> Tuple[str, str, str]:
+    from ..data.text import split_text
+
+    try:
+        return tuple(split_text(text, VALID_FRACTION, TEST_FRACTION))  # type: ignore[return-value]
+    except ValueError as err:
+        raise _fail(cmd, err) from None
+
+
+def build_tokenizer(kind: str, train_text: str, full_text: str, vocab_size: int = 4096) -> Any:
+    """``char`` (the characters of ``full_text``), ``bpe`` (learned on ``train_text``) or a tokenizer file."""
+    from ..data.text import BPETokenizer, CharTokenizer, load_tokenizer
+
+    if kind == "char":
+        return CharTokenizer.from_text(full_text)
+    if kind == "bpe":
+        return BPETokenizer.train(train_text, vocab_size=vocab_size)
+    return load_tokenizer(kind)
+
+
+def _encode(tokenizer: Any, text: str, what: str, cmd: str) -> np.ndarray:
+    try:
+        return np.asarray(tokenizer.encode(text), dtype=np.int64)
+    except ValueError as err:
+        raise _fail(cmd, f"cannot tokenize the {what}: {err}") from None
+
+
+def _device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def load_model(checkpoint: str, tokenizer_path: Optional[str] = None, device: Any = "cpu",
+               cmd: str = "evaluate") -> Tuple[Any, Any, Dict[str, Any]]:
+    """``(model, tokenizer, checkpoint dict)`` from a checkpoint written by ``snnkit train spikegpt``."""
+    from ..data.text import load_tokenizer
+    from ..train.checkpoint import load_checkpoint
+    from .spikegpt import SpikeGPT, SpikeGPTConfig
+
+    try:
+        ckpt = load_checkpoint(checkpoint, arch="spikegpt")
+        if not ckpt.get("model_config"):
+            raise ValueError(f"checkpoint {checkpoint!r} has no model_config")
+        model = SpikeGPT(SpikeGPTConfig.from_dict(ckpt["model_config"]))
+        state = {k[len("model."):] if k.startswith("model.") else k: v for k, v in ckpt["model"].items()}
+        model.load_weights(state)
+        tok_path = Path(tokenizer_path) if tokenizer_path else Path(checkpoint).parent / TOKENIZER_FILE
+        tokenizer = load_tokenizer(tok_path)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        raise _fail(cmd, err) from None
+    if tokenizer.vocab_size > model.config.vocab_size:
+        raise _fail(cmd, f"the tokenizer has {tokenizer.vocab_size} tokens but the model only "
+                         f"{model.config.vocab_size}: wrong --tokenizer for {checkpoint!r}?")
+    return model.to(device).eval(), tokenizer, ckpt
+
+
+# ---------------------------------------------------------------------------- train
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train SpikeGPT on a corpus through the shared Trainer; validation BPC after every epoch."""
+    import torch
+
+    from ..data.text import TokenDataset, load_tokenizer
+    from ..train import TrainConfig, Trainer
+    from .spikegpt import SpikeGPT, get_config
+    from .spikegpt_train import LMWrapper, _collate, lm_loss
+
+    cmd = "train spikegpt"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    name = args.config or "tiny"
+    for key in ("ctx", "max_tokens", "valid_tokens", "epochs", "batch_size", "vocab_size"):
+        val = getattr(args, key, None)
+        if val is not None and val < 1:
+            raise _fail(cmd, f"--{key.replace('_', '-')} must be a positive integer, got {val}")
+    try:
+        get_config(name)
+    except ValueError as err:
+        raise _fail(cmd, err) from None
+    out = Path(args.out or "runs/spikegpt")
+    text = load_corpus(args.data, cmd)
+    train_text, valid_text, _ = _split(text, cmd)
+    tok_file = out / TOKENIZER_FILE
+    try:
+        if args.resume and tok_file.is_file():
+            tokenizer = load_tokenizer(tok_file)
+        else:
+            tokenizer = build_tokenizer(args.tokenizer, train_text, text, args.vocab_size)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        raise _fail(cmd, err) from None
+    train_ids = _encode(tokenizer, train_text, "training text", cmd)
+    valid_ids = _encode(tokenizer, valid_text, "validation text", cmd)
+    if args.max_tokens:
+        train_ids = train_ids[: args.max_tokens]
+    if args.valid_tokens:
+        valid_ids = valid_ids[: args.valid_tokens]
+    overrides: Dict[str, Any] = {"vocab_size": tokenizer.vocab_size}
+    if args.ctx:
+        overrides["ctx_len"] = args.ctx
+    cfg = get_config(name, **overrides)
+    ctx = cfg.ctx_len
+    if len(train_ids) < ctx + 1:
+        raise _fail(cmd, f"the training part has {len(train_ids)} tokens, too few for one window of --ctx {ctx} "
+                         "(need ctx + 1): use more text or a smaller --ctx")
+    chars_per_token = len(tokenizer.decode(valid_ids[:100_000].tolist())) / max(1, min(len(valid_ids), 100_000))
+    valid_set = TokenDataset(valid_ids, ctx) if len(valid_ids) > ctx else None
+    if valid_set is None:
+        print(f"note: the validation part ({len(valid_ids)} tokens) is shorter than one window of {ctx}: "
+              "no validation", file=sys.stderr)
+    tcfg = TrainConfig(epochs=args.epochs or 1, batch_size=args.batch_size or 32, lr=args.lr or 6e-4,
+                       grad_clip=1.0, loss="ce", input_layout="B", seed=args.seed, out_dir=str(out))
+    model = SpikeGPT(cfg)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"SpikeGPT {name}: {cfg.n_layer} layers x {cfg.n_embd}, ctx {ctx}, vocab {cfg.vocab_size} "
+          f"({tokenizer.__class__.__name__}), {n_params:,} parameters; {len(train_ids):,} training and "
+          f"{len(valid_ids):,} validation tokens", flush=True)
+
+    class _LMTrainer(Trainer):
+        """Prints the epoch's training loss and validation loss / BPC as each epoch ends."""
+
+        def train_epoch(self) -> Dict[str, float]:
+            self._last_train = super().train_epoch()
+            return self._last_train
+
+        def evaluate(self, dataset: Any = None) -> Dict[str, float]:
+            ev = super().evaluate(dataset)
+            tr = getattr(self, "_last_train", {})
+            bpc = ev["loss"] / math.log(2) / chars_per_token
+            print(f"epoch {self.epoch + 1}/{self.config.epochs}: train loss {tr.get('train_loss', float('nan')):.4f}"
+                  f"  valid loss {ev['loss']:.4f}  valid bpc {bpc:.4f}  next-token acc {ev['acc']:.3f}", flush=True)
+            return ev
+
+    trainer = _LMTrainer(LMWrapper(model), TokenDataset(train_ids, ctx), valid_set, tcfg, collate_fn=_collate,
+                         arch="spikegpt", model_config=cfg.to_dict(), loss_fn=lambda o, y: lm_loss(o, y))
+    tokenizer.save(tok_file)
+    if args.resume and not (out / "last.pt").is_file():
+        raise _fail(cmd, f"--resume: {str(out / 'last.pt')!r} does not exist")
+    try:
+        hist = trainer.fit(resume=bool(args.resume))
+    except ValueError as err:  # a checkpoint of another config
+        raise _fail(cmd, err) from None
+    if valid_set is None:
+        for row in hist:
+            print(f"epoch {row['epoch']}/{tcfg.epochs}: train loss {row['train_loss']:.4f}")
+    print(f"done: {trainer.epoch} epochs; checkpoints and {TOKENIZER_FILE} in {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- evaluate
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Loss (nats/token), bits per character and perplexity of a checkpoint on a corpus."""
+    import torch
+
+    from .spikegpt_train import evaluate_bpc
+
+    cmd = "evaluate"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    model, tokenizer, _ = load_model(args.checkpoint, args.tokenizer, _device(args.device), cmd)
+    text = load_corpus(args.data, cmd)
+    if args.split != "all":
+        text = dict(zip(("train", "valid", "test"), _split(text, cmd)))[args.split]
+    ids = _encode(tokenizer, text, f"{args.split} text", cmd)
+    if args.max_tokens:
+        ids = ids[: args.max_tokens]
+    if len(ids) < 2:
+        raise _fail(cmd, f"the {args.split} text has {len(ids)} tokens; need at least 2")
+    chars = len(tokenizer.decode(ids[1:].tolist()))  # the characters of the predicted tokens
+    res = evaluate_bpc(model, ids, batch_size=args.batch_size, chars=chars, progress=True)
+    print(f"{args.data} ({args.split}, {int(res['tokens']):,} predicted tokens, {chars:,} characters)")
+    print(f"loss {res['loss']:.4f} nats/token  bits per character {res['bpc']:.4f}  "
+          f"perplexity {math.exp(res['loss']):.3f}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- generate
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Stream sampled text after ``--prompt`` to stdout, token by token."""
+    import torch
+
+    from .spikegpt_train import generate_text
+
+    cmd = "generate"
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.tokens < 0:
+        raise _fail(cmd, f"--tokens must be >= 0, got {args.tokens}")
+    if args.temperature < 0 or not 0 < args.top_p <= 1:
+        raise _fail(cmd, f"need --temperature >= 0 and 0 < --top-p <= 1, got {args.temperature}, {args.top_p}")
+    if not args.prompt:
+        raise _fail(cmd, "--prompt must not be empty")
+    device = _device(args.device)
+    model, tokenizer, _ = load_model(args.checkpoint, args.tokenizer, device, cmd)
+    _encode(tokenizer, args.prompt, "prompt", cmd)
+    gen = torch.Generator(device=device)
+    if args.seed is not None:
+        gen.manual_seed(args.seed)
+    else:
+        gen.seed()
+    sys.stdout.write(args.prompt)
+    sys.stdout.flush()
+    for piece in generate_text(model, tokenizer, args.prompt, args.tokens, temperature=args.temperature,
+                               top_p=args.top_p, generator=gen):
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    return 0

@@ -1,0 +1,76 @@
+"""``snnkit export`` / ``snnkit simulate`` on a tiny TCJA-SNN checkpoint and a .pt file of samples."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+pytest.importorskip("lava", reason="lava-nc not installed")
+
+from snnkit.cli import build_parser, main  # noqa: E402
+from snnkit.hardware import load_lava  # noqa: E402
+
+from .test_lava_tcja import SHAPE, T, _tcja_net  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    import snnkit
+    from snnkit.train.checkpoint import save_checkpoint
+
+    d = tmp_path_factory.mktemp("cli")
+    net = _tcja_net()
+    ckpt = save_checkpoint(d / "best.pt", {
+        "model": net.state_dict(), "arch": "tcja_snn", "model_config": dataclasses.asdict(net.config),
+        "config": {}, "snnkit_version": snnkit.__version__})
+    g = torch.Generator().manual_seed(7)
+    x = (torch.rand(4, T, *SHAPE, generator=g) < 0.3).float() * 2  # [N, T, C, H, W]
+    y = torch.tensor([0, 1, 0, 1])
+    torch.save((x, y), d / "samples.pt")
+    return d, ckpt, d / "samples.pt"
+
+
+def test_subcommands_are_registered() -> None:
+    p = build_parser()
+    args = p.parse_args(["simulate", "--checkpoint", "c.pt", "--samples", "3"])
+    assert args.samples == 3 and args.mode == "both" and callable(args.func)
+    args = p.parse_args(["export", "--checkpoint", "c.pt", "--to", "nir", "--out", "x.nir"])
+    assert args.to == "nir" and callable(args.func)
+
+
+def test_export_to_lava_and_refusals(files, capsys) -> None:
+    d, ckpt, _ = files
+    assert main(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(d / "net.lava")]) == 0
+    net = load_lava(d / "net.lava")
+    assert net.meta["T"] == T and net.meta["input_shape"] == list(SHAPE)
+    assert [op.name for op in net.plan.host_ops] == ["features.3", "features.6"]
+    assert "not native to Loihi" in capsys.readouterr().out
+    for fmt in ("nir", "netx"):
+        with pytest.raises(SystemExit, match="not native to Loihi"):
+            main(["export", "--checkpoint", str(ckpt), "--to", fmt, "--out", str(d / f"net.{fmt}")])
+        assert not (d / f"net.{fmt}").exists()
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["export", "--checkpoint", str(d / "missing.pt"), "--to", "lava", "--out", str(d / "y.lava")])
+
+
+def test_simulate_writes_report_and_plot(files, capsys) -> None:
+    d, ckpt, data = files
+    out = d / "sim"
+    assert main(["simulate", "--checkpoint", str(ckpt), "--data", str(data), "--samples", "3", "--out", str(out),
+                 "--no-progress", "--calibration-samples", "4"]) == 0
+    text = capsys.readouterr().out
+    assert "spike agreement: floating_pt 100.0000%" in text and "energy per sample" in text
+    rep = json.loads((out / "simulate.json").read_text())
+    assert rep["samples"] == 3 and rep["T"] == T and rep["non_native"] == ["features.3", "features.6"]
+    assert rep["native"]["features.3"] is False
+    fl, fx = rep["lava"]["floating_pt"], rep["lava"]["fixed_pt"]
+    assert fl["spike_agreement"] == 1.0 and fl["class_agreement"] == 1.0
+    assert fl["accuracy"] == rep["pytorch"]["accuracy"]
+    assert 0.9 < fx["spike_agreement"] <= 1.0 and fx["quantization"]["non_native"][0]["native"] is False
+    host = fl["counts"]["non_native"]["features.3"]
+    assert host["native"] is False and host["macs"] > 0 and host["max_abs_diff_vs_pytorch"] <= 1e-15
+    png = (out / "simulate.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob("*.tmp"))

@@ -1,0 +1,113 @@
+"""`snnkit train spikegpt`, `snnkit evaluate`, `snnkit generate` on a small text file."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from snnkit import cli
+
+TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+        "First Citizen:\nYou are all resolved rather to die than to famish?\n\n") * 30
+TRAIN = ["--ctx", "16", "--batch-size", "8", "--max-tokens", "400", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    """A tiny model trained for one epoch, then resumed for a second."""
+    tmp = tmp_path_factory.mktemp("sg")
+    corpus = tmp / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp / "run"
+    assert cli.main(["train", "spikegpt", "--config", "tiny", "--data", str(corpus), "--epochs", "1",
+                     "--out", str(out), *TRAIN]) == 0
+    assert (out / "last.pt").is_file() and (out / "tokenizer.json").is_file()
+    assert cli.main(["train", "spikegpt", "--data", str(corpus), "--epochs", "2", "--out", str(out),
+                     "--resume", *TRAIN]) == 0
+    return out
+
+
+def test_train_resume_reports_bpc(run: Path) -> None:
+    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert ckpt["epoch"] == 2 and ckpt["arch"] == "spikegpt"
+    assert ckpt["model_config"]["ctx_len"] == 16
+    assert [row["epoch"] for row in ckpt["history"]] == [1, 2]
+    assert all("test_loss" in row for row in ckpt["history"])
+
+
+def test_train_prints_validation_bpc(tmp_path: Path, capsys) -> None:
+    corpus = tmp_path / "c.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    cli.main(["train", "spikegpt", "--data", str(corpus), "--epochs", "1", "--out", str(tmp_path / "o"),
+              "--max-tokens", "100", "--ctx", "16", "--threads", "1"])
+    assert re.search(r"epoch 1/1: .*valid bpc \d+\.\d+", capsys.readouterr().out)
+
+
+def test_evaluate_prints_bpc(run: Path, capsys) -> None:
+    corpus = run.parent / "corpus.txt"
+    assert cli.main(["evaluate", "--checkpoint", str(run / "last.pt"), "--data", str(corpus), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    m = re.search(r"loss (\d+\.\d+) nats/token\s+bits per character (\d+\.\d+)\s+perplexity (\d+\.\d+)", out)
+    assert m, out
+    loss, bpc, ppl = map(float, m.groups())
+    assert bpc == pytest.approx(loss / 0.6931471805599453, abs=2e-3)
+    assert ppl == pytest.approx(2.718281828459045 ** loss, rel=1e-3)
+    assert 0 < bpc < 8
+
+
+def test_generate_is_deterministic_with_a_seed(run: Path, capsys) -> None:
+    argv = ["generate", "--checkpoint", str(run / "last.pt"), "--prompt", "First", "--tokens", "25",
+            "--seed", "3", "--threads", "1"]
+    cli.main(argv)
+    a = capsys.readouterr().out
+    cli.main(argv)
+    b = capsys.readouterr().out
+    assert a == b
+    assert a.startswith("First") and len(a.rstrip("\n")) == len("First") + 25  # char tokenizer: one char per token
+
+
+def test_generate_rejects_characters_outside_the_vocabulary(run: Path) -> None:
+    with pytest.raises(SystemExit, match="prompt"):
+        cli.main(["generate", "--checkpoint", str(run / "last.pt"), "--prompt", "\u00e9\u00e9", "--tokens", "2"])
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"   \n\n  ", "whitespace"),
+    (b"good text \xff\xfe bad bytes", "not valid utf-8"),
+])
+def test_bad_corpus_is_a_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    f = tmp_path / "bad.txt"
+    f.write_bytes(content)
+    with pytest.raises(SystemExit, match=f"(?i){message}"):
+        cli.main(["train", "spikegpt", "--data", str(f), "--out", str(tmp_path / "o")])
+
+
+def test_unknown_config_missing_file_and_short_text(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="unknown SpikeGPT config 'huge'"):
+        cli.main(["train", "spikegpt", "--config", "huge", "--data", "shakespeare"])
+    with pytest.raises(SystemExit, match="does not exist"):
+        cli.main(["train", "spikegpt", "--data", str(tmp_path / "nope.txt")])
+    short = tmp_path / "short.txt"
+    short.write_text("to be or not to be, " * 5, encoding="utf-8")
+    with pytest.raises(SystemExit, match="too few for one window"):
+        cli.main(["train", "spikegpt", "--data", str(short), "--out", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="--data is required"):
+        cli.main(["train", "spikegpt"])
+
+
+def test_evaluate_rejects_a_missing_or_foreign_checkpoint(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit, match="does not exist"):
+        cli.main(["evaluate", "--checkpoint", str(tmp_path / "x.pt"), "--data", "shakespeare"])
+    torch.save({"model": {}, "snnkit_version": "0", "arch": "tcja_snn"}, tmp_path / "t.pt")
+    with pytest.raises(SystemExit, match="expected 'spikegpt'"):
+        cli.main(["evaluate", "--checkpoint", str(tmp_path / "t.pt"), "--data", "shakespeare"])
