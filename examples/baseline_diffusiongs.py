@@ -1,0 +1,48 @@
+"""DiffusionGS on MovieLens-100k personalised search vs non-generative sequence rankers.
+
+A request: a user, a query (a genre of the movie they rate >= 4 next), 20 candidates of that
+genre (the movie + 19 popularity-matched negatives), and the user's earlier ratings as history.
+Prints AUC, GAUC, NDCG@10, HR@10 and MRR for popularity, mean-pooled and target-attention
+sequence rankers and DiffusionGS.
+
+    python examples/baseline_diffusiongs.py --users 300 --epochs 5     # ~1 min
+    python examples/baseline_diffusiongs.py                            # all users, several minutes
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+from snnkit.baselines.diffusiongs import (DiffusionGS, SequenceRanker, evaluate_search, movielens_search,
+                                          popularity_ranker, rank_scores, train_ranker)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--users", type=int, default=None)
+    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--negatives", choices=("popularity", "uniform"), default="popularity")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    d = movielens_search(n_users=args.users, negatives=args.negatives, seed=args.seed)
+    print(d.description)
+    spec = DiffusionGS.spec(d)
+    rows = {"random": evaluate_search(np.random.default_rng(args.seed).random(d.cands[d.test].shape)),
+            "popularity": evaluate_search(popularity_ranker(d))}
+    for name, model in (("mean-pooled sequence", SequenceRanker(spec, pooling="mean")),
+                        ("target-attention sequence", SequenceRanker(spec, pooling="attention")),
+                        ("DiffusionGS", DiffusionGS(spec))):
+        torch.manual_seed(args.seed)
+        train_ranker(model, d, epochs=args.epochs, seed=args.seed)
+        rows[name] = evaluate_search(rank_scores(model, d))
+    print(f"\n{'model':28s} " + " ".join(f"{k:>8s}" for k in rows["random"]))
+    for name, r in rows.items():
+        print(f"{name:28s} " + " ".join(f"{v:8.4f}" for v in r.values()))
+    print(json.dumps(rows, default=float))
+
+
+if __name__ == "__main__":
+    main()
