@@ -34,6 +34,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/neuron_speed.py
+	$(BIN)/python benchmarks/data_speed.py
+	$(BIN)/python benchmarks/wkv_speed.py
+	$(BIN)/python benchmarks/rwkv_speed.py
+	$(BIN)/python benchmarks/lava_speed.py
+	$(BIN)/python benchmarks/energy_report.py
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict -d site

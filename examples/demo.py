@@ -1,90 +1,137 @@
-"""snnkit demo: train a spiking network on real handwritten digits, on CPU, in about a minute.
+"""snnkit demo: train a TCJA-SNN on real offline event data, run it in Lava, report ops and energy.
 
-Data: scikit-learn's bundled 8x8 digits (1797 real samples, no download), rate-coded
-into T Bernoulli spike trains. Network: Linear -> LIF -> Linear -> LIF using the fused
-multi-step kernel. Prints test accuracy, firing rates and timing.
+1. data: scikit-learn's 1797 handwritten digits turned into DVS events by snnkit's saccade
+   simulator (``digits_dvs``, 34x34x2, no download), framed into T frames by event count;
+2. train the digits_dvs TCJA-SNN and the same network without TCJA side by side (one process
+   and one CPU thread each), through the shared Trainer (checkpoints in demo_out/);
+3. export the trained TCJA-SNN to a Lava process graph and simulate test samples in floating
+   and fixed point: spike agreement and accuracy against PyTorch;
+4. count operations and estimate energy (Loihi and 45 nm CMOS); write demo_out/demo.png.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Dict
 
 import torch
-import torch.nn as nn
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from tqdm import tqdm
 
-import snnkit
-from snnkit import layers
+OUT = Path("demo_out")
 
 
-def load_data(seed: int):
-    """Digits scaled to [0, 1], stratified 80/20 split."""
-    X, y = load_digits(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(X / 16.0, y, test_size=0.2, stratify=y, random_state=seed)
-    f = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    return f(Xtr), torch.tensor(ytr), f(Xte), torch.tensor(yte)
+def train_variant(attention: str, epochs: int, lr: float, seed: int, out: str) -> Dict[str, Any]:
+    """Train one variant in this (child) process on one thread; returns its history and best accuracy."""
+    torch.set_num_threads(1)
+    from snnkit.train.recipes import tcja_trainer
 
-
-def build(hidden: int) -> nn.Sequential:
-    """A two-layer spiking MLP in multi-step mode."""
-    return nn.Sequential(
-        layers.TimeDistributed(nn.Linear(64, hidden)), snnkit.LIF(tau=2.0, detach_reset=True),
-        layers.TimeDistributed(nn.Linear(hidden, 10)), snnkit.LIF(tau=2.0, detach_reset=True),
-    )
-
-
-def rates_per_layer(net: nn.Sequential, x: torch.Tensor) -> list:
-    """Mean firing rate of each LIF layer on a batch."""
-    rates, h = [], x
-    for m in net:
-        h = m(h)
-        if isinstance(m, snnkit.LIF):
-            rates.append(h.mean().item())
-    snnkit.reset(net)
-    return rates
-
-
-def main(argv=None) -> dict:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=15)
-    ap.add_argument("--T", type=int, default=16)
-    ap.add_argument("--hidden", type=int, default=256)
-    ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args(argv)
-    torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
-    Xtr, ytr, Xte, yte = load_data(args.seed)
-    net = build(args.hidden)
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.epochs)
     t0 = time.time()
-    for epoch in tqdm(range(args.epochs), desc="training", unit="epoch"):
-        perm = torch.randperm(len(Xtr), generator=gen)
-        for i in range(0, len(Xtr), 64):
-            idx = perm[i:i + 64]
-            spikes_in = snnkit.encoding.rate(Xtr[idx], args.T, generator=gen)
-            out = net(spikes_in)
-            snnkit.reset(net)
-            loss = nn.functional.mse_loss(out.mean(0), nn.functional.one_hot(ytr[idx], 10).float())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        sched.step()
-    train_s = time.time() - t0
-    with torch.no_grad():
-        x_te = snnkit.encoding.rate(Xte, args.T, generator=gen)
-        pred = net(x_te).mean(0).argmax(1)
-        snnkit.reset(net)
-        acc = (pred == yte).float().mean().item()
-        rates = rates_per_layer(net, x_te)
-    print(f"\nsnnkit {snnkit.__version__} demo: spiking MLP on scikit-learn digits (T={args.T}, fused LIF kernel)")
-    print(f"  training: {args.epochs} epochs in {train_s:.1f} s on {torch.get_num_threads()} threads")
-    print(f"  test accuracy: {acc * 100:.1f}% on {len(yte)} held-out digits")
-    print("  firing rates: " + ", ".join(f"LIF{i + 1} {r:.3f}" for i, r in enumerate(rates)))
-    return {"accuracy": acc, "rates": rates, "train_seconds": train_s}
+    trainer = tcja_trainer("digits_dvs", out_dir=Path(out) / attention, epochs=epochs, attention=attention, lr=lr,
+                           seed=seed, progress=attention == "tcja", tensorboard=False)
+    hist = trainer.fit()
+    return {"attention": attention, "history": hist, "best": trainer.best, "final": hist[-1]["test_acc"],
+            "seconds": time.time() - t0}
+
+
+def _plot(runs: Dict[str, Any], reports: Dict[str, Any], path: Path) -> None:
+    """Test accuracy per epoch for both variants, and per-layer spike agreement in float / fixed point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
+    for name, r in runs.items():
+        a.plot([h["epoch"] for h in r["history"]], [h["test_acc"] * 100 for h in r["history"]], marker="o",
+               label="TCJA-SNN" if name == "tcja" else "without TCJA")
+    a.set(xlabel="epoch", ylabel="test accuracy (%)", title="digits_dvs")
+    a.legend()
+    layers = list(reports["floating_pt"]["per_layer"])
+    width = 0.4
+    for k, (mode, rep) in enumerate(reports.items()):
+        b.bar([i + k * width for i in range(len(layers))], [rep["per_layer"][l] * 100 for l in layers], width, label=mode)
+    b.set_xticks([i + width / 2 for i in range(len(layers))], layers, rotation=30, ha="right", fontsize=8)
+    b.set(ylabel="spike agreement with PyTorch (%)", title="Lava simulation", ylim=(90, 100.5))
+    b.legend()
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def main(argv: Any = None) -> Dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--epochs", type=int, default=10)
+    ap.add_argument("--lr", type=float, default=3e-3)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--samples", type=int, default=100, help="test samples simulated in Lava")
+    ap.add_argument("--out", default=str(OUT))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    import snnkit
+    from snnkit import data as snn_data
+
+    print(f"snnkit {snnkit.__version__} demo  |  data: digits_dvs (scikit-learn digits -> DVS events)", flush=True)
+    t_start = time.time()
+    train, test = snn_data.load("digits_dvs", frames=8, split_by="number")  # builds the frame cache once
+    print(f"  {len(train)} training / {len(test)} test samples, frames [T=8, 2, 34, 34]")
+
+    # --- 2. train TCJA-SNN and the no-attention ablation in parallel -----------------------------
+    print(f"training TCJA-SNN and the same network without TCJA ({args.epochs} epochs each, in parallel) ...",
+          flush=True)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        jobs = {a: pool.submit(train_variant, a, args.epochs, args.lr, args.seed, str(out)) for a in ("tcja", "none")}
+        runs = {a: j.result() for a, j in jobs.items()}
+    for a, r in runs.items():
+        print(f"  {'TCJA-SNN' if a == 'tcja' else 'no TCJA '}: test accuracy {r['final'] * 100:.1f}% "
+              f"(best {r['best'] * 100:.1f}%) in {r['seconds']:.0f} s")
+
+    # --- 3. Lava: float and fixed point ------------------------------------------------------------
+    from snnkit.train.recipes import load_tcja
+    from snnkit import hardware
+
+    model, _ = load_tcja(out / "tcja" / "last.pt")
+    n = min(args.samples, len(test))
+    xs = torch.stack([test[i][0] for i in range(n)], 1)  # [T, n, 2, 34, 34]
+    ys = torch.tensor([test[i][1] for i in range(n)])
+    reports = {}
+    for mode in ("floating_pt", "fixed_pt"):
+        rep = hardware.compare(model, xs, mode=mode, labels=ys)
+        reports[mode] = rep.to_dict()
+        print(f"  Lava {mode:<11}: spike agreement {rep.spike_agreement * 100:.3f}%, class agreement "
+              f"{rep.class_agreement * 100:.1f}%, accuracy {rep.accuracy['lava'] * 100:.1f}% "
+              f"(PyTorch {rep.accuracy['torch'] * 100:.1f}%) on {n} test samples [{rep.lava_wall_s:.1f} s]", flush=True)
+    non_native = sorted({d.get("layer", d.get("name", "?")) for d in reports["floating_pt"]["non_native"]})
+    if non_native:
+        print(f"  not native to Loihi (run as custom Lava processes): {', '.join(map(str, non_native))}")
+    drop = (reports["floating_pt"]["accuracy"]["torch"] - reports["fixed_pt"]["accuracy"]["lava"]) * 100
+    print(f"  fixed point vs PyTorch accuracy: {-drop:+.1f} points")
+
+    # --- 4. operations and energy ------------------------------------------------------------------
+    from snnkit.hardware import report
+
+    ops = hardware.count_ops(model, xs, backend="hooks", event_inputs="counts")
+    energies = [hardware.energy(ops, model=em) for em in ("loihi", "horowitz45")]
+    cmp = hardware.compare_snn_ann(model, inputs_snn=xs, energy_models=("horowitz45", "loihi"), event_inputs="counts")
+    report.print_ops(ops, energies)
+    report.print_comparison(cmp)
+    report.save_report(out, ops, energies, comparison=cmp)
+    _plot(runs, reports, out / "demo.png")
+    print(f"  plots: {out / 'demo.png'} (training, agreement) and the energy report PNGs in {out}")
+
+    summary = {"runs": {a: {k: v for k, v in r.items() if k != "history"} for a, r in runs.items()},
+               "lava": reports, "seconds": time.time() - t_start}
+    (out / "demo.json").write_text(json.dumps(summary, indent=2, default=str))
+    print(f"done in {time.time() - t_start:.0f} s; report in {out / 'demo.json'}")
+    return summary
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(0 if main() else 1)
