@@ -14,11 +14,7 @@ and/or ``fixed_pt``), prints per-layer spike agreement, accuracies and an energy
 from __future__ import annotations
 
 import argparse
-import json
-import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -127,39 +123,16 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
     return x.transpose(0, 1).contiguous(), torch.as_tensor(ys).long(), f"{data} ({split} split, first {n})"
 
 
-def _atomic_write(path: Path, write) -> Path:
-    """``write(tmp_path)`` into a temporary file next to ``path``, then rename it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix + ".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+def _atomic_write(path: Path, write: Any) -> Path:
+    from .report import atomic_write
 
-
-def _jsonable(v: Any) -> Any:
-    if isinstance(v, dict):
-        return {str(k): _jsonable(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_jsonable(x) for x in v]
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        try:
-            v = v.item()
-        except (ValueError, AttributeError):
-            return str(v)
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
+    return atomic_write(path, write)
 
 
 def _write_json(path: Path, data: Any) -> Path:
-    text = json.dumps(_jsonable(data), indent=2)
-    return _atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+    from .report import write_json
+
+    return write_json(path, data)
 
 
 # --------------------------------------------------------------------------- export

@@ -30,19 +30,24 @@ PathLike = Union[str, Path]
 # --------------------------------------------------------------------------- atomic files
 
 
-def _atomic_bytes(path: PathLike, data: bytes) -> Path:
+def atomic_write(path: PathLike, write: Any) -> Path:
+    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it onto ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix + ".tmp")
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+def _atomic_bytes(path: PathLike, data: bytes) -> Path:
+    return atomic_write(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def _clean(v: Any) -> Any:
