@@ -18,6 +18,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[test,docs,gpu]"
+	$(PIP) aedat==2.3.0 lz4==4.4.5 zstandard==0.25.0 transformers==5.23.0
 	$(PIP) --no-deps --ignore-requires-python lava-nc==0.10.0
 	$(PIP) --no-deps spikingjelly==2.0.0
 	$(PIP) --no-deps recbole==1.2.1
@@ -39,6 +40,8 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rwkv_speed.py
 	$(BIN)/python benchmarks/lava_speed.py
 	$(BIN)/python benchmarks/energy_report.py
+	$(BIN)/python benchmarks/spikegpt_energy.py
+	$(BIN)/python benchmarks/lm_speed.py
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict -d site

@@ -184,15 +184,31 @@ def read_gesture_npy(path: PathLike) -> np.ndarray:
 
 
 def read_aedat4(path: PathLike) -> np.ndarray:
-    """tonic's ``.aedat4`` CIFAR10-DVS copy via ``tonic.io.read_aedat4`` (needs the ``aedat`` package)."""
+    """tonic's ``.aedat4`` CIFAR10-DVS copy via ``tonic.io.read_aedat4`` (needs the ``aedat`` package).
+
+    AEDAT 4.0 (iniVation DV): ``#!AER-DAT4.0\\r\\n``, a flatbuffers IOHeader (compression: none,
+    LZ4 or Zstd; an XML description of the output streams), then packets of size-prefixed
+    ``EVTS`` flatbuffers; like tonic, the polarity events of the lowest-numbered event stream
+    are read, with x, y, t (us) and ``on`` as the polarity, and no re-orientation.
+    """
     from tonic.io import read_aedat4 as _read
 
+    with open(path, "rb") as f:
+        magic = f.read(14)
+    if magic != b"#!AER-DAT4.0\r\n":
+        raise ValueError(f"not an AEDAT4 file (it starts with {magic[:14]!r}, not b'#!AER-DAT4.0\\r\\n')")
     try:
         ev = _read(os.fspath(path))
     except ModuleNotFoundError:
         raise
-    except Exception as e:  # noqa: BLE001
+    except ValueError as e:
+        if "at least one array" in str(e):     # np.concatenate of no packets
+            raise ValueError("the file holds no event packets") from None
+        raise ValueError(f"not a readable AEDAT4 file (ValueError: {e})") from None
+    except Exception as e:  # noqa: BLE001 - aedat raises plain Exceptions for corrupt files
         raise ValueError(f"not a readable AEDAT4 file ({type(e).__name__}: {e})") from None
+    if len(ev) == 0:
+        raise ValueError("the file holds no events")
     names = ev.dtype.names
     return make_events(ev[names[1]], ev[names[2]], ev[names[0]].astype(np.int64), ev[names[3]])
 
