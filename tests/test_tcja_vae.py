@@ -105,3 +105,16 @@ def test_input_checks() -> None:
         sample(TCJAVAE(TINY), 0)
     with pytest.raises(ValueError, match="channels"):
         save_grid_png(torch.rand(2, 2, 4, 4), "unused.png")
+
+
+def test_grid_png_scale_enlarges_pixels(tmp_path) -> None:
+    import matplotlib.image as mpimg
+
+    from snnkit.models.tcja_vae import save_grid_png
+
+    imgs = torch.rand(4, 8, 8)
+    small = mpimg.imread(save_grid_png(imgs, tmp_path / "a.png", nrow=2))
+    big = mpimg.imread(save_grid_png(imgs, tmp_path / "b.png", nrow=2, scale=3))
+    assert big.shape[:2] == (small.shape[0] * 3, small.shape[1] * 3)
+    with pytest.raises(ValueError, match="scale"):
+        save_grid_png(imgs, tmp_path / "c.png", scale=0)

@@ -247,8 +247,12 @@ def reconstruct(model: TCJAVAE, images: Tensor) -> Tensor:
     return torch.sigmoid(model.decode(mu))
 
 
-def save_grid_png(images: Tensor, path: "str | os.PathLike[str]", nrow: Optional[int] = None, pad: int = 1) -> str:
-    """Save ``images`` (``[N, H, W]`` or ``[N, 1|3, H, W]`` in [0, 1]) as one PNG grid; atomic (temp file + rename)."""
+def save_grid_png(images: Tensor, path: "str | os.PathLike[str]", nrow: Optional[int] = None, pad: int = 1,
+                  scale: int = 1) -> str:
+    """Save ``images`` (``[N, H, W]`` or ``[N, 1|3, H, W]`` in [0, 1]) as one PNG grid; atomic (temp file + rename).
+
+    ``scale`` enlarges every pixel to ``scale x scale`` (nearest), so 8x8 digits stay visible.
+    """
     import matplotlib.image as mpimg  # imsave renders off-screen; no GUI backend is touched
 
     x = _as_images(images.detach().cpu())
@@ -261,6 +265,9 @@ def save_grid_png(images: Tensor, path: "str | os.PathLike[str]", nrow: Optional
     for i in range(n):
         r, q = divmod(i, nrow)
         grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = x[i]
+    if not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"save_grid_png: scale must be a positive int, got {scale!r}")
+    grid = grid.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
     arr = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
