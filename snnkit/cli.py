@@ -10,7 +10,8 @@ from typing import List, Optional
 
 
 BENCHMARKS = {"neurons": "neuron_speed", "data": "data_speed", "lava": "lava_speed", "wkv": "wkv_speed",
-              "rwkv": "rwkv_speed", "energy": "energy_report"}
+              "rwkv": "rwkv_speed", "energy": "energy_report", "tcja": "tcja_speed", "lm": "lm_speed",
+              "spikegpt-energy": "spikegpt_energy"}
 
 
 def _checkout_file(rel: str) -> Path:
@@ -95,8 +96,8 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
         recon = V.vae_loss(model.decode(mu), x, mu, logvar, cfg.beta)["recon"].item()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    V.save_grid_png(V.sample(model, args.n, generator=gen), out / "samples.png")
-    V.save_grid_png(torch.cat([x[:8], V.reconstruct(model, x[:8])]), out / "reconstructions.png", nrow=8)
+    V.save_grid_png(V.sample(model, args.n, generator=gen), out / "samples.png", scale=6)
+    V.save_grid_png(torch.cat([x[:8], V.reconstruct(model, x[:8])]), out / "reconstructions.png", nrow=8, scale=6)
     print(f"held-out reconstruction loss (BCE per image, {len(test)} images): {recon:.2f}")
     print(f"wrote {out / 'samples.png'} and {out / 'reconstructions.png'}")
     return 0
@@ -104,7 +105,7 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a TCJA-SNN config on its dataset through the shared Trainer (SpikeGPT: snnkit.models.spikegpt_cli)."""
-    if args.model == "spikegpt":
+    if args.model in ("spikegpt", "rwkv"):
         return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_train"]).cmd_train(args)
     import torch
 
@@ -141,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("snnkit.hardware.cli", fromlist=["configure_export"]).configure_export(sub.add_parser("export", help="export a trained checkpoint to Lava, lava-dl netx or NIR"))
     __import__("snnkit.hardware.cli", fromlist=["configure_simulate"]).configure_simulate(sub.add_parser("simulate", help="run test samples in Lava (float / fixed point) vs PyTorch: agreement, accuracy, energy"))
     s = sub.add_parser("train", help="train a network (TCJA-SNN configs, SpikeGPT) with checkpoints, logs and --resume")
-    s.add_argument("model", choices=["tcja", "spikegpt"], help="model family")
+    s.add_argument("model", choices=["tcja", "spikegpt", "rwkv"], help="model family (rwkv: the RWKV baseline, see --version)")
     s.add_argument("--config", help="tcja: dvs128_gesture, cifar10_dvs, ncaltech101, fashion_mnist, digits_dvs (default); spikegpt: tiny (default), 45m, 216m")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
     s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
@@ -156,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int, help="torch threads")
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_train"]).configure_train(s)
     s.set_defaults(func=cmd_train)
-    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_evaluate"]).configure_evaluate(sub.add_parser("evaluate", help="SpikeGPT checkpoint on a corpus: loss, bits per character, perplexity"))
-    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_generate"]).configure_generate(sub.add_parser("generate", help="stream text sampled from a SpikeGPT checkpoint"))
+    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_evaluate"]).configure_evaluate(sub.add_parser("evaluate", help="SpikeGPT / RWKV checkpoint on a corpus: loss, bits per character, perplexity"))
+    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_generate"]).configure_generate(sub.add_parser("generate", help="stream text sampled from a SpikeGPT / RWKV checkpoint"))
     s = sub.add_parser("generate-images", help="train the TCJA spiking VAE and write a PNG grid of samples")
     s.add_argument("--images", help=".npy file of images [N, H, W] in [0, 1] (default: scikit-learn's digits)")
     s.add_argument("--epochs", type=int, default=30)

@@ -9,6 +9,16 @@
 shared :class:`~snnkit.train.Trainer` and prints the validation loss and bits per character
 after every epoch. ``evaluate`` and ``generate`` find the tokenizer next to the checkpoint.
 The corpus is split contiguously: the last 5% is the test part, the 5% before it validation.
+
+RWKV baselines go through the same path, so the two compare directly in bits per character::
+
+    snnkit train rwkv --version 4 --config tiny --data shakespeare --out runs/rwkv4
+    snnkit evaluate --checkpoint runs/rwkv4/last.pt --data shakespeare
+    snnkit generate --checkpoint RWKV-x060-World-1B6.pth --tokenizer rwkv_vocab_v20230424.txt --prompt "Hi"
+
+``train rwkv`` takes the width and depth of the named SpikeGPT ``--config`` (an RWKV of the same
+size); ``evaluate``/``generate`` also read BlinkDL ``.pth`` state dicts (RWKV-4/5/6) given a
+``--tokenizer`` (a World vocab file, a ``tokenizer.json`` or a snnkit tokenizer json).
 """
 from __future__ import annotations
 
@@ -45,10 +55,13 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ctx", type=int, help="spikegpt: context length (default: the config's ctx_len)")
     g.add_argument("--max-tokens", type=int, help="spikegpt: train on the first N tokens of the training part only")
     g.add_argument("--valid-tokens", type=int, help="spikegpt: validate on the first N validation tokens only")
+    g.add_argument("--version", type=int, choices=[4, 5, 6], default=4,
+                   help="rwkv: RWKV-4, Eagle (5) or Finch (6); width/depth from --config (default 4)")
 
 
 def configure_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="a SpikeGPT checkpoint written by `snnkit train spikegpt`")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint written by `snnkit train spikegpt|rwkv`, or a "
+                                                       "BlinkDL RWKV .pth state dict (needs --tokenizer)")
     p.add_argument("--data", required=True, help="'shakespeare' or a UTF-8 .txt file")
     p.add_argument("--split", choices=["test", "valid", "train", "all"], default="test",
                    help="which contiguous part of the corpus (as in training: last 5%% test, 5%% before it "
@@ -62,7 +75,8 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
 
 
 def configure_generate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="a SpikeGPT checkpoint written by `snnkit train spikegpt`")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint written by `snnkit train spikegpt|rwkv`, or a "
+                                                       "BlinkDL RWKV .pth state dict (needs --tokenizer)")
     p.add_argument("--prompt", required=True, help="text to continue")
     p.add_argument("--tokens", type=int, default=200, help="number of new tokens")
     p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
@@ -125,22 +139,82 @@ def _device(name: str) -> Any:
     return torch.device(name)
 
 
+class _WorldDecode:
+    """A World tokenizer whose ``decode`` skips ids outside its vocabulary (id 0 = end of text)."""
+
+    def __init__(self, tok: Any) -> None:
+        self.tok = tok
+        self.vocab_size = tok.vocab_size
+
+    def encode(self, text: str) -> Any:
+        return self.tok.encode(text)
+
+    def decode(self, ids: Any) -> str:
+        return self.tok.decode([int(i) for i in ids if int(i) in self.tok.idx2token])
+
+
+def _load_any_tokenizer(path: Path) -> Any:
+    """A snnkit / ``tokenizers`` json (by content) or, for any other file, an RWKV World vocab file."""
+    from ..data.text import load_tokenizer
+
+    if path.suffix == ".json":
+        return load_tokenizer(path)
+    from ..baselines.rwkv import WorldTokenizer
+
+    return _WorldDecode(WorldTokenizer.from_file(path))
+
+
+#: context length used to read a BlinkDL checkpoint's prompts/corpus in parallel windows
+RWKV_PTH_CTX = 1024
+
+
+def _rwkv_ctx(model: Any, ctx: int) -> Any:
+    """Give an RWKV model the ``config.ctx_len`` that evaluate_bpc/generate read windows with."""
+    model.config.ctx_len = int(ctx)  # a plain attribute: not a dataclass field, not saved by to_dict()
+    return model
+
+
 def load_model(checkpoint: str, tokenizer_path: Optional[str] = None, device: Any = "cpu",
                cmd: str = "evaluate") -> Tuple[Any, Any, Dict[str, Any]]:
-    """``(model, tokenizer, checkpoint dict)`` from a checkpoint written by ``snnkit train spikegpt``."""
-    from ..data.text import load_tokenizer
+    """``(model, tokenizer, checkpoint dict)`` from a checkpoint written by ``snnkit train spikegpt`` or
+    ``snnkit train rwkv``, or from a BlinkDL RWKV ``.pth`` state dict (then ``tokenizer_path`` is needed
+    unless a ``tokenizer.json`` lies next to it; the checkpoint dict is ``{"arch": "rwkv-blinkdl"}``)."""
+    from ..baselines.rwkv import RWKV, RWKVConfig
     from ..train.checkpoint import load_checkpoint
     from .spikegpt import SpikeGPT, SpikeGPTConfig
 
     try:
-        ckpt = load_checkpoint(checkpoint, arch="spikegpt")
-        if not ckpt.get("model_config"):
-            raise ValueError(f"checkpoint {checkpoint!r} has no model_config")
-        model = SpikeGPT(SpikeGPTConfig.from_dict(ckpt["model_config"]))
-        state = {k[len("model."):] if k.startswith("model.") else k: v for k, v in ckpt["model"].items()}
-        model.load_weights(state)
+        try:
+            ckpt = load_checkpoint(checkpoint)
+        except ValueError as err:
+            if "is not a snnkit checkpoint" not in str(err) and "could not be read" not in str(err):
+                raise
+            try:
+                model = RWKV.load(checkpoint)
+            except ValueError as err2:
+                raise ValueError(f"{err}; nor is it a BlinkDL RWKV state dict: {err2}") from None
+            ckpt = {"arch": "rwkv-blinkdl", "model_config": model.config.to_dict()}
+            _rwkv_ctx(model, RWKV_PTH_CTX)
+        else:
+            if ckpt.get("arch") not in (None, "spikegpt", "rwkv"):
+                raise ValueError(f"checkpoint {checkpoint!r} holds a {ckpt.get('arch')!r} model, expected "
+                                 "'spikegpt' or 'rwkv'")
+            if not ckpt.get("model_config"):
+                raise ValueError(f"checkpoint {checkpoint!r} has no model_config")
+            state = {k[len("model."):] if k.startswith("model.") else k: v for k, v in ckpt["model"].items()}
+            if ckpt.get("arch") == "rwkv":
+                mc = dict(ckpt["model_config"])
+                ctx = mc.pop("ctx_len", RWKV_PTH_CTX)
+                model = _rwkv_ctx(RWKV(RWKVConfig.from_dict(mc), init_weights=False), ctx)
+                model.load_state_dict(state)
+            else:
+                model = SpikeGPT(SpikeGPTConfig.from_dict(ckpt["model_config"]))
+                model.load_weights(state)
         tok_path = Path(tokenizer_path) if tokenizer_path else Path(checkpoint).parent / TOKENIZER_FILE
-        tokenizer = load_tokenizer(tok_path)
+        if ckpt["arch"] == "rwkv-blinkdl" and not tokenizer_path and not tok_path.is_file():
+            raise ValueError(f"{checkpoint!r} is a BlinkDL RWKV checkpoint: give --tokenizer (a World vocab file "
+                             "such as rwkv_vocab_v20230424.txt, or a tokenizer.json)")
+        tokenizer = _load_any_tokenizer(tok_path)
     except (FileNotFoundError, ValueError, ImportError) as err:
         raise _fail(cmd, err) from None
     if tokenizer.vocab_size > model.config.vocab_size:
@@ -151,7 +225,8 @@ def load_model(checkpoint: str, tokenizer_path: Optional[str] = None, device: An
 
 # ---------------------------------------------------------------------------- train
 def cmd_train(args: argparse.Namespace) -> int:
-    """Train SpikeGPT on a corpus through the shared Trainer; validation BPC after every epoch."""
+    """Train SpikeGPT (or, with ``args.model == "rwkv"``, an RWKV of the same size) on a corpus through the
+    shared Trainer; validation BPC after every epoch."""
     import torch
 
     from ..data.text import TokenDataset, load_tokenizer
@@ -159,7 +234,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .spikegpt import SpikeGPT, get_config
     from .spikegpt_train import LMWrapper, _collate, lm_loss
 
-    cmd = "train spikegpt"
+    is_rwkv = getattr(args, "model", "spikegpt") == "rwkv"
+    cmd = "train rwkv" if is_rwkv else "train spikegpt"
     if args.threads:
         torch.set_num_threads(args.threads)
     name = args.config or "tiny"
@@ -171,7 +247,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         get_config(name)
     except ValueError as err:
         raise _fail(cmd, err) from None
-    out = Path(args.out or "runs/spikegpt")
+    out = Path(args.out or ("runs/rwkv" if is_rwkv else "runs/spikegpt"))
     text = load_corpus(args.data, cmd)
     train_text, valid_text, _ = _split(text, cmd)
     tok_file = out / TOKENIZER_FILE
@@ -203,9 +279,26 @@ def cmd_train(args: argparse.Namespace) -> int:
               "no validation", file=sys.stderr)
     tcfg = TrainConfig(epochs=args.epochs or 1, batch_size=args.batch_size or 32, lr=args.lr or 6e-4,
                        grad_clip=1.0, loss="ce", input_layout="B", seed=args.seed, out_dir=str(out))
-    model = SpikeGPT(cfg)
+    arch, model_config = "spikegpt", cfg.to_dict()
+    if is_rwkv:
+        from ..baselines.rwkv import RWKV, RWKVConfig
+
+        version = getattr(args, "version", None) or 4
+        try:
+            rcfg = RWKVConfig(version=version, vocab_size=cfg.vocab_size, n_layer=cfg.n_layer, n_embd=cfg.n_embd,
+                              head_size=min(64, cfg.n_embd), mix_lora=min(32, cfg.n_embd),
+                              decay_lora=min(64, cfg.n_embd))
+        except ValueError as err:
+            raise _fail(cmd, err) from None
+        torch.manual_seed(args.seed if args.seed is not None else 0)
+        model = RWKV(rcfg)
+        arch, model_config = "rwkv", {**rcfg.to_dict(), "ctx_len": ctx}
+        label = f"RWKV-{version} ({name} size)"
+    else:
+        model = SpikeGPT(cfg)
+        label = f"SpikeGPT {name}"
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"SpikeGPT {name}: {cfg.n_layer} layers x {cfg.n_embd}, ctx {ctx}, vocab {cfg.vocab_size} "
+    print(f"{label}: {cfg.n_layer} layers x {cfg.n_embd}, ctx {ctx}, vocab {cfg.vocab_size} "
           f"({tokenizer.__class__.__name__}), {n_params:,} parameters; {len(train_ids):,} training and "
           f"{len(valid_ids):,} validation tokens", flush=True)
 
@@ -225,7 +318,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             return ev
 
     trainer = _LMTrainer(LMWrapper(model), TokenDataset(train_ids, ctx), valid_set, tcfg, collate_fn=_collate,
-                         arch="spikegpt", model_config=cfg.to_dict(), loss_fn=lambda o, y: lm_loss(o, y))
+                         arch=arch, model_config=model_config, loss_fn=lambda o, y: lm_loss(o, y))
     tokenizer.save(tok_file)
     if args.resume and not (out / "last.pt").is_file():
         raise _fail(cmd, f"--resume: {str(out / 'last.pt')!r} does not exist")
@@ -284,8 +377,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if not args.prompt:
         raise _fail(cmd, "--prompt must not be empty")
     device = _device(args.device)
-    model, tokenizer, _ = load_model(args.checkpoint, args.tokenizer, device, cmd)
+    model, tokenizer, ckpt = load_model(args.checkpoint, args.tokenizer, device, cmd)
     _encode(tokenizer, args.prompt, "prompt", cmd)
+    extra: Dict[str, Any] = {}
+    if ckpt.get("arch") == "rwkv-blinkdl" and isinstance(tokenizer, _WorldDecode):
+        extra["stop"] = lambda tok: tok == 0  # RWKV World's end of text
     gen = torch.Generator(device=device)
     if args.seed is not None:
         gen.manual_seed(args.seed)
@@ -294,7 +390,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     sys.stdout.write(args.prompt)
     sys.stdout.flush()
     for piece in generate_text(model, tokenizer, args.prompt, args.tokens, temperature=args.temperature,
-                               top_p=args.top_p, generator=gen):
+                               top_p=args.top_p, generator=gen, **extra):
         sys.stdout.write(piece)
         sys.stdout.flush()
     sys.stdout.write("\n")

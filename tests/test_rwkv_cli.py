@@ -1,0 +1,93 @@
+"""`snnkit train rwkv`, and `snnkit evaluate` / `snnkit generate` on RWKV checkpoints (snnkit and BlinkDL .pth)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from snnkit import cli
+from tests.baselines._official import official_state_dict
+
+TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
+        "First Citizen:\nYou are all resolved rather to die than to famish?\n\n") * 30
+TRAIN = ["--ctx", "16", "--batch-size", "8", "--max-tokens", "300", "--threads", "1"]
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Path:
+    tmp = tmp_path_factory.mktemp("rwkv")
+    corpus = tmp / "corpus.txt"
+    corpus.write_text(TEXT, encoding="utf-8")
+    out = tmp / "run"
+    assert cli.main(["train", "rwkv", "--version", "4", "--config", "tiny", "--data", str(corpus), "--epochs", "1",
+                     "--out", str(out), *TRAIN]) == 0
+    return out
+
+
+def test_train_writes_an_rwkv_checkpoint(run: Path) -> None:
+    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    assert ckpt["arch"] == "rwkv" and ckpt["model_config"]["version"] == 4
+    assert ckpt["model_config"]["ctx_len"] == 16 and ckpt["model_config"]["n_layer"] == 2
+    assert (run / "tokenizer.json").is_file()
+
+
+def test_evaluate_prints_bpc(run: Path, capsys) -> None:
+    assert cli.main(["evaluate", "--checkpoint", str(run / "last.pt"), "--data", str(run.parent / "corpus.txt"),
+                     "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    m = re.search(r"loss (\d+\.\d+) nats/token\s+bits per character (\d+\.\d+)", out)
+    assert m, out
+    loss, bpc = map(float, m.groups())
+    assert bpc == pytest.approx(loss / 0.6931471805599453, abs=2e-3)
+    assert 0 < bpc < 8
+
+
+def test_generate_is_deterministic_with_a_seed(run: Path, capsys) -> None:
+    argv = ["generate", "--checkpoint", str(run / "last.pt"), "--prompt", "First", "--tokens", "20",
+            "--seed", "3", "--threads", "1"]
+    cli.main(argv)
+    a = capsys.readouterr().out
+    cli.main(argv)
+    assert a == capsys.readouterr().out
+    assert a.startswith("First") and len(a.rstrip("\n")) == len("First") + 20
+
+
+def _world_vocab(path: Path) -> None:
+    """ids 1..59: the bytes of printable ASCII ' '..'Z' (a World-format vocab file)."""
+    lines = [f"{i} {chr(31 + i)!r} 1" for i in range(1, 60)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.mark.parametrize("version", [4, 6])
+def test_blinkdl_pth_with_world_vocab(tmp_path: Path, capsys, version: int) -> None:
+    pth = tmp_path / "model.pth"
+    torch.save(official_state_dict(version, vocab=60, n_layer=2, n_embd=32, head_size=16), pth)
+    vocab = tmp_path / "vocab.txt"
+    _world_vocab(vocab)
+    argv = ["generate", "--checkpoint", str(pth), "--tokenizer", str(vocab), "--prompt", "HELLO", "--tokens", "12",
+            "--seed", "1", "--threads", "1", "--temperature", "1.0", "--top-p", "1"]
+    assert cli.main(argv) == 0
+    a = capsys.readouterr().out
+    cli.main(argv)
+    assert a == capsys.readouterr().out and a.startswith("HELLO")
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("HELLO WORLD, THIS IS A TEST. " * 20, encoding="utf-8")
+    assert cli.main(["evaluate", "--checkpoint", str(pth), "--tokenizer", str(vocab), "--data", str(corpus),
+                     "--split", "all", "--threads", "1"]) == 0
+    assert "bits per character" in capsys.readouterr().out
+
+
+def test_blinkdl_pth_needs_a_tokenizer(tmp_path: Path) -> None:
+    pth = tmp_path / "model.pth"
+    torch.save(official_state_dict(4, vocab=60, n_layer=1, n_embd=32), pth)
+    with pytest.raises(SystemExit, match="--tokenizer"):
+        cli.main(["generate", "--checkpoint", str(pth), "--prompt", "HI", "--tokens", "2"])
