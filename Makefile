@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(PIP) --no-deps --ignore-requires-python lava-nc==0.10.0
 	$(PIP) --no-deps spikingjelly==2.0.0
 	$(PIP) --no-deps recbole==1.2.1
+	$(PIP) --no-deps syops==0.0.5
 	$(BIN)/python -c "import snnkit, snnkit.kernels.cpu as k; print('snnkit', snnkit.__version__, '| cpu kernels:', k.available() or k.error())"
 	touch $(STAMP)
 
