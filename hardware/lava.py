@@ -378,8 +378,6 @@ class LavaNetwork:
         A ``torch.save`` file (written to a temporary file, then renamed) that :func:`load_lava`
         turns back into a :class:`LavaNetwork` without the PyTorch model; ``meta`` is stored beside it.
         """
-        import os
-        import tempfile
         from pathlib import Path
 
         import snnkit
@@ -391,16 +389,9 @@ class LavaNetwork:
             raise FileNotFoundError(f"LavaNetwork.save: folder {str(path.parent)!r} does not exist")
         payload = {"format": LAVA_FORMAT, "version": 1, "snnkit_version": snnkit.__version__, "mode": self.mode,
                    "plan": self.plan, "meta": dict(meta or {})}
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-        os.close(fd)
-        try:
-            torch.save(payload, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        return path
+        from snnkit._io import atomic_write
+
+        return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
     def summary(self) -> str:
         rows = [f"Lava network ({self.mode}), input {self.plan.input_shape} [{self.plan.input_layout}]",

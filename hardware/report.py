@@ -15,9 +15,9 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
+
+from snnkit._io import atomic_write
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 __all__ = ["layer_rows", "step_rows", "comparison_rows", "ops_table", "comparison_table", "print_ops",
@@ -28,22 +28,6 @@ PathLike = Union[str, Path]
 
 
 # --------------------------------------------------------------------------- atomic files
-
-
-def atomic_write(path: PathLike, write: Any) -> Path:
-    """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix + ".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _atomic_bytes(path: PathLike, data: bytes) -> Path:

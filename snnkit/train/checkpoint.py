@@ -5,15 +5,15 @@ leaves a half-written checkpoint under the real name.
 """
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from .._io import atomic_write
 
 
 def rng_state() -> Dict[str, Any]:
@@ -34,17 +34,7 @@ def set_rng_state(state: Dict[str, Any]) -> None:
 
 def save_checkpoint(path: Union[str, Path], payload: Dict[str, Any]) -> Path:
     """``torch.save`` to a temp file next to ``path``, then atomically rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
 def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, arch: Optional[str] = None) -> Dict[str, Any]:

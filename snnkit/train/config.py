@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, Union
+
+from .._io import atomic_write_text
 
 _CHOICES = {
     "optimizer": ("adam", "adamw", "sgd"),
@@ -89,11 +89,7 @@ def write_config(data: Dict[str, Any], path: Union[str, Path]) -> Path:
         text = yaml.safe_dump(data, sort_keys=False)
     else:
         text = json.dumps(data, indent=2)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, text)
 
 
 def read_config(path: Union[str, Path]) -> Dict[str, Any]:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+from .._io import atomic_write_text
 
 
 class MetricLogger:
@@ -41,11 +41,7 @@ class MetricLogger:
         writer = csv.DictWriter(buf, fieldnames=keys)
         writer.writeheader()
         writer.writerows(self.history)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.out_dir, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            fh.write(buf.getvalue())
-        os.replace(tmp, self.out_dir / "metrics.csv")
+        atomic_write_text(self.out_dir / "metrics.csv", buf.getvalue())
 
     def close(self) -> None:
         if self._tb is not None:
