@@ -22,8 +22,10 @@ Backends: ``reference`` (a readable loop over T with autograd; the specification
 ``cpu`` (the same stable recurrence compiled in C++, ``cpu/wkv_kernels.cpp``, with a
 hand-written backward that re-runs the forward instead of storing it), and ``chunked``
 (pure torch: exact softmax-style weights inside chunks of ``chunk_size`` tokens, a short
-loop carrying the state between chunks; runs on any device). ``auto`` picks ``cpu`` for
-CPU tensors when the kernel builds, else ``chunked``.
+loop carrying the state between chunks; runs on any device) and ``triton`` (the C++
+recurrence as Triton kernels for CUDA tensors, ``triton/wkv.py``). ``auto`` picks ``cpu`` for
+CPU tensors when the kernel builds, ``triton`` for CUDA tensors when Triton is installed,
+else ``chunked``.
 
 Backward of the recurrence (used by the kernel): with ``D_t`` the denominator of ``y_t``
 and ``alpha_t = dL/dA_t``, ``beta_t = dL/dB_t``::
@@ -54,7 +56,7 @@ State = Tuple[Tensor, Tensor, Tensor]
 __all__ = ["wkv", "wkv_reference", "wkv_cpu", "wkv_chunked", "WKVFunction", "initial_state", "available", "error",
            "BACKENDS", "NEG"]
 
-BACKENDS = ("auto", "reference", "cpu", "chunked")
+BACKENDS = ("auto", "reference", "cpu", "chunked", "triton")
 NEG = -1e38  # the exponent of an empty sum: finite, so NEG - NEG and NEG + w stay well defined
 SOURCE = Path(__file__).with_name("cpu") / "wkv_kernels.cpp"
 FLAGS = ["-O3", "-march=native", "-fno-trapping-math", "-fno-math-errno", "-fopenmp", "-fPIC", "-shared", "-std=c++17"]
@@ -259,6 +261,17 @@ def wkv_chunked(w: Tensor, u: Tensor, k: Tensor, v: Tensor, state: State, chunk_
     return y.reshape(n * L, B, C)[:T], (a, b, p)
 
 
+# ---------------------------------------------------------------------------- (d) triton
+def _wkv_triton() -> Any:
+    """:func:`snnkit.kernels.triton.wkv.wkv_triton`, imported (kernels defined) on first use."""
+    try:
+        from .triton.wkv import wkv_triton
+    except ImportError as err:
+        raise RuntimeError(f"wkv: backend='triton' needs the 'triton' package (pip install triton), which failed "
+                           f"to import: {err}") from err
+    return wkv_triton
+
+
 # ---------------------------------------------------------------------------- dispatch
 def _check(w: Any, u: Any, k: Any, v: Any, state: Any, backend: Any, chunk_size: Any) -> None:
     fn = "wkv"
@@ -299,7 +312,14 @@ def _resolve(backend: str, k: Tensor) -> str:
             raise RuntimeError(f"wkv: backend='cpu' is unavailable: {error()}")
         return "cpu"
     if backend == "auto":
-        return "cpu" if k.device.type == "cpu" and available() else "chunked"
+        if k.device.type == "cpu" and available():
+            return "cpu"
+        if k.device.type == "cuda":
+            from .triton import available as _triton_available
+
+            if _triton_available():
+                return "triton"
+        return "chunked"
     return backend
 
 
@@ -324,6 +344,8 @@ def wkv(w: Tensor, u: Tensor, k: Tensor, v: Tensor, state: Optional[State] = Non
         y, st = wkv_reference(w, u, k, v, st)  # type: ignore[arg-type]
     elif impl == "cpu":
         y, st = wkv_cpu(w, u, k, v, st)  # type: ignore[arg-type]
+    elif impl == "triton":
+        y, st = _wkv_triton()(w, u, k, v, st)
     else:
         y, st = wkv_chunked(w, u, k, v, st, chunk_size)  # type: ignore[arg-type]
     return y.to(out_dtype), st  # type: ignore[return-value]
