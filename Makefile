@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml Makefile | $(BIN)/python
 	$(PIP) -e ".[test,docs,gpu]"
 	$(PIP) aedat==2.3.0 lz4==4.4.5 zstandard==0.25.0 transformers==5.23.0
 	$(PIP) --no-deps --ignore-requires-python lava-nc==0.10.0
+	$(PIP) --no-deps --ignore-requires-python lava-dl==0.6.0
 	$(PIP) --no-deps spikingjelly==2.0.0
 	$(PIP) --no-deps recbole==1.2.1
 	$(PIP) --no-deps syops==0.0.5
