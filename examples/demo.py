@@ -111,8 +111,8 @@ def main(argv: Any = None) -> Dict[str, Any]:
     non_native = sorted({d.get("layer", d.get("name", "?")) for d in reports["floating_pt"]["non_native"]})
     if non_native:
         print(f"  not native to Loihi (run as custom Lava processes): {', '.join(map(str, non_native))}")
-    drop = (reports["floating_pt"]["accuracy"]["torch"] - reports["fixed_pt"]["accuracy"]["lava"]) * 100
-    print(f"  fixed point vs PyTorch accuracy: {-drop:+.1f} points")
+    change = (reports["fixed_pt"]["accuracy"]["lava"] - reports["floating_pt"]["accuracy"]["torch"]) * 100
+    print(f"  fixed point vs PyTorch accuracy: {change + 0.0:+.1f} points")
 
     # --- 4. operations and energy ------------------------------------------------------------------
     from snnkit.hardware import report
