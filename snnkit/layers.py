@@ -381,11 +381,12 @@ class _SpikingBlock(nn.Module):
     neuron: nn.Module
     step_mode: str
     _ranks: dict  # step mode -> (min rank, max rank, layout)
+    _synapse_name: str  # attribute holding the weight layer: "linear" or "conv"
 
     @property
     def synapse(self) -> nn.Module:
         """The weight layer (``linear`` or ``conv``)."""
-        raise NotImplementedError
+        return getattr(self, self._synapse_name)
 
     def _synapse(self, x: Tensor) -> Tensor:
         return self.bn(self.synapse(x))
@@ -430,9 +431,7 @@ class SpikingLinear(_SpikingBlock):
         self._ranks = {"m": (3, big + 1, "[T, B, in_features]" if bn else "[T, B, ..., in_features]"),
                        "s": (2, big, "[B, in_features]" if bn else "[B, ..., in_features]")}
 
-    @property
-    def synapse(self) -> nn.Module:
-        return self.linear
+    _synapse_name = "linear"
 
 
 class SpikingConv2d(_SpikingBlock):
@@ -455,6 +454,4 @@ class SpikingConv2d(_SpikingBlock):
         self.neuron = _make_neuron(neuron, self.step_mode, "SpikingConv2d")
         self._ranks = {"m": (5, 5, "[T, B, C, H, W]"), "s": (4, 4, "[B, C, H, W]")}
 
-    @property
-    def synapse(self) -> nn.Module:
-        return self.conv
+    _synapse_name = "conv"
