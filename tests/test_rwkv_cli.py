@@ -8,25 +8,16 @@ import pytest
 import torch
 
 from snnkit import cli
+from tests._lm_cli import TRAIN_ARGS, restore_threads, write_corpus  # noqa: F401 (autouse fixture)
 from tests.baselines._official import official_state_dict
 
-TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-        "First Citizen:\nYou are all resolved rather to die than to famish?\n\n") * 30
-TRAIN = ["--ctx", "16", "--batch-size", "8", "--max-tokens", "300", "--threads", "1"]
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+TRAIN = [*TRAIN_ARGS, "--max-tokens", "300"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("rwkv")
-    corpus = tmp / "corpus.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
+    corpus = write_corpus(tmp)
     out = tmp / "run"
     assert cli.main(["train", "rwkv", "--version", "4", "--config", "tiny", "--data", str(corpus), "--epochs", "1",
                      "--out", str(out), *TRAIN]) == 0

@@ -8,25 +8,16 @@ import pytest
 import torch
 
 from snnkit import cli
+from tests._lm_cli import TRAIN_ARGS, restore_threads, write_corpus  # noqa: F401 (autouse fixture)
 
-TEXT = ("First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n\n"
-        "First Citizen:\nYou are all resolved rather to die than to famish?\n\n") * 30
-TRAIN = ["--ctx", "16", "--batch-size", "8", "--max-tokens", "400", "--threads", "1"]
-
-
-@pytest.fixture(autouse=True)
-def _threads():
-    n = torch.get_num_threads()
-    yield
-    torch.set_num_threads(n)
+TRAIN = [*TRAIN_ARGS, "--max-tokens", "400"]
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory) -> Path:
     """A tiny model trained for one epoch, then resumed for a second."""
     tmp = tmp_path_factory.mktemp("sg")
-    corpus = tmp / "corpus.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
+    corpus = write_corpus(tmp)
     out = tmp / "run"
     assert cli.main(["train", "spikegpt", "--config", "tiny", "--data", str(corpus), "--epochs", "1",
                      "--out", str(out), *TRAIN]) == 0
@@ -45,8 +36,7 @@ def test_train_resume_reports_bpc(run: Path) -> None:
 
 
 def test_train_prints_validation_bpc(tmp_path: Path, capsys) -> None:
-    corpus = tmp_path / "c.txt"
-    corpus.write_text(TEXT, encoding="utf-8")
+    corpus = write_corpus(tmp_path)
     cli.main(["train", "spikegpt", "--data", str(corpus), "--epochs", "1", "--out", str(tmp_path / "o"),
               "--max-tokens", "100", "--ctx", "16", "--threads", "1"])
     assert re.search(r"epoch 1/1: .*valid bpc \d+\.\d+", capsys.readouterr().out)

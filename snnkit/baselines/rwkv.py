@@ -255,6 +255,16 @@ def _shift(x: Tensor, prev: Optional[Tensor]) -> Tensor:
     return torch.cat([first, x[:, :-1]], 1)
 
 
+def _add_head_projections(mod: nn.Module, cfg: Any, C: int, A: int, H: int) -> None:
+    """Eagle/Finch time-mix projections (BlinkDL's names, in their order) and the per-head GroupNorm ``ln_x``."""
+    mod.receptance = nn.Linear(C, A, bias=False)
+    mod.key = nn.Linear(C, A, bias=False)
+    mod.value = nn.Linear(C, A, bias=False)
+    mod.output = nn.Linear(A, C, bias=False)
+    mod.gate = nn.Linear(C, A, bias=False)
+    mod.ln_x = nn.GroupNorm(H, A, eps=1e-5 * cfg.head_size_divisor ** 2)
+
+
 def _ddd(n_embd: int) -> Tensor:
     return (torch.arange(n_embd, dtype=torch.float32) / n_embd).view(1, 1, n_embd)
 
@@ -319,12 +329,7 @@ class TimeMix5(nn.Module):
             setattr(self, name, nn.Parameter(torch.zeros(1, 1, C)))
         self.time_decay = nn.Parameter(torch.zeros(H, N))
         self.time_faaaa = nn.Parameter(torch.zeros(H, N))
-        self.receptance = nn.Linear(C, A, bias=False)
-        self.key = nn.Linear(C, A, bias=False)
-        self.value = nn.Linear(C, A, bias=False)
-        self.output = nn.Linear(A, C, bias=False)
-        self.gate = nn.Linear(C, A, bias=False)
-        self.ln_x = nn.GroupNorm(H, A, eps=1e-5 * cfg.head_size_divisor ** 2)
+        _add_head_projections(self, cfg, C, A, H)
 
     @torch.no_grad()
     def init_time(self) -> None:
@@ -384,12 +389,7 @@ class TimeMix6(TimeMix5):
         self.time_decay_w1 = nn.Parameter(torch.zeros(C, cfg.decay_lora))
         self.time_decay_w2 = nn.Parameter(torch.zeros(cfg.decay_lora, A))
         self.time_faaaa = nn.Parameter(torch.zeros(H, N))
-        self.receptance = nn.Linear(C, A, bias=False)
-        self.key = nn.Linear(C, A, bias=False)
-        self.value = nn.Linear(C, A, bias=False)
-        self.output = nn.Linear(A, C, bias=False)
-        self.gate = nn.Linear(C, A, bias=False)
-        self.ln_x = nn.GroupNorm(H, A, eps=1e-5 * cfg.head_size_divisor ** 2)
+        _add_head_projections(self, cfg, C, A, H)
 
     @torch.no_grad()
     def init_time(self) -> None:
