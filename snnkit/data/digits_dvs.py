@@ -9,7 +9,10 @@ every pixel emits an ON (p=1) or OFF (p=0) event each time its log intensity mov
 threshold away from the level at its last event (the DVS/ATIS change-detection rule). Each
 pixel's ON and OFF thresholds carry a fixed random mismatch and timestamps are interpolated
 to the threshold crossing within a simulation step; a small rate of uniform background-activity
-noise events is added. Output events are tonic's N-MNIST structure (``x, y, t, p``, t in
+noise events is added. Optionally (``flicker_hz > 0``) the room light flickers: at random times
+per recording the whole scene dims by ``flicker_depth`` in log intensity and recovers over
+``flicker_us``, so every pixel fires OFF then ON events at once, the artefact that lamps and
+monitor refresh put into real DVS recordings. Output events are tonic's N-MNIST structure (``x, y, t, p``, t in
 microseconds, sorted by t) on a ``(34, 34, 2)`` sensor.
 
 Everything random comes from ``numpy.random.SeedSequence([seed, digit_index])``, so a digit's
@@ -47,18 +50,23 @@ class DVSSimParams:
     threshold_sigma: float = 0.03     # per-pixel threshold mismatch (std)
     background: float = 0.05          # black level of the screen relative to white
     noise_hz: float = 0.2             # background-activity events per pixel per second
+    flicker_hz: float = 0.0           # illumination flickers per second (Poisson, random times per recording)
+    flicker_depth: float = 1.0        # log-intensity dip of a flicker (whole scene, raised-cosine in time)
+    flicker_us: int = 20_000          # duration of one flicker
     seed: int = 0
 
     def __post_init__(self) -> None:
         checks = [("sensor", self.sensor >= 8 * self.scale), ("scale", self.scale >= 1), ("saccade_us", self.saccade_us > 0),
                   ("dt_us", 0 < self.dt_us <= self.saccade_us), ("threshold", self.threshold > 0),
                   ("threshold_sigma", self.threshold_sigma >= 0), ("background", 0 < self.background < 1),
-                  ("noise_hz", self.noise_hz >= 0)]
+                  ("noise_hz", self.noise_hz >= 0), ("flicker_hz", self.flicker_hz >= 0),
+                  ("flicker_depth", self.flicker_depth >= 0), ("flicker_us", self.flicker_us > 0)]
         for name, ok in checks:
             if not ok:
                 raise ValueError(f"DVSSimParams: {name}={getattr(self, name)!r} is out of range "
                                  "(need sensor >= 8*scale, scale >= 1, 0 < dt_us <= saccade_us, threshold > 0, "
-                                 "threshold_sigma >= 0, 0 < background < 1, noise_hz >= 0)")
+                                 "threshold_sigma >= 0, 0 < background < 1, noise_hz >= 0, flicker_hz >= 0, flicker_depth >= 0, "
+                                 "flicker_us > 0)")
         object.__setattr__(self, "path", tuple((float(a), float(b)) for a, b in self.path))
 
     @property
@@ -113,8 +121,8 @@ def _trajectory(p: DVSSimParams, t: np.ndarray) -> np.ndarray:
     return verts[seg] + (verts[seg + 1] - verts[seg]) * ease[:, None]
 
 
-def _per_sample_randomness(p: DVSSimParams, index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ON thresholds [H, W], OFF thresholds [H, W], noise events [K, 4] as x, y, t, p) of one digit."""
+def _per_sample_randomness(p: DVSSimParams, index: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ON thresholds [H, W], OFF thresholds [H, W], noise events [K, 4] as x, y, t, p, flicker onsets [F] in us)."""
     rng = np.random.default_rng(np.random.SeedSequence([int(p.seed) & 0xFFFFFFFF, int(index)]))
     s = p.sensor
     lo = 0.25 * p.threshold
@@ -123,7 +131,17 @@ def _per_sample_randomness(p: DVSSimParams, index: int) -> Tuple[np.ndarray, np.
     k = rng.poisson(p.noise_hz * s * s * p.duration_us * 1e-6)
     noise = np.stack([rng.integers(0, s, k), rng.integers(0, s, k), rng.integers(0, p.duration_us, k),
                       rng.integers(0, 2, k)], axis=1).astype(np.int64)
-    return c_on, c_off, noise
+    # Drawn last, and only when enabled, so recordings without flicker are unchanged by the option.
+    n_flicker = rng.poisson(p.flicker_hz * p.duration_us * 1e-6) if p.flicker_hz > 0 else 0
+    onsets = np.sort(rng.uniform(0, max(p.duration_us - p.flicker_us, 0), n_flicker))
+    return c_on, c_off, noise, onsets
+
+
+def _flicker_log_gain(p: DVSSimParams, onsets: np.ndarray, t_us: float) -> float:
+    """Log-intensity change of the whole scene at ``t_us``: a raised-cosine dip of ``flicker_depth`` per flicker."""
+    u = (t_us - onsets) / p.flicker_us
+    u = u[(u > 0) & (u < 1)]
+    return -float(p.flicker_depth * ((1 - np.cos(2 * np.pi * u)) / 2).sum())
 
 
 def simulate_batch(images: np.ndarray, indices: Sequence[int], params: Optional[DVSSimParams] = None) -> List[np.ndarray]:
@@ -150,6 +168,8 @@ def simulate_batch(images: np.ndarray, indices: Sequence[int], params: Optional[
     screen[:, pad:pad + h0 * sc, pad:pad + w0 * sc] = up
     screen = np.float32(p.background) + np.float32(1 - p.background) * screen
     rand = [_per_sample_randomness(p, int(i)) for i in indices]
+    flickers = [r[3] for r in rand]
+    any_flicker = any(len(f) for f in flickers)
     c_on = np.stack([r[0] for r in rand]).astype(np.float32).ravel()
     c_off = np.stack([r[1] for r in rand]).astype(np.float32).ravel()
     n_steps = -(-p.duration_us // p.dt_us)
@@ -166,7 +186,10 @@ def simulate_batch(images: np.ndarray, indices: Sequence[int], params: Optional[
         fx, fy = np.float32(qx - ix), np.float32(qy - iy)
         rows = screen[:, iy:iy + s + 1]
         h = rows[:, :, ix:ix + s] * (np.float32(1) - fx) + rows[:, :, ix + 1:ix + 1 + s] * fx   # bilinear, x then y
-        return np.log(h[:, :-1] * (np.float32(1) - fy) + h[:, 1:] * fy).ravel()
+        out = np.log(h[:, :-1] * (np.float32(1) - fy) + h[:, 1:] * fy)
+        if any_flicker:  # illumination flicker scales the whole scene of a recording: a uniform log shift
+            out += np.array([_flicker_log_gain(p, f, t_us) for f in flickers], dtype=np.float32)[:, None, None]
+        return out.ravel()
 
     ss, span_t = s * s, p.dt_us + 1
     ref = view(0.0)

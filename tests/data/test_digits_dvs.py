@@ -53,11 +53,34 @@ def test_blank_image_gives_only_noise(digits) -> None:
     assert 0 < len(ev) < 200      # background activity only: 0.2 Hz x 1156 pixels x 0.3 s ~ 70 events
 
 
+def test_flicker_is_a_whole_scene_dip(digits) -> None:
+    """A flicker darkens every pixel by flicker_depth (log) and back: per pixel 2 OFF events, then ON events."""
+    from snnkit.data.digits_dvs import _per_sample_randomness
+
+    p = DVSSimParams(noise_hz=0.0, threshold_sigma=0.0, threshold=0.5, flicker_hz=4.0, flicker_depth=1.2)
+    idx = next(i for i in range(100) if len(_per_sample_randomness(p, i)[3]) == 1)   # a recording with one flicker
+    onset = _per_sample_randomness(p, idx)[3][0]
+    ev = simulate(np.zeros((8, 8)), idx, p)        # blank screen: flicker events only
+    assert np.all((ev["t"] >= onset - p.dt_us) & (ev["t"] <= onset + p.flicker_us + p.dt_us))
+    pix = ev["y"].astype(np.int64) * 34 + ev["x"]
+    off, on = np.bincount(pix[ev["p"] == 0], minlength=34 * 34), np.bincount(pix[ev["p"] == 1], minlength=34 * 34)
+    assert np.all(off == 2)                        # dip reaches >= 1.0 = 2 thresholds (sampled at dt_us steps)
+    assert np.all((on >= 1) & (on <= 2))           # recovery to the start level (2, or 1 after float32 rounding)
+    for k in np.unique(pix):                       # darkening comes first, then brightening
+        sel = ev[pix == k]
+        assert sel["p"][:2].tolist() == [0, 0] and np.all(sel["p"][2:] == 1)
+    # flicker off (the default) leaves every recording exactly as without the option
+    images, _ = digits
+    assert np.array_equal(simulate(images[3], 3, DVSSimParams(flicker_depth=3.0)), simulate(images[3], 3))
+
+
 def test_params_are_checked() -> None:
     with pytest.raises(ValueError, match="threshold"):
         DVSSimParams(threshold=0)
     with pytest.raises(ValueError, match="sensor"):
         DVSSimParams(sensor=20)
+    with pytest.raises(ValueError, match="flicker_hz"):
+        DVSSimParams(flicker_hz=-1.0)
     with pytest.raises(ValueError, match="images must be"):
         simulate_batch(np.zeros((8, 8)), [0])
 
