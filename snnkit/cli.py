@@ -10,7 +10,7 @@ from typing import List, Optional
 
 
 BENCHMARKS = {"neurons": "neuron_speed", "data": "data_speed", "lava": "lava_speed", "wkv": "wkv_speed",
-              "rwkv": "rwkv_speed", "energy": "energy_report", "tcja": "tcja_speed", "lm": "lm_speed",
+              "rwkv": "rwkv_speed", "energy": "energy_report", "tcja": "tcja_speed", "tcja-seeds": "tcja_seeds", "lm": "lm_speed",
               "spikegpt-energy": "spikegpt_energy"}
 
 
@@ -115,7 +115,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     trainer = tcja_trainer(args.config or "digits_dvs", root=args.root, out_dir=args.out or "runs/tcja", epochs=args.epochs, attention=args.attention,
                            batch_size=args.batch_size, lr=args.lr, seed=args.seed, augment=args.augment,
-                           max_train=args.max_train)
+                           max_train=args.max_train, tcja_init_gain=args.tcja_init_gain)
     hist = trainer.fit(resume=args.resume)
     last = hist[-1] if hist else {}
     print(f"done: {len(hist)} epochs; last test accuracy {last.get('test_acc', float('nan')):.4f}; "
@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
     s.add_argument("--epochs", type=int)
     s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="ablation (default: the config's)")
+    s.add_argument("--tcja-init-gain", type=float, help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
     s.add_argument("--batch-size", type=int)
     s.add_argument("--lr", type=float)
     s.add_argument("--seed", type=int, default=0)

@@ -177,9 +177,26 @@ def test_errors_name_the_problem() -> None:
         TCJA(4, 3, mode="spatial")
     with pytest.raises(ValueError, match="kernel_t"):
         TCJA(4, 3, kernel_t=0)
+    with pytest.raises(ValueError, match="init_gain"):
+        TCJA(4, 3, init_gain=-1.0)
     with pytest.raises(ValueError, match="at least one"):
         tcja_gate(torch.rand(4, 1, 3, 2, 2), None, None)
     with pytest.raises(ValueError, match="weight_c"):
         tcja(torch.rand(4, 1, 3, 2, 2), torch.rand(3, 3, 2), torch.rand(5, 5, 2))
     with pytest.raises(ValueError, match="conv.weight"):
         convert_original_state_dict({"fc.weight": torch.zeros(1)})
+
+
+def test_init_gain_scales_the_default_init_and_unfreezes_the_gate() -> None:
+    """init_gain multiplies PyTorch's Conv1d init; on spike-rate inputs gain 1 gives a gate stuck near 0.5."""
+    torch.manual_seed(0)
+    a = TCJA(8, 32)
+    torch.manual_seed(0)
+    b = TCJA(8, 32, init_gain=10.0)
+    torch.testing.assert_close(b.conv_t.weight, 10 * a.conv_t.weight)
+    torch.testing.assert_close(b.conv_c.weight, 10 * a.conv_c.weight)
+    assert "init_gain=10" in repr(b) and "init_gain" not in repr(a)
+    x = (torch.rand(8, 64, 32, 6, 6) < 0.1).float()        # spikes at a 10 % rate, like a trained trunk's
+    g1, g10 = a.gate(x), b.gate(x)
+    assert (g1 - 0.5).abs().max() < 0.02                   # product of two ~0.1 branch outputs: ~0.01
+    assert g10.std() > 20 * g1.std()                       # the product scales with gain^2 in the linear regime

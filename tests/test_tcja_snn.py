@@ -162,7 +162,29 @@ def test_config_json_roundtrip(name: str) -> None:
     text = json.dumps(dataclasses.asdict(cfg))
     assert TCJASNNConfig.from_dict(json.loads(text)) == cfg
     assert cfg.tau == 2.0 and cfg.v_threshold == 1.0 and cfg.v_reset == 0.0 and cfg.detach_reset
-    assert cfg.optimizer == "adam" and cfg.lr == 1e-3 and cfg.scheduler == "cosine"
+    assert cfg.optimizer == "adam" and cfg.scheduler == "cosine"
+    # the paper's recipe (Adam 1e-3, PyTorch's default init of the TCJA convs); the demo net trains in 15 epochs
+    assert (cfg.lr, cfg.tcja_init_gain) == ((1e-3, 1.0) if name in PAPER_CONFIGS else (3e-3, 10.0))
+
+
+def test_tcja_init_gain_reaches_the_blocks() -> None:
+    cfg = _small("digits_dvs")
+    torch.manual_seed(3)
+    ref = build_model(dataclasses.replace(cfg, tcja_init_gain=1.0))
+    torch.manual_seed(3)
+    scaled = build_model(dataclasses.replace(cfg, tcja_init_gain=10.0))
+    pairs = [(a, b) for a, b in zip(ref.modules(), scaled.modules()) if isinstance(a, TCJA)]
+    assert pairs and all(b.init_gain == 10.0 for _, b in pairs)
+    for a, b in pairs:
+        torch.testing.assert_close(b.conv_t.weight, 10 * a.conv_t.weight)
+        torch.testing.assert_close(b.conv_c.weight, 10 * a.conv_c.weight)
+    sd_a, sd_b = ref.state_dict(), scaled.state_dict()   # nothing else changes
+    assert all(torch.equal(sd_a[k], sd_b[k]) for k in sd_a if ".conv_t." not in k and ".conv_c." not in k)
+    with pytest.raises(ValueError, match="tcja_init_gain"):
+        get_config("digits_dvs", tcja_init_gain=0.0)
+    old = dataclasses.asdict(cfg)
+    old.pop("tcja_init_gain")                            # checkpoints written before the field existed
+    assert TCJASNNConfig.from_dict(old).tcja_init_gain == 1.0
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))

@@ -103,11 +103,19 @@ class TCJA(nn.Module):
     ``mode`` selects the full block (``"tcja"``) or one branch for ablations: ``"t_xa"``
     (temporal-wise only) or ``"c_xa"`` (channel-wise only). Parameters:
     ``channels^2 * kernel_t + T^2 * kernel_c`` for the full block.
+
+    ``init_gain`` multiplies PyTorch's default ``Conv1d`` initialisation, which the original
+    code uses (``1.0``). On spike-rate inputs (means ~0.1) each branch then starts with outputs
+    of ~0.1, so the fused product ``A_t * A_c`` is ~0.01 and the gate starts as an almost
+    constant ``sigmoid(0) = 0.5`` for every sample; the single-branch ablations have no such
+    product. A gain of ~10 starts the product at order 1 (see ``docs/tcja.md`` for the effect).
     """
 
     def __init__(self, T: int, channels: int, kernel_t: int = DEFAULT_KERNEL_T, kernel_c: int = DEFAULT_KERNEL_C,
-                 mode: str = "tcja") -> None:
+                 mode: str = "tcja", init_gain: float = 1.0) -> None:
         super().__init__()
+        if isinstance(init_gain, bool) or not isinstance(init_gain, (int, float)) or not init_gain > 0:
+            raise ValueError(f"TCJA: init_gain must be a positive number, got {init_gain!r}")
         for arg, val in (("T", T), ("channels", channels), ("kernel_t", kernel_t), ("kernel_c", kernel_c)):
             if isinstance(val, bool) or not isinstance(val, int) or val < 1:
                 raise ValueError(f"TCJA: {arg} must be a positive int, got {val!r}")
@@ -116,6 +124,12 @@ class TCJA(nn.Module):
         self.T, self.channels, self.kernel_t, self.kernel_c, self.mode = T, channels, kernel_t, kernel_c, mode
         self.conv_t = nn.Conv1d(channels, channels, kernel_t, padding="same", bias=False) if mode != "c_xa" else None
         self.conv_c = nn.Conv1d(T, T, kernel_c, padding="same", bias=False) if mode != "t_xa" else None
+        self.init_gain = float(init_gain)
+        if self.init_gain != 1.0:
+            with torch.no_grad():
+                for conv in (self.conv_t, self.conv_c):
+                    if conv is not None:
+                        conv.weight.mul_(self.init_gain)
 
     def _weights(self) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         return (None if self.conv_t is None else self.conv_t.weight,
@@ -137,8 +151,9 @@ class TCJA(nn.Module):
         return tcja(x, *self._weights())
 
     def extra_repr(self) -> str:
+        gain = f", init_gain={self.init_gain:g}" if self.init_gain != 1.0 else ""
         return (f"T={self.T}, channels={self.channels}, kernel_t={self.kernel_t}, kernel_c={self.kernel_c}, "
-                f"mode={self.mode!r}")
+                f"mode={self.mode!r}{gain}")
 
 
 def convert_original_state_dict(state_dict: dict) -> dict:

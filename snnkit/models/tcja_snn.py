@@ -64,6 +64,7 @@ class TCJASNNConfig:
     attention: str = "tcja"  # "tcja", "none", "t_xa" (temporal branch only), "c_xa" (channel branch only)
     tcja_stages: List[int] = field(default_factory=lambda: [-2, -1])  # stages followed by TCJA
     tcja_kernels: List[List[int]] = field(default_factory=lambda: [[4, 4], [4, 4]])  # [kernel_t, kernel_c] each
+    tcja_init_gain: float = 1.0  # x PyTorch's default Conv1d init of the TCJA convolutions (1.0 = the original)
     # classifier
     hidden: List[int] = field(default_factory=lambda: [512])
     dropout: float = 0.5  # one mask per sample for all time steps, before each linear layer
@@ -145,6 +146,9 @@ class TCJASNNConfig:
             raise bad("input_size", self.input_size, f"large enough for {n} 2x2 poolings")
         if not 0 <= self.dropout < 1:
             raise bad("dropout", self.dropout, "in [0, 1)")
+        if isinstance(self.tcja_init_gain, bool) or not isinstance(self.tcja_init_gain, (int, float)) \
+                or not self.tcja_init_gain > 0:
+            raise bad("tcja_init_gain", self.tcja_init_gain, "a positive number")
         return self
 
 
@@ -179,7 +183,8 @@ class TCJASNN(nn.Module):
                 c_in = c_out
             if i in cfg.tcja_positions():
                 kt, kc = kernels[i]
-                feats.append(TCJA(cfg.T, c_in, kernel_t=kt, kernel_c=kc, mode=cfg.attention))
+                feats.append(TCJA(cfg.T, c_in, kernel_t=kt, kernel_c=kc, mode=cfg.attention,
+                                  init_gain=cfg.tcja_init_gain))
             feats.append(pool(2, 2))
         self.features = nn.Sequential(*feats)
 
@@ -314,11 +319,14 @@ def _digits_dvs() -> TCJASNNConfig:
     return TCJASNNConfig(
         name="digits_dvs", num_classes=10, in_channels=2, input_size=[34, 34], sensor_size=[34, 34], T=8,
         stages=[[16], [32], [32]], pool="avg", tcja_stages=[1, 2], tcja_kernels=[[4, 4], [4, 4]],
-        hidden=[128], dropout=0.2, voting=10, loss="mse", T_max=15, epochs=15, batch_size=32,
+        hidden=[128], dropout=0.2, voting=10, loss="mse", lr=3e-3, T_max=15, epochs=15, batch_size=32,
+        tcja_init_gain=10.0,
         notes="snnkit's offline demo (scikit-learn digits turned into DVS events, 34x34x2): the Gesture network "
               "shrunk to three small stages so that a few epochs train in minutes on 2 CPU cores. Average pooling "
               "(not the Gesture net's max pooling) so that the trained net exports to Loihi/Lava: avg pooling is "
-              "a sum pooling with weights 1/4, max pooling has no Loihi mapping.")
+              "a sum pooling with weights 1/4, max pooling has no Loihi mapping. TCJA convs start at 10x PyTorch's "
+              "default init: at 1x the fused gate starts as a constant 0.5 and, in 15 epochs, the net ends below "
+              "the one without TCJA (docs/tcja.md, benchmarks/tcja_seeds.py).")
 
 
 CONFIGS: Dict[str, Callable[[], TCJASNNConfig]] = {

@@ -17,7 +17,7 @@ def tcja_trainer(
     out_dir: Union[str, Path] = "runs/tcja", epochs: Optional[int] = None, attention: Optional[str] = None,
     batch_size: Optional[int] = None, lr: Optional[float] = None, seed: int = 0, augment: bool = False,
     max_train: Optional[int] = None, progress: bool = True, tensorboard: bool = True,
-    data: Optional[Tuple[Any, Any]] = None,
+    data: Optional[Tuple[Any, Any]] = None, tcja_init_gain: Optional[float] = None,
 ) -> Trainer:
     """A :class:`Trainer` for a TCJA-SNN config (name or :class:`~snnkit.models.TCJASNNConfig`) on its dataset.
 
@@ -30,7 +30,8 @@ def tcja_trainer(
 
     cfg = tcja_snn.get_config(config) if isinstance(config, str) else config
     overrides: Dict[str, Any] = {k: v for k, v in (("attention", attention), ("epochs", epochs),
-                                                   ("batch_size", batch_size), ("lr", lr)) if v is not None}
+                                                   ("batch_size", batch_size), ("lr", lr),
+                                                   ("tcja_init_gain", tcja_init_gain)) if v is not None}
     if epochs is not None:
         overrides["T_max"] = epochs
     if overrides:

@@ -53,3 +53,14 @@ def test_unknown_config_and_missing_dataset_are_clear_errors(tmp_path: Path) -> 
 def test_cli_train_rejects_unknown_model() -> None:
     with pytest.raises(SystemExit):
         cli.main(["train", "resnet"])
+
+
+def test_recipe_overrides_reach_the_model(tmp_path: Path) -> None:
+    data = (_fake_frames(8, 0), _fake_frames(4, 1))
+    tr = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False, tcja_init_gain=3.0,
+                      lr=0.02)
+    blocks = [m for m in tr.model.modules() if isinstance(m, tcja_snn.TCJA)]
+    assert blocks and all(b.init_gain == 3.0 for b in blocks)
+    assert tr.model_config["tcja_init_gain"] == 3.0 and tr.model_config["lr"] == 0.02
+    with pytest.raises(ValueError, match="tcja_init_gain"):
+        tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tcja_init_gain=-2.0)

@@ -1,0 +1,106 @@
+"""TCJA-SNN against its ablations on digits_dvs over several seeds (the demo's comparison, repeated).
+
+A single demo run compares TCJA-SNN with the same network without TCJA on one seed; the test
+set has 360 samples (one sample = 0.28 points), so one seed cannot separate a small effect
+from initialisation noise. This trains every (variant, seed) pair with the demo's recipe (the
+``digits_dvs`` config: 15 epochs, Adam 3e-3, cosine schedule), one CPU thread per run and
+``--jobs`` runs at a time, and reports the final test accuracy per seed, mean and standard
+deviation per variant, and the paired per-seed difference to ``none``.
+
+A variant is an attention mode, optionally with the TCJA convolutions' init gain after a colon
+(``tcja:1`` = PyTorch's default init as in the original code; without a gain the config's, 10).
+
+    python benchmarks/tcja_seeds.py                       # tcja vs none, seeds 0-3
+    python benchmarks/tcja_seeds.py --variants tcja tcja:1 none t_xa:1 c_xa:1 --seeds 0 1 2 3
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, print_table, write_json  # noqa: E402
+
+
+def parse_variant(spec: str) -> Dict[str, Any]:
+    """``"tcja"`` / ``"tcja:1"`` -> config overrides (attention mode, optional TCJA init gain)."""
+    mode, _, gain = spec.partition(":")
+    if mode not in ("tcja", "none", "t_xa", "c_xa") or (gain and mode == "none"):
+        raise SystemExit(f"tcja_seeds: bad variant {spec!r}; use tcja, none, t_xa or c_xa, optionally ':GAIN'")
+    try:
+        return {"attention": mode, **({"tcja_init_gain": float(gain)} if gain else {})}
+    except ValueError:
+        raise SystemExit(f"tcja_seeds: bad init gain in variant {spec!r}") from None
+
+
+def train_one(variant: str, seed: int, epochs: Optional[int], out: str) -> Dict[str, Any]:
+    """Train one variant with one seed in this (child) process on one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    from snnkit.models.tcja_snn import get_config
+    from snnkit.train.recipes import tcja_trainer
+
+    t0 = time.time()
+    cfg = get_config("digits_dvs", **parse_variant(variant))
+    tr = tcja_trainer(cfg, out_dir=Path(out) / f"{variant.replace(':', '_')}_{seed}", seed=seed, epochs=epochs,
+                      progress=False, tensorboard=False)
+    hist = tr.fit()
+    return {"attention": variant, "seed": seed, "tcja_init_gain": cfg.tcja_init_gain, "final": hist[-1]["test_acc"],
+            "best": tr.best, "curve": [h["test_acc"] for h in hist], "seconds": time.time() - t0}
+
+
+def summarize(runs: List[Dict[str, Any]], baseline: str = "none") -> List[Dict[str, Any]]:
+    """Per variant: mean/std of the final accuracy and the paired per-seed difference to ``baseline``."""
+    by = {(r["attention"], r["seed"]): r["final"] for r in runs}
+    rows = []
+    for v in dict.fromkeys(r["attention"] for r in runs):
+        seeds = sorted(s for a, s in by if a == v)
+        acc = [by[v, s] * 100 for s in seeds]
+        diffs = [(by[v, s] - by[baseline, s]) * 100 for s in seeds if (baseline, s) in by]
+        rows.append({"variant": v, "seeds": len(seeds), "final_per_seed": [round(a, 2) for a in acc],
+                     "mean": round(statistics.mean(acc), 2), "std": round(statistics.stdev(acc), 2) if len(acc) > 1 else 0.0,
+                     f"minus_{baseline}_mean": round(statistics.mean(diffs), 2) if diffs and v != baseline else None,
+                     f"wins_vs_{baseline}": f"{sum(d > 0 for d in diffs)}/{len(diffs)}" if v != baseline else None})
+    return rows
+
+
+def main(argv: Any = None) -> Dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--variants", nargs="+", default=["tcja", "none"], help="tcja, none, t_xa, c_xa [:init gain]")
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3])
+    ap.add_argument("--epochs", type=int, default=None, help="default: the digits_dvs config's")
+    ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
+    ap.add_argument("--name", default="tcja_seeds", help="results file benchmarks/results/NAME.json")
+    args = ap.parse_args(argv)
+    for v in args.variants:
+        parse_variant(v)
+    if "none" not in args.variants:
+        args.variants.append("none")
+    from snnkit import data as snn_data
+
+    snn_data.load("digits_dvs", frames=8, split_by="number")  # build the frame cache once, before the workers
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as out, ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futs = [pool.submit(train_one, v, s, args.epochs, out) for s in args.seeds for v in args.variants]
+        runs = []
+        for f in futs:
+            runs.append(f.result())
+            r = runs[-1]
+            print(f"  {r['attention']:<7} seed {r['seed']}: {r['final'] * 100:.2f}%  ({r['seconds']:.0f} s)", flush=True)
+    rows = summarize(runs)
+    print_table(rows, list(rows[0]), f"digits_dvs final test accuracy (%), {len(args.seeds)} seeds")
+    payload = {"machine": machine(), "variants": args.variants, "epochs": args.epochs, "seeds": args.seeds, "summary": rows, "runs": runs,
+               "wall_s": round(time.time() - t0, 1)}
+    print(f"results: {write_json(args.name, payload)}")
+    return payload
+
+
+if __name__ == "__main__":
+    main()

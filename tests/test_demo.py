@@ -1,0 +1,31 @@
+"""`make demo` end to end, shortened (one epoch, a few Lava samples): it must run and report what it claims."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    out = tmp_path / "demo_out"
+    env = {**os.environ, "SNNKIT_DATA": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--epochs", "1", "--samples", "3",
+                        "--out", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    summary = json.loads((out / "demo.json").read_text())
+    runs = summary["runs"]
+    assert set(runs) == {"tcja", "none"} and all(0.0 <= runs[a]["final"] <= 1.0 for a in runs)
+    gain = (runs["tcja"]["final"] - runs["none"]["final"]) * 100
+    assert abs(summary["tcja_gain_points"] - gain) < 1e-9
+    assert f"{gain + 0.0:+.1f} points" in r.stdout               # the printed verdict is the measured one
+    # Lava in floating point reproduces PyTorch spike for spike; fixed point stays close
+    assert summary["lava"]["floating_pt"]["spike_agreement"] == 1.0
+    assert summary["lava"]["fixed_pt"]["spike_agreement"] > 0.9
+    assert (out / "demo.png").stat().st_size > 10_000
+    for variant in ("tcja", "none"):
+        assert (out / variant / "last.pt").is_file()
+    assert "Loihi" in r.stdout or "loihi" in r.stdout            # the energy report was printed
