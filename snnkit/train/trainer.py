@@ -240,8 +240,15 @@ class Trainer:
 
 
 def _progress(it: Any, desc: str, enabled: bool, leave: bool = True) -> Any:
+    """A progress bar over ``it`` that draws nothing from any RNG, so results do not depend on it.
+
+    ``tqdm.auto`` calls ``iter()`` on what it wraps when it is built and again when the loop
+    starts; every ``DataLoader`` iterator draws a base seed from the global torch RNG, so the
+    bar would shift all later dropout masks. A generator (one ``iter()``, as a plain loop) avoids it.
+    """
     if not enabled or not dist.is_main():
         return it
     from tqdm.auto import tqdm
 
-    return tqdm(it, desc=desc, leave=leave, dynamic_ncols=True)
+    total = len(it) if hasattr(it, "__len__") else None
+    return tqdm((item for item in it), total=total, desc=desc, leave=leave, dynamic_ncols=True)

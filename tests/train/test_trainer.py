@@ -53,6 +53,20 @@ def test_resume_is_bit_for_bit(tmp_path: Path) -> None:
     assert [r["train_loss"] for r in full.history] == [r["train_loss"] for r in resumed.history]
 
 
+def test_progress_bar_does_not_change_the_result(tmp_path: Path) -> None:
+    """Seeded training is the same with and without a progress bar (tqdm must not draw from the RNG)."""
+    runs = []
+    for progress in (False, True):
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Dropout(0.3), TinySNN())   # dropout reads the global RNG
+        tr = Trainer(model, dataset(), dataset(n=30, seed=1), _cfg(tmp_path / str(progress), epochs=2,
+                                                                      progress=progress, tensorboard=False))
+        runs.append((tr.fit(), tr.model.state_dict()))
+    (h0, s0), (h1, s1) = runs
+    assert [r["train_loss"] for r in h0] == [r["train_loss"] for r in h1]
+    assert all(torch.equal(s0[k], s1[k]) for k in s0)
+
+
 def test_checkpoint_of_another_architecture_is_refused(tmp_path: Path) -> None:
     tr = Trainer(_model(), dataset(), None, _cfg(tmp_path, epochs=1, tensorboard=False), arch="tiny")
     tr.fit()
