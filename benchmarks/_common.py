@@ -5,12 +5,13 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
 import torch
+
+from snnkit._io import atomic_write_text
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -46,13 +47,7 @@ def timeit(fn: Callable[[], Any], repeat: int = 7, warmup: int = 2, sync: Callab
 
 def write_json(name: str, payload: Dict[str, Any]) -> Path:
     """Write ``benchmarks/results/<name>.json`` atomically (temp file, then rename)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
-    fd, tmp = tempfile.mkstemp(dir=RESULTS, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(payload, fh, indent=2)
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(RESULTS / f"{name}.json", json.dumps(payload, indent=2))
 
 
 def print_table(rows: List[Dict[str, Any]], columns: List[str], title: str) -> None:

@@ -28,13 +28,14 @@ Files are written to a temporary file in the same folder and renamed into place.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
+
+from snnkit._io import atomic_write
 
 from .graph import Flatten, LayerGraph, trace
 from .lava import plan_network
@@ -137,9 +138,8 @@ def export_netx(
         raise ValueError(f"export_netx: path {str(path)!r} is a directory")
     if not path.parent.exists():
         raise FileNotFoundError(f"export_netx: folder {str(path.parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(path.parent))
-    os.close(fd)
-    try:
+
+    def _write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
             import snnkit
 
@@ -187,12 +187,8 @@ def export_netx(
                 n.create_dataset("vThMant", data=int(L["vth"]))
                 n.create_dataset("refDelay", data=1)
                 n.create_dataset("gradedSpike", data=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write(path, _write)
 
 
 # --------------------------------------------------------------------------- reading

@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
+
+from .._io import atomic_write
 
 __all__ = ["CACHE_FORMAT", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
            "write_cache", "FrameDataset"]
@@ -99,12 +100,9 @@ def write_cache(
     import h5py
     from tqdm.auto import tqdm
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    os.close(fd)
     c, h, w = (int(v) for v in frame_shape)
-    try:
+
+    def _write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
             frame_bytes = c * h * w * 4
             store = _FrameStore(f, (c, h, w), max(1, min(int(chunk_frames), (8 << 20) // frame_bytes)))
@@ -140,12 +138,8 @@ def write_cache(
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+
+    return atomic_write(path, _write)
 
 
 class _FrameStore:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -32,6 +31,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .._io import atomic_write
 from .. import surrogate as _sg
 from ..attention.tcja import TCJA
 from ..base import reset
@@ -270,14 +270,5 @@ def save_grid_png(images: Tensor, path: "str | os.PathLike[str]", nrow: Optional
     grid = grid.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
     arr = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            mpimg.imsave(fh, arr, cmap="gray", vmin=0.0, vmax=1.0, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, lambda tmp: mpimg.imsave(tmp, arr, cmap="gray", vmin=0.0, vmax=1.0, format="png"))
     return path
