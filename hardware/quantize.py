@@ -27,7 +27,9 @@ resolution; the report gives the clipped fraction and warns.
 
 The network input, when it is not binary, is sent as graded spikes ``round(x * input_scale)``
 with ``input_scale = (2**(input_bits-1) - 1) / max|x|`` (``2**input_bits - 1`` for
-non-negative data), ``max|x|`` from ``calibration`` data.
+non-negative data), ``max|x|`` from ``calibration`` data. Integer data that fit ``input_bits``
+(event-count frames) are sent as they are (``input_scale = 1``): exact, and the first layer's
+weights keep their full 8-bit range.
 
 Non-native host ops (TCJA, see :mod:`snnkit.hardware.host_ops`) are not quantized themselves (they
 run on the host CPU); their graded output ``spike * gate`` (gate in (0, 1)) is sent as the
@@ -242,7 +244,12 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
         if not binary:
             xmax = float(np.abs(c).max())
             limit = (2 ** input_bits - 1) if c.min() >= 0 else (2 ** (input_bits - 1) - 1)
-            sigma_in = limit / xmax if xmax > 0 else 1.0
+            if np.all(c == np.round(c)) and xmax <= limit:
+                # Integer data (event counts) are exact at one unit per count; a larger scale adds no input
+                # precision but takes range from the first layer's weights (a Conv has no weight_exp).
+                sigma_in = 1.0
+            else:
+                sigma_in = limit / xmax if xmax > 0 else 1.0
     p.input_binary = binary
     layers: List[LayerQuant] = []
     non_native: List[Dict[str, Any]] = []

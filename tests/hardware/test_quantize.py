@@ -124,3 +124,33 @@ def test_fixed_point_loss_on_a_trained_network(trained_digits) -> None:
     assert rep.class_agreement >= 0.9
     lava_sim = simulate_plan(plan, x[:, :24])
     assert rep.spike_counts["3"]["lava"] == int(lava_sim["3"].sum())
+
+
+def test_integer_count_input_is_sent_exactly_and_keeps_conv_weights_8_bit() -> None:
+    """Event-count frames are integers: sent at one unit per count (exact), the first Conv keeps its 8-bit
+    weights, and spikes agree with float64 PyTorch better than when the same data are scaled to 8 bits."""
+    from snnkit.hardware.compare import model_copy, torch_spikes
+
+    torch.manual_seed(0)
+    net = nn.Sequential(snnkit.layers.TimeDistributed(nn.Conv2d(2, 8, 3, padding=1)), snnkit.LIF(tau=2.0)).eval()
+    with torch.no_grad():
+        net[0].module.weight.mul_(3.0)
+    counts = torch.poisson(torch.full((6, 40, 2, 10, 10), 1.5)).clamp(max=7)
+    graph = trace(net, (2, 10, 10))
+    ref = torch_spikes(model_copy(net, torch.float64), counts.double(), ["1"])["spikes"]["1"]
+    assert 0.05 < ref.mean() < 0.5
+
+    exact = quantize_plan(plan_network(graph), calibration=counts)
+    assert exact.input_scale == 1.0
+    q = exact.quant_report.layers[0]
+    assert q.weight_int_max >= 250 and q.weight_rel_rmse < 0.01
+    agree_exact = (simulate_plan(exact, counts)["1"] == ref).mean()
+
+    scaled = 0.999 * counts  # no longer integer: the input is scaled to fill 8 bits, as before
+    ref_s = torch_spikes(model_copy(net, torch.float64), scaled.double(), ["1"])["spikes"]["1"]
+    with pytest.warns(QuantizationWarning, match="integer levels"):
+        lossy = quantize_plan(plan_network(graph), calibration=scaled)
+    assert lossy.input_scale == pytest.approx(255 / (0.999 * 7))
+    agree_scaled = (simulate_plan(lossy, scaled)["1"] == ref_s).mean()
+    assert agree_exact > agree_scaled
+    assert agree_exact >= 0.995
