@@ -12,10 +12,12 @@ A variant is an attention mode, optionally with the TCJA convolutions' init gain
 
     python benchmarks/tcja_seeds.py                       # tcja vs none, seeds 0-3
     python benchmarks/tcja_seeds.py --variants tcja tcja:1 none t_xa:1 c_xa:1 --seeds 0 1 2 3
+    python benchmarks/tcja_seeds.py --variants tcja:1 --seeds 8 9 --extend   # add runs to results/tcja_seeds.json
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import tempfile
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, write_json  # noqa: E402
+from _common import RESULTS, machine, print_table, write_json  # noqa: E402
 
 
 def parse_variant(spec: str) -> Dict[str, Any]:
@@ -64,11 +66,28 @@ def summarize(runs: List[Dict[str, Any]], baseline: str = "none") -> List[Dict[s
         seeds = sorted(s for a, s in by if a == v)
         acc = [by[v, s] * 100 for s in seeds]
         diffs = [(by[v, s] - by[baseline, s]) * 100 for s in seeds if (baseline, s) in by]
+        paired = bool(diffs) and v != baseline
         rows.append({"variant": v, "seeds": len(seeds), "final_per_seed": [round(a, 2) for a in acc],
                      "mean": round(statistics.mean(acc), 2), "std": round(statistics.stdev(acc), 2) if len(acc) > 1 else 0.0,
-                     f"minus_{baseline}_mean": round(statistics.mean(diffs), 2) if diffs and v != baseline else None,
-                     f"wins_vs_{baseline}": f"{sum(d > 0 for d in diffs)}/{len(diffs)}" if v != baseline else None})
+                     f"minus_{baseline}_mean": round(statistics.mean(diffs), 2) if paired else None,
+                     # standard error of the paired mean difference: |mean| below ~2 sem is seed noise
+                     f"minus_{baseline}_sem": round(statistics.stdev(diffs) / len(diffs) ** 0.5, 2)
+                     if paired and len(diffs) > 1 else None,
+                     f"wins_vs_{baseline}": f"{sum(d > 0 for d in diffs)}/{len(diffs)}" if paired else None,
+                     f"ties_vs_{baseline}": sum(d == 0 for d in diffs) if paired else None})
     return rows
+
+
+def previous_runs(path: Path, epochs: Optional[int], new: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Runs of an earlier results file that ``new`` does not redo; refuses a file trained for other epochs."""
+    if not path.exists():
+        return []
+    old = json.loads(path.read_text())
+    if old.get("epochs") != epochs:
+        raise SystemExit(f"tcja_seeds: {path} was trained with epochs={old.get('epochs')}, not {epochs}; "
+                         "use another --name")
+    redo = {(r["attention"], r["seed"]) for r in new}
+    return [r for r in old["runs"] if (r["attention"], r["seed"]) not in redo]
 
 
 def main(argv: Any = None) -> Dict[str, Any]:
@@ -78,11 +97,15 @@ def main(argv: Any = None) -> Dict[str, Any]:
     ap.add_argument("--epochs", type=int, default=None, help="default: the digits_dvs config's")
     ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
     ap.add_argument("--name", default="tcja_seeds", help="results file benchmarks/results/NAME.json")
+    ap.add_argument("--extend", action="store_true",
+                    help="keep the runs already in NAME.json (same epochs) and add these; a re-run pair replaces its old run")
     args = ap.parse_args(argv)
     for v in args.variants:
         parse_variant(v)
-    if "none" not in args.variants:
-        args.variants.append("none")
+    path = RESULTS / f"{args.name}.json"
+    have = {(r["attention"], r["seed"]) for r in previous_runs(path, args.epochs, [])} if args.extend else set()
+    if "none" not in args.variants and any(("none", s) not in have for s in args.seeds):
+        args.variants.append("none")  # the baseline every variant is paired with (kept from the file if there)
     from snnkit import data as snn_data
 
     snn_data.load("digits_dvs", frames=8, split_by="number")  # build the frame cache once, before the workers
@@ -94,10 +117,15 @@ def main(argv: Any = None) -> Dict[str, Any]:
             runs.append(f.result())
             r = runs[-1]
             print(f"  {r['attention']:<7} seed {r['seed']}: {r['final'] * 100:.2f}%  ({r['seconds']:.0f} s)", flush=True)
+    wall = round(time.time() - t0, 1)
+    if args.extend:
+        runs = previous_runs(path, args.epochs, runs) + runs
+    variants = list(dict.fromkeys(r["attention"] for r in runs))
+    seeds = sorted({r["seed"] for r in runs})
     rows = summarize(runs)
-    print_table(rows, list(rows[0]), f"digits_dvs final test accuracy (%), {len(args.seeds)} seeds")
-    payload = {"machine": machine(), "variants": args.variants, "epochs": args.epochs, "seeds": args.seeds, "summary": rows, "runs": runs,
-               "wall_s": round(time.time() - t0, 1)}
+    print_table(rows, list(rows[0]), f"digits_dvs final test accuracy (%), {len(seeds)} seeds")
+    payload = {"machine": machine(), "variants": variants, "epochs": args.epochs, "seeds": seeds, "summary": rows,
+               "runs": runs, "wall_s": wall}
     print(f"results: {write_json(args.name, payload)}")
     return payload
 

@@ -29,3 +29,33 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     for variant in ("tcja", "none"):
         assert (out / variant / "last.pt").is_file()
     assert "Loihi" in r.stdout or "loihi" in r.stdout            # the energy report was printed
+    sweep = summary["seed_sweep"]                                  # the shipped 16-seed result is printed beside it
+    assert sweep["seeds"] >= 16 and f"over {sweep['seeds']} seeds" in r.stdout and sweep["reading"] in r.stdout
+
+
+def _demo_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("snnkit_demo", ROOT / "examples" / "demo.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_seed_sweep_reading(tmp_path: Path) -> None:
+    """The demo calls a difference measurable only when it is at least two standard errors from zero."""
+    demo = _demo_module()
+    path = tmp_path / "sweep.json"
+
+    def reading(diff: float, sem: float) -> str:
+        rows = [{"variant": "tcja", "seeds": 16, "mean": 98.0, "std": 0.5, "minus_none_mean": diff, "minus_none_sem": sem,
+                 "wins_vs_none": "9/16", "ties_vs_none": 0},
+                {"variant": "none", "seeds": 16, "mean": 97.0, "std": 0.5, "minus_none_mean": None, "minus_none_sem": None}]
+        path.write_text(json.dumps({"summary": rows}))
+        return demo.seed_sweep(path)["reading"]
+
+    assert reading(-0.09, 0.23) == "no measurable difference"
+    assert reading(0.45, 0.23) == "no measurable difference"
+    assert reading(0.5, 0.23) == "TCJA better"
+    assert reading(-0.6, 0.2) == "TCJA worse"
+    assert demo.seed_sweep(tmp_path / "absent.json") is None
