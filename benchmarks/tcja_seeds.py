@@ -118,8 +118,9 @@ def main(argv: Any = None) -> Dict[str, Any]:
             r = runs[-1]
             print(f"  {r['attention']:<7} seed {r['seed']}: {r['final'] * 100:.2f}%  ({r['seconds']:.0f} s)", flush=True)
     wall = round(time.time() - t0, 1)
-    if args.extend:
+    if args.extend and path.exists():
         runs = previous_runs(path, args.epochs, runs) + runs
+        wall = round(wall + json.loads(path.read_text()).get("wall_s", 0.0), 1)  # all invocations together
     variants = list(dict.fromkeys(r["attention"] for r in runs))
     seeds = sorted({r["seed"] for r in runs})
     rows = summarize(runs)
