@@ -86,6 +86,14 @@ def previous_runs(path: Path, epochs: Optional[int], new: List[Dict[str, Any]]) 
     if old.get("epochs") != epochs:
         raise SystemExit(f"tcja_seeds: {path} was trained with epochs={old.get('epochs')}, not {epochs}; "
                          "use another --name")
+    from snnkit.models.tcja_snn import get_config
+
+    for r in old["runs"]:  # same recipe: each variant's init gain and the epochs actually trained
+        cfg = get_config("digits_dvs", **parse_variant(r["attention"]))
+        if r.get("tcja_init_gain") != cfg.tcja_init_gain or len(r["curve"]) != (epochs or cfg.epochs):
+            raise SystemExit(f"tcja_seeds: {path} run {r['attention']} seed {r['seed']} was trained with init gain "
+                             f"{r.get('tcja_init_gain')} for {len(r['curve'])} epochs, not gain {cfg.tcja_init_gain} "
+                             f"for {epochs or cfg.epochs}; use another --name")
     redo = {(r["attention"], r["seed"]) for r in new}
     return [r for r in old["runs"] if (r["attention"], r["seed"]) not in redo]
 

@@ -43,8 +43,12 @@ def seed_sweep(path: Path = SWEEP) -> Optional[Dict[str, Any]]:
     """TCJA vs no TCJA over many seeds, from the seed-sweep benchmark's results (None if it is absent)."""
     if not path.is_file():
         return None
-    rows = {r["variant"]: r for r in json.loads(path.read_text())["summary"]}
-    if "tcja" not in rows or rows["tcja"].get("minus_none_sem") is None:
+    try:
+        rows = {r["variant"]: r for r in json.loads(path.read_text())["summary"]}
+    except (ValueError, KeyError, TypeError) as e:
+        print(f"  (seed sweep {path} unreadable, left out: {e!r})")
+        return None
+    if "tcja" not in rows or "none" not in rows or rows["tcja"].get("minus_none_sem") is None:
         return None
     t, n = rows["tcja"], rows["none"]
     diff, sem = t["minus_none_mean"], t["minus_none_sem"]
@@ -118,7 +122,11 @@ def main(argv: Any = None) -> Dict[str, Any]:
     sweep = seed_sweep()
     if sweep:
         ties = f", {sweep['ties']} tie{'' if sweep['ties'] == 1 else 's'}" if sweep["ties"] else ""
-        print(f"  one seed cannot settle it; over {sweep['seeds']} seeds (benchmarks/tcja_seeds.py): TCJA-SNN "
+        cfg = get_config("digits_dvs")
+        recipe = f"{cfg.epochs} epochs, Adam {cfg.lr:g}"
+        if (args.epochs or cfg.epochs) != cfg.epochs or (args.lr or cfg.lr) != cfg.lr:
+            recipe += f"; not this run's recipe ({epochs} epochs, Adam {args.lr or cfg.lr:g})"
+        print(f"  one seed cannot settle it; over {sweep['seeds']} seeds ({recipe}; benchmarks/tcja_seeds.py): TCJA-SNN "
               f"{sweep['tcja'][0]:.2f} ± {sweep['tcja'][1]:.2f}%, without TCJA {sweep['none'][0]:.2f} ± "
               f"{sweep['none'][1]:.2f}%, paired difference {sweep['diff']:+.2f} ± {sweep['sem']:.2f} points "
               f"({sweep['wins']} wins{ties}): {sweep['reading']} on digits_dvs")

@@ -28,8 +28,9 @@ resolution; the report gives the clipped fraction and warns.
 The network input, when it is not binary, is sent as graded spikes ``round(x * input_scale)``
 with ``input_scale = (2**(input_bits-1) - 1) / max|x|`` (``2**input_bits - 1`` for
 non-negative data), ``max|x|`` from ``calibration`` data. Integer data that fit ``input_bits``
-(event-count frames) are sent as they are (``input_scale = 1``): exact, and the first layer's
-weights keep their full 8-bit range.
+(event-count frames) get a whole number of units per count, so they are sent exactly: at most
+``floor(that scale)``, and no more than lets the first layer's weights fill their 8 bits at the
+largest state scale (a Conv has no ``weight_exp`` to absorb a larger input scale).
 
 Non-native host ops (TCJA, see :mod:`snnkit.hardware.host_ops`) are not quantized themselves (they
 run on the host CPU); their graded output ``spike * gate`` (gate in (0, 1)) is sent as the
@@ -232,6 +233,7 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
     p.mode = "fixed_pt"
     # --- input scale
     binary = True
+    integer_input = False
     sigma_in = 1.0
     if calibration is not None:
         from .lava import _as_input
@@ -244,12 +246,11 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
         if not binary:
             xmax = float(np.abs(c).max())
             limit = (2 ** input_bits - 1) if c.min() >= 0 else (2 ** (input_bits - 1) - 1)
-            if np.all(c == np.round(c)) and xmax <= limit:
-                # Integer data (event counts) are exact at one unit per count; a larger scale adds no input
-                # precision but takes range from the first layer's weights (a Conv has no weight_exp).
-                sigma_in = 1.0
-            else:
-                sigma_in = limit / xmax if xmax > 0 else 1.0
+            sigma_in = limit / xmax if xmax > 0 else 1.0
+            # Integer data (event counts) are sent exactly at a whole number of units per count.
+            integer_input = bool(np.all(c == np.round(c))) and xmax <= limit
+            if integer_input:
+                sigma_in = float(math.floor(sigma_in))
     p.input_binary = binary
     layers: List[LayerQuant] = []
     non_native: List[Dict[str, Any]] = []
@@ -294,6 +295,10 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
             M = 254.0 if mixed else 255.0
             if wmax == 0:
                 wmax = 1.0
+            if sp.index == 0 and integer_input and state_scale is None and math.isfinite(lam_max):
+                # Exact integer input needs no more units per count than fill the weights' 8 bits at lam_max;
+                # more only takes weight levels (a Conv has no weight_exp to give them back).
+                sigma_in = sigma = float(max(1, min(sigma_in, math.floor(lam_max * wmax / (64.0 * M)))))
             lo, hi = WEIGHT_EXP_RANGE
             if sp.conn == "conv":
                 w_exp = 0  # Lava's fixed-point Conv ignores weight_exp
@@ -391,6 +396,9 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
             })
     p.input_scale = sigma_in
     notes = []
+    if integer_input:
+        notes.append(f"integer input: sent exactly at {sigma_in:g} units per count; inputs that are not whole "
+                     "numbers are rounded to the nearest unit")
     if non_native:
         notes.append(p.non_native_note())
     p.quant_report = QuantReport(input_scale=sigma_in, input_bits=None if binary else input_bits, layers=layers,

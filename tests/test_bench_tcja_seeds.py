@@ -17,8 +17,8 @@ def _module():
     return mod
 
 
-def _run(variant: str, seed: int, final: float) -> dict:
-    return {"attention": variant, "seed": seed, "final": final}
+def _run(variant: str, seed: int, final: float, gain: float = 10.0, epochs: int = 15) -> dict:
+    return {"attention": variant, "seed": seed, "final": final, "tcja_init_gain": gain, "curve": [final] * epochs}
 
 
 def test_summary_pairs_by_seed() -> None:
@@ -43,3 +43,9 @@ def test_extend_keeps_old_runs_and_replaces_redone_pairs(tmp_path: Path) -> None
     assert m.previous_runs(tmp_path / "missing.json", None, []) == []
     with pytest.raises(SystemExit, match="epochs=None, not 3"):
         m.previous_runs(path, 3, [])
+    path.write_text(json.dumps({"epochs": None, "runs": [_run("tcja", 0, 0.9, gain=1.0)]}))
+    with pytest.raises(SystemExit, match="init gain 1.0 for 15 epochs, not gain 10.0"):
+        m.previous_runs(path, None, [])  # a gain-1 run under the name of the gain-10 variant
+    path.write_text(json.dumps({"epochs": None, "runs": [_run("tcja:1", 0, 0.9, gain=1.0, epochs=3)]}))
+    with pytest.raises(SystemExit, match="for 3 epochs"):
+        m.previous_runs(path, None, [])

@@ -59,3 +59,5 @@ def test_seed_sweep_reading(tmp_path: Path) -> None:
     assert reading(0.5, 0.23) == "TCJA better"
     assert reading(-0.6, 0.2) == "TCJA worse"
     assert demo.seed_sweep(tmp_path / "absent.json") is None
+    path.write_text("{not json")
+    assert demo.seed_sweep(path) is None                          # a broken file is left out, not a crash

@@ -127,8 +127,9 @@ def test_fixed_point_loss_on_a_trained_network(trained_digits) -> None:
 
 
 def test_integer_count_input_is_sent_exactly_and_keeps_conv_weights_8_bit() -> None:
-    """Event-count frames are integers: sent at one unit per count (exact), the first Conv keeps its 8-bit
-    weights, and spikes agree with float64 PyTorch better than when the same data are scaled to 8 bits."""
+    """Event-count frames are integers: sent at a whole number of units per count (exact), no more than lets the
+    first Conv keep 8-bit weights; on the same data, spikes agree with float64 PyTorch better than with the
+    input scaled to fill 8 bits (what non-integer calibration data still get)."""
     from snnkit.hardware.compare import model_copy, torch_spikes
 
     torch.manual_seed(0)
@@ -141,16 +142,30 @@ def test_integer_count_input_is_sent_exactly_and_keeps_conv_weights_8_bit() -> N
     assert 0.05 < ref.mean() < 0.5
 
     exact = quantize_plan(plan_network(graph), calibration=counts)
-    assert exact.input_scale == 1.0
+    assert exact.input_scale == round(exact.input_scale) and 1 <= exact.input_scale < 255 / 7
     q = exact.quant_report.layers[0]
     assert q.weight_int_max >= 250 and q.weight_rel_rmse < 0.01
+    assert any("integer input" in n for n in exact.quant_report.notes)
+    assert simulate_plan(exact, counts)["1"].tolist() == simulate_plan(exact, counts.numpy().astype(np.int64))["1"].tolist()
     agree_exact = (simulate_plan(exact, counts)["1"] == ref).mean()
 
-    scaled = 0.999 * counts  # no longer integer: the input is scaled to fill 8 bits, as before
-    ref_s = torch_spikes(model_copy(net, torch.float64), scaled.double(), ["1"])["spikes"]["1"]
+    not_integer = counts.clone()
+    not_integer[0, 0, 0, 0, 0] = 0.5  # same max, no longer integer: the old rule, scale 255 / 7
     with pytest.warns(QuantizationWarning, match="integer levels"):
-        lossy = quantize_plan(plan_network(graph), calibration=scaled)
-    assert lossy.input_scale == pytest.approx(255 / (0.999 * 7))
-    agree_scaled = (simulate_plan(lossy, scaled)["1"] == ref_s).mean()
+        lossy = quantize_plan(plan_network(graph), calibration=not_integer)
+    assert lossy.input_scale == pytest.approx(255 / 7)
+    agree_scaled = (simulate_plan(lossy, counts)["1"] == ref).mean()
     assert agree_exact > agree_scaled
     assert agree_exact >= 0.995
+
+
+@pytest.mark.parametrize("data_sign", [1, -1])
+def test_integer_input_straight_into_neurons_keeps_threshold_precision(data_sign: int) -> None:
+    """A first layer with no weights gains nothing from a small input scale: integer data get the largest whole
+    number of units per count that fits ``input_bits``, so the threshold keeps its precision."""
+    net = nn.Sequential(snnkit.IF(v_threshold=1.3)).eval()
+    counts = data_sign * torch.poisson(torch.full((5, 30, 12), 2.0)).clamp(max=9)
+    plan = quantize_plan(plan_network(trace(net, (12,))), calibration=counts)
+    limit = 255 if data_sign > 0 else 127
+    assert plan.input_scale == limit // 9
+    assert plan.quant_report.layers[0].vth_rel_error < 0.02  # one unit per count would give 1.3 -> 1 (23 %)
