@@ -107,7 +107,8 @@ def main(argv: Any = None) -> Dict[str, Any]:
     # --- 2. train TCJA-SNN and the no-attention ablation in parallel -----------------------------
     from snnkit.models.tcja_snn import get_config
 
-    epochs = args.epochs or get_config("digits_dvs").epochs
+    cfg = get_config("digits_dvs")
+    epochs, lr = args.epochs or cfg.epochs, args.lr or cfg.lr
     print(f"training TCJA-SNN and the same network without TCJA ({epochs} epochs each, in parallel) ...", flush=True)
     with ProcessPoolExecutor(max_workers=2) as pool:
         jobs = {a: pool.submit(train_variant, a, args.epochs, args.lr, args.seed, str(out)) for a in ("tcja", "none")}
@@ -122,10 +123,9 @@ def main(argv: Any = None) -> Dict[str, Any]:
     sweep = seed_sweep()
     if sweep:
         ties = f", {sweep['ties']} tie{'' if sweep['ties'] == 1 else 's'}" if sweep["ties"] else ""
-        cfg = get_config("digits_dvs")
         recipe = f"{cfg.epochs} epochs, Adam {cfg.lr:g}"
-        if (args.epochs or cfg.epochs) != cfg.epochs or (args.lr or cfg.lr) != cfg.lr:
-            recipe += f"; not this run's recipe ({epochs} epochs, Adam {args.lr or cfg.lr:g})"
+        if (epochs, lr) != (cfg.epochs, cfg.lr):
+            recipe += f"; not this run's recipe ({epochs} epochs, Adam {lr:g})"
         print(f"  one seed cannot settle it; over {sweep['seeds']} seeds ({recipe}; benchmarks/tcja_seeds.py): TCJA-SNN "
               f"{sweep['tcja'][0]:.2f} ± {sweep['tcja'][1]:.2f}%, without TCJA {sweep['none'][0]:.2f} ± "
               f"{sweep['none'][1]:.2f}%, paired difference {sweep['diff']:+.2f} ± {sweep['sem']:.2f} points "
