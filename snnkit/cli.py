@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import runpy
 import sys
@@ -73,31 +74,40 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     if args.images:
         path = Path(args.images)
         if not path.is_file():
-            raise SystemExit(f"snnkit generate-images: --images {str(path)!r} does not exist (expected a .npy of [N, H, W] in [0, 1])")
-        images = torch.tensor(np.load(path), dtype=torch.float32)
+            raise FileNotFoundError(f"--images {str(path)!r} does not exist (expected a .npy of [N, H, W] in [0, 1])")
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as err:
+            raise ValueError(f"--images {str(path)!r} is not a readable .npy array ({err})") from None
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+            raise ValueError(f"--images {str(path)!r} must hold one real-valued array [N, H, W] or [N, C, H, W]")
+        try:
+            images = V.as_images(torch.tensor(array, dtype=torch.float32))
+        except ValueError as err:
+            raise ValueError(f"--images {str(path)!r}: {err}") from None
+        if len(images) < 2:
+            raise ValueError(f"--images {str(path)!r} holds {len(images)} image(s); need at least 2 (train and held-out)")
     else:
         from sklearn.datasets import load_digits
 
-        images = torch.tensor(load_digits().images / 16.0, dtype=torch.float32)
+        images = torch.tensor(load_digits().images / 16.0, dtype=torch.float32).unsqueeze(1)
     gen = torch.Generator().manual_seed(args.seed)
     order = torch.randperm(len(images), generator=gen)
     n_test = max(1, len(images) // 10)
     test, train = images[order[:n_test]], images[order[n_test:]]
-    cfg = V.TCJAVAEConfig(image_size=list(images.shape[-2:]), in_channels=1 if images.ndim == 3 else images.shape[1],
-                          attention=args.attention)
+    cfg = V.TCJAVAEConfig(image_size=list(images.shape[-2:]), in_channels=images.shape[1], attention=args.attention)
     if args.threads:
         torch.set_num_threads(args.threads)
     model, hist = V.train_vae(train, cfg, epochs=args.epochs, seed=args.seed,
                               log=lambda e, m: print(f"epoch {e + 1}/{args.epochs}: loss {m['loss']:.2f} "
                                                      f"recon {m['recon']:.2f} kl {m['kl']:.2f}", flush=True))
     with torch.no_grad():
-        x = test.unsqueeze(1) if test.ndim == 3 else test
-        mu, logvar = model.encode(x)
-        recon = V.vae_loss(model.decode(mu), x, mu, logvar, cfg.beta)["recon"].item()
+        mu, logvar = model.encode(test)
+        recon = V.vae_loss(model.decode(mu), test, mu, logvar, cfg.beta)["recon"].item()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     V.save_grid_png(V.sample(model, args.n, generator=gen), out / "samples.png", scale=6)
-    V.save_grid_png(torch.cat([x[:8], V.reconstruct(model, x[:8])]), out / "reconstructions.png", nrow=8, scale=6)
+    V.save_grid_png(torch.cat([test[:8], V.reconstruct(model, test[:8])]), out / "reconstructions.png", nrow=8, scale=6)
     print(f"held-out reconstruction loss (BCE per image, {len(test)} images): {recon:.2f}")
     print(f"wrote {out / 'samples.png'} and {out / 'reconstructions.png'}")
     return 0
@@ -172,9 +182,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+TRACEBACK_ENV = "SNNKIT_TRACEBACK"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    """Run one subcommand; bad input (ValueError, OSError) ends with its message and exit code 2, not a traceback."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, OSError) as err:
+        if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+            raise
+        print(f"snnkit {args.command}: error: {err}\n(set {TRACEBACK_ENV}=1 to see the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -169,7 +169,8 @@ def vae_loss(logits: Tensor, x: Tensor, mu: Tensor, logvar: Tensor, beta: float 
     return {"loss": recon + beta * kl, "recon": recon, "kl": kl}
 
 
-def _as_images(images: Tensor) -> Tensor:
+def as_images(images: Tensor) -> Tensor:
+    """``images`` as float ``[N, C, H, W]`` after checking the shape and the [0, 1] range (ValueError otherwise)."""
     if not isinstance(images, torch.Tensor) or images.ndim not in (3, 4):
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"images must be a tensor [N, H, W] or [N, C, H, W], got {got}")
@@ -193,7 +194,7 @@ def train_vae(
     ``log(epoch, means)`` is called after each epoch. On a CPU shared with other processes,
     ``torch.set_num_threads(1)`` is often several times faster for these small layers.
     """
-    x = _as_images(images)
+    x = as_images(images)
     if config is None:
         config = TCJAVAEConfig(image_size=list(x.shape[-2:]), in_channels=x.shape[1])
     config.validate()
@@ -242,7 +243,7 @@ def sample(model: TCJAVAE, n: int, generator: Optional[torch.Generator] = None) 
 @torch.no_grad()
 def reconstruct(model: TCJAVAE, images: Tensor) -> Tensor:
     """Reconstructions (decoded posterior means) of ``images`` in [0, 1]."""
-    x = _as_images(images)
+    x = as_images(images)
     mu, _ = model.encode(x)
     return torch.sigmoid(model.decode(mu))
 
@@ -255,7 +256,7 @@ def save_grid_png(images: Tensor, path: "str | os.PathLike[str]", nrow: Optional
     """
     import matplotlib.image as mpimg  # imsave renders off-screen; no GUI backend is touched
 
-    x = _as_images(images.detach().cpu())
+    x = as_images(images.detach().cpu())
     n, c, h, w = x.shape
     if c not in (1, 3) or n == 0:
         raise ValueError(f"save_grid_png: images must have 1 or 3 channels and N >= 1, got shape {tuple(x.shape)}")

@@ -1,0 +1,84 @@
+"""The snnkit command on bad input: one clear line and exit code 2, no traceback; `generate-images` end to end."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from snnkit import cli
+
+
+@pytest.fixture
+def one_thread():
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _npy(path, array):
+    np.save(path, array)
+    return str(path)
+
+
+def test_unknown_tcja_config_is_one_line_with_exit_code_2(capsys, monkeypatch) -> None:
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    assert cli.main(["train", "tcja", "--config", "mnist_dvs"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("snnkit train: error: ") and "unknown dataset 'mnist_dvs'" in err and "digits_dvs" in err
+    assert "Traceback" not in err
+
+
+def test_missing_dataset_root_names_the_dataset(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    assert cli.main(["train", "tcja", "--config", "dvs128_gesture", "--root", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "dvs128_gesture" in err and "does not exist" in err and "Expected layout" in err
+
+
+def test_traceback_env_reraises(monkeypatch) -> None:
+    monkeypatch.setenv(cli.TRACEBACK_ENV, "1")
+    with pytest.raises(ValueError, match="unknown dataset 'mnist_dvs'"):
+        cli.main(["train", "tcja", "--config", "mnist_dvs"])
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    (b"not a numpy file", "is not a readable .npy array"),
+    (np.full((5,), 0.5), r"\[N, H, W\] or \[N, C, H, W\], got \(5,\)"),
+    (np.full((4, 8, 8), 2.0), r"scaled to \[0, 1\]"),
+    (np.full((1, 8, 8), 0.5), "holds 1 image"),
+    (np.array([["a", "b"]]), "real-valued array"),
+])
+def test_generate_images_rejects_bad_images(tmp_path, capsys, monkeypatch, content, message) -> None:
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    path = tmp_path / "images.npy"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        np.save(path, content)
+    assert cli.main(["generate-images", "--images", str(path), "--epochs", "1", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("snnkit generate-images: error: --images ")
+    assert re.search(message, err), err
+    assert not (tmp_path / "out").exists()  # nothing written for bad input
+
+
+def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thread) -> None:
+    rng = np.random.default_rng(0)
+    images = _npy(tmp_path / "images.npy", (rng.random((24, 8, 8)) > 0.5).astype(np.float32))
+    out = tmp_path / "out"
+    assert cli.main(["generate-images", "--images", images, "--epochs", "2", "--n", "4", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "epoch 2/2" in text and "held-out reconstruction loss (BCE per image, 2 images)" in text
+    import matplotlib.image as mpimg
+
+    samples, recon = mpimg.imread(out / "samples.png"), mpimg.imread(out / "reconstructions.png")
+    # 4 samples: a 2x2 grid of 8x8 digits with 1-pixel gaps, every pixel 6x6 -> (2*9+1)*6 = 114 square
+    assert samples.shape[:2] == (114, 114)
+    # 2 held-out images then their 2 reconstructions, in one row of 8 slots: (9+1)*6 high, (8*9+1)*6 wide
+    assert recon.shape[:2] == (60, 438)
+    assert sorted(p.name for p in out.iterdir()) == ["reconstructions.png", "samples.png"]
