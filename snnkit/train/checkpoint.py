@@ -60,6 +60,15 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
     return ckpt
 
 
+def config_differences(saved: Any, wanted: Any, limit: int = 8) -> str:
+    """``"key: checkpoint X vs this run Y; ..."`` for the top-level entries where two model configs differ."""
+    if not isinstance(saved, dict) or not isinstance(wanted, dict):
+        return f"model config {saved!r} vs this run {wanted!r}"
+    keys = [k for k in dict.fromkeys([*saved, *wanted]) if saved.get(k, "<absent>") != wanted.get(k, "<absent>")]
+    parts = [f"{k}: checkpoint {saved.get(k, '<absent>')!r} vs this run {wanted.get(k, '<absent>')!r}" for k in keys[:limit]]
+    return "; ".join(parts) + (" ..." if len(keys) > limit else "")
+
+
 def check_state_dict(model: nn.Module, state: Dict[str, torch.Tensor], source: str) -> None:
     """Raise ValueError listing missing, unexpected and mis-shaped entries between ``model`` and ``state``."""
     own = model.state_dict()

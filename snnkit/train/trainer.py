@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from .. import __version__
 from ..base import reset
 from . import distributed as dist
-from .checkpoint import check_state_dict, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import check_state_dict, config_differences, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .metrics import MetricLogger
 
@@ -226,10 +226,12 @@ class Trainer:
     def resume(self, path: Union[str, Path]) -> None:
         """Restore everything from a checkpoint written by :meth:`save`."""
         ckpt = load_checkpoint(path, arch=self.arch)
+        saved = ckpt.get("model_config")
+        if self.model_config is not None and saved not in (None, self.model_config):
+            raise ValueError(f"checkpoint {str(path)!r} was saved by a run with other settings: "
+                             f"{config_differences(saved, self.model_config)}. Resuming continues that run; "
+                             "use its settings, or write a new run to another output folder")
         check_state_dict(self.model, ckpt["model"], str(path))
-        if self.model_config is not None and ckpt.get("model_config") not in (None, self.model_config):
-            raise ValueError(f"checkpoint {str(path)!r} was trained with model config {ckpt['model_config']}, "
-                             f"not {self.model_config}")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt["scheduler"] is not None:

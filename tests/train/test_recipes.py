@@ -39,7 +39,9 @@ def test_checkpoint_of_another_config_is_refused(tmp_path: Path) -> None:
     tr.fit()
     other = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=(_fake_frames(16, 0), _fake_frames(8, 1)),
                          progress=False, tensorboard=False, attention="none", epochs=2)
-    with pytest.raises(ValueError, match="different architecture"):
+    with pytest.raises(ValueError, match="run with other settings: attention: checkpoint 'tcja' vs this run 'none'; "
+                                         "T_max: checkpoint 1 vs this run 2; epochs: checkpoint 1 vs this run 2. "
+                                         "Resuming continues that run"):
         other.fit(resume=True)
 
 

@@ -111,3 +111,15 @@ def test_ddp_two_processes_equals_one_process_with_double_batch(tmp_path: Path) 
     Trainer(model, dataset(), dataset(n=30, seed=1), cfg).fit()
     for k, v in model.state_dict().items():
         torch.testing.assert_close(ddp[k], v, rtol=1e-4, atol=1e-5, msg=k)
+
+
+def test_config_differences_names_only_the_changed_entries() -> None:
+    from snnkit.train.checkpoint import config_differences
+
+    saved = {"T": 8, "attention": "tcja", "stages": [[16], [32]], "old_only": 1}
+    wanted = {"T": 8, "attention": "none", "stages": [[16], [64]], "new_only": 2}
+    assert config_differences(saved, wanted) == (
+        "attention: checkpoint 'tcja' vs this run 'none'; stages: checkpoint [[16], [32]] vs this run [[16], [64]]; "
+        "old_only: checkpoint 1 vs this run '<absent>'; new_only: checkpoint '<absent>' vs this run 2")
+    assert config_differences({"a": 1, "b": 1}, {"a": 2, "b": 2}, limit=1) == "a: checkpoint 1 vs this run 2 ..."
+    assert config_differences(None, {"a": 1}) == "model config None vs this run {'a': 1}"
