@@ -116,11 +116,24 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a TCJA-SNN config on its dataset through the shared Trainer (SpikeGPT: snnkit.models.spikegpt_cli)."""
     if args.model in ("spikegpt", "rwkv"):
+        if args.print_config:
+            raise ValueError("--print-config prints TCJA-SNN configs; SpikeGPT/RWKV configs are listed in docs/spikegpt.md")
         return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_train"]).cmd_train(args)
     import torch
 
     from snnkit.train.recipes import tcja_trainer
 
+    if args.print_config:
+        import dataclasses
+
+        import yaml
+
+        from snnkit.models.tcja_snn import resolve_config
+
+        cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, T_max=args.epochs,
+                             batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain)
+        print(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False, default_flow_style=None, width=120), end="")
+        return 0
     if args.threads:
         torch.set_num_threads(args.threads)
     trainer = tcja_trainer(args.config or "digits_dvs", root=args.root, out_dir=args.out or "runs/tcja", epochs=args.epochs, attention=args.attention,
@@ -153,7 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("snnkit.hardware.cli", fromlist=["configure_simulate"]).configure_simulate(sub.add_parser("simulate", help="run test samples in Lava (float / fixed point) vs PyTorch: agreement, accuracy, energy"))
     s = sub.add_parser("train", help="train a network (TCJA-SNN configs, SpikeGPT) with checkpoints, logs and --resume")
     s.add_argument("model", choices=["tcja", "spikegpt", "rwkv"], help="model family (rwkv: the RWKV baseline, see --version)")
-    s.add_argument("--config", help="tcja: dvs128_gesture, cifar10_dvs, ncaltech101, fashion_mnist, digits_dvs (default); spikegpt: tiny (default), 45m, 216m")
+    s.add_argument("--config", help="tcja: dvs128_gesture, cifar10_dvs, ncaltech101, fashion_mnist, digits_dvs (default), "
+                                    "or a .yaml/.json file (see --print-config); spikegpt: tiny (default), 45m, 216m")
+    s.add_argument("--print-config", action="store_true",
+                   help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
     s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
     s.add_argument("--epochs", type=int)

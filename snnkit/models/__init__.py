@@ -1,10 +1,10 @@
 """Model zoo: TCJA-SNN classifiers, the TCJA spiking VAE, and SpikeGPT."""
 from .tcja_snn import (CONFIGS, PAPER_CONFIGS, TCJASNN, TCJASNNConfig, build_model, count_parameters, get_config,
-                       make_optimizer, make_scheduler)
+                       load_config, make_optimizer, make_scheduler, resolve_config)
 from .spikegpt import SpikeGPT, SpikeGPTConfig
 from .tcja_vae import TCJAVAE, TCJAVAEConfig, kl_divergence, reconstruct, sample, save_grid_png, train_vae, vae_loss
 
 __all__ = ["CONFIGS", "PAPER_CONFIGS", "TCJASNN", "TCJASNNConfig", "build_model", "count_parameters", "get_config",
-           "make_optimizer", "make_scheduler",
+           "load_config", "make_optimizer", "make_scheduler", "resolve_config",
            "TCJAVAE", "TCJAVAEConfig", "kl_divergence", "reconstruct", "sample", "save_grid_png", "train_vae",
            "vae_loss", "SpikeGPT", "SpikeGPTConfig"]

@@ -22,6 +22,7 @@ contradicts itself, the paper and the intent of the code win (see each config's 
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
@@ -338,6 +339,42 @@ CONFIGS: Dict[str, Callable[[], TCJASNNConfig]] = {
     "digits_dvs": _digits_dvs,
 }
 PAPER_CONFIGS = ("dvs128_gesture", "cifar10_dvs", "ncaltech101", "fashion_mnist")
+
+
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+def load_config(path: "str | os.PathLike[str]") -> TCJASNNConfig:
+    """A config from a JSON/YAML file: ``base: NAME`` plus the fields to change, or every field (``name`` = dataset).
+
+    ``snnkit train tcja --config NAME --print-config`` writes a complete file to start from.
+    """
+    from ..train.config import read_config
+
+    data = read_config(path)
+    where = f"config file {os.fspath(path)!r}"
+    try:
+        if "base" in data:
+            base = data.pop("base")
+            return get_config(base, **data)
+        return TCJASNNConfig.from_dict(data).validate()
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{where}: {err}") from None
+
+
+def resolve_config(config: "str | os.PathLike[str] | TCJASNNConfig", **overrides: Any) -> TCJASNNConfig:
+    """A registered name, a config file (see :func:`load_config`) or a config, with non-None ``overrides`` applied."""
+    if isinstance(config, TCJASNNConfig):
+        cfg = config
+    elif isinstance(config, str) and config in CONFIGS:
+        cfg = get_config(config)
+    elif isinstance(config, os.PathLike) or (isinstance(config, str) and config.endswith(CONFIG_SUFFIXES)):
+        cfg = load_config(config)
+    else:
+        raise ValueError(f"unknown dataset {config!r}: valid config names are {', '.join(CONFIGS)}; "
+                         f"or give a {'/'.join(CONFIG_SUFFIXES)} config file")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return dataclasses.replace(cfg, **changes).validate() if changes else cfg
 
 
 def get_config(name: str, **overrides: Any) -> TCJASNNConfig:

@@ -19,7 +19,7 @@ def tcja_trainer(
     max_train: Optional[int] = None, progress: bool = True, tensorboard: bool = True,
     data: Optional[Tuple[Any, Any]] = None, tcja_init_gain: Optional[float] = None,
 ) -> Trainer:
-    """A :class:`Trainer` for a TCJA-SNN config (name or :class:`~snnkit.models.TCJASNNConfig`) on its dataset.
+    """A :class:`Trainer` for a TCJA-SNN config (name, JSON/YAML file or :class:`~snnkit.models.TCJASNNConfig`).
 
     The dataset comes from :func:`snnkit.data.load` (frames by number, SpikingJelly's bin edges,
     as the paper) unless ``data=(train, test)`` is given. ``max_train`` keeps the first N
@@ -28,16 +28,8 @@ def tcja_trainer(
     from .. import data as snn_data
     from ..models import tcja_snn
 
-    cfg = tcja_snn.get_config(config) if isinstance(config, str) else config
-    overrides: Dict[str, Any] = {k: v for k, v in (("attention", attention), ("epochs", epochs),
-                                                   ("batch_size", batch_size), ("lr", lr),
-                                                   ("tcja_init_gain", tcja_init_gain)) if v is not None}
-    if epochs is not None:
-        overrides["T_max"] = epochs
-    if overrides:
-        import dataclasses
-
-        cfg = dataclasses.replace(cfg, **overrides).validate()
+    cfg = tcja_snn.resolve_config(config, attention=attention, epochs=epochs, T_max=epochs, batch_size=batch_size,
+                                  lr=lr, tcja_init_gain=tcja_init_gain)
     if data is None:
         name = _DATASET_OF.get(cfg.name, cfg.name)
         size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size

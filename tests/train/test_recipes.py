@@ -66,3 +66,56 @@ def test_recipe_overrides_reach_the_model(tmp_path: Path) -> None:
     assert tr.model_config["tcja_init_gain"] == 3.0 and tr.model_config["lr"] == 0.02
     with pytest.raises(ValueError, match="tcja_init_gain"):
         tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tcja_init_gain=-2.0)
+
+
+def test_print_config_writes_a_file_that_reads_back_equal(tmp_path: Path, capsys) -> None:
+    assert cli.main(["train", "tcja", "--config", "dvs128_gesture", "--attention", "none", "--epochs", "7",
+                     "--print-config"]) == 0
+    path = tmp_path / "gesture.yaml"
+    path.write_text(capsys.readouterr().out)
+    want = tcja_snn.get_config("dvs128_gesture", attention="none", epochs=7, T_max=7)
+    assert tcja_snn.load_config(path) == want
+    assert tcja_snn.resolve_config(str(path)) == want and tcja_snn.resolve_config(path, lr=0.5).lr == 0.5
+
+
+def test_config_file_with_base_reaches_the_model(tmp_path: Path) -> None:
+    path = tmp_path / "small.json"
+    path.write_text('{"base": "digits_dvs", "input_size": [16, 16], "sensor_size": [16, 16], "stages": [[4], [8]], '
+                    '"tcja_stages": [0, 1], "hidden": [16], "T": 4, "epochs": 1, "batch_size": 8, "attention": "c_xa"}')
+    tr = tcja_trainer(str(path), out_dir=tmp_path / "run", data=(_fake_frames(8, 0), _fake_frames(4, 1)),
+                      progress=False, tensorboard=False)
+    assert tr.model_config["stages"] == [[4], [8]] and tr.model_config["attention"] == "c_xa"
+    assert [m.mode for m in tr.model.modules() if isinstance(m, tcja_snn.TCJA)] == ["c_xa", "c_xa"]
+    assert len(tr.fit()) == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"base": "mnist_dvs"}', r"small.json': get_config: unknown dataset 'mnist_dvs'"),
+    ('{"base": "digits_dvs", "chanels": 3}', r"small.json': get_config: unknown config fields \['chanels'\]"),
+    ('{"name": "digits_dvs", "stages": "wide"}', r"small.json': .*stages must be a non-empty list.*got 'wide'"),
+    ('{"base": "digits_dvs", "attention": "spatial"}', r"small.json': .*attention"),
+    ('[1, 2]', "must hold a mapping"),
+    ('{"base": ', "is not valid JSON"),
+])
+def test_bad_config_files_are_named_in_the_error(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "small.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        tcja_snn.load_config(path)
+
+
+def test_config_file_naming_an_unknown_dataset_fails_before_training(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    cfg = tcja_snn.get_config("digits_dvs")
+    path = tmp_path / "mine.yaml"
+    import dataclasses
+
+    import yaml
+
+    path.write_text(yaml.safe_dump({**dataclasses.asdict(cfg), "name": "mnist_dvs"}))
+    assert cli.main(["train", "tcja", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert "unknown dataset 'mnist_dvs' (did you mean 'digits_dvs'?)" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+    assert cli.main(["train", "tcja", "--config", str(tmp_path / "absent.yaml")]) == 2
+    assert "config file" in capsys.readouterr().err
+    assert cli.main(["train", "spikegpt", "--print-config"]) == 2
