@@ -9,16 +9,6 @@ import pytest
 from snnkit import cli
 
 
-@pytest.fixture
-def one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _npy(path, array):
     np.save(path, array)
     return str(path)

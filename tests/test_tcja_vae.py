@@ -15,15 +15,6 @@ from snnkit.models import (TCJAVAE, TCJAVAEConfig, kl_divergence, reconstruct, s
 TINY = TCJAVAEConfig(image_size=[8, 8], T=4, channels=[8, 16], latent_dim=4, batch_size=16)
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny ops run much faster on one thread when other processes share the CPU (no OpenMP spin-waits)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _bars(n: int, seed: int = 0) -> torch.Tensor:
     """Random-but-structured 8x8 images: one horizontal and one vertical bar at random inner positions."""
     g = torch.Generator().manual_seed(seed)
