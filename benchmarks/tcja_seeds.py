@@ -112,14 +112,16 @@ def main(argv: Any = None) -> Dict[str, Any]:
         parse_variant(v)
     path = RESULTS / f"{args.name}.json"
     have = {(r["attention"], r["seed"]) for r in previous_runs(path, args.epochs, [])} if args.extend else set()
-    if "none" not in args.variants and any(("none", s) not in have for s in args.seeds):
-        args.variants.append("none")  # the baseline every variant is paired with (kept from the file if there)
+    # every variant is paired with the baseline `none` of its seed; one already in the file is kept, not re-run
+    add_none = "none" not in args.variants
+    jobs = [(v, s) for s in args.seeds
+            for v in args.variants + (["none"] if add_none and ("none", s) not in have else [])]
     from snnkit import data as snn_data
 
     snn_data.load("digits_dvs", frames=8, split_by="number")  # build the frame cache once, before the workers
     t0 = time.time()
     with tempfile.TemporaryDirectory() as out, ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futs = [pool.submit(train_one, v, s, args.epochs, out) for s in args.seeds for v in args.variants]
+        futs = [pool.submit(train_one, v, s, args.epochs, out) for v, s in jobs]
         runs = []
         for f in futs:
             runs.append(f.result())

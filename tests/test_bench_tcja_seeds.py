@@ -49,3 +49,37 @@ def test_extend_keeps_old_runs_and_replaces_redone_pairs(tmp_path: Path) -> None
     path.write_text(json.dumps({"epochs": None, "runs": [_run("tcja:1", 0, 0.9, gain=1.0, epochs=3)]}))
     with pytest.raises(SystemExit, match="for 3 epochs"):
         m.previous_runs(path, None, [])
+
+
+def test_main_extend_merges_files_end_to_end(tmp_path: Path, monkeypatch, capsys) -> None:
+    """main() twice, the second with --extend: old pairs kept, the baseline added only where missing, wall summed."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import snnkit.data
+
+    m = _module()
+    trained = []
+
+    def fake_train(variant: str, seed: int, epochs, out: str) -> dict:
+        trained.append((variant, seed))
+        final = {"tcja": 0.95, "none": 0.94, "tcja:1": 0.93}[variant] + seed / 1000
+        return {**_run(variant, seed, final, gain=1.0 if variant == "tcja:1" else 10.0), "seconds": 1.0}
+
+    monkeypatch.setattr(m, "train_one", fake_train)
+    monkeypatch.setattr(m, "ProcessPoolExecutor", ThreadPoolExecutor)  # the fake is not importable by a child
+    monkeypatch.setattr(snnkit.data, "load", lambda *a, **k: None)  # no frame cache needed
+    monkeypatch.setattr(m, "RESULTS", tmp_path)
+    monkeypatch.setattr(m, "write_json", lambda name, payload: (tmp_path / f"{name}.json").write_text(json.dumps(payload)))
+    first = m.main(["--variants", "tcja", "--seeds", "0", "1", "--name", "sweep"])
+    assert sorted(trained) == [("none", 0), ("none", 1), ("tcja", 0), ("tcja", 1)]
+    trained.clear()
+    second = m.main(["--variants", "tcja:1", "tcja", "--seeds", "1", "2", "--name", "sweep", "--extend"])
+    assert sorted(trained) == [("none", 2), ("tcja", 1), ("tcja", 2), ("tcja:1", 1), ("tcja:1", 2)]  # none 1 kept
+    pairs = sorted((r["attention"], r["seed"]) for r in second["runs"])
+    assert pairs == sorted([("tcja", 0), ("tcja", 1), ("tcja", 2), ("none", 0), ("none", 1), ("none", 2),
+                            ("tcja:1", 1), ("tcja:1", 2)])
+    assert second["seeds"] == [0, 1, 2] and second["wall_s"] >= first["wall_s"]
+    rows = {r["variant"]: r for r in second["summary"]}
+    assert rows["tcja"]["seeds"] == 3 and rows["tcja"]["minus_none_mean"] == pytest.approx(1.0)
+    assert rows["tcja:1"]["seeds"] == 2 and rows["tcja:1"]["minus_none_mean"] == pytest.approx(-1.0)
+    assert json.loads((tmp_path / "sweep.json").read_text())["runs"] == second["runs"]
