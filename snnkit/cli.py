@@ -139,7 +139,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = tcja_trainer(args.config or "digits_dvs", root=args.root, out_dir=args.out or "runs/tcja", epochs=args.epochs, attention=args.attention,
                            batch_size=args.batch_size, lr=args.lr, seed=args.seed, augment=args.augment,
                            max_train=args.max_train, tcja_init_gain=args.tcja_init_gain)
-    hist = trainer.fit(resume=args.resume)
+    try:
+        hist = trainer.fit(resume=args.resume)
+    finally:
+        trainer.close()
     last = hist[-1] if hist else {}
     print(f"done: {len(hist)} epochs; last test accuracy {last.get('test_acc', float('nan')):.4f}; "
           f"best {trainer.best:.4f}; checkpoints in {trainer.out_dir}")

@@ -305,6 +305,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     class _LMTrainer(Trainer):
         """Prints the epoch's training loss and validation loss / BPC as each epoch ends."""
 
+        epoch_lines = False  # its own line (with BPC) replaces the Trainer's
+
         def train_epoch(self) -> Dict[str, float]:
             self._last_train = super().train_epoch()
             return self._last_train
@@ -326,6 +328,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         hist = trainer.fit(resume=bool(args.resume))
     except ValueError as err:  # a checkpoint of another config
         raise _fail(cmd, err) from None
+    finally:
+        trainer.close()
     if valid_set is None:
         for row in hist:
             print(f"epoch {row['epoch']}/{tcfg.epochs}: train loss {row['train_loss']:.4f}")

@@ -21,6 +21,13 @@ def setup() -> None:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
 
 
+def teardown() -> None:
+    """Leave the process group: all ranks meet at a barrier first, so none exits while another still talks to it."""
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def rank() -> int:
     return dist.get_rank() if dist.is_initialized() else 0
 

@@ -9,6 +9,18 @@ from typing import Any, Dict, List, Optional
 from .._io import atomic_write_text
 
 
+def format_epoch(row: Dict[str, Any], epochs: int, best: float) -> str:
+    """One line per finished epoch for the console: train and test loss/accuracy, best so far, lr, time."""
+    parts = [f"epoch {row['epoch']}/{epochs}: train loss {row['train_loss']:.4f}"]
+    if "train_acc" in row:
+        parts[0] += f" acc {row['train_acc'] * 100:.1f}%"
+    if "test_acc" in row:
+        parts.append(f"test loss {row['test_loss']:.4f} acc {row['test_acc'] * 100:.1f}% (best {best * 100:.1f}%)")
+    parts.append(f"lr {row['lr']:.2e}")
+    parts.append(f"{row['seconds']:.1f} s")
+    return " | ".join(parts)
+
+
 class MetricLogger:
     """Keeps the history of per-epoch metrics; writes ``metrics.csv`` and TensorBoard scalars."""
 

@@ -16,5 +16,4 @@ trainer = Trainer(model, dataset(), dataset(n=30, seed=1), cfg)
 trainer.fit()
 if trainer.out_dir and torch.distributed.is_initialized() and torch.distributed.get_rank() == 0:
     torch.save(model.state_dict(), f"{out_dir}/final_weights.pt")
-if torch.distributed.is_initialized():
-    torch.distributed.destroy_process_group()
+trainer.close()

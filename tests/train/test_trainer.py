@@ -123,3 +123,29 @@ def test_config_differences_names_only_the_changed_entries() -> None:
         "old_only: checkpoint 1 vs this run '<absent>'; new_only: checkpoint '<absent>' vs this run 2")
     assert config_differences({"a": 1, "b": 1}, {"a": 2, "b": 2}, limit=1) == "a: checkpoint 1 vs this run 2 ..."
     assert config_differences(None, {"a": 1}) == "model config None vs this run {'a': 1}"
+
+
+def test_format_epoch_by_hand() -> None:
+    from snnkit.train.metrics import format_epoch
+
+    row = {"epoch": 3, "train_loss": 0.07126, "train_acc": 0.8531, "lr": 0.0027, "test_loss": 0.065,
+           "test_acc": 0.881, "seconds": 5.06}
+    assert format_epoch(row, 15, 0.9) == ("epoch 3/15: train loss 0.0713 acc 85.3% | test loss 0.0650 acc 88.1% "
+                                          "(best 90.0%) | lr 2.70e-03 | 5.1 s")
+    assert format_epoch({"epoch": 1, "train_loss": 2.0, "lr": 1e-3, "seconds": 0.04}, 2, float("-inf")) == (
+        "epoch 1/2: train loss 2.0000 | lr 1.00e-03 | 0.0 s")
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_one_line_per_epoch_only_with_progress(tmp_path: Path, capsys, progress: bool) -> None:
+    tr = Trainer(_model(), dataset(), dataset(n=30, seed=1), _cfg(tmp_path, epochs=2, progress=progress,
+                                                                  tensorboard=False))
+    hist = tr.fit()
+    lines = [l for l in capsys.readouterr().out.splitlines() if l.startswith("epoch ")]
+    if progress:
+        from snnkit.train.metrics import format_epoch
+
+        assert lines == [format_epoch(hist[0], 2, hist[0]["test_acc"]),
+                         format_epoch(hist[1], 2, max(h["test_acc"] for h in hist))]
+    else:
+        assert lines == []
