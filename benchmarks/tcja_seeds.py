@@ -13,6 +13,7 @@ A variant is an attention mode, optionally with the TCJA convolutions' init gain
     python benchmarks/tcja_seeds.py                       # tcja vs none, seeds 0-3
     python benchmarks/tcja_seeds.py --variants tcja tcja:1 none t_xa:1 c_xa:1 --seeds 0 1 2 3
     python benchmarks/tcja_seeds.py --variants tcja:1 --seeds 8 9 --extend   # add runs to results/tcja_seeds.json
+    python benchmarks/tcja_seeds.py --set 'stages=[[8],[16],[16]]' --seeds 0 1 2 3 4 5 --name tcja_seeds_narrow
 """
 from __future__ import annotations
 
@@ -41,7 +42,29 @@ def parse_variant(spec: str) -> Dict[str, Any]:
         raise SystemExit(f"tcja_seeds: bad init gain in variant {spec!r}") from None
 
 
-def train_one(variant: str, seed: int, epochs: Optional[int], out: str) -> Dict[str, Any]:
+def parse_sets(items: List[str]) -> Dict[str, Any]:
+    """``["stages=[[8],[16],[16]]"]`` -> network overrides for every variant (values are JSON)."""
+    from snnkit.models.tcja_snn import get_config
+
+    out: Dict[str, Any] = {}
+    for item in items:
+        key, eq, text = item.partition("=")
+        if not eq or key in ("attention", "tcja_init_gain", "epochs", "T_max"):
+            raise SystemExit(f"tcja_seeds: bad --set {item!r}; use KEY=JSON for a digits_dvs config field "
+                             "(attention and init gain come from --variants, epochs from --epochs)")
+        try:
+            out[key] = json.loads(text)
+        except json.JSONDecodeError:
+            raise SystemExit(f"tcja_seeds: --set {item!r}: the value is not JSON") from None
+    try:
+        get_config("digits_dvs", **out)
+    except ValueError as err:
+        raise SystemExit(f"tcja_seeds: --set: {err}") from None
+    return out
+
+
+def train_one(variant: str, seed: int, epochs: Optional[int], out: str,
+              overrides: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """Train one variant with one seed in this (child) process on one thread."""
     import torch
 
@@ -50,7 +73,7 @@ def train_one(variant: str, seed: int, epochs: Optional[int], out: str) -> Dict[
     from snnkit.train.recipes import tcja_trainer
 
     t0 = time.time()
-    cfg = get_config("digits_dvs", **parse_variant(variant))
+    cfg = get_config("digits_dvs", **(overrides or {}), **parse_variant(variant))
     tr = tcja_trainer(cfg, out_dir=Path(out) / f"{variant.replace(':', '_')}_{seed}", seed=seed, epochs=epochs,
                       progress=False, tensorboard=False)
     hist = tr.fit()
@@ -78,18 +101,22 @@ def summarize(runs: List[Dict[str, Any]], baseline: str = "none") -> List[Dict[s
     return rows
 
 
-def previous_runs(path: Path, epochs: Optional[int], new: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """Runs of an earlier results file that ``new`` does not redo; refuses a file trained for other epochs."""
+def previous_runs(path: Path, epochs: Optional[int], new: List[Dict[str, Any]],
+                  overrides: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+    """Runs of an earlier results file that ``new`` does not redo; refuses a file trained another way."""
     if not path.exists():
         return []
     old = json.loads(path.read_text())
     if old.get("epochs") != epochs:
         raise SystemExit(f"tcja_seeds: {path} was trained with epochs={old.get('epochs')}, not {epochs}; "
                          "use another --name")
+    if old.get("config_overrides", {}) != (overrides or {}):
+        raise SystemExit(f"tcja_seeds: {path} was trained with --set {old.get('config_overrides', {})}, not "
+                         f"{overrides or {}}; use another --name")
     from snnkit.models.tcja_snn import get_config
 
     for r in old["runs"]:  # same recipe: each variant's init gain and the epochs actually trained
-        cfg = get_config("digits_dvs", **parse_variant(r["attention"]))
+        cfg = get_config("digits_dvs", **(overrides or {}), **parse_variant(r["attention"]))
         if r.get("tcja_init_gain") != cfg.tcja_init_gain or len(r["curve"]) != (epochs or cfg.epochs):
             raise SystemExit(f"tcja_seeds: {path} run {r['attention']} seed {r['seed']} was trained with init gain "
                              f"{r.get('tcja_init_gain')} for {len(r['curve'])} epochs, not gain {cfg.tcja_init_gain} "
@@ -107,11 +134,15 @@ def main(argv: Any = None) -> Dict[str, Any]:
     ap.add_argument("--name", default="tcja_seeds", help="results file benchmarks/results/NAME.json")
     ap.add_argument("--extend", action="store_true",
                     help="keep the runs already in NAME.json (same epochs) and add these; a re-run pair replaces its old run")
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=JSON",
+                    help="change the digits_dvs network for every variant, e.g. --set 'stages=[[8],[16],[16]]'")
     args = ap.parse_args(argv)
     for v in args.variants:
         parse_variant(v)
+    overrides = parse_sets(args.sets)
     path = RESULTS / f"{args.name}.json"
-    have = {(r["attention"], r["seed"]) for r in previous_runs(path, args.epochs, [])} if args.extend else set()
+    have = ({(r["attention"], r["seed"]) for r in previous_runs(path, args.epochs, [], overrides)}
+            if args.extend else set())
     # every variant is paired with the baseline `none` of its seed; one already in the file is kept, not re-run
     add_none = "none" not in args.variants
     jobs = [(v, s) for s in args.seeds
@@ -121,7 +152,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
     snn_data.load("digits_dvs", frames=8, split_by="number")  # build the frame cache once, before the workers
     t0 = time.time()
     with tempfile.TemporaryDirectory() as out, ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futs = [pool.submit(train_one, v, s, args.epochs, out) for v, s in jobs]
+        futs = [pool.submit(train_one, v, s, args.epochs, out, overrides) for v, s in jobs]
         runs = []
         for f in futs:
             runs.append(f.result())
@@ -129,14 +160,14 @@ def main(argv: Any = None) -> Dict[str, Any]:
             print(f"  {r['attention']:<7} seed {r['seed']}: {r['final'] * 100:.2f}%  ({r['seconds']:.0f} s)", flush=True)
     wall = round(time.time() - t0, 1)
     if args.extend and path.exists():
-        runs = previous_runs(path, args.epochs, runs) + runs
+        runs = previous_runs(path, args.epochs, runs, overrides) + runs
         wall = round(wall + json.loads(path.read_text()).get("wall_s", 0.0), 1)  # all invocations together
     variants = list(dict.fromkeys(r["attention"] for r in runs))
     seeds = sorted({r["seed"] for r in runs})
     rows = summarize(runs)
     print_table(rows, list(rows[0]), f"digits_dvs final test accuracy (%), {len(seeds)} seeds")
-    payload = {"machine": machine(), "variants": variants, "epochs": args.epochs, "seeds": seeds, "summary": rows,
-               "runs": runs, "wall_s": wall}
+    payload = {"machine": machine(), "variants": variants, "epochs": args.epochs, "seeds": seeds,
+               **({"config_overrides": overrides} if overrides else {}), "summary": rows, "runs": runs, "wall_s": wall}
     print(f"results: {write_json(args.name, payload)}")
     return payload
 

@@ -58,10 +58,11 @@ def test_main_extend_merges_files_end_to_end(tmp_path: Path, monkeypatch, capsys
     import snnkit.data
 
     m = _module()
-    trained = []
+    trained, seen_overrides = [], []
 
-    def fake_train(variant: str, seed: int, epochs, out: str) -> dict:
+    def fake_train(variant: str, seed: int, epochs, out: str, overrides=None) -> dict:
         trained.append((variant, seed))
+        seen_overrides.append(overrides)
         final = {"tcja": 0.95, "none": 0.94, "tcja:1": 0.93}[variant] + seed / 1000
         return {**_run(variant, seed, final, gain=1.0 if variant == "tcja:1" else 10.0), "seconds": 1.0}
 
@@ -83,3 +84,22 @@ def test_main_extend_merges_files_end_to_end(tmp_path: Path, monkeypatch, capsys
     assert rows["tcja"]["seeds"] == 3 and rows["tcja"]["minus_none_mean"] == pytest.approx(1.0)
     assert rows["tcja:1"]["seeds"] == 2 and rows["tcja:1"]["minus_none_mean"] == pytest.approx(-1.0)
     assert json.loads((tmp_path / "sweep.json").read_text())["runs"] == second["runs"]
+    assert "config_overrides" not in second and set(map(str, seen_overrides)) == {"{}"}
+    with pytest.raises(SystemExit, match=r"was trained with --set \{\}, not \{'hidden': \[64\]\}"):
+        m.main(["--seeds", "3", "--name", "sweep", "--extend", "--set", "hidden=[64]"])
+    third = m.main(["--seeds", "0", "--name", "narrow", "--set", "stages=[[8], [16], [16]]", "--set", "hidden=[64]"])
+    assert third["config_overrides"] == {"stages": [[8], [16], [16]], "hidden": [64]}
+    assert seen_overrides[-1] == third["config_overrides"]
+
+
+@pytest.mark.parametrize("item, message", [
+    ("stages", "bad --set 'stages'"),
+    ("attention=\"none\"", "attention and init gain come from --variants"),
+    ("stages=[[8]", "the value is not JSON"),
+    ("chanels=3", r"unknown config fields \['chanels'\]"),
+    ("stages=\"wide\"", "stages must be a non-empty list"),
+])
+def test_bad_set_is_refused(item: str, message: str) -> None:
+    with pytest.raises(SystemExit, match=message):
+        _module().parse_sets([item])
+
