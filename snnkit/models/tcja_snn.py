@@ -328,7 +328,7 @@ def _digits_dvs() -> TCJASNNConfig:
               "a sum pooling with weights 1/4, max pooling has no Loihi mapping. TCJA convs start at 10x PyTorch's "
               "default init: at 1x the fused gate starts as a constant 0.5 and the net learns more slowly in the "
               "first epochs; after 15 epochs the final accuracy is the same within seed noise, with or without "
-              "TCJA (16 seeds: docs/tcja.md, benchmarks/tcja_seeds.py).")
+              "TCJA (40 seeds: docs/tcja.md, benchmarks/tcja_seeds.py).")
 
 
 CONFIGS: Dict[str, Callable[[], TCJASNNConfig]] = {
