@@ -121,24 +121,22 @@ def cmd_train(args: argparse.Namespace) -> int:
         return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_train"]).cmd_train(args)
     import torch
 
+    from snnkit.models.tcja_snn import resolve_config
     from snnkit.train.recipes import tcja_trainer
 
+    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, T_max=args.epochs,
+                         batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain)
     if args.print_config:
         import dataclasses
 
         import yaml
 
-        from snnkit.models.tcja_snn import resolve_config
-
-        cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, T_max=args.epochs,
-                             batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain)
         print(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False, default_flow_style=None, width=120), end="")
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
-    trainer = tcja_trainer(args.config or "digits_dvs", root=args.root, out_dir=args.out or "runs/tcja", epochs=args.epochs, attention=args.attention,
-                           batch_size=args.batch_size, lr=args.lr, seed=args.seed, augment=args.augment,
-                           max_train=args.max_train, tcja_init_gain=args.tcja_init_gain)
+    trainer = tcja_trainer(cfg, root=args.root, out_dir=args.out or "runs/tcja", seed=args.seed, augment=args.augment,
+                           max_train=args.max_train)
     try:
         hist = trainer.fit(resume=args.resume)
     finally:
