@@ -44,7 +44,8 @@ def tcja_trainer(
     tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
                      scheduler="cosine" if cfg.scheduler == "cosine" else "none", seed=seed, out_dir=str(out_dir),
                      progress=progress, tensorboard=tensorboard, input_layout="BT")
-    return Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss)
+    return Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
+                   label=f"{cfg.name} {cfg.attention}")
 
 
 def _asdict(cfg: Any) -> Dict[str, Any]:

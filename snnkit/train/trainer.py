@@ -59,7 +59,7 @@ class Trainer:
         self, model: nn.Module, train_set: Dataset, test_set: Optional[Dataset] = None,
         config: Optional[TrainConfig] = None, *, collate_fn: Optional[Callable[[List[Any]], Batch]] = None,
         arch: Optional[str] = None, model_config: Optional[Dict[str, Any]] = None,
-        loss_fn: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None,
+        loss_fn: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None, label: Optional[str] = None,
     ) -> None:
         self.config = config or TrainConfig()
         if len(train_set) == 0:
@@ -69,6 +69,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.train_set, self.test_set, self.collate_fn = train_set, test_set, collate_fn
         self.arch, self.model_config = arch, model_config
+        self.label = label  # names this run in the per-epoch lines (several trainings may print at once)
         self.loss_fn = loss_fn or (lambda out, y: classification_loss(self.config.loss, out, y))
         self.net: nn.Module = self.model
         if dist.world_size() > 1:
@@ -205,7 +206,8 @@ class Trainer:
                 if logger is not None:
                     logger.log(row)
                     if self.config.progress and self.epoch_lines:
-                        _write_line(format_epoch(row, self.config.epochs, self.best))
+                        line = format_epoch(row, self.config.epochs, self.best)
+                        _write_line(f"[{self.label}] {line}" if self.label else line)
                     self.save(self.out_dir / "last.pt")
                     if improved:
                         self.save(self.out_dir / "best.pt")

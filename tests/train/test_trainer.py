@@ -149,3 +149,9 @@ def test_one_line_per_epoch_only_with_progress(tmp_path: Path, capsys, progress:
                          format_epoch(hist[1], 2, max(h["test_acc"] for h in hist))]
     else:
         assert lines == []
+
+
+def test_label_prefixes_the_epoch_lines(tmp_path: Path, capsys) -> None:
+    tr = Trainer(_model(), dataset(), None, _cfg(tmp_path, epochs=1, progress=True, tensorboard=False), label="run A")
+    tr.fit()
+    assert [l for l in capsys.readouterr().out.splitlines() if "epoch 1/1" in l][0].startswith("[run A] epoch 1/1: ")
