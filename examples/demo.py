@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Dict, Optional
@@ -82,6 +83,11 @@ def _plot(runs: Dict[str, Any], reports: Dict[str, Any], path: Path) -> None:
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def _one_line_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Warnings as one indented line in the demo's report (no source-line echo)."""
+    print(f"  warning ({category.__name__}): {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: Any = None) -> Dict[str, Any]:
@@ -172,4 +178,5 @@ def main(argv: Any = None) -> Dict[str, Any]:
 
 
 if __name__ == "__main__":
+    warnings.showwarning = _one_line_warning
     sys.exit(0 if main() else 1)
