@@ -49,16 +49,17 @@ def parse_sets(items: List[str]) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     for item in items:
         key, eq, text = item.partition("=")
-        if not eq or key in ("attention", "tcja_init_gain", "epochs", "T_max"):
+        if not eq or key in ("name", "attention", "tcja_init_gain", "epochs", "T_max"):
             raise SystemExit(f"tcja_seeds: bad --set {item!r}; use KEY=JSON for a digits_dvs config field "
-                             "(attention and init gain come from --variants, epochs from --epochs)")
+                             "(not name: the sweep is on digits_dvs; attention and init gain come from --variants, "
+                             "epochs from --epochs)")
         try:
             out[key] = json.loads(text)
         except json.JSONDecodeError:
             raise SystemExit(f"tcja_seeds: --set {item!r}: the value is not JSON") from None
     try:
         get_config("digits_dvs", **out)
-    except ValueError as err:
+    except (ValueError, TypeError) as err:
         raise SystemExit(f"tcja_seeds: --set: {err}") from None
     return out
 

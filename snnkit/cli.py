@@ -77,20 +77,23 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"--images {str(path)!r} does not exist (expected a .npy of [N, H, W] in [0, 1])")
         try:
             array = np.load(path, allow_pickle=False)
-        except ValueError as err:
-            raise ValueError(f"--images {str(path)!r} is not a readable .npy array ({err})") from None
+        except (ValueError, EOFError, OSError) as err:
+            raise ValueError(f"--images {str(path)!r} is not a readable .npy array ({err or type(err).__name__})") from None
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
             raise ValueError(f"--images {str(path)!r} must hold one real-valued array [N, H, W] or [N, C, H, W]")
         try:
             images = V.as_images(torch.tensor(array, dtype=torch.float32))
         except ValueError as err:
             raise ValueError(f"--images {str(path)!r}: {err}") from None
-        if len(images) < 2:
-            raise ValueError(f"--images {str(path)!r} holds {len(images)} image(s); need at least 2 (train and held-out)")
+        if len(images) < 2 or images.shape[1] not in (1, 3):
+            raise ValueError(f"--images {str(path)!r} holds {len(images)} image(s) of {images.shape[1]} channel(s); "
+                             "need at least 2 images (train and held-out) of 1 or 3 channels, [N, H, W] or [N, C, H, W]")
     else:
         from sklearn.datasets import load_digits
 
         images = torch.tensor(load_digits().images / 16.0, dtype=torch.float32).unsqueeze(1)
+    if args.epochs < 1 or args.n < 1:
+        raise ValueError(f"--epochs and --n must be >= 1, got {args.epochs} and {args.n}")
     gen = torch.Generator().manual_seed(args.seed)
     order = torch.randperm(len(images), generator=gen)
     n_test = max(1, len(images) // 10)
@@ -139,8 +142,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                            max_train=args.max_train)
     try:
         hist = trainer.fit(resume=args.resume)
-    finally:
-        trainer.close()
+    except BaseException:
+        trainer.close(wait=False)
+        raise
+    trainer.close()
     last = hist[-1] if hist else {}
     print(f"done: {len(hist)} epochs; last test accuracy {last.get('test_acc', float('nan')):.4f}; "
           f"best {trainer.best:.4f}; checkpoints in {trainer.out_dir}")

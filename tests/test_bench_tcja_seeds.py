@@ -70,6 +70,8 @@ def test_main_extend_merges_files_end_to_end(tmp_path: Path, monkeypatch, capsys
     monkeypatch.setattr(m, "ProcessPoolExecutor", ThreadPoolExecutor)  # the fake is not importable by a child
     monkeypatch.setattr(snnkit.data, "load", lambda *a, **k: None)  # no frame cache needed
     monkeypatch.setattr(m, "RESULTS", tmp_path)
+    clock = iter(range(0, 1000, 10))  # each main() reads the clock twice: 10 s of wall time per call
+    monkeypatch.setattr(m.time, "time", lambda: float(next(clock)))
     monkeypatch.setattr(m, "write_json", lambda name, payload: (tmp_path / f"{name}.json").write_text(json.dumps(payload)))
     first = m.main(["--variants", "tcja", "--seeds", "0", "1", "--name", "sweep"])
     assert sorted(trained) == [("none", 0), ("none", 1), ("tcja", 0), ("tcja", 1)]
@@ -79,7 +81,7 @@ def test_main_extend_merges_files_end_to_end(tmp_path: Path, monkeypatch, capsys
     pairs = sorted((r["attention"], r["seed"]) for r in second["runs"])
     assert pairs == sorted([("tcja", 0), ("tcja", 1), ("tcja", 2), ("none", 0), ("none", 1), ("none", 2),
                             ("tcja:1", 1), ("tcja:1", 2)])
-    assert second["seeds"] == [0, 1, 2] and second["wall_s"] >= first["wall_s"]
+    assert second["seeds"] == [0, 1, 2] and (first["wall_s"], second["wall_s"]) == (10.0, 20.0)  # summed
     rows = {r["variant"]: r for r in second["summary"]}
     assert rows["tcja"]["seeds"] == 3 and rows["tcja"]["minus_none_mean"] == pytest.approx(1.0)
     assert rows["tcja:1"]["seeds"] == 2 and rows["tcja:1"]["minus_none_mean"] == pytest.approx(-1.0)
@@ -98,6 +100,8 @@ def test_main_extend_merges_files_end_to_end(tmp_path: Path, monkeypatch, capsys
     ("stages=[[8]", "the value is not JSON"),
     ("chanels=3", r"unknown config fields \['chanels'\]"),
     ("stages=\"wide\"", "stages must be a non-empty list"),
+    ("stages=5", "stages must be a non-empty list"),
+    ("name=\"n_mnist\"", "not name: the sweep is on digits_dvs"),
 ])
 def test_bad_set_is_refused(item: str, message: str) -> None:
     with pytest.raises(SystemExit, match=message):

@@ -41,6 +41,9 @@ def test_traceback_env_reraises(monkeypatch) -> None:
     (np.full((5,), 0.5), r"\[N, H, W\] or \[N, C, H, W\], got \(5,\)"),
     (np.full((4, 8, 8), 2.0), r"scaled to \[0, 1\]"),
     (np.full((1, 8, 8), 0.5), "holds 1 image"),
+    (np.full((4, 2, 8, 8), 0.5), r"holds 4 image\(s\) of 2 channel\(s\)"),
+    (b"", "is not a readable .npy array"),
+    (np.array([[[0.5, np.nan]]] * 3), "3 NaN or infinite values"),
     (np.array([["a", "b"]]), "real-valued array"),
 ])
 def test_generate_images_rejects_bad_images(tmp_path, capsys, monkeypatch, content, message) -> None:
@@ -72,3 +75,12 @@ def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thr
     # 2 held-out images then their 2 reconstructions, in one row of 8 slots: (9+1)*6 high, (8*9+1)*6 wide
     assert recon.shape[:2] == (60, 438)
     assert sorted(p.name for p in out.iterdir()) == ["reconstructions.png", "samples.png"]
+
+
+@pytest.mark.parametrize("flags", [["--epochs", "0"], ["--n", "-2"]])
+def test_generate_images_checks_counts_before_training(tmp_path, capsys, monkeypatch, flags) -> None:
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    images = _npy(tmp_path / "images.npy", np.full((4, 8, 8), 0.5))
+    assert cli.main(["generate-images", "--images", images, "--out", str(tmp_path / "out"), *flags]) == 2
+    assert "--epochs and --n must be >= 1" in capsys.readouterr().err and not (tmp_path / "out").exists()
+

@@ -327,9 +327,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         hist = trainer.fit(resume=bool(args.resume))
     except ValueError as err:  # a checkpoint of another config
+        trainer.close(wait=False)
         raise _fail(cmd, err) from None
-    finally:
-        trainer.close()
+    except BaseException:
+        trainer.close(wait=False)
+        raise
+    trainer.close()
     if valid_set is None:
         for row in hist:
             print(f"epoch {row['epoch']}/{tcfg.epochs}: train loss {row['train_loss']:.4f}")

@@ -22,6 +22,7 @@ contradicts itself, the paper and the intent of the code win (see each config's 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
@@ -43,6 +44,54 @@ __all__ = ["TCJASNNConfig", "TCJASNN", "CONFIGS", "ATTENTIONS", "get_config", "b
 
 ATTENTIONS = ("tcja", "none", "t_xa", "c_xa")
 LOSSES = ("mse", "ce", "tet")
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_number_text(v: str) -> bool:
+    try:
+        float(v)
+        return True
+    except ValueError:
+        return False
+
+
+def _pos_int(v: Any) -> bool:
+    return _is_int(v) and v > 0
+
+
+def _int_list(v: Any, n: Optional[int] = None, positive: bool = True) -> bool:
+    return isinstance(v, list) and (n is None or len(v) == n) and all(_pos_int(x) if positive else _is_int(x) for x in v)
+
+
+# field -> (check, what it must be): the types a JSON/YAML config file can get wrong
+_FIELD_CHECKS: Dict[str, Any] = {
+    **{k: (lambda v: isinstance(v, str), "a string") for k in
+       ("name", "pool", "attention", "neuron", "surrogate", "loss", "optimizer", "scheduler", "notes")},
+    **{k: (_pos_int, "a positive int") for k in
+       ("num_classes", "in_channels", "T", "voting", "T_max", "epochs", "batch_size")},
+    **{k: (lambda v: _is_num(v) and v > 0, "a positive number") for k in
+       ("lr", "tau", "v_threshold", "surrogate_alpha", "tcja_init_gain")},
+    **{k: (lambda v: isinstance(v, bool), "true or false") for k in
+       ("conv_bias", "fc_bias", "output_neuron", "decay_input", "detach_reset")},
+    "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "v_reset": (lambda v: v is None or _is_num(v), "a number or null (soft reset)"),
+    "resize": (lambda v: v is None or _pos_int(v), "a positive int or null"),
+    "input_size": (lambda v: _int_list(v, 2), "[H, W] of positive ints"),
+    "sensor_size": (lambda v: _int_list(v, 2), "[H, W] of positive ints"),
+    "stages": (lambda v: isinstance(v, list) and bool(v) and all(_int_list(s) and s for s in v),
+               "a non-empty list of non-empty lists of positive ints"),
+    "tcja_stages": (lambda v: _int_list(v, positive=False), "a list of stage indices"),
+    "tcja_kernels": (lambda v: isinstance(v, list) and all(_int_list(k, 2) for k in v),
+                     "a list of [kernel_t, kernel_c] pairs of positive ints"),
+    "hidden": (lambda v: _int_list(v), "a list of positive ints"),
+}
 
 
 @dataclass
@@ -118,8 +167,14 @@ class TCJASNNConfig:
 
     def validate(self) -> "TCJASNNConfig":
         def bad(arg: str, val: Any, want: str) -> ValueError:
-            return ValueError(f"TCJASNNConfig({self.name}): {arg} must be {want}, got {val!r}")
+            hint = ""
+            if isinstance(val, str) and _is_number_text(val):
+                hint = " (text, not a number: YAML reads 3e-3 as text, write 3.0e-3 or 0.003)"
+            return ValueError(f"TCJASNNConfig({self.name}): {arg} must be {want}, got {val!r}{hint}")
 
+        for arg, (check, want) in _FIELD_CHECKS.items():  # types first, so later checks can rely on them
+            if not check(getattr(self, arg)):
+                raise bad(arg, getattr(self, arg), want)
         if self.attention not in ATTENTIONS:
             raise bad("attention", self.attention, f"one of {ATTENTIONS}")
         if self.loss not in LOSSES:
@@ -128,28 +183,16 @@ class TCJASNNConfig:
             raise bad("pool", self.pool, "'max' or 'avg'")
         if self.neuron not in ("lif", "plif"):
             raise bad("neuron", self.neuron, "'lif' or 'plif'")
-        if not self.stages or not all(s and all(isinstance(c, int) and c > 0 for c in s) for s in self.stages):
-            raise bad("stages", self.stages, "a non-empty list of non-empty lists of positive ints")
-        for arg in ("num_classes", "in_channels", "T", "voting"):
-            if not isinstance(getattr(self, arg), int) or getattr(self, arg) < 1:
-                raise bad(arg, getattr(self, arg), "a positive int")
-        if len(self.input_size) != 2:
-            raise bad("input_size", self.input_size, "[H, W]")
         n = len(self.stages)
         if any(not -n <= i < n for i in self.tcja_stages):
             raise bad("tcja_stages", self.tcja_stages, f"stage indices in [-{n}, {n})")
         if len(set(i % n for i in self.tcja_stages)) != len(self.tcja_stages):
             raise bad("tcja_stages", self.tcja_stages, "distinct stages")
-        if len(self.tcja_kernels) != len(self.tcja_stages) or any(len(k) != 2 for k in self.tcja_kernels):
+        if len(self.tcja_kernels) != len(self.tcja_stages):
             raise bad("tcja_kernels", self.tcja_kernels, f"{len(self.tcja_stages)} pairs [kernel_t, kernel_c]")
         c, h, w = self.feature_size()
         if h < 1 or w < 1:
             raise bad("input_size", self.input_size, f"large enough for {n} 2x2 poolings")
-        if not 0 <= self.dropout < 1:
-            raise bad("dropout", self.dropout, "in [0, 1)")
-        if isinstance(self.tcja_init_gain, bool) or not isinstance(self.tcja_init_gain, (int, float)) \
-                or not self.tcja_init_gain > 0:
-            raise bad("tcja_init_gain", self.tcja_init_gain, "a positive number")
         return self
 
 
@@ -377,7 +420,7 @@ def resolve_config(config: "str | os.PathLike[str] | TCJASNNConfig", **overrides
     return dataclasses.replace(cfg, **changes).validate() if changes else cfg
 
 
-def get_config(name: str, **overrides: Any) -> TCJASNNConfig:
+def get_config(name: str, /, **overrides: Any) -> TCJASNNConfig:
     """A fresh copy of a registered config, with ``overrides`` applied (e.g. ``attention="none"``)."""
     if not isinstance(name, str) or name not in CONFIGS:
         raise ValueError(f"get_config: unknown dataset {name!r}; valid names: {', '.join(CONFIGS)}")

@@ -175,6 +175,8 @@ def as_images(images: Tensor) -> Tensor:
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"images must be a tensor [N, H, W] or [N, C, H, W], got {got}")
     images = images.float()
+    if not torch.isfinite(images).all():
+        raise ValueError(f"images hold {int((~torch.isfinite(images)).sum())} NaN or infinite values")
     if images.numel() and (images.min() < 0 or images.max() > 1):
         raise ValueError(f"images must be scaled to [0, 1], got values in [{float(images.min())}, "
                          f"{float(images.max())}] (scikit-learn's 8x8 digits: divide by 16)")

@@ -60,12 +60,23 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
     return ckpt
 
 
+FREE_TEXT_KEYS = ("notes",)  # model-config entries that describe a run without changing it
+
+
 def config_differences(saved: Any, wanted: Any, limit: int = 8) -> str:
-    """``"key: checkpoint X vs this run Y; ..."`` for the top-level entries where two model configs differ."""
+    """``"key: checkpoint X vs this run Y; ..."`` for the top-level entries where two model configs differ.
+
+    Empty when they agree; free-text entries (``notes``) are not compared.
+    """
     if not isinstance(saved, dict) or not isinstance(wanted, dict):
-        return f"model config {saved!r} vs this run {wanted!r}"
-    keys = [k for k in dict.fromkeys([*saved, *wanted]) if saved.get(k, "<absent>") != wanted.get(k, "<absent>")]
-    parts = [f"{k}: checkpoint {saved.get(k, '<absent>')!r} vs this run {wanted.get(k, '<absent>')!r}" for k in keys[:limit]]
+        return "" if saved == wanted else f"model config {saved!r} vs this run {wanted!r}"
+
+    def show(d: Dict[str, Any], k: str) -> str:
+        return repr(d[k]) if k in d else "absent"
+
+    keys = [k for k in dict.fromkeys([*saved, *wanted])
+            if k not in FREE_TEXT_KEYS and (k not in saved or k not in wanted or saved[k] != wanted[k])]
+    parts = [f"{k}: checkpoint {show(saved, k)} vs this run {show(wanted, k)}" for k in keys[:limit]]
     return "; ".join(parts) + (" ..." if len(keys) > limit else "")
 
 

@@ -21,10 +21,12 @@ def setup() -> None:
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
 
 
-def teardown() -> None:
-    """Leave the process group: all ranks meet at a barrier first, so none exits while another still talks to it."""
+def teardown(wait: bool = True) -> None:
+    """Leave the process group; with ``wait`` all ranks meet at a barrier first (skip it after a failure: the
+    other ranks may never arrive)."""
     if dist.is_initialized():
-        dist.barrier()
+        if wait:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -95,6 +95,12 @@ def test_config_file_with_base_reaches_the_model(tmp_path: Path) -> None:
     ('{"name": "digits_dvs", "stages": "wide"}', r"small.json': .*stages must be a non-empty list.*got 'wide'"),
     ('{"base": "digits_dvs", "attention": "spatial"}', r"small.json': .*attention"),
     ('[1, 2]', "must hold a mapping"),
+    ('{"base": "digits_dvs", "lr": "3e-3"}', r"lr must be a positive number, got '3e-3' \(text, not a number"),
+    ('{"base": "digits_dvs", "stages": 5}', "stages must be a non-empty list of non-empty lists"),
+    ('{"base": "digits_dvs", "input_size": 5}', r"input_size must be \[H, W\] of positive ints"),
+    ('{"base": "digits_dvs", "tcja_kernels": [1, 2]}', "tcja_kernels must be a list of .kernel_t, kernel_c. pairs"),
+    ('{"base": "digits_dvs", "epochs": -3}', "epochs must be a positive int, got -3"),
+    ('{"base": "digits_dvs", "detach_reset": "yes"}', "detach_reset must be true or false"),
     ('{"base": ', "is not valid JSON"),
 ])
 def test_bad_config_files_are_named_in_the_error(tmp_path: Path, text: str, message: str) -> None:
@@ -119,3 +125,22 @@ def test_config_file_naming_an_unknown_dataset_fails_before_training(tmp_path: P
     assert cli.main(["train", "tcja", "--config", str(tmp_path / "absent.yaml")]) == 2
     assert "config file" in capsys.readouterr().err
     assert cli.main(["train", "spikegpt", "--print-config"]) == 2
+
+
+def test_yaml_config_file_with_base_and_name(tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: digits_dvs\nname: n_mnist\nlr: 3.0e-3\n")
+    cfg = tcja_snn.load_config(path)
+    assert cfg.name == "n_mnist" and cfg.lr == 0.003 and cfg.stages == tcja_snn.get_config("digits_dvs").stages
+    path.write_text("base: digits_dvs\nlr: 3e-3\n")  # YAML 1.1 reads this as text
+    with pytest.raises(ValueError, match="mine.yaml': .*lr must be a positive number.*write 3.0e-3 or 0.003"):
+        tcja_snn.load_config(path)
+
+
+def test_every_config_field_has_a_type_check() -> None:
+    import dataclasses
+
+    assert set(tcja_snn._FIELD_CHECKS) == {f.name for f in dataclasses.fields(tcja_snn.TCJASNNConfig)}
+    for name in tcja_snn.CONFIGS:  # the shipped configs pass them
+        tcja_snn.get_config(name).validate()
+

@@ -116,13 +116,25 @@ def test_ddp_two_processes_equals_one_process_with_double_batch(tmp_path: Path) 
 def test_config_differences_names_only_the_changed_entries() -> None:
     from snnkit.train.checkpoint import config_differences
 
-    saved = {"T": 8, "attention": "tcja", "stages": [[16], [32]], "old_only": 1}
-    wanted = {"T": 8, "attention": "none", "stages": [[16], [64]], "new_only": 2}
+    saved = {"T": 8, "attention": "tcja", "stages": [[16], [32]], "old_only": 1, "notes": "old text"}
+    wanted = {"T": 8, "attention": "none", "stages": [[16], [64]], "new_only": 2, "notes": "new text"}
     assert config_differences(saved, wanted) == (
         "attention: checkpoint 'tcja' vs this run 'none'; stages: checkpoint [[16], [32]] vs this run [[16], [64]]; "
-        "old_only: checkpoint 1 vs this run '<absent>'; new_only: checkpoint '<absent>' vs this run 2")
+        "old_only: checkpoint 1 vs this run absent; new_only: checkpoint absent vs this run 2")
     assert config_differences({"a": 1, "b": 1}, {"a": 2, "b": 2}, limit=1) == "a: checkpoint 1 vs this run 2 ..."
     assert config_differences(None, {"a": 1}) == "model config None vs this run {'a': 1}"
+    assert config_differences({"T": 8, "notes": "16 seeds"}, {"T": 8, "notes": "40 seeds"}) == ""  # notes: free text
+
+
+def test_resume_ignores_edited_notes(tmp_path: Path) -> None:
+    """A config whose description changed between releases still resumes (notes do not change the run)."""
+    cfg = _cfg(tmp_path, epochs=2, tensorboard=False)
+    Trainer(_model(), dataset(), None, cfg, model_config={"hidden": 24, "notes": "old"}).fit(stop_after=1)
+    tr = Trainer(_model(), dataset(), None, cfg, model_config={"hidden": 24, "notes": "new"})
+    assert len(tr.fit(resume=True)) == 2
+    other = Trainer(_model(), dataset(), None, cfg, model_config={"hidden": 25, "notes": "new"})
+    with pytest.raises(ValueError, match="other settings: hidden: checkpoint 24 vs this run 25. Resuming"):
+        other.fit(resume=True)
 
 
 def test_format_epoch_by_hand() -> None:
