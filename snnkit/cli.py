@@ -212,6 +212,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except SystemExit as err:  # a subcommand's own message ("snnkit CMD: ..."): same exit code as below
+        if not isinstance(err.code, str):
+            raise
+        print(err.code, file=sys.stderr)
+        return 2
     except (ValueError, OSError) as err:
         if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
             raise

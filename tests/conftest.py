@@ -21,3 +21,20 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture
+def cli_error(capsys, monkeypatch):
+    """Run the snnkit command on bad input: it must exit with code 2; returns what it printed to stderr."""
+    from snnkit import cli
+
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+
+    def run(argv):
+        rc = cli.main(argv)
+        err = capsys.readouterr().err
+        assert rc == 2, (rc, err)
+        return err
+
+    return run
+

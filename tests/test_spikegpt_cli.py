@@ -65,9 +65,9 @@ def test_generate_is_deterministic_with_a_seed(run: Path, capsys) -> None:
     assert a.startswith("First") and len(a.rstrip("\n")) == len("First") + 25  # char tokenizer: one char per token
 
 
-def test_generate_rejects_characters_outside_the_vocabulary(run: Path) -> None:
-    with pytest.raises(SystemExit, match="prompt"):
-        cli.main(["generate", "--checkpoint", str(run / "last.pt"), "--prompt", "\u00e9\u00e9", "--tokens", "2"])
+def test_generate_rejects_characters_outside_the_vocabulary(run: Path, cli_error) -> None:
+    err = cli_error(["generate", "--checkpoint", str(run / "last.pt"), "--prompt", "\u00e9\u00e9", "--tokens", "2"])
+    assert re.search("prompt", err), err
 
 
 @pytest.mark.parametrize("content, message", [
@@ -75,29 +75,26 @@ def test_generate_rejects_characters_outside_the_vocabulary(run: Path) -> None:
     (b"   \n\n  ", "whitespace"),
     (b"good text \xff\xfe bad bytes", "not valid utf-8"),
 ])
-def test_bad_corpus_is_a_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+def test_bad_corpus_is_a_clear_error(tmp_path: Path, content: bytes, message: str, cli_error) -> None:
     f = tmp_path / "bad.txt"
     f.write_bytes(content)
-    with pytest.raises(SystemExit, match=f"(?i){message}"):
-        cli.main(["train", "spikegpt", "--data", str(f), "--out", str(tmp_path / "o")])
+    assert re.search(f"(?i){message}", cli_error(["train", "spikegpt", "--data", str(f), "--out", str(tmp_path / "o")]))
 
 
-def test_unknown_config_missing_file_and_short_text(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="unknown SpikeGPT config 'huge'"):
-        cli.main(["train", "spikegpt", "--config", "huge", "--data", "shakespeare"])
-    with pytest.raises(SystemExit, match="does not exist"):
-        cli.main(["train", "spikegpt", "--data", str(tmp_path / "nope.txt")])
+def test_unknown_config_missing_file_and_short_text(tmp_path: Path, cli_error) -> None:
+    err = cli_error(["train", "spikegpt", "--config", "huge", "--data", "shakespeare"])
+    assert re.search("unknown SpikeGPT config 'huge'", err), err
+    assert re.search("does not exist", cli_error(["train", "spikegpt", "--data", str(tmp_path / "nope.txt")]))
     short = tmp_path / "short.txt"
     short.write_text("to be or not to be, " * 5, encoding="utf-8")
-    with pytest.raises(SystemExit, match="too few for one window"):
-        cli.main(["train", "spikegpt", "--data", str(short), "--out", str(tmp_path / "o")])
-    with pytest.raises(SystemExit, match="--data is required"):
-        cli.main(["train", "spikegpt"])
+    err = cli_error(["train", "spikegpt", "--data", str(short), "--out", str(tmp_path / "o")])
+    assert re.search("too few for one window", err), err
+    assert re.search("--data is required", cli_error(["train", "spikegpt"]))
 
 
-def test_evaluate_rejects_a_missing_or_foreign_checkpoint(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit, match="does not exist"):
-        cli.main(["evaluate", "--checkpoint", str(tmp_path / "x.pt"), "--data", "shakespeare"])
+def test_evaluate_rejects_a_missing_or_foreign_checkpoint(tmp_path: Path, cli_error) -> None:
+    err = cli_error(["evaluate", "--checkpoint", str(tmp_path / "x.pt"), "--data", "shakespeare"])
+    assert re.search("does not exist", err), err
     torch.save({"model": {}, "snnkit_version": "0", "arch": "tcja_snn"}, tmp_path / "t.pt")
-    with pytest.raises(SystemExit, match="expected 'spikegpt'"):
-        cli.main(["evaluate", "--checkpoint", str(tmp_path / "t.pt"), "--data", "shakespeare"])
+    err = cli_error(["evaluate", "--checkpoint", str(tmp_path / "t.pt"), "--data", "shakespeare"])
+    assert re.search("expected 'spikegpt'", err), err
