@@ -95,9 +95,14 @@ def write_config(data: Dict[str, Any], path: Union[str, Path]) -> Path:
 def read_config(path: Union[str, Path]) -> Dict[str, Any]:
     """Read a JSON or YAML config file into a dict, with a clear error if it is missing or malformed."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"config file {str(path)!r} is a directory, not a file")
     if not path.is_file():
         raise FileNotFoundError(f"config file {str(path)!r} does not exist")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"config file {str(path)!r} is not UTF-8 text ({err.reason} at byte {err.start})") from None
     try:
         if path.suffix in (".yaml", ".yml"):
             import yaml

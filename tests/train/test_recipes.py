@@ -144,3 +144,12 @@ def test_every_config_field_has_a_type_check() -> None:
     for name in tcja_snn.CONFIGS:  # the shipped configs pass them
         tcja_snn.get_config(name).validate()
 
+
+def test_unreadable_config_files_are_named(tmp_path: Path) -> None:
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(IsADirectoryError, match="dir.yaml' is a directory"):
+        tcja_snn.load_config(tmp_path / "dir.yaml")
+    (tmp_path / "latin.yaml").write_bytes(b"base: digits_dvs\nnotes: caf\xe9\n")
+    with pytest.raises(ValueError, match="latin.yaml' is not UTF-8 text"):
+        tcja_snn.load_config(tmp_path / "latin.yaml")
+
