@@ -67,7 +67,8 @@ def _pos_int(v: Any) -> bool:
 
 
 def _int_list(v: Any, n: Optional[int] = None, positive: bool = True) -> bool:
-    return isinstance(v, list) and (n is None or len(v) == n) and all(_pos_int(x) if positive else _is_int(x) for x in v)
+    return isinstance(v, (list, tuple)) and (n is None or len(v) == n) and all(_pos_int(x) if positive else _is_int(x)
+                                                                                for x in v)
 
 
 # field -> (check, what it must be): the types a JSON/YAML config file can get wrong
@@ -85,10 +86,10 @@ _FIELD_CHECKS: Dict[str, Any] = {
     "resize": (lambda v: v is None or _pos_int(v), "a positive int or null"),
     "input_size": (lambda v: _int_list(v, 2), "[H, W] of positive ints"),
     "sensor_size": (lambda v: _int_list(v, 2), "[H, W] of positive ints"),
-    "stages": (lambda v: isinstance(v, list) and bool(v) and all(_int_list(s) and s for s in v),
+    "stages": (lambda v: isinstance(v, (list, tuple)) and bool(v) and all(_int_list(s) and s for s in v),
                "a non-empty list of non-empty lists of positive ints"),
     "tcja_stages": (lambda v: _int_list(v, positive=False), "a list of stage indices"),
-    "tcja_kernels": (lambda v: isinstance(v, list) and all(_int_list(k, 2) for k in v),
+    "tcja_kernels": (lambda v: isinstance(v, (list, tuple)) and all(_int_list(k, 2) for k in v),
                      "a list of [kernel_t, kernel_c] pairs of positive ints"),
     "hidden": (lambda v: _int_list(v), "a list of positive ints"),
 }
