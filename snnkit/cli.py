@@ -127,8 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from snnkit.models.tcja_snn import resolve_config
     from snnkit.train.recipes import tcja_trainer
 
-    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, T_max=args.epochs,
-                         batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain)
+    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain)
     if args.print_config:
         import dataclasses
 
@@ -140,12 +139,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     trainer = tcja_trainer(cfg, root=args.root, out_dir=args.out or "runs/tcja", seed=args.seed, augment=args.augment,
                            max_train=args.max_train)
-    try:
+    with trainer.closing():
         hist = trainer.fit(resume=args.resume)
-    except BaseException:
-        trainer.close(wait=False)
-        raise
-    trainer.close()
     last = hist[-1] if hist else {}
     print(f"done: {len(hist)} epochs; last test accuracy {last.get('test_acc', float('nan')):.4f}; "
           f"best {trainer.best:.4f}; checkpoints in {trainer.out_dir}")

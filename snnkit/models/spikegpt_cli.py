@@ -325,14 +325,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume and not (out / "last.pt").is_file():
         raise _fail(cmd, f"--resume: {str(out / 'last.pt')!r} does not exist")
     try:
-        hist = trainer.fit(resume=bool(args.resume))
+        with trainer.closing():
+            hist = trainer.fit(resume=bool(args.resume))
     except ValueError as err:  # a checkpoint of another config
-        trainer.close(wait=False)
         raise _fail(cmd, err) from None
-    except BaseException:
-        trainer.close(wait=False)
-        raise
-    trainer.close()
     if valid_set is None:
         for row in hist:
             print(f"epoch {row['epoch']}/{tcfg.epochs}: train loss {row['train_loss']:.4f}")

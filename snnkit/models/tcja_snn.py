@@ -407,7 +407,10 @@ def load_config(path: "str | os.PathLike[str]") -> TCJASNNConfig:
 
 
 def resolve_config(config: "str | os.PathLike[str] | TCJASNNConfig", **overrides: Any) -> TCJASNNConfig:
-    """A registered name, a config file (see :func:`load_config`) or a config, with non-None ``overrides`` applied."""
+    """A registered name, a config file (see :func:`load_config`) or a config, with non-None ``overrides`` applied.
+
+    An ``epochs`` override also sets the cosine schedule's ``T_max`` unless that is given too.
+    """
     if isinstance(config, TCJASNNConfig):
         cfg = config
     elif isinstance(config, str) and config in CONFIGS:
@@ -418,6 +421,8 @@ def resolve_config(config: "str | os.PathLike[str] | TCJASNNConfig", **overrides
         raise ValueError(f"unknown dataset {config!r}: valid config names are {', '.join(CONFIGS)}; "
                          f"or give a {'/'.join(CONFIG_SUFFIXES)} config file")
     changes = {k: v for k, v in overrides.items() if v is not None}
+    if "epochs" in changes:
+        changes.setdefault("T_max", changes["epochs"])
     return dataclasses.replace(cfg, **changes).validate() if changes else cfg
 
 

@@ -28,8 +28,8 @@ def tcja_trainer(
     from .. import data as snn_data
     from ..models import tcja_snn
 
-    cfg = tcja_snn.resolve_config(config, attention=attention, epochs=epochs, T_max=epochs, batch_size=batch_size,
-                                  lr=lr, tcja_init_gain=tcja_init_gain)
+    cfg = tcja_snn.resolve_config(config, attention=attention, epochs=epochs, batch_size=batch_size, lr=lr,
+                                  tcja_init_gain=tcja_init_gain)
     if data is None:
         name = _DATASET_OF.get(cfg.name, cfg.name)
         size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size

@@ -230,6 +230,16 @@ class Trainer:
             gc.collect()
         dist.teardown(wait)
 
+    @contextlib.contextmanager
+    def closing(self) -> Any:
+        """``with trainer.closing(): trainer.fit()``: :meth:`close` afterwards, without the barrier after a failure."""
+        try:
+            yield self
+        except BaseException:
+            self.close(wait=False)
+            raise
+        self.close()
+
     # ------------------------------------------------------------------ checkpoints
     def state(self) -> Dict[str, Any]:
         return {
