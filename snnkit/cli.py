@@ -138,7 +138,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     trainer = tcja_trainer(cfg, root=args.root, out_dir=args.out or "runs/tcja", seed=args.seed, augment=args.augment,
-                           max_train=args.max_train)
+                           max_train=args.max_train, num_workers=args.workers, device=args.device, amp=args.amp)
     with trainer.closing():
         hist = trainer.fit(resume=args.resume)
     last = hist[-1] if hist else {}
@@ -183,6 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-train", type=int, help="use only the first N training samples")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     s.add_argument("--threads", type=int, help="torch threads")
+    s.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0: load in the "
+                                                          "training process)")
+    s.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: CUDA when available; "
+                                                    "under torchrun each rank's LOCAL_RANK device)")
+    s.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
+                   help="mixed precision (default auto: fp16 autocast with loss scaling on CUDA, off on CPU)")
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_train"]).configure_train(s)
     s.set_defaults(func=cmd_train)
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_evaluate"]).configure_evaluate(sub.add_parser("evaluate", help="SpikeGPT / RWKV checkpoint on a corpus: loss, bits per character, perplexity"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 from .._io import atomic_write_text
 
@@ -25,6 +25,9 @@ class TrainConfig:
     to time-major for the model), ``"TB"`` already time-major, ``"B"`` static inputs.
     ``loss``: ``"mse_rate"`` is MSE between the output firing rate and the one-hot label
     (TCJA-SNN's loss); ``"ce"`` is cross-entropy on the time-averaged output.
+    ``T_max``: epochs of one cosine half-period (``None``: ``epochs``; the paper's scripts
+    anneal over 1024 epochs whatever ``epochs`` is). ``num_workers``: DataLoader worker processes.
+    ``device``: ``"auto"`` (CUDA when available) or a torch device string such as ``"cuda:1"``.
     """
 
     epochs: int = 10
@@ -34,6 +37,7 @@ class TrainConfig:
     optimizer: str = "adam"
     momentum: float = 0.9
     scheduler: str = "cosine"
+    T_max: Optional[int] = None
     step_size: int = 30
     gamma: float = 0.1
     loss: str = "mse_rate"
@@ -54,13 +58,30 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{key} must be one of {options}, got {getattr(self, key)!r}")
         for key in ("epochs", "batch_size", "eval_every"):
             val = getattr(self, key)
-            if not isinstance(val, int) or isinstance(val, bool) or val < 1:
+            if not _is_int(val) or val < 1:
                 raise ValueError(f"TrainConfig.{key} must be a positive integer, got {val!r}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        if self.T_max is not None and (not _is_int(self.T_max) or self.T_max < 1):
+            raise ValueError(f"TrainConfig.T_max must be a positive integer or None, got {self.T_max!r}")
+        if not _is_int(self.num_workers) or self.num_workers < 0:
+            raise ValueError(f"TrainConfig.num_workers must be a non-negative integer, got {self.num_workers!r}")
+        if self.device != "auto":
+            import torch
+
+            try:
+                torch.device(self.device)
+            except (RuntimeError, TypeError):
+                raise ValueError(f"TrainConfig.device must be 'auto' or a torch device such as 'cpu', 'cuda' or "
+                                 f"'cuda:1', got {self.device!r}") from None
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
+
+    @property
+    def cosine_period(self) -> int:
+        """Epochs of the cosine schedule's half-period: ``T_max``, or ``epochs`` when unset."""
+        return self.T_max if self.T_max is not None else self.epochs
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "TrainConfig":
@@ -77,6 +98,10 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Union[str, Path]) -> "TrainConfig":
         return cls.from_dict(read_config(path))
+
+
+def _is_int(val: Any) -> bool:
+    return isinstance(val, int) and not isinstance(val, bool)
 
 
 def write_config(data: Dict[str, Any], path: Union[str, Path]) -> Path:

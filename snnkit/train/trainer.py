@@ -29,6 +29,23 @@ from .metrics import MetricLogger, format_epoch
 Batch = Any
 
 
+def pick_device(name: str = "auto") -> torch.device:
+    """``"auto"``: this rank's CUDA device (``LOCAL_RANK``) when CUDA is available, else the CPU; else ``name``.
+
+    Asking for CUDA where there is none is an error here, before any data is loaded, not at the first batch.
+    """
+    if name != "auto":
+        device = torch.device(name)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} asked for, but CUDA is not available here (use 'auto' or 'cpu')")
+        return device
+    if torch.cuda.is_available():
+        import os
+
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    return torch.device("cpu")
+
+
 def to_time_major(x: torch.Tensor, layout: str) -> torch.Tensor:
     """Put a batch in the model's layout: ``[B, T, ...] -> [T, B, ...]`` for ``"BT"``."""
     return x.transpose(0, 1).contiguous() if layout == "BT" else x
@@ -65,7 +82,7 @@ class Trainer:
         if len(train_set) == 0:
             raise ValueError("Trainer: train_set is empty")
         dist.setup()
-        self.device = self._device()
+        self.device = pick_device(self.config.device)
         self.model = model.to(self.device)
         self.train_set, self.test_set, self.collate_fn = train_set, test_set, collate_fn
         self.arch, self.model_config = arch, model_config
@@ -78,22 +95,13 @@ class Trainer:
         self.optimizer = self._optimizer()
         self.scheduler = self._scheduler()
         self.amp_dtype = self._amp_dtype()
-        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.out_dir = Path(self.config.out_dir)
         self.epoch = 0
         self.best = -math.inf
         self.history: List[Dict[str, Any]] = []
 
     # ------------------------------------------------------------------ setup
-    def _device(self) -> torch.device:
-        if self.config.device != "auto":
-            return torch.device(self.config.device)
-        if torch.cuda.is_available():
-            import os
-
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-
     def _optimizer(self) -> torch.optim.Optimizer:
         c, params = self.config, self.model.parameters()
         if c.optimizer == "adam":
@@ -105,7 +113,7 @@ class Trainer:
     def _scheduler(self) -> Optional[torch.optim.lr_scheduler.LRScheduler]:
         c = self.config
         if c.scheduler == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=c.epochs)
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=c.cosine_period)
         if c.scheduler == "step":
             return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=c.step_size, gamma=c.gamma)
         return None

@@ -1,6 +1,7 @@
 """TCJA training recipe and ``snnkit train``: data wiring, checkpoints that rebuild, bad input."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -153,3 +154,45 @@ def test_unreadable_config_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="latin.yaml' is not UTF-8 text"):
         tcja_snn.load_config(tmp_path / "latin.yaml")
 
+
+
+def test_cosine_schedule_follows_the_config_T_max_not_epochs(tmp_path: Path) -> None:
+    """The paper anneals over T_max=1024 epochs whatever the run length: lr after epoch 1 is the cosine of 1/T_max."""
+    cfg = tcja_snn.resolve_config(_tiny_cfg(), T_max=10, epochs=1)
+    tr = tcja_trainer(cfg, out_dir=tmp_path, data=(_fake_frames(8, 0), _fake_frames(4, 1)), progress=False,
+                      tensorboard=False)
+    assert tr.scheduler.T_max == 10
+    tr.fit()
+    lr0 = cfg.lr
+    assert tr.optimizer.param_groups[0]["lr"] == pytest.approx(lr0 * (1 + math.cos(math.pi / 10)) / 2)
+    # an epochs override alone also moves T_max (a shorter run anneals fully)
+    assert tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=(_fake_frames(8, 0), None), progress=False,
+                        epochs=3).scheduler.T_max == 3
+
+
+def test_cli_train_passes_workers_device_and_amp(tmp_path: Path, monkeypatch) -> None:
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def fake(cfg, **kw):
+        seen.update(kw)
+        raise Stop
+
+    monkeypatch.setattr("snnkit.train.recipes.tcja_trainer", fake)
+    with pytest.raises(Stop):
+        cli.main(["train", "tcja", "--workers", "3", "--device", "cpu", "--amp", "bf16", "--out", str(tmp_path)])
+    assert (seen["num_workers"], seen["device"], seen["amp"]) == (3, "cpu", "bf16")
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(device="cuda:0"), "CUDA is not available") if not torch.cuda.is_available() else (dict(device="tpu"), "device"),
+    (dict(device="gpu"), "TrainConfig.device must be 'auto' or a torch device"),
+    (dict(num_workers=-1), "num_workers must be a non-negative integer"),
+    (dict(amp="fp8"), "TrainConfig.amp must be one of"),
+])
+def test_bad_device_workers_amp_fail_before_loading_data(tmp_path: Path, kw, message, monkeypatch) -> None:
+    monkeypatch.setattr("snnkit.data.load", lambda *a, **k: pytest.fail("data loaded before the check"))
+    with pytest.raises(ValueError, match=message):
+        tcja_trainer("digits_dvs", out_dir=tmp_path, **kw)
