@@ -147,6 +147,51 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def checkpoint_arch(path: str) -> Optional[str]:
+    """The ``arch`` a snnkit checkpoint records, read without copying its tensors; None if there is none."""
+    import torch
+
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the loader that handles them
+        return None
+    return ckpt.get("arch") if isinstance(ckpt, dict) else None
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """TCJA-SNN checkpoints: accuracy, per class and confusion matrix; SpikeGPT/RWKV: loss, bpc, perplexity."""
+    if checkpoint_arch(args.checkpoint) != "tcja_snn":
+        if args.root or args.json:
+            raise ValueError("--root and --json are for TCJA-SNN checkpoints; "
+                             f"{args.checkpoint!r} is not one (SpikeGPT/RWKV take --data)")
+        return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_evaluate"]).cmd_evaluate(args)
+    import torch
+
+    from snnkit.train.recipes import evaluate_tcja
+
+    if args.data or args.tokenizer or args.max_tokens:
+        raise ValueError("--data, --tokenizer and --max-tokens are for SpikeGPT/RWKV checkpoints; a TCJA-SNN "
+                         "checkpoint is evaluated on its own dataset (give its folder with --root)")
+    if args.split not in ("test", "train"):
+        raise ValueError(f"--split {args.split}: a TCJA-SNN checkpoint is evaluated on its 'test' or 'train' split")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rep = evaluate_tcja(args.checkpoint, root=args.root, split=args.split, batch_size=args.batch_size,
+                        device=args.device, num_workers=args.workers)
+    m = rep.meta
+    logged = "" if m["logged_test_acc"] is None or args.split != "test" else \
+        f"; training logged {100 * m['logged_test_acc']:.2f} % after this epoch"
+    print(f"{args.checkpoint}: {m['dataset']} network, attention {m['attention']}, epoch {m['epoch']}, "
+          f"seed {m['seed']}{logged}")
+    print(f"{m['split']} split, {rep.n} samples")
+    print(rep.format())
+    if args.json:
+        print(f"wrote {rep.save_json(args.json)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="snnkit", description="snnkit: spiking neural networks toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -191,7 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mixed precision (default auto: fp16 autocast with loss scaling on CUDA, off on CPU)")
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_train"]).configure_train(s)
     s.set_defaults(func=cmd_train)
-    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_evaluate"]).configure_evaluate(sub.add_parser("evaluate", help="SpikeGPT / RWKV checkpoint on a corpus: loss, bits per character, perplexity"))
+    s = sub.add_parser("evaluate", help="a checkpoint: TCJA-SNN on its dataset (accuracy, per class, confusion "
+                                        "matrix) or SpikeGPT / RWKV on a corpus (loss, bits per character, perplexity)")
+    __import__("snnkit.models.spikegpt_cli", fromlist=["configure_evaluate"]).configure_evaluate(s)
+    g = s.add_argument_group("tcja", "options for TCJA-SNN checkpoints")
+    g.add_argument("--root", help="the dataset folder the network was trained on (not needed for digits_dvs)")
+    g.add_argument("--json", help="also write the report (scores, per class, confusion matrix) to this JSON file")
+    g.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    s.set_defaults(func=cmd_evaluate)
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_generate"]).configure_generate(sub.add_parser("generate", help="stream text sampled from a SpikeGPT / RWKV checkpoint"))
     s = sub.add_parser("generate-images", help="train the TCJA spiking VAE and write a PNG grid of samples")
     s.add_argument("--images", help=".npy file of images [N, H, W] in [0, 1] (default: scikit-learn's digits)")

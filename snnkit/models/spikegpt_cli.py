@@ -60,15 +60,16 @@ def configure_train(p: argparse.ArgumentParser) -> None:
 
 
 def configure_evaluate(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--checkpoint", required=True, help="a checkpoint written by `snnkit train spikegpt|rwkv`, or a "
-                                                       "BlinkDL RWKV .pth state dict (needs --tokenizer)")
-    p.add_argument("--data", required=True, help="'shakespeare' or a UTF-8 .txt file")
+    p.add_argument("--checkpoint", required=True, help="a checkpoint written by `snnkit train` (TCJA-SNN, SpikeGPT, "
+                                                       "RWKV), or a BlinkDL RWKV .pth state dict (needs --tokenizer)")
+    p.add_argument("--data", help="spikegpt/rwkv: 'shakespeare' or a UTF-8 .txt file")
     p.add_argument("--split", choices=["test", "valid", "train", "all"], default="test",
-                   help="which contiguous part of the corpus (as in training: last 5%% test, 5%% before it "
-                        "validation); 'all' reads the whole file")
+                   help="spikegpt/rwkv: which contiguous part of the corpus (as in training: last 5%% test, 5%% "
+                        "before it validation); 'all' reads the whole file. tcja: test (default) or train")
     p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
     p.add_argument("--max-tokens", type=int, help="evaluate on the first N tokens of the part only")
-    p.add_argument("--batch-size", type=int, default=8, help="parallel streams (the state is carried along each)")
+    p.add_argument("--batch-size", type=int, help="spikegpt/rwkv: parallel streams (the state is carried along "
+                                                  "each; default 8); tcja: samples per batch (default: the config's)")
     p.add_argument("--threads", type=int, help="torch threads")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_evaluate)
@@ -358,7 +359,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if len(ids) < 2:
         raise _fail(cmd, f"the {args.split} text has {len(ids)} tokens; need at least 2")
     chars = len(tokenizer.decode(ids[1:].tolist()))  # the characters of the predicted tokens
-    res = evaluate_bpc(model, ids, batch_size=args.batch_size, chars=chars, progress=True)
+    res = evaluate_bpc(model, ids, batch_size=args.batch_size or 8, chars=chars, progress=True)
     print(f"{args.data} ({args.split}, {int(res['tokens']):,} predicted tokens, {chars:,} characters)")
     print(f"loss {res['loss']:.4f} nats/token  bits per character {res['bpc']:.4f}  "
           f"perplexity {math.exp(res['loss']):.3f}")

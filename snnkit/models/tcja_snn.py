@@ -391,7 +391,8 @@ CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
 def load_config(path: "str | os.PathLike[str]") -> TCJASNNConfig:
     """A config from a JSON/YAML file: ``base: NAME`` plus the fields to change, or every field (``name`` = dataset).
 
-    ``snnkit train tcja --config NAME --print-config`` writes a complete file to start from.
+    ``snnkit train tcja --config NAME --print-config`` writes a complete file to start from. In a
+    ``base`` file, ``epochs`` without ``T_max`` also sets ``T_max``, as an ``--epochs`` override does.
     """
     from ..train.config import read_config
 
@@ -400,7 +401,7 @@ def load_config(path: "str | os.PathLike[str]") -> TCJASNNConfig:
     try:
         if "base" in data:
             base = data.pop("base")
-            return get_config(base, **data)
+            return get_config(base, **_schedule_follows_epochs(data))
         return TCJASNNConfig.from_dict(data).validate()
     except (ValueError, TypeError) as err:
         raise ValueError(f"{where}: {err}") from None
@@ -420,10 +421,18 @@ def resolve_config(config: "str | os.PathLike[str] | TCJASNNConfig", **overrides
     else:
         raise ValueError(f"unknown dataset {config!r}: valid config names are {', '.join(CONFIGS)}; "
                          f"or give a {'/'.join(CONFIG_SUFFIXES)} config file")
-    changes = {k: v for k, v in overrides.items() if v is not None}
-    if "epochs" in changes:
-        changes.setdefault("T_max", changes["epochs"])
+    changes = _schedule_follows_epochs({k: v for k, v in overrides.items() if v is not None})
     return dataclasses.replace(cfg, **changes).validate() if changes else cfg
+
+
+def _schedule_follows_epochs(changes: Dict[str, Any]) -> Dict[str, Any]:
+    """A change of ``epochs`` alone also sets the cosine ``T_max``: a shorter run anneals fully.
+
+    A bad ``epochs`` is left for validation to name (not reported as a bad ``T_max``)."""
+    epochs = changes.get("epochs")
+    if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 and "T_max" not in changes:
+        changes = {**changes, "T_max": changes["epochs"]}
+    return changes
 
 
 def get_config(name: str, /, **overrides: Any) -> TCJASNNConfig:

@@ -27,7 +27,6 @@ def tcja_trainer(
     training samples (quick runs). Optimiser, schedule (cosine over ``T_max`` epochs), loss and
     batch size follow the config; ``num_workers``, ``device`` and ``amp`` go to :class:`TrainConfig`.
     """
-    from .. import data as snn_data
     from ..models import tcja_snn
 
     cfg = tcja_snn.resolve_config(config, attention=attention, epochs=epochs, batch_size=batch_size, lr=lr,
@@ -37,12 +36,7 @@ def tcja_trainer(
                      out_dir=str(out_dir), progress=progress, tensorboard=tensorboard, input_layout="BT",
                      num_workers=num_workers, device=device, amp=amp)
     pick_device(device)  # refuse an unavailable device before the (slow) data loading
-    if data is None:
-        name = _DATASET_OF.get(cfg.name, cfg.name)
-        size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size
-        data = snn_data.load(name, root=root, frames=cfg.T, split_by="number", size=size, augment=augment,
-                             seed=seed, progress=progress)
-    train, test = data
+    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=augment, progress=progress)
     if max_train is not None and max_train < len(train):
         train = torch.utils.data.Subset(train, range(max_train))
     with torch.random.fork_rng(devices=[]):
@@ -50,6 +44,47 @@ def tcja_trainer(
         model = tcja_snn.build_model(cfg)
     return Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
                    label=f"{cfg.name} {cfg.attention}")
+
+
+def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 0, augment: bool = False,
+              progress: bool = True) -> Tuple[Any, Any]:
+    """``(train, test)`` frames for a TCJA-SNN config, as training reads them (``seed`` sets splits where the
+    dataset has none, so evaluation must pass the training run's seed)."""
+    from .. import data as snn_data
+
+    name = _DATASET_OF.get(cfg.name, cfg.name)
+    size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size
+    return snn_data.load(name, root=root, frames=cfg.T, split_by="number", size=size, augment=augment, seed=seed,
+                         progress=progress)
+
+
+def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Path]] = None, split: str = "test",
+                  batch_size: Optional[int] = None, device: str = "auto", num_workers: int = 0,
+                  progress: bool = True, data: Optional[Tuple[Any, Any]] = None) -> Any:
+    """A :class:`~snnkit.train.evaluate.ClassificationReport` of a TCJA-SNN checkpoint on its dataset's ``split``.
+
+    The data are framed as the run's config says and split with the run's seed; ``data=(train, test)``
+    replaces the loading (tests, custom sets). The training split is read without augmentation.
+    """
+    from ..models import tcja_snn
+    from .evaluate import classification_report
+
+    if split not in ("test", "train"):
+        raise ValueError(f"evaluate_tcja: split must be 'test' or 'train', got {split!r}")
+    pick_device(device)
+    model, ckpt = load_tcja(checkpoint)
+    cfg = tcja_snn.TCJASNNConfig.from_dict(ckpt["model_config"])
+    seed = int((ckpt.get("config") or {}).get("seed", 0))
+    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, progress=progress)
+    dataset = test if split == "test" else train
+    if dataset is None or len(dataset) == 0:
+        raise ValueError(f"evaluate_tcja: {cfg.name} has no {split} samples to evaluate")
+    history = ckpt.get("history") or []
+    meta = {"checkpoint": str(checkpoint), "dataset": cfg.name, "attention": cfg.attention, "split": split,
+            "seed": seed, "epoch": ckpt.get("epoch"), "logged_test_acc": history[-1].get("test_acc") if history else None}
+    return classification_report(model, dataset, cfg.num_classes, classes=getattr(dataset, "classes", None),
+                                 meta=meta, batch_size=batch_size or cfg.batch_size, device=device,
+                                 num_workers=num_workers, loss_fn=model.loss, progress=progress)
 
 
 def _asdict(cfg: Any) -> Dict[str, Any]:

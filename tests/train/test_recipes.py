@@ -87,7 +87,16 @@ def test_config_file_with_base_reaches_the_model(tmp_path: Path) -> None:
                       progress=False, tensorboard=False)
     assert tr.model_config["stages"] == [[4], [8]] and tr.model_config["attention"] == "c_xa"
     assert [m.mode for m in tr.model.modules() if isinstance(m, tcja_snn.TCJA)] == ["c_xa", "c_xa"]
+    assert tr.model_config["T_max"] == 1 and tr.scheduler.T_max == 1  # epochs alone moves T_max, as --epochs does
     assert len(tr.fit()) == 1
+
+
+def test_config_file_with_base_keeps_an_explicit_T_max(tmp_path: Path) -> None:
+    path = tmp_path / "paper_schedule.yaml"
+    path.write_text("base: dvs128_gesture\nepochs: 200\nT_max: 1024\n")
+    cfg = tcja_snn.resolve_config(str(path))
+    assert (cfg.epochs, cfg.T_max) == (200, 1024)
+    assert tcja_snn.resolve_config(str(path), epochs=50).T_max == 50  # the command line wins over the file
 
 
 @pytest.mark.parametrize("text, message", [

@@ -1,0 +1,125 @@
+"""Classifier evaluation: confusion matrix against a loop, scores by hand, and `snnkit evaluate` on TCJA checkpoints."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from snnkit import cli
+from snnkit.train.evaluate import ClassificationReport, classification_report, confusion_matrix
+from snnkit.train.recipes import evaluate_tcja, tcja_trainer
+from tests.train.test_recipes import _fake_frames, _tiny_cfg
+
+
+def test_confusion_matrix_equals_a_counting_loop() -> None:
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.randint(0, 7, (500,), generator=g), torch.randint(0, 7, (500,), generator=g)
+    ref = [[0] * 7 for _ in range(7)]
+    for p, t in zip(pred.tolist(), target.tolist()):
+        ref[t][p] += 1
+    assert confusion_matrix(pred, target, 7).tolist() == ref
+
+
+def test_confusion_matrix_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="3 predictions but 2 targets"):
+        confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1]), 2)
+    with pytest.raises(ValueError, match=r"targets must lie in \[0, 2\), got values in \[0, 5\]"):
+        confusion_matrix(torch.tensor([0, 1]), torch.tensor([0, 5]), 2)
+
+
+def test_report_scores_by_hand() -> None:
+    # class a: 3 of 4 right, class b: 2 of 2, class c: no samples (one sample of a was predicted as c)
+    rep = ClassificationReport([[3, 0, 1], [0, 2, 0], [0, 0, 0]], loss=0.5, classes=["a", "b", "c"])
+    assert (rep.n, rep.correct, rep.support) == (6, 5, [4, 2, 0])
+    assert rep.accuracy == pytest.approx(5 / 6)
+    assert rep.per_class[:2] == [0.75, 1.0] and math.isnan(rep.per_class[2])
+    assert rep.balanced_accuracy == pytest.approx((0.75 + 1.0) / 2)
+    assert rep.format().splitlines() == [
+        "accuracy 83.33 % (5/6)   balanced accuracy 87.50 %   loss 0.5000",
+        "per-class accuracy:",
+        "  a   75.0%  (3/4)",
+        "  b  100.0%  (2/2)",
+        "  c     -    (0/0)",
+        "confusion matrix (rows: true class, columns: predicted class):",
+        "      a   b   c",
+        "  a   3   0   1",
+        "  b   0   2   0",
+        "  c   0   0   0",
+    ]
+    with pytest.raises(ValueError, match="2 class names for a 3-class"):
+        ClassificationReport([[1, 0, 0], [0, 1, 0], [0, 0, 1]], classes=["a", "b"])
+
+
+def test_many_classes_list_only_the_worst() -> None:
+    k = 30
+    cm = [[10 if i == j else 0 for j in range(k)] for i in range(k)]
+    cm[7][7], cm[7][3] = 4, 6  # class 7: 40 %
+    cm[2][2], cm[2][0] = 9, 1  # class 2: 90 %
+    lines = ClassificationReport(cm).format(worst=2).splitlines()
+    assert lines[1] == "the 2 classes with the lowest accuracy (all 30 in --json):"
+    assert lines[2:] == ["   7   40.0%  (4/10)", "   2   90.0%  (9/10)"]
+
+
+def test_report_json_round_trips(tmp_path: Path) -> None:
+    rep = ClassificationReport([[1, 1], [0, 2]], loss=0.25, meta={"split": "test"})
+    path = rep.save_json(tmp_path / "r" / "report.json")
+    data = json.loads(path.read_text())
+    assert data["accuracy"] == 0.75 and data["confusion"] == [[1, 1], [0, 2]] and data["split"] == "test"
+    assert [p.name for p in path.parent.iterdir()] == ["report.json"]  # no temp file left
+
+
+def _trained(tmp_path: Path):
+    data = (_fake_frames(24, 0), _fake_frames(20, 1))
+    tr = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False, lr=0.02)
+    hist = tr.fit()
+    return tr, hist, data
+
+
+def test_checkpoint_report_equals_the_trainer_and_a_per_sample_loop(tmp_path: Path) -> None:
+    tr, hist, data = _trained(tmp_path)
+    rep = evaluate_tcja(tmp_path / "last.pt", data=data, progress=False, batch_size=7)
+    model = tr.model.eval()
+    preds = [int(model(x[:, None]).mean(0).argmax()) for x, _ in data[1]]  # one sample at a time, [T, 1, ...]
+    labels = data[1].tensors[1].tolist()
+    assert rep.correct == sum(p == y for p, y in zip(preds, labels))
+    assert rep.accuracy == pytest.approx(hist[-1]["test_acc"]) and rep.loss == pytest.approx(hist[-1]["test_loss"])
+    assert rep.meta["logged_test_acc"] == hist[-1]["test_acc"] and rep.meta["epoch"] == 2
+    assert rep.classes == [str(i) for i in range(10)] and rep.n == 20
+    with pytest.raises(ValueError, match="split must be 'test' or 'train'"):
+        evaluate_tcja(tmp_path / "last.pt", data=data, split="valid")
+
+
+def test_model_with_other_class_count_is_refused() -> None:
+    ds = torch.utils.data.TensorDataset(torch.rand(4, 2, 3), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="scores 3 classes, expected 10"):
+        classification_report(torch.nn.Identity(), ds, 10, input_layout="B")
+
+
+def test_cli_evaluates_a_tcja_checkpoint(tmp_path: Path, capsys, monkeypatch) -> None:
+    tr, hist, data = _trained(tmp_path)
+    monkeypatch.setattr("snnkit.train.recipes.tcja_data", lambda cfg, root, **kw: data)
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "best.pt"), "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    best = max(r["test_acc"] for r in hist)
+    assert f"training logged {100 * best:.2f} % after this epoch" in out
+    assert f"accuracy {100 * best:.2f} %" in out and "confusion matrix" in out
+    assert json.loads((tmp_path / "r.json").read_text())["accuracy"] == pytest.approx(best)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--data", "shakespeare"], "--data, --tokenizer and --max-tokens are for SpikeGPT/RWKV"),
+    (["--split", "valid"], "'test' or 'train' split"),
+    (["--batch-size", "0"], "--batch-size must be a positive integer"),
+])
+def test_cli_evaluate_refuses_options_of_the_other_model(tmp_path: Path, flags, message, cli_error) -> None:
+    _trained(tmp_path)
+    assert message in cli_error(["evaluate", "--checkpoint", str(tmp_path / "last.pt"), *flags])
+
+
+def test_cli_evaluate_refuses_tcja_options_for_a_language_model(tmp_path: Path, cli_error) -> None:
+    torch.save({"model": {}, "snnkit_version": "0", "arch": "spikegpt"}, tmp_path / "lm.pt")
+    assert "--root and --json are for TCJA-SNN checkpoints" in cli_error(
+        ["evaluate", "--checkpoint", str(tmp_path / "lm.pt"), "--root", str(tmp_path)])
