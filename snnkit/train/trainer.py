@@ -46,6 +46,19 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def set_epoch(dataset: Any, epoch: int) -> None:
+    """Tell a dataset (through ``Subset``/``ConcatDataset`` wrappers) which epoch it serves, for its augmentation.
+
+    Datasets with ``set_epoch`` (:class:`snnkit.data.FrameDataset`) seed each sample's augmentation
+    from ``(seed, epoch, index)``; without this call every epoch would repeat epoch 0's draws.
+    """
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(epoch)
+    for inner in [getattr(dataset, "dataset", None), *getattr(dataset, "datasets", [])]:
+        if inner is not None:
+            set_epoch(inner, epoch)
+
+
 def to_time_major(x: torch.Tensor, layout: str) -> torch.Tensor:
     """Put a batch in the model's layout: ``[B, T, ...] -> [T, B, ...]`` for ``"BT"``."""
     return x.transpose(0, 1).contiguous() if layout == "BT" else x
@@ -149,6 +162,7 @@ class Trainer:
     def train_epoch(self) -> Dict[str, float]:
         """One pass over this rank's shard of the epoch's permutation."""
         self.net.train()
+        set_epoch(self.train_set, self.epoch)  # new augmentation draws every epoch (workers fork after this)
         idx = dist.epoch_indices(len(self.train_set), self.config.seed, self.epoch, shuffle=True, pad=True)
         loader = self._loader(self.train_set, idx)
         tot_loss = tot_correct = tot_n = 0.0

@@ -167,3 +167,34 @@ def test_label_prefixes_the_epoch_lines(tmp_path: Path, capsys) -> None:
     tr = Trainer(_model(), dataset(), None, _cfg(tmp_path, epochs=1, progress=True, tensorboard=False), label="run A")
     tr.fit()
     assert [l for l in capsys.readouterr().out.splitlines() if "epoch 1/1" in l][0].startswith("[run A] epoch 1/1: ")
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_augmentation_draws_change_every_epoch(tmp_path: Path, workers: int) -> None:
+    """Each epoch feeds sample i as FrameDataset[(i, epoch)] (the dataset's own epoch-keyed draw), through a Subset."""
+    from snnkit import data as D
+    from snnkit.train import distributed as dist
+    from tests.data.native import make_nmnist
+
+    root = make_nmnist(tmp_path / "data", per_class=2)
+    frames, _ = D.load("n_mnist", root=root, frames=4, augment=True, progress=False, cache_dir=tmp_path / "cache",
+                       in_memory=False)
+    train = torch.utils.data.Subset(frames, range(12))  # as --max-train wraps it
+    fed = []
+
+    class Probe(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(1, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # x [T, B, 2, H, W]
+            fed.append(x.transpose(0, 1).clone())
+            return self.lin(x[:, :, :1, :1, :1].flatten(2))
+
+    cfg = _cfg(tmp_path / "run", epochs=3, batch_size=12, scheduler="none", tensorboard=False, num_workers=workers)
+    Trainer(Probe(), train, None, cfg).fit()
+    for epoch, batch in enumerate(fed):
+        order = dist.epoch_indices(12, cfg.seed, epoch, shuffle=True, pad=True)
+        want = torch.stack([frames[(i, epoch)][0] for i in order])
+        torch.testing.assert_close(batch, want, rtol=0, atol=0)
+    assert not torch.equal(frames[(0, 0)][0], frames[(0, 1)][0])  # the draws do differ between epochs
