@@ -4,7 +4,8 @@
     python examples/tcja_train_events.py                       # digits_dvs, no download needed
 
 Same as ``snnkit train tcja ...``: frames by number (SpikingJelly's bin edges, as the paper),
-cached in HDF5; checkpoints (last.pt, best.pt), metrics.csv and TensorBoard logs in --out;
+cached in HDF5; training augmentation as the config says (on for cifar10_dvs, as its original
+script); checkpoints (last.pt, best.pt), metrics.csv and TensorBoard logs in --out;
 ``--resume`` continues bit for bit.
 """
 from __future__ import annotations
@@ -25,7 +26,7 @@ def main() -> None:
     ap.add_argument("--resume", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(1)  # small conv layers on a shared CPU: one thread is fastest
-    trainer = tcja_trainer(args.config, root=args.root, out_dir=args.out, epochs=args.epochs, augment=args.config != "digits_dvs")
+    trainer = tcja_trainer(args.config, root=args.root, out_dir=args.out, epochs=args.epochs)
     history = trainer.fit(resume=args.resume)
     print(f"best test accuracy {trainer.best:.4f} after {len(history)} epochs; outputs in {args.out}")
 

@@ -127,7 +127,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from snnkit.models.tcja_snn import resolve_config
     from snnkit.train.recipes import tcja_trainer
 
-    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain)
+    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment)
     if args.print_config:
         import dataclasses
 
@@ -137,7 +137,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
-    trainer = tcja_trainer(cfg, root=args.root, out_dir=args.out or "runs/tcja", seed=args.seed, augment=args.augment,
+    trainer = tcja_trainer(cfg, root=args.root, out_dir=args.out or "runs/tcja", seed=args.seed,
                            max_train=args.max_train, num_workers=args.workers, device=args.device, amp=args.amp)
     with trainer.closing():
         hist = trainer.fit(resume=args.resume)
@@ -224,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=int)
     s.add_argument("--lr", type=float)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--augment", action="store_true", help="flip + roll the training frames (as the paper)")
+    s.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random flip + roll of the training frames (default: the config's; on for cifar10_dvs, "
+                        "as its original script)")
     s.add_argument("--max-train", type=int, help="use only the first N training samples")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     s.add_argument("--threads", type=int, help="torch threads")

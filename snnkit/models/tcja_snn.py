@@ -80,7 +80,7 @@ _FIELD_CHECKS: Dict[str, Any] = {
     **{k: (lambda v: _is_num(v) and v > 0, "a positive number") for k in
        ("lr", "tau", "v_threshold", "surrogate_alpha", "tcja_init_gain")},
     **{k: (lambda v: isinstance(v, bool), "true or false") for k in
-       ("conv_bias", "fc_bias", "output_neuron", "decay_input", "detach_reset")},
+       ("conv_bias", "fc_bias", "output_neuron", "decay_input", "detach_reset", "augment")},
     "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
     "v_reset": (lambda v: v is None or _is_num(v), "a number or null (soft reset)"),
     "resize": (lambda v: v is None or _pos_int(v), "a positive int or null"),
@@ -139,6 +139,7 @@ class TCJASNNConfig:
     T_max: int = 1024
     epochs: int = 1024
     batch_size: int = 16
+    augment: bool = False  # training frames: random left-right flip + roll by up to 5 px (the CIFAR10-DVS script)
     notes: str = ""
 
     @classmethod
@@ -332,7 +333,7 @@ def _cifar10_dvs() -> TCJASNNConfig:
         stages=[[64, 128], [256, 256], [512, 512], [512, 512]], pool="avg", resize=48, conv_bias=True,
         tcja_stages=[2, 3], tcja_kernels=[[4, 4], [4, 4]], hidden=[], dropout=0.0, fc_bias=True,
         output_neuron=False, voting=1, surrogate="piecewise_quadratic", surrogate_alpha=1.0,
-        loss="mse", T_max=1024, epochs=1024, batch_size=16,
+        loss="mse", T_max=1024, epochs=1024, batch_size=16, augment=True,
         notes="src/cifar10dvs.py VGGNet (TET's VGG-11 on 48x48): TCJA(4,4,T=10) after the last conv of the last two "
               "stages, linear readout FC10 averaged over T, PiecewiseQuadratic surrogate, conv bias; T=10 as the "
               "hard-coded TCJA (the README's -T 20 crashes it). Loss: MSE vs one-hot as intended (the script "

@@ -15,7 +15,7 @@ _DATASET_OF = {"ncaltech101": "n_caltech101"}  # TCJA config name -> snnkit.data
 def tcja_trainer(
     config: Union[str, Any] = "digits_dvs", *, root: Optional[Union[str, Path]] = None,
     out_dir: Union[str, Path] = "runs/tcja", epochs: Optional[int] = None, attention: Optional[str] = None,
-    batch_size: Optional[int] = None, lr: Optional[float] = None, seed: int = 0, augment: bool = False,
+    batch_size: Optional[int] = None, lr: Optional[float] = None, seed: int = 0, augment: Optional[bool] = None,
     max_train: Optional[int] = None, progress: bool = True, tensorboard: bool = True,
     data: Optional[Tuple[Any, Any]] = None, tcja_init_gain: Optional[float] = None, num_workers: int = 0,
     device: str = "auto", amp: str = "auto",
@@ -24,19 +24,19 @@ def tcja_trainer(
 
     The dataset comes from :func:`snnkit.data.load` (frames by number, SpikingJelly's bin edges,
     as the paper) unless ``data=(train, test)`` is given. ``max_train`` keeps the first N
-    training samples (quick runs). Optimiser, schedule (cosine over ``T_max`` epochs), loss and
-    batch size follow the config; ``num_workers``, ``device`` and ``amp`` go to :class:`TrainConfig`.
+    training samples (quick runs). Optimiser, schedule (cosine over ``T_max`` epochs), loss, batch
+    size and training augmentation follow the config (``augment=None``: the config's); ``num_workers``, ``device`` and ``amp`` go to :class:`TrainConfig`.
     """
     from ..models import tcja_snn
 
     cfg = tcja_snn.resolve_config(config, attention=attention, epochs=epochs, batch_size=batch_size, lr=lr,
-                                  tcja_init_gain=tcja_init_gain)
+                                  tcja_init_gain=tcja_init_gain, augment=augment)
     tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
                      scheduler="cosine" if cfg.scheduler == "cosine" else "none", T_max=cfg.T_max, seed=seed,
                      out_dir=str(out_dir), progress=progress, tensorboard=tensorboard, input_layout="BT",
                      num_workers=num_workers, device=device, amp=amp)
     pick_device(device)  # refuse an unavailable device before the (slow) data loading
-    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=augment, progress=progress)
+    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment, progress=progress)
     if max_train is not None and max_train < len(train):
         train = torch.utils.data.Subset(train, range(max_train))
     with torch.random.fork_rng(devices=[]):

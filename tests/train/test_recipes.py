@@ -205,3 +205,31 @@ def test_bad_device_workers_amp_fail_before_loading_data(tmp_path: Path, kw, mes
     monkeypatch.setattr("snnkit.data.load", lambda *a, **k: pytest.fail("data loaded before the check"))
     with pytest.raises(ValueError, match=message):
         tcja_trainer("digits_dvs", out_dir=tmp_path, **kw)
+
+
+@pytest.mark.parametrize("config, override, want", [
+    ("cifar10_dvs", None, True),    # the original CIFAR10-DVS script flips and rolls its training frames
+    ("cifar10_dvs", False, False),
+    ("dvs128_gesture", None, False),  # the Gesture script does not
+    ("dvs128_gesture", True, True),
+])
+def test_training_augmentation_follows_the_config(tmp_path: Path, monkeypatch, config, override, want) -> None:
+    seen = {}
+
+    def fake_data(cfg, root, **kw):
+        seen.update(kw)
+        raise FileNotFoundError("stop here")
+
+    monkeypatch.setattr("snnkit.train.recipes.tcja_data", fake_data)
+    with pytest.raises(FileNotFoundError, match="stop here"):
+        tcja_trainer(config, out_dir=tmp_path, augment=override)
+    assert seen["augment"] is want
+
+
+def test_cli_no_augment_reaches_the_config(capsys) -> None:
+    import yaml
+
+    assert cli.main(["train", "tcja", "--config", "cifar10_dvs", "--no-augment", "--print-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["augment"] is False
+    assert cli.main(["train", "tcja", "--config", "cifar10_dvs", "--print-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["augment"] is True
