@@ -125,6 +125,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from snnkit.models.tcja_snn import resolve_config
+    from snnkit.train.distributed import is_main as dist_is_main
     from snnkit.train.recipes import tcja_trainer
 
     cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment)
@@ -139,6 +140,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     trainer = tcja_trainer(cfg, root=args.root, out_dir=args.out or "runs/tcja", seed=args.seed,
                            max_train=args.max_train, num_workers=args.workers, device=args.device, amp=args.amp)
+    if dist_is_main():
+        print(trainer.summary(), flush=True)
     with trainer.closing():
         hist = trainer.fit(resume=args.resume)
     last = hist[-1] if hist else {}

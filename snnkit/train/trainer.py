@@ -114,6 +114,19 @@ class Trainer:
         self.best = -math.inf
         self.history: List[Dict[str, Any]] = []
 
+    def summary(self) -> str:
+        """One line saying what this run trains, on what, where: printed by ``snnkit train`` before training."""
+        c = self.config
+        n_params = sum(p.numel() for p in self.model.parameters())
+        test = f", test {len(self.test_set):,}" if self.test_set is not None else ""
+        amp = {None: "off", torch.float16: "fp16", torch.bfloat16: "bf16"}[self.amp_dtype]
+        ranks = f" x {dist.world_size()} ranks" if dist.world_size() > 1 else ""
+        head = f"[{self.label}] " if self.label else ""
+        epochs = f"{c.epochs} epoch{'s' if c.epochs != 1 else ''}"
+        return (f"{head}{n_params:,} parameters; train {len(self.train_set):,}{test} samples; {epochs} "
+                f"of batch {c.batch_size}{ranks}; {c.optimizer} lr {c.lr:g}, {c.scheduler} schedule; "
+                f"{self.device} (amp {amp}, {c.num_workers} workers); outputs in {self.out_dir}")
+
     # ------------------------------------------------------------------ setup
     def _optimizer(self) -> torch.optim.Optimizer:
         c, params = self.config, self.model.parameters()

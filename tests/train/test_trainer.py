@@ -198,3 +198,12 @@ def test_augmentation_draws_change_every_epoch(tmp_path: Path, workers: int) -> 
         want = torch.stack([frames[(i, epoch)][0] for i in order])
         torch.testing.assert_close(batch, want, rtol=0, atol=0)
     assert not torch.equal(frames[(0, 0)][0], frames[(0, 1)][0])  # the draws do differ between epochs
+
+
+def test_summary_line_names_the_run(tmp_path: Path) -> None:
+    train, test = dataset(40, seed=0), dataset(10, seed=1)
+    model = _model()
+    n = sum(p.numel() for p in model.parameters())
+    tr = Trainer(model, train, test, _cfg(tmp_path, epochs=1, device="cpu", amp="bf16"), label="tiny")
+    assert tr.summary() == (f"[tiny] {n:,} parameters; train 40, test 10 samples; 1 epoch of batch 16; adam lr 0.02, "
+                            f"cosine schedule; cpu (amp bf16, 0 workers); outputs in {tmp_path}")
