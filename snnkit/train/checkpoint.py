@@ -63,13 +63,17 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
 FREE_TEXT_KEYS = ("notes",)  # model-config entries that describe a run without changing it
 
 
-def config_differences(saved: Any, wanted: Any, limit: int = 8) -> str:
+def config_differences(saved: Any, wanted: Any, limit: int = 8, defaults: Optional[Dict[str, Any]] = None) -> str:
     """``"key: checkpoint X vs this run Y; ..."`` for the top-level entries where two model configs differ.
 
-    Empty when they agree; free-text entries (``notes``) are not compared.
+    Empty when they agree; free-text entries (``notes``) are not compared. An entry missing from
+    the checkpoint counts as its value in ``defaults``: a field added by a later snnkit version
+    does not stop an older run from resuming while it keeps its default.
     """
     if not isinstance(saved, dict) or not isinstance(wanted, dict):
         return "" if saved == wanted else f"model config {saved!r} vs this run {wanted!r}"
+    if defaults:
+        saved = {**{k: v for k, v in defaults.items() if k in wanted}, **saved}
 
     def show(d: Dict[str, Any], k: str) -> str:
         return repr(d[k]) if k in d else "absent"

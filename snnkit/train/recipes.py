@@ -43,7 +43,7 @@ def tcja_trainer(
         torch.manual_seed(seed)
         model = tcja_snn.build_model(cfg)
     return Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
-                   label=f"{cfg.name} {cfg.attention}")
+                   label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()))
 
 
 def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 0, augment: bool = False,

@@ -90,6 +90,7 @@ class Trainer:
         config: Optional[TrainConfig] = None, *, collate_fn: Optional[Callable[[List[Any]], Batch]] = None,
         arch: Optional[str] = None, model_config: Optional[Dict[str, Any]] = None,
         loss_fn: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None, label: Optional[str] = None,
+        model_config_defaults: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.config = config or TrainConfig()
         if len(train_set) == 0:
@@ -99,6 +100,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.train_set, self.test_set, self.collate_fn = train_set, test_set, collate_fn
         self.arch, self.model_config = arch, model_config
+        self.model_config_defaults = model_config_defaults  # what a field missing from an older checkpoint means
         self.label = label  # names this run in the per-epoch lines (several trainings may print at once)
         self.loss_fn = loss_fn or (lambda out, y: classification_loss(self.config.loss, out, y))
         self.net: nn.Module = self.model
@@ -292,7 +294,8 @@ class Trainer:
         """Restore everything from a checkpoint written by :meth:`save`."""
         ckpt = load_checkpoint(path, arch=self.arch)
         saved = ckpt.get("model_config")
-        differ = config_differences(saved, self.model_config) if None not in (saved, self.model_config) else ""
+        differ = (config_differences(saved, self.model_config, defaults=self.model_config_defaults)
+                  if None not in (saved, self.model_config) else "")
         if differ:
             raise ValueError(f"checkpoint {str(path)!r} was saved by a run with other settings: {differ}. "
                              "Resuming continues that run; use its settings, or write a new run to another output folder")

@@ -233,3 +233,19 @@ def test_cli_no_augment_reaches_the_config(capsys) -> None:
     assert yaml.safe_load(capsys.readouterr().out)["augment"] is False
     assert cli.main(["train", "tcja", "--config", "cifar10_dvs", "--print-config"]) == 0
     assert yaml.safe_load(capsys.readouterr().out)["augment"] is True
+
+
+def test_checkpoint_from_before_a_new_config_field_still_resumes(tmp_path: Path) -> None:
+    """Checkpoints written before `augment` existed lack it: read as the default (False), they resume."""
+    data = (_fake_frames(16, 0), _fake_frames(8, 1))
+    tr = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False)
+    tr.fit(stop_after=1)
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=False)
+    del ckpt["model_config"]["augment"]
+    torch.save(ckpt, tmp_path / "last.pt")
+    again = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False)
+    assert len(again.fit(resume=True)) == 2
+    other = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False, augment=True)
+    torch.save(ckpt, tmp_path / "last.pt")
+    with pytest.raises(ValueError, match="augment: checkpoint False vs this run True"):
+        other.fit(resume=True)
