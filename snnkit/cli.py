@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random flip + roll of the training frames (default: the config's; on for cifar10_dvs, "
                         "as its original script)")
-    s.add_argument("--max-train", type=int, help="use only the first N training samples")
+    s.add_argument("--max-train", type=int, help="train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
     s.add_argument("--threads", type=int, help="torch threads")
     s.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0: load in the "

@@ -105,7 +105,7 @@ DATASETS: Dict[str, DatasetInfo] = {
         "cifar10_dvs", "events", 10, (128, 128, 2), False,
         "none published: per class ceil(90%) train / rest test, files permuted by numpy default_rng(split_seed) "
         "(split_seed=None: sorted file order, as SpikingJelly/TCJA)",
-        SOURCES["cifar10_dvs"], LAYOUTS["cifar10_dvs"], 20, frozenset({"split_seed", "train_ratio"}), _neuromorphic("cifar10_dvs")),
+        SOURCES["cifar10_dvs"], LAYOUTS["cifar10_dvs"], 10, frozenset({"split_seed", "train_ratio"}), _neuromorphic("cifar10_dvs")),
     "n_caltech101": DatasetInfo(
         "n_caltech101", "events", 101, (240, 180, 2), False,
         "none published: per class ceil(90%) train / rest test, as cifar10_dvs",

@@ -26,7 +26,10 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     s.add_argument("--convention", default="spikingjelly", choices=["spikingjelly", "tonic"], help="bin-edge convention")
     s.add_argument("--include-incomplete", action="store_true", help="tonic convention: keep the last partial frame")
     s.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None, help="resize the sensor grid")
-    s.add_argument("--seed", type=int, default=0, help="split seed for datasets without an official split")
+    s.add_argument("--seed", type=int, default=None,
+                   help="split seed for datasets without an official split (default: cifar10_dvs and n_caltech101 "
+                        "in TCJA's order, the first 90%% of each class's sorted files for training, as "
+                        "`snnkit train tcja` reads them; digits_dvs: 0)")
     s.add_argument("--cache-dir", default=None, help="cache folder (default $SNNKIT_DATA or ~/.cache/snnkit/data)")
     s.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="unreadable samples: stop, or leave out and list them")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -79,9 +82,10 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             return 0
         if frames is None and args.time_window is None and args.event_count is None:
             frames = meta.paper_frames or 10
+        split = {"split_seed": args.seed} if "split_seed" in meta.options else {"seed": args.seed or 0}
         train, test = load(args.name, args.root, frames, args.split_by, time_window=args.time_window,
                            event_count=args.event_count, convention=args.convention,
-                           include_incomplete=args.include_incomplete, size=args.size, seed=args.seed,
+                           include_incomplete=args.include_incomplete, size=args.size, **split,
                            cache_dir=args.cache_dir, on_error=args.on_error, progress=not args.no_progress)
     except (ValueError, FileNotFoundError, TypeError, ModuleNotFoundError) as e:
         print(f"snnkit data prepare: {e}", file=sys.stderr)

@@ -80,10 +80,11 @@ _FIELD_CHECKS: Dict[str, Any] = {
     **{k: (lambda v: _is_num(v) and v > 0, "a positive number") for k in
        ("lr", "tau", "v_threshold", "surrogate_alpha", "tcja_init_gain")},
     **{k: (lambda v: isinstance(v, bool), "true or false") for k in
-       ("conv_bias", "fc_bias", "output_neuron", "decay_input", "detach_reset", "augment")},
+       ("conv_bias", "fc_bias", "output_neuron", "decay_input", "detach_reset", "augment", "drop_last")},
     "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
     "v_reset": (lambda v: v is None or _is_num(v), "a number or null (soft reset)"),
     "resize": (lambda v: v is None or _pos_int(v), "a positive int or null"),
+    "split_seed": (lambda v: v is None or (_is_int(v) and v >= 0), "a non-negative int or null (the scripts' order)"),
     "input_size": (lambda v: _int_list(v, 2), "[H, W] of positive ints"),
     "sensor_size": (lambda v: _int_list(v, 2), "[H, W] of positive ints"),
     "stages": (lambda v: isinstance(v, (list, tuple)) and bool(v) and all(_int_list(s) and s for s in v),
@@ -140,6 +141,8 @@ class TCJASNNConfig:
     epochs: int = 1024
     batch_size: int = 16
     augment: bool = False  # training frames: random left-right flip + roll by up to 5 px (the CIFAR10-DVS script)
+    drop_last: bool = True  # leave out each epoch's last partial training batch (the scripts' drop_last=True)
+    split_seed: Optional[int] = None  # per-class 90/10 split (cifar10_dvs, ncaltech101): None = the scripts' file order
     notes: str = ""
 
     @classmethod
@@ -366,7 +369,7 @@ def _digits_dvs() -> TCJASNNConfig:
         name="digits_dvs", num_classes=10, in_channels=2, input_size=[34, 34], sensor_size=[34, 34], T=8,
         stages=[[16], [32], [32]], pool="avg", tcja_stages=[1, 2], tcja_kernels=[[4, 4], [4, 4]],
         hidden=[128], dropout=0.2, voting=10, loss="mse", lr=3e-3, T_max=15, epochs=15, batch_size=32,
-        tcja_init_gain=10.0,
+        tcja_init_gain=10.0, drop_last=False,
         notes="snnkit's offline demo (scikit-learn digits turned into DVS events, 34x34x2): the Gesture network "
               "shrunk to three small stages so that a few epochs train in minutes on 2 CPU cores. Average pooling "
               "(not the Gesture net's max pooling) so that the trained net exports to Loihi/Lava: avg pooling is "

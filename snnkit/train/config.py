@@ -28,6 +28,7 @@ class TrainConfig:
     ``T_max``: epochs of one cosine half-period (``None``: ``epochs``; the paper's scripts
     anneal over 1024 epochs whatever ``epochs`` is). ``num_workers``: DataLoader worker processes.
     ``device``: ``"auto"`` (CUDA when available) or a torch device string such as ``"cuda:1"``.
+    ``batch_size`` is per process: under ``torchrun`` with N ranks a step sees N x ``batch_size`` samples.
     """
 
     epochs: int = 10
@@ -51,6 +52,8 @@ class TrainConfig:
     input_layout: str = "BT"
     progress: bool = True
     eval_every: int = 1
+    drop_last: bool = False  # leave out each epoch's last partial training batch
+    deterministic: bool = True  # cuDNN: deterministic algorithms, no autotuning (resume bit for bit on GPU too)
 
     def __post_init__(self) -> None:
         for key, options in _CHOICES.items():

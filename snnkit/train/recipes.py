@@ -23,8 +23,8 @@ def tcja_trainer(
     """A :class:`Trainer` for a TCJA-SNN config (name, JSON/YAML file or :class:`~snnkit.models.TCJASNNConfig`).
 
     The dataset comes from :func:`snnkit.data.load` (frames by number, SpikingJelly's bin edges,
-    as the paper) unless ``data=(train, test)`` is given. ``max_train`` keeps the first N
-    training samples (quick runs). Optimiser, schedule (cosine over ``T_max`` epochs), loss, batch
+    as the paper) unless ``data=(train, test)`` is given. ``max_train`` keeps N training
+    samples drawn at random with ``seed`` (quick runs). Optimiser, schedule (cosine over ``T_max`` epochs), loss, batch
     size and training augmentation follow the config (``augment=None``: the config's); ``num_workers``, ``device`` and ``amp`` go to :class:`TrainConfig`.
     """
     from ..models import tcja_snn
@@ -34,11 +34,11 @@ def tcja_trainer(
     tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
                      scheduler="cosine" if cfg.scheduler == "cosine" else "none", T_max=cfg.T_max, seed=seed,
                      out_dir=str(out_dir), progress=progress, tensorboard=tensorboard, input_layout="BT",
-                     num_workers=num_workers, device=device, amp=amp)
+                     num_workers=num_workers, device=device, amp=amp, drop_last=cfg.drop_last)
     pick_device(device)  # refuse an unavailable device before the (slow) data loading
     train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment, progress=progress)
     if max_train is not None and max_train < len(train):
-        train = torch.utils.data.Subset(train, range(max_train))
+        train = torch.utils.data.Subset(train, subset_indices(len(train), max_train, seed))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = tcja_snn.build_model(cfg)
@@ -46,16 +46,33 @@ def tcja_trainer(
                    label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()))
 
 
+def subset_indices(n: int, k: int, seed: int) -> list:
+    """``k`` of ``n`` indices drawn at random (seeded), in ascending order: a ``--max-train`` subset.
+
+    The datasets list their samples class by class, so the first ``k`` would hold only the first
+    few classes (the first 900 of CIFAR10-DVS are all airplanes).
+    """
+    if k < 1:
+        raise ValueError(f"max_train must be a positive integer, got {k}")
+    g = torch.Generator().manual_seed(int(seed))
+    return sorted(torch.randperm(n, generator=g)[:k].tolist())
+
+
 def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 0, augment: bool = False,
               progress: bool = True) -> Tuple[Any, Any]:
-    """``(train, test)`` frames for a TCJA-SNN config, as training reads them (``seed`` sets splits where the
-    dataset has none, so evaluation must pass the training run's seed)."""
+    """``(train, test)`` frames for a TCJA-SNN config, as training reads them.
+
+    CIFAR10-DVS and N-Caltech101 are split per class by ``cfg.split_seed`` (None: the first 90 % of
+    each class's sorted files train, as the original scripts); ``seed`` splits digits_dvs and seeds
+    the augmentation draws, so evaluation passes the training run's seed."""
     from .. import data as snn_data
 
     name = _DATASET_OF.get(cfg.name, cfg.name)
     size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size
+    # per-class 90/10 splits follow the config's split_seed (None: the scripts' file order), not the run's seed
+    split = {"split_seed": cfg.split_seed} if "split_seed" in snn_data.info(name).options else {}
     return snn_data.load(name, root=root, frames=cfg.T, split_by="number", size=size, augment=augment, seed=seed,
-                         progress=progress)
+                         progress=progress, **split)
 
 
 def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Path]] = None, split: str = "test",

@@ -97,6 +97,8 @@ class Trainer:
             raise ValueError("Trainer: train_set is empty")
         dist.setup()
         self.device = pick_device(self.config.device)
+        if self.config.deterministic:  # as the TCJA scripts do; matters on GPU only
+            torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         self.model = model.to(self.device)
         self.train_set, self.test_set, self.collate_fn = train_set, test_set, collate_fn
         self.arch, self.model_config = arch, model_config
@@ -157,9 +159,11 @@ class Trainer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=self.amp_dtype)
 
-    def _loader(self, dataset: Dataset, indices: Sequence[int]) -> DataLoader:
+    def _loader(self, dataset: Dataset, indices: Sequence[int], drop_last: bool = False) -> DataLoader:
         bs = self.config.batch_size
         batches = [list(indices[i:i + bs]) for i in range(0, len(indices), bs)]
+        if drop_last and len(batches) > 1 and len(batches[-1]) < bs:
+            batches.pop()
         return DataLoader(dataset, batch_sampler=batches, collate_fn=self.collate_fn,
                           num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda")
 
@@ -179,7 +183,7 @@ class Trainer:
         self.net.train()
         set_epoch(self.train_set, self.epoch)  # new augmentation draws every epoch (workers fork after this)
         idx = dist.epoch_indices(len(self.train_set), self.config.seed, self.epoch, shuffle=True, pad=True)
-        loader = self._loader(self.train_set, idx)
+        loader = self._loader(self.train_set, idx, drop_last=self.config.drop_last)
         tot_loss = tot_correct = tot_n = 0.0
         bar = _progress(loader, f"epoch {self.epoch + 1}/{self.config.epochs}", self.config.progress)
         for x, y in bar:

@@ -249,3 +249,36 @@ def test_checkpoint_from_before_a_new_config_field_still_resumes(tmp_path: Path)
     torch.save(ckpt, tmp_path / "last.pt")
     with pytest.raises(ValueError, match="augment: checkpoint False vs this run True"):
         other.fit(resume=True)
+
+
+def test_cifar10_dvs_split_is_the_scripts_whatever_the_seed(tmp_path: Path, monkeypatch) -> None:
+    """TCJA's scripts train on the first 90 % of each class's sorted files; the run's seed must not move that."""
+    from snnkit import data as D
+    from snnkit.train.recipes import tcja_data
+    from tests.data.native import make_cifar10_dvs
+
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
+    root = make_cifar10_dvs(tmp_path / "data", per_class=10, n_events=40)
+    cfg = tcja_snn.get_config("cifar10_dvs", T=2)
+    names = {s: tcja_data(cfg, root, seed=s, progress=False)[1].names for s in (0, 1)}
+    assert names[0] == names[1]
+    # by hand: of cifar10_<class>_0 ... _9 sorted as text, 9 train and the last one ('_9') is the test sample
+    assert sorted(n.split("/")[-1] for n in names[0]) == sorted(f"cifar10_{c}_9.aedat" for c in
+                                                                 D.neuromorphic.CIFAR10_CLASSES)
+    shuffled = tcja_data(tcja_snn.resolve_config(cfg, split_seed=3), root, progress=False)[1].names
+    assert shuffled != names[0]
+    # `snnkit data prepare` builds the same cache by default
+    assert cli.main(["data", "prepare", "cifar10_dvs", "--root", str(root), "--frames", "2", "--no-progress"]) == 0
+    assert len(list((tmp_path / "cache").glob("cifar10_dvs-test-*.h5"))) == 2  # the scripts' order + split_seed 3
+
+
+def test_max_train_draws_from_every_class() -> None:
+    from snnkit.train.recipes import subset_indices
+
+    labels = torch.arange(1000) // 100  # listed class by class, as the datasets are
+    idx = subset_indices(1000, 50, seed=0)
+    assert idx == sorted(torch.randperm(1000, generator=torch.Generator().manual_seed(0))[:50].tolist())
+    assert len(set(labels[idx].tolist())) >= 8  # the first 50 would all be class 0
+    assert subset_indices(1000, 50, seed=1) != idx
+    with pytest.raises(ValueError, match="max_train must be a positive integer"):
+        subset_indices(10, 0, seed=0)

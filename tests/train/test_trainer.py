@@ -207,3 +207,25 @@ def test_summary_line_names_the_run(tmp_path: Path) -> None:
     tr = Trainer(model, train, test, _cfg(tmp_path, epochs=1, device="cpu", amp="bf16"), label="tiny")
     assert tr.summary() == (f"[tiny] {n:,} parameters; train 40, test 10 samples; 1 epoch of batch 16; adam lr 0.02, "
                             f"cosine schedule; cpu (amp bf16, 0 workers); outputs in {tmp_path}")
+
+
+@pytest.mark.parametrize("drop_last, steps", [(False, 3), (True, 2)])
+def test_drop_last_leaves_out_the_partial_training_batch(tmp_path: Path, drop_last: bool, steps: int) -> None:
+    sizes = []
+
+    class Count(TinySNN):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            sizes.append(x.shape[1]) if self.training else None
+            return super().forward(x)
+
+    torch.manual_seed(0)
+    cfg = _cfg(tmp_path, epochs=1, batch_size=16, drop_last=drop_last, tensorboard=False)
+    Trainer(Count(), dataset(40, seed=0), None, cfg).fit()
+    assert sizes == [16, 16, 8][:steps]  # 40 samples: 16 + 16 + 8
+
+
+def test_deterministic_sets_cudnn_flags(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    Trainer(_model(), dataset(8), None, _cfg(tmp_path))
+    assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
