@@ -11,6 +11,11 @@ Tensor = torch.Tensor
 _warned: set = set()
 
 
+def is_int(v: object) -> bool:
+    """An int that is not a bool (``True`` is an ``int`` to Python, never a count to us)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def check_input(x: object, fn: str) -> None:
     """``x`` must be a floating tensor shaped ``[T, B, ...]`` with T >= 1."""
     if not isinstance(x, torch.Tensor):

@@ -37,6 +37,7 @@ from ..layers import (AvgPool2d, Flatten, MaxPool2d, SpikingConv2d, TemporalDrop
                       VotingLayer)
 from ..neurons import LIF, PLIF
 from ..attention.tcja import TCJA
+from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 __all__ = ["TCJASNNConfig", "TCJASNN", "CONFIGS", "ATTENTIONS", "get_config", "build_model",
@@ -44,10 +45,6 @@ __all__ = ["TCJASNNConfig", "TCJASNN", "CONFIGS", "ATTENTIONS", "get_config", "b
 
 ATTENTIONS = ("tcja", "none", "t_xa", "c_xa")
 LOSSES = ("mse", "ce", "tet")
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_num(v: Any) -> bool:
@@ -63,11 +60,11 @@ def _is_number_text(v: str) -> bool:
 
 
 def _pos_int(v: Any) -> bool:
-    return _is_int(v) and v > 0
+    return is_int(v) and v > 0
 
 
 def _int_list(v: Any, n: Optional[int] = None, positive: bool = True) -> bool:
-    return isinstance(v, (list, tuple)) and (n is None or len(v) == n) and all(_pos_int(x) if positive else _is_int(x)
+    return isinstance(v, (list, tuple)) and (n is None or len(v) == n) and all(_pos_int(x) if positive else is_int(x)
                                                                                 for x in v)
 
 
@@ -84,7 +81,7 @@ _FIELD_CHECKS: Dict[str, Any] = {
     "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
     "v_reset": (lambda v: v is None or _is_num(v), "a number or null (soft reset)"),
     "resize": (lambda v: v is None or _pos_int(v), "a positive int or null"),
-    "split_seed": (lambda v: v is None or (_is_int(v) and v >= 0), "a non-negative int or null (the scripts' order)"),
+    "split_seed": (lambda v: v is None or (is_int(v) and v >= 0), "a non-negative int or null (the scripts' order)"),
     "input_size": (lambda v: _int_list(v, 2), "[H, W] of positive ints"),
     "sensor_size": (lambda v: _int_list(v, 2), "[H, W] of positive ints"),
     "stages": (lambda v: isinstance(v, (list, tuple)) and bool(v) and all(_int_list(s) and s for s in v),
@@ -433,8 +430,7 @@ def _schedule_follows_epochs(changes: Dict[str, Any]) -> Dict[str, Any]:
     """A change of ``epochs`` alone also sets the cosine ``T_max``: a shorter run anneals fully.
 
     A bad ``epochs`` is left for validation to name (not reported as a bad ``T_max``)."""
-    epochs = changes.get("epochs")
-    if isinstance(epochs, int) and not isinstance(epochs, bool) and epochs > 0 and "T_max" not in changes:
+    if _pos_int(changes.get("epochs")) and "T_max" not in changes:
         changes = {**changes, "T_max": changes["epochs"]}
     return changes
 

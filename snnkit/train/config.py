@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Dict, Optional, Union
 
 from .._io import atomic_write_text
+from ..functional.validation import is_int
 
 _CHOICES = {
     "optimizer": ("adam", "adamw", "sgd"),
@@ -61,13 +62,13 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{key} must be one of {options}, got {getattr(self, key)!r}")
         for key in ("epochs", "batch_size", "eval_every"):
             val = getattr(self, key)
-            if not _is_int(val) or val < 1:
+            if not is_int(val) or val < 1:
                 raise ValueError(f"TrainConfig.{key} must be a positive integer, got {val!r}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
-        if self.T_max is not None and (not _is_int(self.T_max) or self.T_max < 1):
+        if self.T_max is not None and (not is_int(self.T_max) or self.T_max < 1):
             raise ValueError(f"TrainConfig.T_max must be a positive integer or None, got {self.T_max!r}")
-        if not _is_int(self.num_workers) or self.num_workers < 0:
+        if not is_int(self.num_workers) or self.num_workers < 0:
             raise ValueError(f"TrainConfig.num_workers must be a non-negative integer, got {self.num_workers!r}")
         if self.device != "auto":
             import torch
@@ -101,10 +102,6 @@ class TrainConfig:
     @classmethod
     def load(cls, path: Union[str, Path]) -> "TrainConfig":
         return cls.from_dict(read_config(path))
-
-
-def _is_int(val: Any) -> bool:
-    return isinstance(val, int) and not isinstance(val, bool)
 
 
 def write_config(data: Dict[str, Any], path: Union[str, Path]) -> Path:

@@ -6,6 +6,7 @@ but keeps every prediction, so a saved checkpoint can be reported class by class
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
@@ -103,7 +104,7 @@ class ClassificationReport:
         width = max(len(c) for c in self.classes)
         for i in rows:
             acc = self.per_class[i]
-            shown = "   -  " if acc != acc else f"{100 * acc:5.1f}%"
+            shown = "   -  " if math.isnan(acc) else f"{100 * acc:5.1f}%"
             lines.append(f"  {self.classes[i]:>{width}}  {shown}  ({self.confusion[i][i]}/{self.support[i]})")
         if k <= max_matrix:
             cell = max(3, len(str(max(max(r) for r in self.confusion))))

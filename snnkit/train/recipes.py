@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import torch
 
@@ -46,7 +46,7 @@ def tcja_trainer(
                    label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()))
 
 
-def subset_indices(n: int, k: int, seed: int) -> list:
+def subset_indices(n: int, k: int, seed: int) -> List[int]:
     """``k`` of ``n`` indices drawn at random (seeded), in ascending order: a ``--max-train`` subset.
 
     The datasets list their samples class by class, so the first ``k`` would hold only the first
@@ -113,11 +113,12 @@ def _asdict(cfg: Any) -> Dict[str, Any]:
 def load_tcja(checkpoint: Union[str, Path]) -> Tuple[torch.nn.Module, Dict[str, Any]]:
     """Rebuild a TCJA-SNN from a Trainer checkpoint; returns ``(model in eval mode, checkpoint dict)``."""
     from ..models import tcja_snn
-    from .checkpoint import load_checkpoint
+    from .checkpoint import check_state_dict, load_checkpoint
 
-    ckpt = load_checkpoint(checkpoint, arch="tcja_snn")
+    ckpt = load_checkpoint(checkpoint, arch="tcja_snn")  # read once: the config, then the weights from it
     if not ckpt.get("model_config"):
         raise ValueError(f"checkpoint {str(checkpoint)!r} has no model_config: cannot rebuild the network")
     model = tcja_snn.build_model(tcja_snn.TCJASNNConfig.from_dict(ckpt["model_config"]))
-    load_checkpoint(checkpoint, model, arch="tcja_snn")
+    check_state_dict(model, ckpt["model"], str(checkpoint))
+    model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt
