@@ -79,6 +79,7 @@ _FIELD_CHECKS: Dict[str, Any] = {
     **{k: (lambda v: isinstance(v, bool), "true or false") for k in
        ("conv_bias", "fc_bias", "output_neuron", "decay_input", "detach_reset", "augment", "drop_last")},
     "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "mixup": (lambda v: _is_num(v) and v >= 0, "a number >= 0 (0: off)"),
     "v_reset": (lambda v: v is None or _is_num(v), "a number or null (soft reset)"),
     "resize": (lambda v: v is None or _pos_int(v), "a positive int or null"),
     "split_seed": (lambda v: v is None or (is_int(v) and v >= 0), "a non-negative int or null (the scripts' order)"),
@@ -139,6 +140,7 @@ class TCJASNNConfig:
     batch_size: int = 16
     augment: bool = False  # training frames: random left-right flip + roll by up to 5 px (the CIFAR10-DVS script)
     drop_last: bool = True  # leave out each epoch's last partial training batch (the scripts' drop_last=True)
+    mixup: float = 0.0  # Beta(alpha, alpha) batch mixup while training: 0 off (the scripts' default), -mixup is 0.5
     split_seed: Optional[int] = None  # per-class 90/10 split (cifar10_dvs, ncaltech101): None = the scripts' file order
     notes: str = ""
 

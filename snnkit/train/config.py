@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Dict, Optional, Union
@@ -30,6 +31,7 @@ class TrainConfig:
     anneal over 1024 epochs whatever ``epochs`` is). ``num_workers``: DataLoader worker processes.
     ``device``: ``"auto"`` (CUDA when available) or a torch device string such as ``"cuda:1"``.
     ``batch_size`` is per process: under ``torchrun`` with N ranks a step sees N x ``batch_size`` samples.
+    ``mixup``: alpha of :mod:`snnkit.train.mixup` (training batches only; train accuracy counts the unmixed labels).
     """
 
     epochs: int = 10
@@ -55,6 +57,7 @@ class TrainConfig:
     eval_every: int = 1
     drop_last: bool = False  # leave out each epoch's last partial training batch
     deterministic: bool = True  # cuDNN: deterministic algorithms, no autotuning (resume bit for bit on GPU too)
+    mixup: float = 0.0  # Beta(alpha, alpha) of batch mixup while training (0: off; the TCJA scripts' -mixup is 0.5)
 
     def __post_init__(self) -> None:
         for key, options in _CHOICES.items():
@@ -68,6 +71,8 @@ class TrainConfig:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
         if self.T_max is not None and (not is_int(self.T_max) or self.T_max < 1):
             raise ValueError(f"TrainConfig.T_max must be a positive integer or None, got {self.T_max!r}")
+        if isinstance(self.mixup, bool) or not isinstance(self.mixup, (int, float)) or not 0 <= self.mixup < math.inf:
+            raise ValueError(f"TrainConfig.mixup must be a number >= 0 (0: off), got {self.mixup!r}")
         if not is_int(self.num_workers) or self.num_workers < 0:
             raise ValueError(f"TrainConfig.num_workers must be a non-negative integer, got {self.num_workers!r}")
         if self.device != "auto":

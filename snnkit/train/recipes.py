@@ -18,23 +18,24 @@ def tcja_trainer(
     batch_size: Optional[int] = None, lr: Optional[float] = None, seed: int = 0, augment: Optional[bool] = None,
     max_train: Optional[int] = None, progress: bool = True, tensorboard: bool = True,
     data: Optional[Tuple[Any, Any]] = None, tcja_init_gain: Optional[float] = None, num_workers: int = 0,
-    device: str = "auto", amp: str = "auto",
+    device: str = "auto", amp: str = "auto", mixup: Optional[float] = None,
 ) -> Trainer:
     """A :class:`Trainer` for a TCJA-SNN config (name, JSON/YAML file or :class:`~snnkit.models.TCJASNNConfig`).
 
     The dataset comes from :func:`snnkit.data.load` (frames by number, SpikingJelly's bin edges,
     as the paper) unless ``data=(train, test)`` is given. ``max_train`` keeps N training
     samples drawn at random with ``seed`` (quick runs). Optimiser, schedule (cosine over ``T_max`` epochs), loss, batch
-    size and training augmentation follow the config (``augment=None``: the config's); ``num_workers``, ``device`` and ``amp`` go to :class:`TrainConfig`.
+    size, training augmentation and mixup follow the config (``augment``/``mixup`` None: the config's); ``num_workers``,
+    ``device`` and ``amp`` go to :class:`TrainConfig`.
     """
     from ..models import tcja_snn
 
     cfg = tcja_snn.resolve_config(config, attention=attention, epochs=epochs, batch_size=batch_size, lr=lr,
-                                  tcja_init_gain=tcja_init_gain, augment=augment)
+                                  tcja_init_gain=tcja_init_gain, augment=augment, mixup=mixup)
     tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
                      scheduler="cosine" if cfg.scheduler == "cosine" else "none", T_max=cfg.T_max, seed=seed,
                      out_dir=str(out_dir), progress=progress, tensorboard=tensorboard, input_layout="BT",
-                     num_workers=num_workers, device=device, amp=amp, drop_last=cfg.drop_last)
+                     num_workers=num_workers, device=device, amp=amp, drop_last=cfg.drop_last, mixup=cfg.mixup)
     pick_device(device)  # refuse an unavailable device before the (slow) data loading
     train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment, progress=progress)
     if max_train is not None and max_train < len(train):

@@ -25,6 +25,7 @@ from . import distributed as dist
 from .checkpoint import check_state_dict, config_differences, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .config import TrainConfig
 from .metrics import MetricLogger, format_epoch
+from .mixup import mix_inputs, mixup_draw, mixup_loss
 
 Batch = Any
 
@@ -168,13 +169,19 @@ class Trainer:
                           num_workers=self.config.num_workers, pin_memory=self.device.type == "cuda")
 
     # ------------------------------------------------------------------ loops
-    def _forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple:
+    def _forward(self, x: torch.Tensor, y: torch.Tensor, step: Optional[int] = None) -> tuple:
+        """Loss, correct count and size of one batch; ``step`` (training) mixes the batch when ``config.mixup``."""
         x = to_time_major(x.to(self.device, non_blocking=True), self.config.input_layout)
         y = y.to(self.device, non_blocking=True)
+        loss_fn = self.loss_fn
+        if step is not None and self.config.mixup > 0:
+            lam, perm = mixup_draw(self.config.mixup, len(y), self.config.seed, self.epoch, dist.rank(), step)
+            x = mix_inputs(x, perm, lam, batch_dim=0 if self.config.input_layout == "B" else 1)
+            loss_fn = lambda out, y: mixup_loss(self.loss_fn, out, y, perm, lam)  # noqa: E731
         reset(self.model)
         with self._autocast():
             out = self.net(x)
-            loss = self.loss_fn(out, y)
+            loss = loss_fn(out, y)
         correct = (rate(out).argmax(-1) == y).sum().item()
         return loss, correct, len(y)
 
@@ -186,8 +193,8 @@ class Trainer:
         loader = self._loader(self.train_set, idx, drop_last=self.config.drop_last)
         tot_loss = tot_correct = tot_n = 0.0
         bar = _progress(loader, f"epoch {self.epoch + 1}/{self.config.epochs}", self.config.progress)
-        for x, y in bar:
-            loss, correct, n = self._forward(x, y)
+        for step, (x, y) in enumerate(bar):
+            loss, correct, n = self._forward(x, y, step)
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
             if self.config.grad_clip > 0:
