@@ -38,6 +38,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as tF
+from snnkit.functional.validation import is_int
 
 __all__ = ["count_ops", "count_module_ops", "count_lava", "count_spikes", "OpsReport", "LayerOps", "STEP_KEYS",
            "COUNT_KEYS", "BACKENDS", "EVENT_INPUTS"]
@@ -915,8 +916,7 @@ def count_module_ops(model: nn.Module, inputs: Any, *, event_inputs: str = "bina
 
     if event_inputs not in EVENT_INPUTS:
         raise ValueError(f"count_ops: event_inputs must be one of {EVENT_INPUTS}, got {event_inputs!r}")
-    if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
-                                    or max_samples < 1):
+    if max_samples is not None and (not is_int(max_samples) or max_samples < 1):
         raise ValueError(f"count_ops: max_samples must be a positive int or None, got {max_samples!r}")
     if not isinstance(model, nn.Module):
         raise TypeError(f"count_ops: model must be a torch.nn.Module, got {type(model).__name__}")

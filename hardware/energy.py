@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import torch
 import torch.nn as nn
+from snnkit.functional.validation import is_int
 
 __all__ = ["ENERGY_MODELS", "COST_KEYS", "energy", "EnergyReport", "register_energy_model",
            "unregister_energy_model", "get_energy_model", "ann_counterpart", "compare_snn_ann", "SnnAnnComparison"]
@@ -328,7 +329,7 @@ def ann_counterpart(model: nn.Module, *, time_steps: Optional[int] = None,
         TCJASNN = ()  # type: ignore[assignment]
     if not isinstance(model, nn.Module):
         raise TypeError(f"ann_counterpart: model must be a torch.nn.Module, got {type(model).__name__}")
-    if time_steps is not None and (isinstance(time_steps, bool) or not isinstance(time_steps, int) or time_steps < 1):
+    if time_steps is not None and (not is_int(time_steps) or time_steps < 1):
         raise ValueError(f"ann_counterpart: time_steps must be a positive int or None, got {time_steps!r}")
     if isinstance(model, TCJASNN) and time_steps is not None and time_steps != model.config.T:
         import dataclasses

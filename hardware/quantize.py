@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+from snnkit.functional.validation import is_int
 
 __all__ = ["quantize_plan", "QuantReport", "LayerQuant", "QuantizationWarning", "quantize_weights",
            "decay_to_int", "threshold_to_int", "VTH_MAX", "UV_MAX"]
@@ -221,11 +222,11 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
     for every layer (SLAYER/netx use 4096: weights x64, thresholds x64 in ``vth << 6``). ``gate_bits``: bits
     of the graded messages a non-native TCJA host process sends (``spike * round(gate * (2**gate_bits - 1))``).
     """
-    if not isinstance(gate_bits, int) or isinstance(gate_bits, bool) or not 1 <= gate_bits <= 16:
+    if not is_int(gate_bits) or not 1 <= gate_bits <= 16:
         raise ValueError(f"quantize: gate_bits must be an int in [1, 16], got {gate_bits!r}")
     if state_scale is not None and not (isinstance(state_scale, (int, float)) and state_scale > 0):
         raise ValueError(f"quantize: state_scale must be a positive number or None, got {state_scale!r}")
-    if not isinstance(input_bits, int) or isinstance(input_bits, bool) or not 2 <= input_bits <= 24:
+    if not is_int(input_bits) or not 2 <= input_bits <= 24:
         raise ValueError(f"quantize: input_bits must be an int in [2, 24], got {input_bits!r}")
     if clip_percentile is not None and not 50 <= float(clip_percentile) <= 100:
         raise ValueError(f"quantize: clip_percentile must be in [50, 100] or None, got {clip_percentile!r}")

@@ -19,6 +19,7 @@ from torch.nn.modules.utils import _pair
 
 from .base import StatefulModule, check_step_mode
 from .neurons import LIF
+from .functional.validation import is_int
 
 Tensor = torch.Tensor
 NeuronLike = Union[None, nn.Module, Callable[[], nn.Module]]
@@ -68,7 +69,7 @@ def _check_min_rank(x: Tensor, name: str, min_rank: int, layout: str, step_mode:
 
 
 def _check_int(val: object, arg: str, name: str, minimum: int = 1) -> int:
-    if isinstance(val, bool) or not isinstance(val, int):
+    if not is_int(val):
         raise TypeError(f"{name}: {arg} must be an int, got {val!r} ({type(val).__name__})")
     if val < minimum:
         raise ValueError(f"{name}: {arg} must be >= {minimum}, got {val}")

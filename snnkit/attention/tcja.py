@@ -30,6 +30,7 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 __all__ = ["tcja", "tcja_gate", "TCJA", "convert_original_state_dict", "MODES", "DEFAULT_KERNEL_T", "DEFAULT_KERNEL_C"]
@@ -117,7 +118,7 @@ class TCJA(nn.Module):
         if isinstance(init_gain, bool) or not isinstance(init_gain, (int, float)) or not init_gain > 0:
             raise ValueError(f"TCJA: init_gain must be a positive number, got {init_gain!r}")
         for arg, val in (("T", T), ("channels", channels), ("kernel_t", kernel_t), ("kernel_c", kernel_c)):
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            if not is_int(val) or val < 1:
                 raise ValueError(f"TCJA: {arg} must be a positive int, got {val!r}")
         if mode not in MODES:
             raise ValueError(f"TCJA: mode must be one of {MODES}, got {mode!r}")

@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 
@@ -171,7 +172,7 @@ class DNAGrinderConfig:
             self.d_ff = -(-int(8 * self.d_model / 3) // 64) * 64
         for key in ("vocab_size", "d_model", "n_layer", "n_head", "d_ff"):
             val = getattr(self, key)
-            if not isinstance(val, int) or isinstance(val, bool) or val < 1:
+            if not is_int(val) or val < 1:
                 raise ValueError(f"DNAGrinderConfig.{key} must be a positive integer, got {val!r}")
         if self.d_model % self.n_head:
             raise ValueError(f"DNAGrinderConfig: d_model={self.d_model} must be a multiple of n_head={self.n_head}")

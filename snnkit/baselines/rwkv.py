@@ -53,6 +53,7 @@ import torch.nn.functional as F
 
 from ..data.text import BPETokenizer
 from ..kernels import wkv as _wkv4
+from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 LayerState = Tuple[Tensor, ...]
@@ -107,7 +108,7 @@ class RWKVConfig:
         for key in ("vocab_size", "n_layer", "n_embd", "dim_att", "dim_ffn", "head_size", "head_size_divisor",
                     "mix_lora", "decay_lora", "chunk_size"):
             val = getattr(self, key)
-            if not isinstance(val, int) or isinstance(val, bool) or val < 1:
+            if not is_int(val) or val < 1:
                 raise ValueError(f"RWKVConfig.{key} must be a positive integer, got {val!r}")
         if self.version in (5, 6) and self.dim_att % self.head_size:
             raise ValueError(f"RWKVConfig: dim_att={self.dim_att} must be a multiple of head_size={self.head_size}")

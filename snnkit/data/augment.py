@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import torch
+from ..functional.validation import is_int
 
 __all__ = ["RandomFlip", "RandomRoll", "Compose", "paper_augment", "get"]
 
@@ -46,7 +47,7 @@ class RandomRoll:
     """Cyclically shift the frames by integers drawn uniformly from ``[-max_shift, max_shift]`` along each of ``dims``."""
 
     def __init__(self, max_shift: int = 5, dims: Sequence[int] = (-2, -1)) -> None:
-        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+        if not is_int(max_shift) or max_shift < 0:
             raise ValueError(f"RandomRoll: max_shift must be a non-negative integer (pixels), got {max_shift!r}")
         self.max_shift, self.dims = max_shift, tuple(int(d) for d in dims)
 

@@ -5,6 +5,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler
+from ..functional.validation import is_int
 
 __all__ = ["collate_time_major", "TimeMajorCollate", "EpochSampler", "make_loader"]
 
@@ -15,7 +16,7 @@ Length = Union[None, int, str]
 def _check_length(length: Length) -> Length:
     if length is None or length in ("max", "min"):
         return length
-    if isinstance(length, bool) or not isinstance(length, int) or length < 1:
+    if not is_int(length) or length < 1:
         raise ValueError(f"length must be None (all samples equally long), a positive int (pad with empty frames or "
                          f"cut to that many), 'max' (pad to the longest) or 'min' (cut to the shortest), got {length!r}")
     return length
@@ -104,9 +105,9 @@ def make_loader(dataset: Any, batch_size: int = 32, shuffle: bool = False, *, le
     True when CUDA is available; workers stay alive between epochs when ``num_workers > 0``.
     For snnkit's frame datasets each epoch gets a fresh, reproducible augmentation draw.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+    if not is_int(batch_size) or batch_size < 1:
         raise ValueError(f"make_loader: batch_size must be a positive integer, got {batch_size!r}")
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+    if not is_int(num_workers) or num_workers < 0:
         raise ValueError(f"make_loader: num_workers must be a non-negative integer, got {num_workers!r}")
     gen = torch.Generator().manual_seed(int(seed))
     base: Sampler = RandomSampler(dataset, generator=gen) if shuffle else SequentialSampler(dataset)

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from .cache import sample_generator
+from ..functional.validation import is_int
 
 __all__ = ["read_idx", "StaticFrames", "fashion_mnist", "digits", "FASHION_CLASSES", "FASHION_LAYOUT", "FASHION_SOURCE"]
 
@@ -63,7 +64,7 @@ class StaticFrames(torch.utils.data.Dataset):
     def __init__(self, images: np.ndarray, labels: np.ndarray, classes: Sequence[str], *, frames: Optional[int] = None,
                  augment: Optional[Callable[[torch.Tensor, torch.Generator], torch.Tensor]] = None, seed: int = 0,
                  name: str = "", split: str = "") -> None:
-        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+        if frames is not None and (not is_int(frames) or frames < 1):
             raise ValueError(f"{name}: frames must be a positive integer (time steps to repeat the image) or None, got {frames!r}")
         self.images = torch.as_tensor(np.ascontiguousarray(images), dtype=torch.float32)
         self.targets = np.asarray(labels, dtype=np.int64)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from .cache import default_cache_dir
+from ..functional.validation import is_int
 
 PathLike = Union[str, os.PathLike]
 TokenArray = Union[np.ndarray, torch.Tensor, Sequence[int]]
@@ -465,7 +466,7 @@ _DTYPES = {1: np.dtype("<u2"), 2: np.dtype("<u4")}
 
 
 def _token_dtype(vocab_size: int) -> Tuple[int, np.dtype]:
-    if not isinstance(vocab_size, int) or isinstance(vocab_size, bool) or vocab_size < 1:
+    if not is_int(vocab_size) or vocab_size < 1:
         raise ValueError(f"write_token_file: vocab_size must be a positive integer, got {vocab_size!r}")
     if vocab_size <= 1 << 16:
         return 1, _DTYPES[1]
@@ -583,7 +584,7 @@ class TokenDataset(torch.utils.data.Dataset):
 
     def __init__(self, tokens: TokenArray, ctx_len: int, stride: Optional[int] = None, offset: int = 0) -> None:
         for name, val in (("ctx_len", ctx_len), ("stride", ctx_len if stride is None else stride)):
-            if not isinstance(val, int) or isinstance(val, bool) or val < 1:
+            if not is_int(val) or val < 1:
                 raise ValueError(f"TokenDataset: {name} must be a positive integer, got {val!r}")
         if not isinstance(offset, int) or offset < 0:
             raise ValueError(f"TokenDataset: offset must be a non-negative integer, got {offset!r}")

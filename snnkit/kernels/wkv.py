@@ -49,6 +49,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 
 from .cpu import build
+from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 State = Tuple[Tensor, Tensor, Tensor]
@@ -300,7 +301,7 @@ def _check(w: Any, u: Any, k: Any, v: Any, state: Any, backend: Any, chunk_size:
                 raise ValueError(f"{fn}: state {name} must be a [B, C] = {list(k.shape[1:])} tensor, got {got}")
     if backend not in BACKENDS:
         raise ValueError(f"{fn}: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+    if not is_int(chunk_size) or chunk_size < 1:
         raise ValueError(f"{fn}: chunk_size must be a positive integer, got {chunk_size!r}")
 
 

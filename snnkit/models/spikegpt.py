@@ -49,6 +49,7 @@ from .. import functional as SF
 from ..kernels import wkv as _wkv
 from ..surrogate import ATan, spike
 from ..train.checkpoint import check_state_dict
+from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 __all__ = ["SpikeGPTConfig", "SpikeGPT", "SpikeGPTState", "LayerState", "CONFIGS", "get_config", "param_count"]
@@ -77,7 +78,7 @@ class SpikeGPTConfig:
     def __post_init__(self) -> None:
         for key in ("vocab_size", "n_layer", "n_embd", "ctx_len", "ffn_mult"):
             val = getattr(self, key)
-            if not isinstance(val, int) or isinstance(val, bool) or val < 1:
+            if not is_int(val) or val < 1:
                 raise ValueError(f"SpikeGPTConfig.{key} must be a positive integer, got {val!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"SpikeGPTConfig.dropout must be in [0, 1), got {self.dropout!r}")

@@ -37,6 +37,7 @@ from ..attention.tcja import TCJA
 from ..base import reset
 from ..layers import Flatten, SpikingConv2d, SpikingLinear, TimeDistributed
 from ..neurons import LIF
+from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 __all__ = ["TCJAVAEConfig", "TCJAVAE", "kl_divergence", "vae_loss", "train_vae", "sample", "reconstruct",
@@ -82,7 +83,7 @@ class TCJAVAEConfig:
             raise ValueError(f"TCJAVAEConfig: image_size must be [H, W] of positive ints, got {self.image_size!r}")
         for arg in ("in_channels", "T", "latent_dim", "epochs", "batch_size"):
             val = getattr(self, arg)
-            if isinstance(val, bool) or not isinstance(val, int) or val < 1:
+            if not is_int(val) or val < 1:
                 raise ValueError(f"TCJAVAEConfig: {arg} must be a positive int, got {val!r}")
         if not self.channels or any(not isinstance(c, int) or c < 1 for c in self.channels):
             raise ValueError(f"TCJAVAEConfig: channels must be a non-empty list of positive ints, "
@@ -235,7 +236,7 @@ def train_vae(
 @torch.no_grad()
 def sample(model: TCJAVAE, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
     """``n`` new images ``[n, C, H, W]`` (pixel probabilities in [0, 1]) decoded from ``z ~ N(0, I)``."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if not is_int(n) or n < 1:
         raise ValueError(f"sample: n must be a positive int, got {n!r}")
     p = next(model.parameters())
     z = torch.randn(n, model.config.latent_dim, generator=generator, dtype=p.dtype).to(p.device)
