@@ -15,10 +15,13 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
     A crash or an exception leaves ``path`` as it was (and no temporary file behind).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a directory (give a file name)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix + ".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any file the user writes
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -26,6 +29,12 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: PathLike, text: str) -> Path:

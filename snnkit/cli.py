@@ -7,12 +7,47 @@ import platform
 import runpy
 import sys
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
+if TYPE_CHECKING:
+    from snnkit.train.trainer import Trainer
 
 BENCHMARKS = {"neurons": "neuron_speed", "data": "data_speed", "lava": "lava_speed", "wkv": "wkv_speed",
               "rwkv": "rwkv_speed", "energy": "energy_report", "tcja": "tcja_speed", "tcja-seeds": "tcja_seeds", "lm": "lm_speed",
               "spikegpt-energy": "spikegpt_energy"}
+
+
+def int_at_least(low: int) -> "argparse._ActionType":
+    """An argparse ``type``: an integer >= ``low``, refused by argparse with the flag's name otherwise."""
+    def parse(text: str) -> int:
+        try:
+            val = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if val < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {val}")
+        return val
+    return parse
+
+
+RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "tensorboard", "tokenizer.json")  # what `snnkit train` writes
+
+
+def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a new run over a folder that holds one (``--resume`` continues it, ``--overwrite``
+    clears its run files first): a new run would replace its checkpoints and mix the logs."""
+    if resume or not (out / "last.pt").is_file():
+        return
+    if not overwrite:
+        raise ValueError(f"{out} already holds a run (last.pt): --resume continues it, --overwrite replaces it, or "
+                         "give --out another folder")
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 clears the folder (every rank refuses alike)
+        return
+    import shutil
+
+    for name in RUN_FILES:
+        path = out / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
 
 
 def _checkout_file(rel: str) -> Path:
@@ -94,6 +129,8 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
         images = torch.tensor(load_digits().images / 16.0, dtype=torch.float32).unsqueeze(1)
     if args.epochs < 1 or args.n < 1:
         raise ValueError(f"--epochs and --n must be >= 1, got {args.epochs} and {args.n}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out}: is a file; give a folder for the PNG grids")
     gen = torch.Generator().manual_seed(args.seed)
     order = torch.randperm(len(images), generator=gen)
     n_test = max(1, len(images) // 10)
@@ -128,6 +165,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from snnkit.train.distributed import is_main as dist_is_main
     from snnkit.train.recipes import tcja_trainer
 
+    from snnkit.models.spikegpt_cli import TRAIN_DEFAULTS as SPIKEGPT_TRAIN_DEFAULTS
+
+    given = [f"--{k.replace('_', '-')}" for k, default in SPIKEGPT_TRAIN_DEFAULTS.items()
+             if getattr(args, k, default) != default]
+    if given:
+        raise ValueError(f"{', '.join(given)}: option{'s' if len(given) > 1 else ''} of `snnkit train spikegpt|rwkv`, "
+                         "not of `snnkit train tcja`")
     cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment, mixup=args.mixup)
     if args.print_config:
         import dataclasses
@@ -138,16 +182,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
-    trainer = tcja_trainer(cfg, root=args.root, out_dir=args.out or "runs/tcja", seed=args.seed,
+    out = Path(args.out or "runs/tcja")
+    check_output_folder(out, args.resume, args.overwrite)
+    trainer = tcja_trainer(cfg, root=args.root, out_dir=out, seed=args.seed,
                            max_train=args.max_train, num_workers=args.workers, device=args.device, amp=args.amp)
     if dist_is_main():
         print(trainer.summary(), flush=True)
     with trainer.closing():
         hist = trainer.fit(resume=args.resume)
-    last = hist[-1] if hist else {}
-    print(f"done: {len(hist)} epochs; last test accuracy {last.get('test_acc', float('nan')):.4f}; "
-          f"best {trainer.best:.4f}; checkpoints in {trainer.out_dir}")
+    if dist_is_main():
+        print(done_line(trainer, hist))
     return 0
+
+
+def done_line(trainer: "Trainer", hist: List[dict]) -> str:
+    """The last line of ``snnkit train``: what was trained, or that a resumed run had nothing left to train."""
+    n, done = trainer.epoch - trainer.first_epoch, trainer.epoch
+    if n == 0:
+        return (f"nothing to train: {trainer.out_dir}/last.pt already finished epoch {done} of "
+                f"{trainer.config.epochs}; best {trainer.best:.4f}")
+    last = hist[-1] if hist else {}
+    return (f"done: {n} epoch{'s' if n != 1 else ''} trained (epoch {done} of {trainer.config.epochs}); "
+            f"last test accuracy {last.get('test_acc', float('nan')):.4f}; best {trainer.best:.4f}; "
+            f"checkpoints in {trainer.out_dir}")
 
 
 def checkpoint_arch(path: str) -> Optional[str]:
@@ -179,6 +236,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"--split {args.split}: a TCJA-SNN checkpoint is evaluated on its 'test' or 'train' split")
     if args.batch_size is not None and args.batch_size < 1:
         raise ValueError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    if args.json and Path(args.json).is_dir():
+        raise ValueError(f"--json {args.json}: is a directory; give the report's file name")
     if args.threads:
         torch.set_num_threads(args.threads)
     rep = evaluate_tcja(args.checkpoint, root=args.root, split=args.split, batch_size=args.batch_size,
@@ -221,12 +280,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
     s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
-    s.add_argument("--epochs", type=int)
+    s.add_argument("--epochs", type=int, help="epochs to train (default: the config's; tcja: also the cosine "
+                                               "schedule's T_max unless a config file gives one)")
     s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="ablation (default: the config's)")
     s.add_argument("--tcja-init-gain", type=float, help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
-    s.add_argument("--batch-size", type=int)
-    s.add_argument("--lr", type=float)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--batch-size", type=int, help="samples per step and process (default: the config's)")
+    s.add_argument("--lr", type=float, help="learning rate (default: the config's)")
+    s.add_argument("--seed", type=int_at_least(0), default=0,
+                   help="initialisation, data order, augmentation and, for digits_dvs, the train/test split (default 0)")
     s.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random flip + roll of the training frames (default: the config's; on for cifar10_dvs, "
                         "as its original script)")
@@ -234,9 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="mix training batches with lam ~ Beta(ALPHA, ALPHA) and mix the losses (the original scripts' "
                         "-mixup is 0.5; default: the config's, 0 = off)")
     s.add_argument("--max-train", type=int, help="train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
-    s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
-    s.add_argument("--threads", type=int, help="torch threads")
-    s.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0: load in the "
+    s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt, bit for bit: the run's settings "
+                                                         "must match (--epochs may grow if T_max stays)")
+    s.add_argument("--overwrite", action="store_true", help="start a new run in an OUT that holds one (its "
+                                                            "checkpoints, metrics and logs are deleted first)")
+    s.add_argument("--threads", type=int_at_least(1), help="torch threads (CPU results depend on it: the documented "
+                                                           "numbers use 1, as make demo)")
+    s.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes (default 0: load in the "
                                                           "training process)")
     s.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: CUDA when available; "
                                                     "under torchrun each rank's LOCAL_RANK device)")
@@ -250,7 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = s.add_argument_group("tcja", "options for TCJA-SNN checkpoints")
     g.add_argument("--root", help="the dataset folder the network was trained on (not needed for digits_dvs)")
     g.add_argument("--json", help="also write the report (scores, per class, confusion matrix) to this JSON file")
-    g.add_argument("--workers", type=int, default=0, help="DataLoader worker processes")
+    g.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes")
     s.set_defaults(func=cmd_evaluate)
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_generate"]).configure_generate(sub.add_parser("generate", help="stream text sampled from a SpikeGPT / RWKV checkpoint"))
     s = sub.add_parser("generate-images", help="train the TCJA spiking VAE and write a PNG grid of samples")
@@ -260,7 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=64, help="number of samples in the grid")
     s.add_argument("--out", default="runs/vae", help="output folder")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest for these small layers)")
+    s.add_argument("--threads", type=int_at_least(1), default=1, help="torch threads (1 is fastest for these small layers)")
     s.set_defaults(func=cmd_generate_images)
     return p
 
@@ -283,6 +348,13 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(f"snnkit {args.command}: error: {err}\n(set {TRACEBACK_ENV}=1 to see the traceback)", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
+            raise
+        hint = ("; the checkpoints hold the last finished epoch: the same command with --resume continues"
+                if args.command == "train" else "")
+        print(f"\nsnnkit {args.command}: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

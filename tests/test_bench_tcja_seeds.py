@@ -98,7 +98,7 @@ def test_main_extend_merges_files_end_to_end(tmp_path: Path, monkeypatch, capsys
     ("stages", "bad --set 'stages'"),
     ("attention=\"none\"", "attention and init gain come from --variants"),
     ("stages=[[8]", "the value is not JSON"),
-    ("chanels=3", r"unknown config fields \['chanels'\]"),
+    ("chanels=3", r"unknown field 'chanels'"),
     ("stages=\"wide\"", "stages must be a non-empty list"),
     ("stages=5", "stages must be a non-empty list"),
     ("name=\"n_mnist\"", "not name: the sweep is on digits_dvs"),

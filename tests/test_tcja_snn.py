@@ -150,7 +150,7 @@ def test_registry_and_unknown_name() -> None:
     assert set(PAPER_CONFIGS) <= set(CONFIGS) and "digits_dvs" in CONFIGS
     with pytest.raises(ValueError, match="dvs128_gesture.*cifar10_dvs.*ncaltech101.*fashion_mnist.*digits_dvs"):
         get_config("imagenet")
-    with pytest.raises(ValueError, match="unknown config fields"):
+    with pytest.raises(ValueError, match=r"unknown field 'channels' \(did you mean 'in_channels'\?\).*valid fields: name, num_classes"):
         get_config("digits_dvs", channels=3)
     with pytest.raises(ValueError, match="attention"):
         get_config("digits_dvs", attention="spatial")

@@ -43,19 +43,30 @@ def _fail(cmd: str, msg: Any) -> SystemExit:
 
 
 # ---------------------------------------------------------------------------- parsers
+def _positive(text: str) -> int:
+    from ..cli import int_at_least
+
+    return int_at_least(1)(text)
+
+
+# the SpikeGPT-only options of `snnkit train` and their defaults (`snnkit train tcja` refuses them when given)
+TRAIN_DEFAULTS: Dict[str, Any] = {"data": None, "tokenizer": "char", "vocab_size": 4096, "ctx": None, "max_tokens": None,
+                                  "valid_tokens": None, "version": 4}
+
+
 def configure_train(p: argparse.ArgumentParser) -> None:
     """Add the SpikeGPT-only options to the ``train`` parser (its --config/--epochs/--batch-size/--lr/--out/
     --resume/--seed/--threads are shared with the other models)."""
     g = p.add_argument_group("spikegpt", "options of `snnkit train spikegpt` (--config tiny|45m|216m)")
     g.add_argument("--data", help="spikegpt: 'shakespeare' (offline corpus) or a UTF-8 .txt file")
-    g.add_argument("--tokenizer", default="char",
+    g.add_argument("--tokenizer", default=TRAIN_DEFAULTS["tokenizer"],
                    help="spikegpt: 'char' (characters of the corpus), 'bpe' (byte-level BPE learned on the "
                         "training part) or a tokenizer.json / vocab.json file")
-    g.add_argument("--vocab-size", type=int, default=4096, help="spikegpt: BPE vocabulary size for --tokenizer bpe")
+    g.add_argument("--vocab-size", type=int, default=TRAIN_DEFAULTS["vocab_size"], help="spikegpt: BPE vocabulary size for --tokenizer bpe")
     g.add_argument("--ctx", type=int, help="spikegpt: context length (default: the config's ctx_len)")
     g.add_argument("--max-tokens", type=int, help="spikegpt: train on the first N tokens of the training part only")
     g.add_argument("--valid-tokens", type=int, help="spikegpt: validate on the first N validation tokens only")
-    g.add_argument("--version", type=int, choices=[4, 5, 6], default=4,
+    g.add_argument("--version", type=int, choices=[4, 5, 6], default=TRAIN_DEFAULTS["version"],
                    help="rwkv: RWKV-4, Eagle (5) or Finch (6); width/depth from --config (default 4)")
 
 
@@ -64,13 +75,13 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
                                                        "RWKV), or a BlinkDL RWKV .pth state dict (needs --tokenizer)")
     p.add_argument("--data", help="spikegpt/rwkv: 'shakespeare' or a UTF-8 .txt file")
     p.add_argument("--split", choices=["test", "valid", "train", "all"], default="test",
-                   help="spikegpt/rwkv: which contiguous part of the corpus (as in training: last 5%% test, 5%% "
-                        "before it validation); 'all' reads the whole file. tcja: test (default) or train")
+                   help="tcja: test (default) or train only; spikegpt/rwkv: which contiguous part of the corpus (as "
+                        "in training: last 5%% test, 5%% before it validation), 'all' reads the whole file")
     p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
     p.add_argument("--max-tokens", type=int, help="evaluate on the first N tokens of the part only")
     p.add_argument("--batch-size", type=int, help="spikegpt/rwkv: parallel streams (the state is carried along "
                                                   "each; default 8); tcja: samples per batch (default: the config's)")
-    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--threads", type=_positive, help="torch threads")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_evaluate)
 
@@ -84,7 +95,7 @@ def configure_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=float, default=0.85, help="nucleus sampling mass (1 = off)")
     p.add_argument("--seed", type=int, help="sampling seed (same seed, same text)")
     p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
-    p.add_argument("--threads", type=int, help="torch threads")
+    p.add_argument("--threads", type=_positive, help="torch threads")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_generate)
 
@@ -249,6 +260,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise _fail(cmd, err) from None
     out = Path(args.out or ("runs/rwkv" if is_rwkv else "runs/spikegpt"))
+    from ..cli import check_output_folder
+
+    check_output_folder(out, args.resume, getattr(args, "overwrite", False))
     text = load_corpus(args.data, cmd)
     train_text, valid_text, _ = _split(text, cmd)
     tok_file = out / TOKENIZER_FILE

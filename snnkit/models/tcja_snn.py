@@ -147,10 +147,7 @@ class TCJASNNConfig:
     @classmethod
     def from_dict(cls, d: Dict[str, Any]) -> "TCJASNNConfig":
         """Inverse of ``dataclasses.asdict``; unknown keys raise ``ValueError``."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise ValueError(f"TCJASNNConfig.from_dict: unknown keys {unknown}; expected a subset of {sorted(names)}")
+        _refuse_unknown_fields(d, "TCJASNNConfig")
         return cls(**d)
 
     @property
@@ -187,6 +184,14 @@ class TCJASNNConfig:
             raise bad("pool", self.pool, "'max' or 'avg'")
         if self.neuron not in ("lif", "plif"):
             raise bad("neuron", self.neuron, "'lif' or 'plif'")
+        if self.optimizer not in ("adam", "sgd"):
+            raise bad("optimizer", self.optimizer, "'adam' or 'sgd'")
+        if self.scheduler not in ("cosine", "none"):
+            raise bad("scheduler", self.scheduler, "'cosine' or 'none'")
+        if self.surrogate not in _sg.NAMES:
+            raise bad("surrogate", self.surrogate, f"one of {_sg.NAMES}")
+        if self.tau < 1 or (self.neuron == "plif" and self.tau == 1):
+            raise bad("tau", self.tau, ">= 1 (LIF) or > 1 (PLIF's initial tau): 1/tau is the leak per step")
         n = len(self.stages)
         if any(not -n <= i < n for i in self.tcja_stages):
             raise bad("tcja_stages", self.tcja_stages, f"stage indices in [-{n}, {n})")
@@ -441,8 +446,18 @@ def get_config(name: str, /, **overrides: Any) -> TCJASNNConfig:
     """A fresh copy of a registered config, with ``overrides`` applied (e.g. ``attention="none"``)."""
     if not isinstance(name, str) or name not in CONFIGS:
         raise ValueError(f"get_config: unknown dataset {name!r}; valid names: {', '.join(CONFIGS)}")
-    cfg = CONFIGS[name]()
-    bad = sorted(set(overrides) - {f.name for f in dataclasses.fields(cfg)})
-    if bad:
-        raise ValueError(f"get_config: unknown config fields {bad}")
-    return dataclasses.replace(cfg, **overrides).validate()
+    _refuse_unknown_fields(overrides, f"config {name!r}")
+    return dataclasses.replace(CONFIGS[name](), **overrides).validate()
+
+
+def _refuse_unknown_fields(d: Dict[str, Any], what: str) -> None:
+    """``ValueError`` naming each unknown field, with the closest valid name, and listing the valid ones."""
+    import difflib
+
+    names = [f.name for f in dataclasses.fields(TCJASNNConfig)]
+    unknown = [k for k in d if k not in names]
+    if unknown:
+        guesses = [f"{k!r}" + (f" (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(str(k), names, n=1))
+                               else "") for k in unknown]
+        raise ValueError(f"{what}: unknown field{'s' if len(unknown) > 1 else ''} {', '.join(guesses)}; "
+                         f"valid fields: {', '.join(names)}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -44,6 +44,8 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
     snnkit checkpoint or was written for another architecture (naming what differs).
     """
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint {str(path)!r} is a directory; give the .pt file (e.g. last.pt or best.pt in it)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
@@ -63,12 +65,14 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
 FREE_TEXT_KEYS = ("notes",)  # model-config entries that describe a run without changing it
 
 
-def config_differences(saved: Any, wanted: Any, limit: int = 8, defaults: Optional[Dict[str, Any]] = None) -> str:
+def config_differences(saved: Any, wanted: Any, limit: int = 8, defaults: Optional[Dict[str, Any]] = None,
+                       ignore: Sequence[str] = (), names: str = "") -> str:
     """``"key: checkpoint X vs this run Y; ..."`` for the top-level entries where two model configs differ.
 
     Empty when they agree; free-text entries (``notes``) are not compared. An entry missing from
     the checkpoint counts as its value in ``defaults``: a field added by a later snnkit version
-    does not stop an older run from resuming while it keeps its default.
+    does not stop an older run from resuming while it keeps its default. ``ignore``: keys that may
+    differ; ``names`` prefixes each key (``"samples"`` -> ``"samples train: ..."``).
     """
     if not isinstance(saved, dict) or not isinstance(wanted, dict):
         return "" if saved == wanted else f"model config {saved!r} vs this run {wanted!r}"
@@ -79,8 +83,9 @@ def config_differences(saved: Any, wanted: Any, limit: int = 8, defaults: Option
         return repr(d[k]) if k in d else "absent"
 
     keys = [k for k in dict.fromkeys([*saved, *wanted])
-            if k not in FREE_TEXT_KEYS and (k not in saved or k not in wanted or saved[k] != wanted[k])]
-    parts = [f"{k}: checkpoint {show(saved, k)} vs this run {show(wanted, k)}" for k in keys[:limit]]
+            if k not in FREE_TEXT_KEYS and k not in ignore and (k not in saved or k not in wanted or saved[k] != wanted[k])]
+    prefix = f"{names} " if names else ""
+    parts = [f"{prefix}{k}: checkpoint {show(saved, k)} vs this run {show(wanted, k)}" for k in keys[:limit]]
     return "; ".join(parts) + (" ..." if len(keys) > limit else "")
 
 

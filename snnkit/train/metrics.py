@@ -27,17 +27,17 @@ class MetricLogger:
     def __init__(self, out_dir: Path, tensorboard: bool = True, history: Optional[List[Dict[str, Any]]] = None) -> None:
         self.out_dir = Path(out_dir)
         self.history: List[Dict[str, Any]] = list(history or [])
-        self._tb = None
-        if tensorboard:
+        self._tb, self._want_tb = None, tensorboard  # the writer opens at the first row: a run that fails leaves no log
+
+    def log(self, row: Dict[str, Any]) -> None:
+        self.history.append(dict(row))
+        if self._want_tb and self._tb is None:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
                 self._tb = SummaryWriter(str(self.out_dir / "tensorboard"))
             except ImportError:
-                self._tb = None
-
-    def log(self, row: Dict[str, Any]) -> None:
-        self.history.append(dict(row))
+                self._want_tb = False
         if self._tb is not None:
             for key, val in row.items():
                 if key != "epoch" and isinstance(val, (int, float)):

@@ -37,7 +37,11 @@ def tcja_trainer(
                      out_dir=str(out_dir), progress=progress, tensorboard=tensorboard, input_layout="BT",
                      num_workers=num_workers, device=device, amp=amp, drop_last=cfg.drop_last, mixup=cfg.mixup)
     pick_device(device)  # refuse an unavailable device before the (slow) data loading
+    if data is None:
+        check_dataset_fits(cfg)
     train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment, progress=progress)
+    if data is None:
+        check_classes_found(cfg, train)
     if max_train is not None and max_train < len(train):
         train = torch.utils.data.Subset(train, subset_indices(len(train), max_train, seed))
     with torch.random.fork_rng(devices=[]):
@@ -45,6 +49,32 @@ def tcja_trainer(
         model = tcja_snn.build_model(cfg)
     return Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
                    label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()))
+
+
+def check_dataset_fits(cfg: Any) -> None:
+    """The config's ``name`` must be a dataset snnkit loads, and its classes, channels and sensor must be that
+    dataset's: said before any data is read, naming the field (a mismatch otherwise fails deep in training)."""
+    from .. import data as snn_data
+
+    try:
+        info = snn_data.info(_DATASET_OF.get(cfg.name, cfg.name))
+    except ValueError as err:
+        raise ValueError(f"config field name {cfg.name!r} must name the dataset to train on: {err}") from None
+    w, h, channels = info.sensor_size
+    wrong = [f"{field} {got} (the dataset has {want})" for field, got, want in (
+        ("num_classes", cfg.num_classes, info.n_classes), ("in_channels", cfg.in_channels, channels),
+        ("sensor_size", list(cfg.sensor_size), [h, w])) if got != want]
+    if wrong:
+        raise ValueError(f"config {cfg.name!r} does not fit the {info.name} dataset: {'; '.join(wrong)}")
+
+
+def check_classes_found(cfg: Any, train: Any) -> None:
+    """A dataset folder with class folders missing would shift every label after the gap: refuse it."""
+    classes = getattr(train, "classes", None) or getattr(getattr(train, "dataset", None), "classes", None)
+    if classes is not None and len(classes) != cfg.num_classes:
+        raise ValueError(f"{cfg.name}: found {len(classes)} classes in the dataset folder, the config expects "
+                         f"{cfg.num_classes}; is the copy complete? (found: {', '.join(map(str, classes[:8]))}"
+                         f"{' ...' if len(classes) > 8 else ''})")
 
 
 def subset_indices(n: int, k: int, seed: int) -> List[int]:

@@ -11,6 +11,7 @@ import contextlib
 import gc
 import math
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
@@ -28,6 +29,10 @@ from .metrics import MetricLogger, format_epoch
 from .mixup import mix_inputs, mixup_draw, mixup_loss
 
 Batch = Any
+# TrainConfig entries a resumed run must share with its checkpoint (the rest say where and how fast, or how long:
+# ``epochs`` may grow, which continues the same schedule when ``T_max`` stays)
+RESUME_KEYS = ("batch_size", "lr", "weight_decay", "optimizer", "momentum", "scheduler", "T_max", "step_size",
+               "gamma", "loss", "amp", "seed", "grad_clip", "input_layout", "drop_last", "mixup")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -96,6 +101,8 @@ class Trainer:
         self.config = config or TrainConfig()
         if len(train_set) == 0:
             raise ValueError("Trainer: train_set is empty")
+        if test_set is not None and len(test_set) == 0:
+            raise ValueError("Trainer: test_set is empty (no samples to evaluate on): check the dataset's test split")
         dist.setup()
         self.device = pick_device(self.config.device)
         if self.config.deterministic:  # as the TCJA scripts do; matters on GPU only
@@ -113,9 +120,12 @@ class Trainer:
         self.optimizer = self._optimizer()
         self.scheduler = self._scheduler()
         self.amp_dtype = self._amp_dtype()
+        if self.amp_dtype == torch.float16 and self.device.type == "cpu":
+            warnings.warn("amp fp16 on the CPU runs several times slower than amp off (no fp16 kernels for most CPU "
+                          "ops); use amp 'off' or 'bf16' there", stacklevel=2)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.out_dir = Path(self.config.out_dir)
-        self.epoch = 0
+        self.epoch = self.first_epoch = 0
         self.best = -math.inf
         self.history: List[Dict[str, Any]] = []
 
@@ -235,6 +245,7 @@ class Trainer:
         if resume:
             self.resume(self.out_dir / "last.pt" if resume is True else resume)
         last = self.config.epochs if stop_after is None else min(self.config.epochs, self.epoch + stop_after)
+        self.first_epoch = self.epoch  # where this call starts: a resumed finished run trains nothing
         logger = MetricLogger(self.out_dir, self.config.tensorboard, self.history) if dist.is_main() else None
         try:
             while self.epoch < last:
@@ -296,7 +307,11 @@ class Trainer:
             "scaler": self.scaler.state_dict(), "epoch": self.epoch, "best": self.best,
             "history": self.history, "rng": rng_state(), "config": self.config.to_dict(),
             "arch": self.arch, "model_config": self.model_config, "snnkit_version": __version__,
+            "data": self._data_sizes(), "threads": torch.get_num_threads(),
         }
+
+    def _data_sizes(self) -> Dict[str, Optional[int]]:
+        return {"train": len(self.train_set), "test": None if self.test_set is None else len(self.test_set)}
 
     def save(self, path: Union[str, Path]) -> Path:
         return save_checkpoint(path, self.state())
@@ -305,11 +320,24 @@ class Trainer:
         """Restore everything from a checkpoint written by :meth:`save`."""
         ckpt = load_checkpoint(path, arch=self.arch)
         saved = ckpt.get("model_config")
-        differ = (config_differences(saved, self.model_config, defaults=self.model_config_defaults)
-                  if None not in (saved, self.model_config) else "")
+        differ = (config_differences(saved, self.model_config, defaults=self.model_config_defaults,
+                                     ignore=("epochs",)) if None not in (saved, self.model_config) else "")
+        keys = [k for k in RESUME_KEYS if k not in (self.model_config or {})]  # the model config names the rest
+        saved_train = {k: v for k, v in (ckpt.get("config") or {}).items() if k in keys}
+        differ = "; ".join(d for d in (
+            differ, config_differences(saved_train, {k: v for k, v in self.config.to_dict().items() if k in keys},
+                                       defaults=TrainConfig().to_dict()),
+            config_differences(ckpt.get("data", self._data_sizes()), self._data_sizes(), names="samples")) if d)
         if differ:
+            hint = " (to train a run longer, keep its T_max: give T_max in a config file)" if "T_max:" in differ else ""
             raise ValueError(f"checkpoint {str(path)!r} was saved by a run with other settings: {differ}. "
-                             "Resuming continues that run; use its settings, or write a new run to another output folder")
+                             "Resuming continues that run; use its settings, or write a new run to another output "
+                             f"folder{hint}")
+        threads = ckpt.get("threads")
+        if threads is not None and threads != torch.get_num_threads() and self.device.type == "cpu":
+            warnings.warn(f"{path} was written with {threads} torch threads, this run uses {torch.get_num_threads()}: "
+                          "CPU results depend on the thread count, so the resumed run will not repeat the "
+                          "uninterrupted one bit for bit (set the same --threads)", stacklevel=2)
         check_state_dict(self.model, ckpt["model"], str(path))
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])

@@ -1,0 +1,188 @@
+"""What keeps a user's runs safe: resume checks every setting, new runs do not overwrite old ones, Ctrl-C,
+config fields checked against the dataset before loading it, files readable like any other."""
+from __future__ import annotations
+
+import os
+import stat
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+
+from snnkit import cli
+from snnkit._io import atomic_write_text
+from snnkit.models import tcja_snn
+from snnkit.train import TrainConfig, Trainer
+from snnkit.train.recipes import check_classes_found, check_dataset_fits, tcja_trainer
+from tests.train._tiny import TinySNN, dataset
+
+
+def _trainer(out: Path, train_n: int = 96, model_seed: int = 0, **kw) -> Trainer:
+    base = dict(epochs=3, batch_size=16, lr=2e-2, out_dir=str(out), progress=False, tensorboard=False, seed=3)
+    torch.manual_seed(model_seed)
+    return Trainer(TinySNN(), dataset(n=train_n), dataset(n=30, seed=1), TrainConfig(**{**base, **kw}))
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"seed": 4}, "seed: checkpoint 3 vs this run 4"),
+    ({"train_n": 50}, "samples train: checkpoint 96 vs this run 50"),
+    ({"amp": "bf16"}, "amp: checkpoint 'auto' vs this run 'bf16'"),
+    ({"mixup": 0.5}, "mixup: checkpoint 0.0 vs this run 0.5"),
+])
+def test_resume_refuses_other_training_settings(tmp_path: Path, change, message) -> None:
+    _trainer(tmp_path).fit(stop_after=1)
+    with pytest.raises(ValueError, match=f"other settings: {message}"):
+        _trainer(tmp_path, **change).fit(resume=True)
+
+
+def test_a_finished_run_trains_longer_on_the_same_schedule(tmp_path: Path) -> None:
+    """epochs may grow on resume; with T_max kept, the result is the longer uninterrupted run's."""
+    full = _trainer(tmp_path / "full", epochs=3, T_max=3)
+    full.fit()
+    short = _trainer(tmp_path / "part", epochs=2, T_max=3)
+    short.fit()
+    longer = _trainer(tmp_path / "part", model_seed=9, epochs=3, T_max=3)
+    longer.fit(resume=True)
+    assert (longer.first_epoch, longer.epoch) == (2, 3)
+    assert [r["train_loss"] for r in longer.history] == [r["train_loss"] for r in full.history]
+    assert all(torch.equal(v, longer.model.state_dict()[k]) for k, v in full.model.state_dict().items())
+    again = _trainer(tmp_path / "part", epochs=3, T_max=3)
+    again.fit(resume=True)
+    assert cli.done_line(again, again.history).startswith(f"nothing to train: {tmp_path / 'part'}/last.pt already "
+                                                          "finished epoch 3 of 3")
+    assert cli.done_line(longer, longer.history).startswith("done: 1 epoch trained (epoch 3 of 3); last test accuracy")
+
+
+def test_resume_with_another_thread_count_warns(tmp_path: Path) -> None:
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        _trainer(tmp_path).fit(stop_after=1)
+        torch.set_num_threads(2)
+        with pytest.warns(UserWarning, match="written with 1 torch threads, this run uses 2"):
+            _trainer(tmp_path).fit(resume=True, stop_after=1)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_new_run_refuses_a_folder_holding_one(tmp_path: Path, capsys) -> None:
+    run = tmp_path / "run"
+    (run / "tensorboard").mkdir(parents=True)
+    for name in ("last.pt", "best.pt", "metrics.csv", "tensorboard/events", "notes.txt"):
+        (run / name).write_text("x")
+    assert cli.main(["train", "tcja", "--out", str(run)]) == 2
+    assert "already holds a run (last.pt): --resume continues it, --overwrite replaces it" in capsys.readouterr().err
+    cli.check_output_folder(run, resume=True, overwrite=False)  # resuming is what the folder is for
+    assert (run / "last.pt").exists()
+    cli.check_output_folder(run, resume=False, overwrite=True)
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]  # only the run's own files go
+
+
+def test_ctrl_c_is_one_line_with_the_resume_hint(monkeypatch, capsys) -> None:
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_train", interrupted)
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), interrupted))
+    assert cli.main(["train", "tcja", "--epochs", "1"]) == 130
+    err = capsys.readouterr().err
+    assert "snnkit train: interrupted" in err and "--resume continues" in err and "Traceback" not in err
+
+
+def _with_func(parser, func):
+    parser._subparsers._group_actions[0].choices["train"].set_defaults(func=func)
+    return parser
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "tcja", "--threads", "0"], "argument --threads: must be an integer >= 1, got 0"),
+    (["train", "tcja", "--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
+    (["evaluate", "--checkpoint", "x.pt", "--workers", "-1"], "argument --workers: must be an integer >= 0, got -1"),
+    (["generate-images", "--threads", "two"], "argument --threads: must be an integer, got 'two'"),
+])
+def test_bad_numbers_are_refused_by_the_parser(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_train_tcja_refuses_spikegpt_options(capsys) -> None:
+    assert cli.main(["train", "tcja", "--ctx", "64", "--tokenizer", "bpe", "--print-config"]) == 2
+    assert "--tokenizer, --ctx: options of `snnkit train spikegpt|rwkv`, not of `snnkit train tcja`" in \
+        capsys.readouterr().err
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("scheduler", "banana", "scheduler must be 'cosine' or 'none', got 'banana'"),
+    ("optimizer", "rmsprop", "optimizer must be 'adam' or 'sgd', got 'rmsprop'"),
+    ("surrogate", "sigmoidd", "surrogate must be one of .*got 'sigmoidd'"),
+    ("tau", 0.5, "tau must be >= 1"),
+])
+def test_recipe_fields_are_checked_with_the_config(field, value, message) -> None:
+    with pytest.raises(ValueError, match=f"TCJASNNConfig\\(digits_dvs\\): {message}"):
+        tcja_snn.get_config("digits_dvs", **{field: value})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"name": "mnist"}, "config field name 'mnist' must name the dataset to train on: unknown dataset 'mnist'"),
+    ({"num_classes": 5}, "does not fit the digits_dvs dataset: num_classes 5 \\(the dataset has 10\\)"),
+    ({"sensor_size": [64, 64], "in_channels": 1},
+     "in_channels 1 \\(the dataset has 2\\); sensor_size \\[64, 64\\] \\(the dataset has \\[34, 34\\]\\)"),
+])
+def test_config_must_fit_its_dataset_before_any_data_is_read(tmp_path: Path, monkeypatch, change, message) -> None:
+    monkeypatch.setattr("snnkit.train.recipes.tcja_data", lambda *a, **k: pytest.fail("data loaded"))
+    cfg = tcja_snn.get_config("digits_dvs", **change)
+    with pytest.raises(ValueError, match=message):
+        tcja_trainer(cfg, out_dir=tmp_path)
+    check_dataset_fits(tcja_snn.get_config("ncaltech101"))  # H x W against the dataset's W x H
+
+
+def test_a_dataset_copy_with_missing_classes_is_refused(tmp_path: Path, monkeypatch) -> None:
+    from tests.data.native import make_caltech
+    from snnkit.train.recipes import tcja_data
+
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
+    root = make_caltech(tmp_path / "ncal", per_class=10)  # 3 of the 101 class folders
+    cfg = tcja_snn.get_config("ncaltech101", T=4)
+    train, _ = tcja_data(cfg, root, progress=False)
+    with pytest.raises(ValueError, match="ncaltech101: found 3 classes in the dataset folder, the config expects 101"):
+        check_classes_found(cfg, train)
+    check_classes_found(tcja_snn.get_config("ncaltech101", num_classes=3), train)
+
+
+def test_empty_test_split_is_refused_before_training(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="test_set is empty"):
+        Trainer(TinySNN(), dataset(), dataset(n=0), TrainConfig(out_dir=str(tmp_path), progress=False))
+
+
+def test_a_run_that_fails_at_its_first_batch_leaves_no_log(tmp_path: Path) -> None:
+    class Broken(TinySNN):
+        def forward(self, x):
+            raise RuntimeError("broken")
+
+    tr = Trainer(Broken(), dataset(), None, TrainConfig(out_dir=str(tmp_path / "run"), progress=False))
+    with pytest.raises(RuntimeError, match="broken"):
+        tr.fit()
+    assert not (tmp_path / "run").exists()
+
+
+def test_fp16_on_cpu_warns(tmp_path: Path) -> None:
+    with pytest.warns(UserWarning, match="amp fp16 on the CPU runs several times slower"):
+        Trainer(TinySNN(), dataset(), None, TrainConfig(out_dir=str(tmp_path), device="cpu", amp="fp16"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Trainer(TinySNN(), dataset(), None, TrainConfig(out_dir=str(tmp_path), device="cpu", amp="bf16"))
+
+
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "a.txt", "x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644  # mkstemp alone gives 0600: unreadable to the group
+    with pytest.raises(IsADirectoryError, match="it is a directory"):
+        atomic_write_text(tmp_path, "x")
