@@ -22,22 +22,30 @@ def build(T: int, classes: int = 10) -> nn.Sequential:
         TCJA(T, 32, kernel_t=4, kernel_c=4),                  # temporal-channel joint attention
         layers.AvgPool2d(2),
         layers.Flatten(),
-        layers.SpikingLinear(32 * 8 * 8, classes * 10),
+        layers.SpikingLinear(32 * 8 * 8, classes * 10, bn=True),  # BN keeps the output layer firing from the start
         layers.VotingLayer(10),
     )
 
 
 def main() -> None:
-    T, B = 8, 4
-    net = build(T)
-    x = (torch.rand(T, B, 2, 32, 32) < 0.4).float()  # event frames [T, B, C, H, W]
-    out = net(x)                                      # [T, B, 10] firing rates of the voting groups
-    snnkit.reset(net)
-    loss = nn.functional.mse_loss(out.mean(0), nn.functional.one_hot(torch.arange(B) % 10, 10).float())
-    loss.backward()
+    torch.manual_seed(0)
+    T, B, classes = 8, 16, 10
+    net = build(T, classes)
+    x = (torch.rand(T, B, 2, 32, 32) < 0.2).float()  # event frames [T, B, C, H, W]
+    y = torch.arange(B) % classes
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     tcja = net[3]
-    print(f"output {tuple(out.shape)}, loss {loss.item():.4f}, "
-          f"TCJA grads: conv_t {tcja.conv_t.weight.grad.abs().sum():.3g}, conv_c {tcja.conv_c.weight.grad.abs().sum():.3g}")
+    for step in range(30):                            # fit one batch: the loss falls, TCJA's convs learn
+        out = net(x)                                  # [T, B, 10] firing rates of the voting groups
+        snnkit.reset(net)                             # membrane potentials start at rest for the next batch
+        loss = nn.functional.mse_loss(out.mean(0), nn.functional.one_hot(y, classes).float())
+        opt.zero_grad()
+        loss.backward()
+        if step in (0, 29):
+            print(f"step {step + 1:2d}: output {tuple(out.shape)}, mean rate {out.mean():.3f}, loss {loss.item():.4f}, "
+                  f"accuracy {(out.mean(0).argmax(1) == y).float().mean():.2f}, TCJA grads: conv_t "
+                  f"{tcja.conv_t.weight.grad.abs().sum():.3g}, conv_c {tcja.conv_c.weight.grad.abs().sum():.3g}")
+        opt.step()
 
 
 if __name__ == "__main__":

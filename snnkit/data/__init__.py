@@ -117,7 +117,7 @@ DATASETS: Dict[str, DatasetInfo] = {
         "digits_dvs", "events", 10, (34, 34, 2), True,
         "stratified 80/20 of the 1797 digits (sklearn train_test_split, random_state=seed)",
         "simulated offline from scikit-learn's bundled digits (snnkit.data.digits_dvs)", "(none: root=None)",
-        None, frozenset({"sim", "test_size"}), _digits_dvs_factory),
+        8, frozenset({"sim", "test_size"}), _digits_dvs_factory),  # T of snnkit's digits_dvs TCJA config
     "fashion_mnist": DatasetInfo(
         "fashion_mnist", "static", 10, (28, 28, 1), False, "official train (60000) / test (10000)",
         FASHION_SOURCE, FASHION_LAYOUT, None, frozenset(), _static("fashion_mnist")),
@@ -134,8 +134,12 @@ def list_datasets() -> List[str]:
     return sorted(DATASETS)
 
 
+ALIASES = {"ncaltech101": "n_caltech101"}  # the TCJA-SNN config names a dataset differently
+
+
 def info(name: str) -> DatasetInfo:
     """The :class:`DatasetInfo` of ``name``; ``ValueError`` naming the available datasets if unknown."""
+    name = ALIASES.get(name, name) if isinstance(name, str) else name
     if not isinstance(name, str) or name not in DATASETS:
         close = difflib.get_close_matches(str(name).lower().replace("-", "_"), DATASETS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""

@@ -19,7 +19,7 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                        "keyed by every setting: prepare with the settings you will train with.")
     s.add_argument("name", help="dataset name (see `snnkit data list`)")
     s.add_argument("--root", default=None, help="folder holding your copy of the dataset (not needed for digits_dvs)")
-    s.add_argument("--frames", type=int, default=None, help="number of frames T (default: the TCJA paper's T, else 10)")
+    s.add_argument("--frames", type=int, default=None, help="number of frames T (default: the T of the dataset's TCJA-SNN config, else 10)")
     s.add_argument("--split-by", default="number", choices=["number", "time"], help="equal event counts or equal durations")
     s.add_argument("--time-window", type=float, default=None, help="microseconds per frame (instead of --frames)")
     s.add_argument("--event-count", type=int, default=None, help="events per frame (instead of --frames)")
@@ -91,5 +91,6 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         print(f"snnkit data prepare: {e}", file=sys.stderr)
         return 2
     for ds in (train, test):
-        print(f"{ds.split}: {len(ds)} samples, frames [T, {', '.join(map(str, ds.frame_shape))}] -> {ds.path}")
+        shape = ", ".join(map(str, ds.frame_shape))
+        print(f"{ds.split}: {len(ds)} samples, frames [{frames or 'T'}, {shape}] -> {ds.path}")
     return 0

@@ -9,7 +9,6 @@ import torch
 from .config import TrainConfig
 from .trainer import Trainer, pick_device
 
-_DATASET_OF = {"ncaltech101": "n_caltech101"}  # TCJA config name -> snnkit.data name where they differ
 
 
 def tcja_trainer(
@@ -57,7 +56,7 @@ def check_dataset_fits(cfg: Any) -> None:
     from .. import data as snn_data
 
     try:
-        info = snn_data.info(_DATASET_OF.get(cfg.name, cfg.name))
+        info = snn_data.info(cfg.name)
     except ValueError as err:
         raise ValueError(f"config field name {cfg.name!r} must name the dataset to train on: {err}") from None
     w, h, channels = info.sensor_size
@@ -98,7 +97,7 @@ def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 
     the augmentation draws, so evaluation passes the training run's seed."""
     from .. import data as snn_data
 
-    name = _DATASET_OF.get(cfg.name, cfg.name)
+    name = snn_data.info(cfg.name).name  # the config names N-Caltech101 'ncaltech101'
     size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size
     # per-class 90/10 splits follow the config's split_seed (None: the scripts' file order), not the run's seed
     split = {"split_seed": cfg.split_seed} if "split_seed" in snn_data.info(name).options else {}
