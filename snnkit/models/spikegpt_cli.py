@@ -203,8 +203,10 @@ def load_model(checkpoint: str, tokenizer_path: Optional[str] = None, device: An
                 raise
             try:
                 model = RWKV.load(checkpoint)
-            except ValueError as err2:
-                raise ValueError(f"{err}; nor is it a BlinkDL RWKV state dict: {err2}") from None
+            except (ValueError, TypeError) as err2:
+                raise ValueError(f"{err}; nor is it a BlinkDL RWKV state dict: {err2}. (A bare model.state_dict() "
+                                 "does not say which network it belongs to: `snnkit train` and Trainer.save write "
+                                 "checkpoints that do)") from None
             ckpt = {"arch": "rwkv-blinkdl", "model_config": model.config.to_dict()}
             _rwkv_ctx(model, RWKV_PTH_CTX)
         else:

@@ -148,7 +148,12 @@ def load_tcja(checkpoint: Union[str, Path]) -> Tuple[torch.nn.Module, Dict[str, 
     ckpt = load_checkpoint(checkpoint, arch="tcja_snn")  # read once: the config, then the weights from it
     if not ckpt.get("model_config"):
         raise ValueError(f"checkpoint {str(checkpoint)!r} has no model_config: cannot rebuild the network")
-    model = tcja_snn.build_model(tcja_snn.TCJASNNConfig.from_dict(ckpt["model_config"]))
+    try:
+        cfg = tcja_snn.TCJASNNConfig.from_dict(ckpt["model_config"]).validate()
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"checkpoint {str(checkpoint)!r}: its network config cannot be rebuilt by this snnkit "
+                         f"{__import__('snnkit').__version__}: {err}") from None
+    model = tcja_snn.build_model(cfg)
     check_state_dict(model, ckpt["model"], str(checkpoint))
     model.load_state_dict(ckpt["model"])
     return model.eval(), ckpt

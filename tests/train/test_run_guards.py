@@ -186,3 +186,20 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # mkstemp alone gives 0600: unreadable to the group
     with pytest.raises(IsADirectoryError, match="it is a directory"):
         atomic_write_text(tmp_path, "x")
+
+
+def test_checkpoints_that_cannot_be_rebuilt_are_named(tmp_path: Path, capsys) -> None:
+    from snnkit.train.recipes import load_tcja
+
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "tensor.pt")]) == 2
+    assert "A bare model.state_dict() does not say which network it belongs to" in capsys.readouterr().err
+    data = (torch.utils.data.TensorDataset(torch.rand(8, 4, 2, 16, 16), torch.arange(8) % 10), None)
+    cfg = tcja_snn.get_config("digits_dvs", input_size=[16, 16], sensor_size=[16, 16], stages=[[4], [8]],
+                              tcja_stages=[0, 1], hidden=[16], T=4, epochs=1, batch_size=8)
+    tcja_trainer(cfg, out_dir=tmp_path, data=data, progress=False, tensorboard=False).fit()
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=False)
+    ckpt["model_config"]["from_the_future"] = 1
+    torch.save(ckpt, tmp_path / "future.pt")
+    with pytest.raises(ValueError, match=r"future.pt': its network config cannot be rebuilt .*'from_the_future'"):
+        load_tcja(tmp_path / "future.pt")
