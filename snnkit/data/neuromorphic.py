@@ -328,7 +328,8 @@ def _check_root(name: str, root: Optional[PathLike]) -> Path:
                          f"holding your copy.\nExpected layout:\n{LAYOUTS[name]}\nWhere to get the files: {SOURCES[name]}")
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise _missing(name, root, f"root directory {str(root)!r} does not exist")
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise _missing(name, root, f"root directory {str(root)!r} {what}")
     return root
 
 

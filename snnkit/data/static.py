@@ -117,7 +117,8 @@ def fashion_mnist(root: Optional[PathLike], *, frames: Optional[int] = None, aug
                          f"with its idx files.\nExpected layout:\n{FASHION_LAYOUT}\nWhere to get the files: {FASHION_SOURCE}")
     root = Path(root).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(f"fashion_mnist: root directory {str(root)!r} does not exist.\nExpected layout:\n"
+        what = "is a file, not a folder" if root.exists() else "does not exist"
+        raise FileNotFoundError(f"fashion_mnist: root directory {str(root)!r} {what}.\nExpected layout:\n"
                                 f"{FASHION_LAYOUT}\nWhere to get the files: {FASHION_SOURCE}")
     files = _find_fashion(root)
     out = []

@@ -132,6 +132,9 @@ def test_dvs128_gesture_layouts(tmp_path, layout) -> None:
 def test_missing_root_and_files(tmp_path) -> None:
     with pytest.raises(FileNotFoundError, match=r"dvs128_gesture: root directory .* does not exist(.|\n)*trials_to_train.txt(.|\n)*research.ibm.com"):
         D.load("dvs128_gesture", root=tmp_path / "nope", frames=20)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"root directory .*afile' is a file, not a folder"):
+        D.load("dvs128_gesture", root=tmp_path / "afile", frames=20)
     with pytest.raises(ValueError, match=r"n_mnist: root=None(.|\n)*Train/0/"):
         D.load("n_mnist", frames=5)
     (tmp_path / "empty").mkdir()

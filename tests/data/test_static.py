@@ -43,6 +43,9 @@ def test_fashion_errors(tmp_path) -> None:
         D.load("fashion_mnist")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         D.load("fashion_mnist", root=tmp_path / "nope")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(FileNotFoundError, match="is a file, not a folder"):
+        D.load("fashion_mnist", root=tmp_path / "afile")
     _fashion(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match="the four idx files are not all in"):
