@@ -172,7 +172,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if given:
         raise ValueError(f"{', '.join(given)}: option{'s' if len(given) > 1 else ''} of `snnkit train spikegpt|rwkv`, "
                          "not of `snnkit train tcja`")
-    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment, mixup=args.mixup)
+    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment, mixup=args.mixup, T_max=args.t_max)
     if args.print_config:
         import dataclasses
 
@@ -281,8 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
     s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
     s.add_argument("--epochs", type=int, help="epochs to train (default: the config's; tcja: also the cosine "
-                                               "schedule's T_max unless a config file gives one)")
-    s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="ablation (default: the config's)")
+                                               "schedule's T_max unless --t-max or a config file gives one)")
+    s.add_argument("--t-max", type=int_at_least(1), dest="t_max",
+                   help="epochs of the cosine learning-rate half-period (default: the config's; tcja: --epochs when "
+                        "that is given; spikegpt: --epochs). Keep it to resume a run with more --epochs")
+    s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="tcja ablation: no attention, "
+                                                                              "T-XA or C-XA only (default: the config's)")
     s.add_argument("--tcja-init-gain", type=float, help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
     s.add_argument("--batch-size", type=int, help="samples per step and process (default: the config's)")
     s.add_argument("--lr", type=float, help="learning rate (default: the config's)")
@@ -296,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "-mixup is 0.5; default: the config's, 0 = off)")
     s.add_argument("--max-train", type=int, help="train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt, bit for bit: the run's settings "
-                                                         "must match (--epochs may grow if T_max stays)")
+                                                         "must match (--epochs may grow with the same --t-max)")
     s.add_argument("--overwrite", action="store_true", help="start a new run in an OUT that holds one (its "
                                                             "checkpoints, metrics and logs are deleted first)")
     s.add_argument("--threads", type=int_at_least(1), help="torch threads (CPU results depend on it: the documented "

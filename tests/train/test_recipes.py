@@ -42,7 +42,7 @@ def test_checkpoint_of_another_config_is_refused(tmp_path: Path) -> None:
                          progress=False, tensorboard=False, attention="none", epochs=2)
     with pytest.raises(ValueError, match="run with other settings: attention: checkpoint 'tcja' vs this run 'none'; "
                                          "T_max: checkpoint 1 vs this run 2. Resuming continues that run.*"
-                                         "to train a run longer, keep its T_max"):
+                                         "to train a run longer on the same schedule, keep its T_max: --t-max"):
         other.fit(resume=True)
 
 

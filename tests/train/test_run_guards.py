@@ -203,3 +203,13 @@ def test_checkpoints_that_cannot_be_rebuilt_are_named(tmp_path: Path, capsys) ->
     torch.save(ckpt, tmp_path / "future.pt")
     with pytest.raises(ValueError, match=r"future.pt': its network config cannot be rebuilt .*'from_the_future'"):
         load_tcja(tmp_path / "future.pt")
+
+
+def test_resume_with_more_epochs_needs_the_same_schedule_length(tmp_path: Path) -> None:
+    """Without T_max the cosine spans `epochs`: more epochs on resume would run at the old schedule's end (lr 0)."""
+    _trainer(tmp_path, epochs=2).fit()
+    with pytest.raises(ValueError, match="T_max: checkpoint 2 vs this run 3.*keep its T_max: --t-max"):
+        _trainer(tmp_path, epochs=3).fit(resume=True)
+    longer = _trainer(tmp_path, epochs=3, T_max=2)
+    longer.fit(resume=True)
+    assert longer.epoch == 3
