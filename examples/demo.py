@@ -90,14 +90,19 @@ def _one_line_warning(message: Any, category: type, filename: str, lineno: int, 
     print(f"  warning ({category.__name__}): {message}", file=sys.stderr, flush=True)
 
 
-def main(argv: Any = None) -> Dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The demo's options (``snnkit demo --help``; also listed in docs/cli.md)."""
+    ap = argparse.ArgumentParser(prog="snnkit demo", description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int, default=None, help="default: the digits_dvs config's (15)")
     ap.add_argument("--lr", type=float, default=None, help="default: the digits_dvs config's (3e-3)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0, help="initialisation, data order and split of both runs")
     ap.add_argument("--samples", type=int, default=100, help="test samples simulated in Lava")
-    ap.add_argument("--out", default=str(OUT))
-    args = ap.parse_args(argv)
+    ap.add_argument("--out", default=str(OUT), help="folder for the plot and the report")
+    return ap
+
+
+def main(argv: Any = None) -> Dict[str, Any]:
+    args = build_parser().parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -37,7 +37,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
     parser.add_argument("--split", choices=["test", "train"], default="test", help="which split to sample (default test)")
     parser.add_argument("--samples", type=int, default=64, help="number of samples to count over (default 64)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=16, help="samples per forward pass (default 16; the counts do not depend on it)")
     parser.add_argument("--energy-model", action="append", choices=sorted(ENERGY_MODELS), dest="energy_models",
                         metavar="MODEL", help=f"energy model, repeatable: {', '.join(sorted(ENERGY_MODELS))} "
                                               "(default: horowitz45 and loihi)")

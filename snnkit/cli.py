@@ -96,7 +96,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run examples/demo.py."""
-    return _run_script("examples/demo.py", args.rest)
+    return _run_script("examples/demo.py", [a for i, a in enumerate(args.rest) if not (i == 0 and a == "--")])
 
 
 def cmd_generate_images(args: argparse.Namespace) -> int:
@@ -264,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmark script")
     s.set_defaults(func=cmd_bench)
     s = sub.add_parser("demo", help="train the demo network on offline data")
-    s.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to examples/demo.py")
+    s.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to examples/demo.py "
+                                                          "(snnkit demo --help lists them)")
     s.set_defaults(func=cmd_demo)
     from .data.cli import configure_parser as _configure_data
 
@@ -324,11 +325,12 @@ def build_parser() -> argparse.ArgumentParser:
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_generate"]).configure_generate(sub.add_parser("generate", help="stream text sampled from a SpikeGPT / RWKV checkpoint"))
     s = sub.add_parser("generate-images", help="train the TCJA spiking VAE and write a PNG grid of samples")
     s.add_argument("--images", help=".npy file of images [N, H, W] in [0, 1] (default: scikit-learn's digits)")
-    s.add_argument("--epochs", type=int, default=30)
-    s.add_argument("--attention", default="tcja", choices=["tcja", "t_xa", "c_xa", "none"])
+    s.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    s.add_argument("--attention", default="tcja", choices=["tcja", "t_xa", "c_xa", "none"],
+                   help="attention in the VAE's encoder and decoder (default tcja)")
     s.add_argument("--n", type=int, default=64, help="number of samples in the grid")
     s.add_argument("--out", default="runs/vae", help="output folder")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="initialisation, held-out split and samples (default 0)")
     s.add_argument("--threads", type=int_at_least(1), default=1, help="torch threads (1 is fastest for these small layers)")
     s.set_defaults(func=cmd_generate_images)
     return p
@@ -339,6 +341,9 @@ TRACEBACK_ENV = "SNNKIT_TRACEBACK"
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one subcommand; bad input (ValueError, OSError) ends with its message and exit code 2, not a traceback."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["demo"]:  # everything after it, --help included, is examples/demo.py's
+        argv = ["demo", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
