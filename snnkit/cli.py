@@ -186,11 +186,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_output_folder(out, args.resume, args.overwrite)
     trainer = tcja_trainer(cfg, root=args.root, out_dir=out, seed=args.seed,
                            max_train=args.max_train, num_workers=args.workers, device=args.device, amp=args.amp)
-    if dist_is_main():
+    main_rank = dist_is_main()  # asked while the process group exists: closing() leaves it
+    if main_rank:
         print(trainer.summary(), flush=True)
     with trainer.closing():
         hist = trainer.fit(resume=args.resume)
-    if dist_is_main():
+    if main_rank:
         print(done_line(trainer, hist))
     return 0
 
