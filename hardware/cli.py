@@ -86,7 +86,11 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
         if not path.is_file():
             raise _fail(cmd, f"--data {data!r} does not exist (expected a dataset name or a .pt file of "
                              "(x[N, T, C, H, W], y[N]))")
-        obj = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
+            raise _fail(cmd, f"--data {data!r} could not be read (corrupt, empty or not a torch file: "
+                             f"{type(err).__name__}: {err})") from None
         if isinstance(obj, dict):
             x, y = obj.get("x"), obj.get("y")
         elif isinstance(obj, (tuple, list)) and len(obj) in (1, 2):
@@ -140,9 +144,13 @@ def _write_json(path: Path, data: Any) -> Path:
 
 def configure_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``snnkit export``'s arguments to ``parser`` and set ``func``."""
+    from snnkit.cli import int_at_least
+
     parser.description = ("Export a trained checkpoint to Lava (a saved, planned Lava network: load it with "
                           "snnkit.hardware.load_lava), lava-dl netx HDF5, or NIR. Layers Loihi cannot run "
-                          "natively (TCJA) only map to Lava, as custom host processes; netx and NIR refuse them.")
+                          "natively (TCJA) only map to Lava, as custom host processes; netx and NIR refuse them. netx also "
+                          "needs every neuron layer fed by exactly one Dense or Conv, so networks that pool between "
+                          "layers (every TCJA-SNN config) export to lava or nir, not netx.")
     parser.add_argument("--checkpoint", required=True, metavar="CKPT",
                         help="checkpoint written by snnkit.train.Trainer")
     parser.add_argument("--to", required=True, choices=["lava", "netx", "nir"], help="target format")
@@ -155,7 +163,8 @@ def configure_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--data", default=None,
                         help="lava fixed_pt only: calibration data (dataset name or .pt file; default: the config's "
                              "dataset, training split)")
-    parser.add_argument("--calibration-samples", type=int, default=64, help="samples for fixed-point calibration")
+    parser.add_argument("--calibration-samples", type=int_at_least(1), default=64,
+                        help="training samples that size the fixed-point input scale (default 64)")
     parser.set_defaults(func=run_export)
     return parser
 
@@ -210,6 +219,10 @@ def run_export(args: argparse.Namespace) -> int:
 
 def configure_simulate(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``snnkit simulate``'s arguments to ``parser`` and set ``func``."""
+    from snnkit.cli import int_at_least
+
+    from .energy import ENERGY_MODELS
+
     parser.description = ("Run test samples through a trained checkpoint in PyTorch (float64) and in Lava's CPU "
                           "simulator (floating_pt and/or Loihi fixed_pt); print per-layer spike agreement, "
                           "accuracies and an energy table; write simulate.json and simulate.png to --out.")
@@ -226,9 +239,11 @@ def configure_simulate(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                         help="convolutions as float64 Sparse (default; exact in floating_pt) or Lava Conv (float32)")
     parser.add_argument("--chunk", type=int, default=8,
                         help="samples per Lava run (back to back; each run pays Lava's process start-up once)")
-    parser.add_argument("--calibration-samples", type=int, default=64,
-                        help="training samples that size the fixed-point input scale (default 64)")
-    parser.add_argument("--energy-model", default="loihi", help="energy model for the table (default loihi)")
+    parser.add_argument("--calibration-samples", type=int_at_least(1), default=64,
+                        help="training samples that size the fixed-point input scale (default 64; with a .pt "
+                             "--data, which has no training split, the simulated samples)")
+    parser.add_argument("--energy-model", default="loihi", choices=sorted(ENERGY_MODELS),
+                        help="energy model for the table (default loihi)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_simulate)
     return parser
@@ -369,10 +384,12 @@ def run_simulate(args: argparse.Namespace) -> int:
     for mode in modes:
         kw: Dict[str, Any] = {}
         if mode == "fixed_pt":
-            try:
-                calib, _, cdesc = load_samples(data, model, args.calibration_samples, split="train")
-            except SystemExit:
+            if data.endswith(".pt") or Path(data).is_file():  # a sample file has no training split
                 calib, cdesc = x, "the simulated samples"
+                print("note: fixed point calibrated on the simulated samples (a .pt --data has no training split)",
+                      file=sys.stderr)
+            else:
+                calib, _, cdesc = load_samples(data, model, args.calibration_samples, split="train")
             kw["calibration"] = calib
         t0 = time.perf_counter()
         net = to_lava(model, shape, mode, conv=args.conv, **kw)

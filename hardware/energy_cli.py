@@ -24,6 +24,8 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add ``snnkit energy``'s arguments to ``parser`` and set ``func=run``."""
     from snnkit.models.tcja_snn import ATTENTIONS, CONFIGS
 
+    from snnkit.cli import int_at_least
+
     from .energy import ENERGY_MODELS
 
     parser.description = ("Count spikes, synaptic operations, MACs, neuron updates and memory traffic of a TCJA-SNN "
@@ -47,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="treat event-count frames and average-pooled spikes as events (synaptic ops) instead "
                              "of dense MACs (count_ops event_inputs='counts')")
     parser.add_argument("--seed", type=int, default=0, help="seed of random weights / random inputs")
-    parser.add_argument("--threads", type=int, help="torch threads")
+    parser.add_argument("--threads", type=int_at_least(1), help="torch threads")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--out", required=True, help="output folder (JSON, CSV, PNG)")
     parser.set_defaults(func=run)

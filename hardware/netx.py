@@ -100,7 +100,8 @@ def export_netx(
         if sp.conn == "sparse":
             kinds = "+".join(type(s).__name__ for s in st.synapses) or "scaling"
             raise ValueError(f"export_netx: {where} is fed by {kinds}; netx layers are one Dense (after an optional "
-                             "Flatten) or one Conv. Use to_lava(...) for composite connections")
+                             "Flatten) or one Conv, so pooling between layers has no netx form. Export to Lava (--to lava, "
+                             "to_lava) or NIR (--to nir) instead")
         if sp.ubias is not None:
             raise ValueError(f"export_netx: {where} has a Linear/Conv bias in front of a neuron with du={sp.du} < 1; "
                              "netx only has membrane biases (bias_mant). Train with bias=False or du=1")

@@ -76,3 +76,19 @@ def test_simulate_writes_report_and_plot(files, capsys) -> None:
     png = (out / "simulate.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob("*.tmp"))
+
+
+def test_bad_data_files_and_numbers_are_clean_errors(files, capsys) -> None:
+    d, ckpt, _ = files
+    for name, content in (("empty.pt", b""), ("text.pt", b"not a torch file")):
+        (d / name).write_bytes(content)
+        assert main(["simulate", "--checkpoint", str(ckpt), "--data", str(d / name), "--samples", "2",
+                         "--out", str(d / "o"), "--no-progress"]) == 2
+        assert f"--data '{d / name}' could not be read (corrupt, empty or not a torch file" in capsys.readouterr().err
+    for argv, message in (
+            (["simulate", "--checkpoint", str(ckpt), "--calibration-samples", "0"], "must be an integer >= 1, got 0"),
+            (["simulate", "--checkpoint", str(ckpt), "--energy-model", "bogus"], "invalid choice: 'bogus'"),
+            (["energy", "--model", "digits_dvs", "--threads", "-2"], "must be an integer >= 1, got -2")):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert message in capsys.readouterr().err
