@@ -68,6 +68,11 @@ def _input_shape(model: Any) -> Tuple[int, ...]:
     return (int(cfg.in_channels), int(h), int(w))
 
 
+def is_sample_file(data: str) -> bool:
+    """``--data`` names a ``.pt`` file of samples, not a dataset."""
+    return data.endswith(".pt") or Path(data).is_file()
+
+
 def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str = "simulate",
                  offset: int = 0) -> Tuple[Any, Any, str]:
     """``(x[T, N, C, H, W] float32, y[N] or None, description)`` from a dataset name or a ``.pt`` file.
@@ -81,7 +86,7 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
 
     cfg = model.config
     T = int(cfg.T)
-    if data.endswith(".pt") or Path(data).is_file():
+    if is_sample_file(data):
         path = Path(data)
         if not path.is_file():
             raise _fail(cmd, f"--data {data!r} does not exist (expected a dataset name or a .pt file of "
@@ -384,7 +389,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     for mode in modes:
         kw: Dict[str, Any] = {}
         if mode == "fixed_pt":
-            if data.endswith(".pt") or Path(data).is_file():  # a sample file has no training split
+            if is_sample_file(data):  # a sample file has no training split
                 calib, cdesc = x, "the simulated samples"
                 print("note: fixed point calibrated on the simulated samples (a .pt --data has no training split)",
                       file=sys.stderr)

@@ -96,7 +96,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run examples/demo.py."""
-    return _run_script("examples/demo.py", [a for i, a in enumerate(args.rest) if not (i == 0 and a == "--")])
+    return _run_script("examples/demo.py", args.rest[1:] if args.rest[:1] == ["--"] else args.rest)
 
 
 def cmd_generate_images(args: argparse.Namespace) -> int:

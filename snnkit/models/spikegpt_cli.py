@@ -30,6 +30,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
+from ..cli import check_output_folder, int_at_least
+
 __all__ = ["configure_train", "configure_evaluate", "configure_generate", "cmd_train", "cmd_evaluate",
            "cmd_generate", "load_corpus", "load_model", "build_tokenizer", "VALID_FRACTION", "TEST_FRACTION"]
 
@@ -43,12 +45,6 @@ def _fail(cmd: str, msg: Any) -> SystemExit:
 
 
 # ---------------------------------------------------------------------------- parsers
-def _positive(text: str) -> int:
-    from ..cli import int_at_least
-
-    return int_at_least(1)(text)
-
-
 # the SpikeGPT-only options of `snnkit train` and their defaults (`snnkit train tcja` refuses them when given)
 TRAIN_DEFAULTS: Dict[str, Any] = {"data": None, "tokenizer": "char", "vocab_size": 4096, "ctx": None, "max_tokens": None,
                                   "valid_tokens": None, "version": 4}
@@ -81,7 +77,7 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-tokens", type=int, help="evaluate on the first N tokens of the part only")
     p.add_argument("--batch-size", type=int, help="spikegpt/rwkv: parallel streams (the state is carried along "
                                                   "each; default 8); tcja: samples per batch (default: the config's)")
-    p.add_argument("--threads", type=_positive, help="torch threads")
+    p.add_argument("--threads", type=int_at_least(1), help="torch threads")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_evaluate)
 
@@ -95,7 +91,7 @@ def configure_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=float, default=0.85, help="nucleus sampling mass (1 = off)")
     p.add_argument("--seed", type=int, help="sampling seed (same seed, same text)")
     p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
-    p.add_argument("--threads", type=_positive, help="torch threads")
+    p.add_argument("--threads", type=int_at_least(1), help="torch threads")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_generate)
 
@@ -262,8 +258,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise _fail(cmd, err) from None
     out = Path(args.out or ("runs/rwkv" if is_rwkv else "runs/spikegpt"))
-    from ..cli import check_output_folder
-
     check_output_folder(out, args.resume, getattr(args, "overwrite", False))
     text = load_corpus(args.data, cmd)
     train_text, valid_text, _ = _split(text, cmd)
