@@ -80,6 +80,9 @@ class LayerOps:
     per_step: Dict[str, List[int]] = field(default_factory=dict)
     detail: Dict[str, int] = field(default_factory=dict)  # a breakdown (TCJA: squeeze, conv_t, conv_c, ...)
     note: str = ""
+    # a sum/average pool the Lava export folds into this layer's weights: event-driven models price its
+    # inputs as events of that composed connection, not the pool's own operations (docs/energy.md)
+    folded_into: str = ""
 
     def to_dict(self) -> Dict[str, Any]:
         d = dict(self.__dict__)
@@ -462,6 +465,7 @@ class _Acc:
         self.inputs: set = set()
         self.calls = 0
         self.split_ok = True
+        self.folded_into = ""
         self.detail: Dict[str, int] = {}
         self.notes: List[str] = []
 
@@ -485,7 +489,7 @@ class _Acc:
                         bias_read_bytes=tot["bias_read_bytes"], state_read_bytes=tot["state_read_bytes"],
                         state_write_bytes=tot["state_write_bytes"], input=inp, calls=self.calls,
                         per_step={k: [int(v) for v in self.steps[k]] for k in STEP_KEYS},
-                        detail=dict(self.detail), note=note)
+                        detail=dict(self.detail), note=note, folded_into=self.folded_into)
 
 
 class _HookCounter:
@@ -503,6 +507,8 @@ class _HookCounter:
         self.custom: List[str] = []
         self.folded: Dict[str, str] = {}
         self.weighted_out: Dict[int, str] = {}
+        # latest output of each foldable pool, with the nonzero inputs in each of its windows
+        self.pooled: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
         self.handles: List[Any] = []
         self._pool_cache: Dict[Tuple[int, Tuple[int, ...]], Tuple[torch.Tensor, int]] = {}
         self.cls = _snnkit_classes()
@@ -692,12 +698,18 @@ class _HookCounter:
         n_lead = max(int(np.prod(lead_shape)), 1)
         out_per = y.numel() // n_lead
         wb = self._wbytes(mod)
+        pool = self._folded_pool(x)
+        if pool is not None:
+            self.acc[pool[0]].folded_into = a.name
         if ev is not None:
             syn = self._events_x_fanout(ev, fo, lead_shape)
             self._add(a, "synops", syn)
             self._add(a, "weight_read_bytes", syn * wb)
         else:
-            self._add(a, "graded_synops", self._events_x_fanout(x != 0, fo, lead_shape))
+            # event-driven view: nonzero inputs x fan-out; after a folded pool, every nonzero input of the
+            # pool drives the composed connection (as to_lava maps it), i.e. window counts x fan-out
+            events = pool[1] if pool is not None else x != 0
+            self._add(a, "graded_synops", self._events_x_fanout(events, fo, lead_shape))
             dense = float(out_per * dense_per_out)
             self._add_uniform(a, "macs", self._lead(x, feat), dense)
             self._add_uniform(a, "weight_read_bytes", self._lead(x, feat), dense * wb)
@@ -706,6 +718,13 @@ class _HookCounter:
         a.neurons = self._per_sample(y)
         a.synapses = int(fo.sum())
         self.weighted_out[y.data_ptr()] = a.name
+
+    def _folded_pool(self, x: torch.Tensor) -> Optional[Tuple[str, torch.Tensor]]:
+        """``(pool name, nonzero inputs per window)`` when ``x`` is (a view of) a foldable pool's output."""
+        for name, (y, counts) in self.pooled.items():
+            if y.data_ptr() == x.data_ptr() and y.numel() == x.numel():
+                return name, counts.reshape(x.shape)
+        return None
 
     def _on_linear(self, name: str, kind: str, mod: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         a = self._get(name, mod, kind)
@@ -760,8 +779,23 @@ class _HookCounter:
             self._add_uniform(a, "acs", self._lead(x, feat), float(fo.sum()) - out_per)
         a.neurons = self._per_sample(y)
         a.synapses = int(fo.sum())
+        window_sum = self._window_sum(mod)
+        if window_sum is not None:  # y is kept alive with it, so its address cannot be reused meanwhile
+            nz = (x != 0).to(torch.float32)
+            counts = window_sum(nz.reshape((-1,) + tuple(x.shape[-3:]))).round().reshape(y.shape)
+            self.pooled[name] = (y, counts)
         if is_max:
             a.notes = ["max pooling: a spike x each window it lies in (binary input), or comparisons (real input)"]
+
+    def _window_sum(self, mod: nn.Module) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+        """Sum over each window of the 2-d sum/average pools that to_lava folds into the next layer, else None."""
+        if isinstance(mod, self.cls["sumpool"]):
+            k, s, p, ceil = mod.kernel_size, mod.stride, mod.padding, False
+        elif isinstance(mod, nn.AvgPool2d):
+            k, s, p, ceil = mod.kernel_size, mod.stride or mod.kernel_size, mod.padding, mod.ceil_mode
+        else:
+            return None
+        return lambda v: tF.avg_pool2d(v, k, s, p, ceil_mode=ceil, count_include_pad=True, divisor_override=1)
 
     def _on_norm(self, name: str, kind: str, mod: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         src = self.weighted_out.get(x.data_ptr())

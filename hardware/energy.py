@@ -71,6 +71,8 @@ COST_KEYS = ("mac_pj", "ac_pj", "synop_pj", "neuron_update_pj", "neuron_update_a
              "state_write_pj_per_byte")
 # layers whose real-valued input a neuromorphic chip can take as graded spikes (Loihi 2)
 _EVENT_MAPPABLE = ("stage", "linear", "conv")
+# layers the Lava export runs on the host (TCJA): their accumulates are host additions, not synaptic ops
+_HOST_ONLY = ("attention",)
 
 
 def register_energy_model(name: str, *, source: str, overwrite: bool = False, **costs: Any) -> Dict[str, Any]:
@@ -180,19 +182,23 @@ def _layer_energy(L: Mapping[str, Any], kind: str, c: Mapping[str, Any], unprice
             unpriced[k] = unpriced.get(k, 0) + int(n)
 
     out: Dict[str, float] = {}
+    if c.get("synop_pj") is not None and L.get("folded_into"):
+        return out  # a pool folded into the next layer's weights: its inputs are priced there, as events
     if c.get("synop_pj") is not None:  # event-driven (neuromorphic) model
-        out["synaptic ops"] = (g("synops") + g("graded_synops")) * c["synop_pj"]
+        host = kind in _HOST_ONLY
+        out["synaptic ops"] = 0.0 if host else (g("synops") + g("graded_synops")) * c["synop_pj"]
         host_macs = g("macs") if kind not in _EVENT_MAPPABLE else 0.0
         if host_macs:
             if c.get("host_mac_pj") is not None:
                 out["host MACs (not native)"] = host_macs * c["host_mac_pj"]
             else:
                 miss("macs", host_macs)
-        if g("acs"):
+        host_adds = g("acs") + (g("synops") + g("graded_synops") if host else 0.0)
+        if host_adds:
             if c.get("host_ac_pj") is not None:
-                out["host additions (not native)"] = g("acs") * c["host_ac_pj"]
+                out["host additions (not native)"] = host_adds * c["host_ac_pj"]
             else:
-                miss("acs", g("acs"))
+                miss("acs", host_adds)
     else:
         if c.get("mac_pj") is not None:
             out["MACs"] = g("macs") * c["mac_pj"]
@@ -273,6 +279,7 @@ def energy(counts: Any, model: Union[str, Mapping[str, Any]] = "loihi") -> Energ
         if T and steps:
             for t in range(T):
                 st = {k: (v[t] if t < len(v) else 0) for k, v in steps.items()}
+                st["folded_into"] = L.get("folded_into", "")
                 per_step[t] += sum(_layer_energy(st, kind, c, {}).values()) * PJ
     extra = d.get("overhead", {}) or {}
     event_driven = c.get("synop_pj") is not None
@@ -285,6 +292,11 @@ def energy(counts: Any, model: Union[str, Mapping[str, Any]] = "loihi") -> Energ
     if name == "loihi":
         notes.append("tile-hop routing energy (3.0-4.0 pJ per hop) depends on placement and is not included")
         notes.append("active update = a neuron that received synaptic input that step or has a bias")
+    folded = {n: L["folded_into"] for n, L in d["layers"].items() if L.get("folded_into")}
+    if event_driven and folded:
+        notes.append("pooling folded into the next layer's weights, as the Lava export maps it (its nonzero inputs "
+                     "are that layer's events; the pool has no cost of its own): "
+                     + ", ".join(f"{k} -> {v}" for k, v in folded.items()))
     if event_driven and any(br.get(k) for k in ("host MACs (not native)", "host additions (not native)")):
         hosts = [n for n, b in per_br.items() if any(k.startswith("host") and v for k, v in b.items())]
         notes.append(f"operations with no neuromorphic mapping priced as host FP32 work: {', '.join(hosts)}")

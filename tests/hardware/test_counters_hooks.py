@@ -382,3 +382,50 @@ def test_adaptive_pool_batchnorm_and_relu_counts() -> None:
     assert relu.nonzero == int((net[0].module[:3](x.flatten(0, 1)) > 0).sum())
     assert relu.firing_rate == relu.nonzero / relu.activations
     assert "0.module.4" not in r.layers and any("0.module.4 -> 0.module.3" in n for n in r.notes)  # folded
+
+
+def _pooled_net(tcja: bool) -> nn.Module:
+    """Conv -> LIF [-> TCJA] -> AvgPool -> Conv -> LIF -> SumPool -> Flatten -> Linear -> LIF (to_lava maps it)."""
+    torch.manual_seed(3)
+    parts = [L.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1, bias=False)), snnkit.LIF(tau=2.0, v_threshold=0.3)]
+    if tcja:
+        parts.append(TCJA(T=4, channels=4, kernel_t=3, kernel_c=3))
+    parts += [L.TimeDistributed(nn.AvgPool2d(2)), L.TimeDistributed(nn.Conv2d(4, 3, 3, padding=1, bias=False)),
+              snnkit.LIF(tau=2.0, v_threshold=0.3), L.SumPool2d(2), L.Flatten(), L.TimeDistributed(
+                  nn.Linear(12, 5, bias=False)), snnkit.LIF(tau=2.0, v_threshold=0.3)]
+    net = nn.Sequential(*parts).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.abs_()
+    return net
+
+
+@pytest.mark.parametrize("tcja", [False, True])
+def test_loihi_energy_of_pooled_network_matches_the_lava_mapping(tcja: bool) -> None:
+    """to_lava folds pooling into the next layer's weights: the hooks backend's event-driven price must
+    equal that of the trace backend, which counts events through the composed connection."""
+    from snnkit.hardware import energy
+
+    net = _pooled_net(tcja)
+    x = (torch.rand(4, 3, 2, 8, 8) < 0.3).float()
+    hk = _hooks(net, x)
+    tr = count_ops(net, x, backend="torch")
+    assert all(L.spikes > 0 for L in tr.layers.values())  # every stage fires: nothing agrees trivially
+    i = 3 if tcja else 2
+    pool1, conv2 = hk.layers[f"{i}.module"], hk.layers[f"{i + 1}.module"]
+    assert pool1.folded_into == f"{i + 1}.module" and hk.layers[f"{i + 3}"].folded_into == f"{i + 5}.module"
+    stage2 = tr.layers[f"{i + 2}"]
+    # events of the composed pool+conv connection: every nonzero pool input x its composed fan-out
+    assert conv2.graded_synops == stage2.macs + stage2.synops
+    assert conv2.per_step["graded_synops"] == [a + b for a, b in zip(stage2.per_step["macs"],
+                                                                      stage2.per_step["synops"])]
+    assert hk.layers[f"{i + 5}.module"].graded_synops == tr.layers[f"{i + 6}"].synops
+    e_hk, e_tr = energy(hk, "loihi"), energy(tr, "loihi")
+    assert e_hk.breakdown_j["synaptic ops"] == pytest.approx(e_tr.breakdown_j["synaptic ops"], rel=1e-12)
+    assert e_hk.per_layer_j[f"{i}.module"] == 0.0 and e_hk.per_layer_j[f"{i + 3}"] == 0.0
+    assert sum(e_hk.per_step_j) == pytest.approx(e_hk.total_j, rel=1e-9)
+    assert any("folded" in n and f"{i}.module -> {i + 1}.module" in n for n in e_hk.notes)
+    # a conventional accelerator still pools and then multiplies densely: Horowitz prices both
+    e_h = energy(hk, "horowitz45")
+    assert e_h.per_layer_j[f"{i}.module"] > 0 and conv2.macs > 0
