@@ -73,6 +73,26 @@ COST_KEYS = ("mac_pj", "ac_pj", "synop_pj", "neuron_update_pj", "neuron_update_a
 _EVENT_MAPPABLE = ("stage", "linear", "conv")
 # layers the Lava export runs on the host (TCJA): their accumulates are host additions, not synaptic ops
 _HOST_ONLY = ("attention",)
+# keys an inline model dict may hold besides COST_KEYS
+_INLINE_EXTRA = ("source", "name", "tile_hop_pj")
+
+
+def _checked_costs(costs: Mapping[str, Any], who: str, extra: Tuple[str, ...] = ()) -> Dict[str, Any]:
+    """The costs of ``costs`` as floats, refusing unknown keys, non-finite or negative values and no operation cost."""
+    bad = sorted(set(costs) - set(COST_KEYS) - set(extra))
+    if bad:
+        raise ValueError(f"{who}: unknown cost keys {bad}; expected some of {list(COST_KEYS)}")
+    model: Dict[str, Any] = {}
+    for k in COST_KEYS:
+        v = costs.get(k)
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise ValueError(f"{who}: {k} must be a finite number >= 0 (pJ), got {v!r}")
+        model[k] = float(v)
+    if not any(k in model for k in ("mac_pj", "ac_pj", "synop_pj")):
+        raise ValueError(f"{who}: give at least one of mac_pj, ac_pj, synop_pj")
+    return model
 
 
 def register_energy_model(name: str, *, source: str, overwrite: bool = False, **costs: Any) -> Dict[str, Any]:
@@ -91,18 +111,7 @@ def register_energy_model(name: str, *, source: str, overwrite: bool = False, **
         raise ValueError(f"register_energy_model: {name!r} is already registered; pass overwrite=True to replace it")
     if not isinstance(source, str) or not source.strip():
         raise ValueError("register_energy_model: source must say where the numbers come from (a citation)")
-    bad = sorted(set(costs) - set(COST_KEYS))
-    if bad:
-        raise ValueError(f"register_energy_model: unknown cost keys {bad}; expected some of {list(COST_KEYS)}")
-    model: Dict[str, Any] = {}
-    for k, v in costs.items():
-        if v is None:
-            continue
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"register_energy_model: {k} must be a finite number >= 0 (pJ), got {v!r}")
-        model[k] = float(v)
-    if not any(k in model for k in ("mac_pj", "ac_pj", "synop_pj")):
-        raise ValueError("register_energy_model: give at least one of mac_pj, ac_pj, synop_pj")
+    model = _checked_costs(costs, "register_energy_model")
     model["source"] = source
     ENERGY_MODELS[name] = model
     return dict(model)
@@ -234,7 +243,7 @@ def energy(counts: Any, model: Union[str, Mapping[str, Any]] = "loihi") -> Energ
 
     ``model``: a name in :data:`ENERGY_MODELS` (``"loihi"``, ``"horowitz45"``, ``"horowitz45-int8"``
     and any registered with :func:`register_energy_model`) or a dict of costs (keys of
-    :data:`COST_KEYS` plus ``source``). Energy = sum over layers of counts x per-op energy; the
+    :data:`COST_KEYS` plus ``source``, checked as :func:`register_energy_model` checks them). Energy = sum over layers of counts x per-op energy; the
     report gives the total for the run, per sample (``per_sample_j``), per layer and per time step.
     """
     if isinstance(model, str):
@@ -242,10 +251,7 @@ def energy(counts: Any, model: Union[str, Mapping[str, Any]] = "loihi") -> Energ
             raise ValueError(f"energy: model must be one of {sorted(ENERGY_MODELS)}, got {model!r}")
         name, c = model, ENERGY_MODELS[model]
     elif isinstance(model, Mapping):
-        bad = sorted(set(model) - set(COST_KEYS) - {"source", "tile_hop_pj", "name"})
-        if bad:
-            raise ValueError(f"energy: unknown cost keys {bad} in the model dict; expected some of {list(COST_KEYS)}")
-        name, c = str(model.get("name", "custom")), model
+        name, c = str(model.get("name", "custom")), {**model, **_checked_costs(model, "energy", _INLINE_EXTRA)}
     else:
         raise TypeError(f"energy: model must be a name ({sorted(ENERGY_MODELS)}) or a dict of costs, "
                         f"got {type(model).__name__}")

@@ -102,6 +102,19 @@ def test_register_energy_model_and_errors() -> None:
     assert e.total_j == 0 and e.unpriced == {"synops": 8} and any("left out" in n for n in e.notes)
 
 
+def test_inline_model_dicts_are_checked_as_registered_ones() -> None:
+    net, x = _hand_net()
+    c = count_ops(net, x, backend="hooks")
+    for costs, message in (({"mac_pj": -2.0, "source": "x"}, r"energy: mac_pj must be a finite number >= 0"),
+                           ({"mac_pj": float("nan")}, "finite number"),
+                           ({"ac_pj": "1"}, "finite number"),
+                           ({"neuron_update_pj": 1.0}, "at least one of mac_pj"),
+                           ({"mac": 1.0}, r"energy: unknown cost keys \['mac'\]")):
+        with pytest.raises(ValueError, match=message):
+            energy(c, costs)
+    assert energy(c, {"ac_pj": 1, "name": "mine", "tile_hop_pj": (3.0, 4.0), "source": "x"}).total_j == pytest.approx(8 * PJ)
+
+
 def _tiny_tcja():
     from snnkit.models.tcja_snn import TCJASNN, TCJASNNConfig
 
