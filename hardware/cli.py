@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from snnkit.cli import clean_warnings
+
 __all__ = ["configure_export", "configure_simulate", "run_export", "run_simulate", "load_model", "load_samples"]
 
 MODES = ("floating_pt", "fixed_pt")
@@ -499,7 +501,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     configure_export(sub.add_parser("export", help="export a checkpoint to lava / netx / nir"))
     configure_simulate(sub.add_parser("simulate", help="run a checkpoint in Lava and compare with PyTorch"))
     args = p.parse_args(argv)
-    return int(args.func(args) or 0)
+    with clean_warnings():
+        return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

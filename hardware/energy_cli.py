@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from snnkit.cli import clean_warnings
+
 __all__ = ["configure", "run"]
 
 _DATASET_OF = {"ncaltech101": "n_caltech101"}  # TCJA config name -> snnkit.data name where they differ
@@ -174,9 +176,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    """Standalone entry: ``python -m snnkit.hardware.energy_cli ...``."""
     p = configure(argparse.ArgumentParser(prog="snnkit energy"))
     args = p.parse_args(argv)
-    return int(args.func(args) or 0)
+    with clean_warnings():
+        return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ import os
 import platform
 import runpy
 import sys
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, TextIO
 
 if TYPE_CHECKING:
     from snnkit.train.trainer import Trainer
@@ -28,6 +30,23 @@ def int_at_least(low: int) -> "argparse._ActionType":
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {val}")
         return val
     return parse
+
+
+def _one_line_warning(message: Any, category: type, filename: str, lineno: int, file: Optional[TextIO] = None,
+                      line: Optional[str] = None) -> None:
+    """``warnings.showwarning`` for the command line: ``warning: MESSAGE`` on one line, no source location."""
+    print(f"warning: {message}", file=file if file is not None else sys.stderr)
+
+
+@contextmanager
+def clean_warnings() -> Iterator[None]:
+    """Print warnings raised inside as one clean line (``warning: ...``); restore ``warnings.showwarning`` after."""
+    old = warnings.showwarning
+    warnings.showwarning = _one_line_warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = old
 
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "tensorboard", "tokenizer.json")  # what `snnkit train` writes
@@ -347,7 +366,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         argv = ["demo", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
+        with clean_warnings():
+            return int(args.func(args) or 0)
     except SystemExit as err:  # a subcommand's own message ("snnkit CMD: ..."): same exit code as below
         if not isinstance(err.code, str):
             raise

@@ -23,3 +23,24 @@ def test_cli_reference_is_current() -> None:
     undocumented = [(prog, a.option_strings) for prog, p in _parsers(cli.build_parser()) for a in p._actions
                     if a.option_strings and a.help is None]
     assert not undocumented  # every flag says what it does
+
+
+def test_warnings_print_as_one_clean_line(monkeypatch, capsys) -> None:
+    import warnings
+
+    import snnkit.hardware.cli as hw_cli
+    from snnkit.hardware.quantize import QuantizationWarning
+
+    def warn(args) -> int:
+        warnings.warn("quantize: layer 'fc': 3% of the weights clipped", QuantizationWarning, stacklevel=2)
+        return 0
+
+    monkeypatch.setattr(hw_cli, "run_export", warn)
+    shown = warnings.showwarning
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        assert cli.main(["export", "--checkpoint", "c.pt", "--to", "nir", "--out", "x.nir"]) == 0
+        assert hw_cli.main(["export", "--checkpoint", "c.pt", "--to", "nir", "--out", "x.nir"]) == 0
+    err = capsys.readouterr().err
+    assert err == "warning: quantize: layer 'fc': 3% of the weights clipped\n" * 2, err
+    assert warnings.showwarning is shown  # restored after the command
