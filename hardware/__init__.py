@@ -51,6 +51,7 @@ _EXPORTS = {
     "load_netx": "netx",
     "read_netx": "netx",
     "netx_plan": "netx",
+    "DroppedReadoutWarning": "netx",
     "export_nir": "nir",
     "import_nir": "nir",
     "count_ops": "counters",

@@ -41,11 +41,27 @@ from .graph import Flatten, LayerGraph, trace
 from .lava import plan_network
 from .quantize import decay_to_int, quantize_weights, threshold_to_int
 
-__all__ = ["export_netx", "load_netx", "read_netx", "netx_plan"]
+__all__ = ["export_netx", "load_netx", "read_netx", "netx_plan", "DroppedReadoutWarning"]
 
 PathLike = Union[str, os.PathLike]
 SLAYER_SCALE = 64.0
 _TYPES = ("input", "dense", "conv", "flatten")
+
+
+class DroppedReadoutWarning(UserWarning):
+    """``export_netx`` left out the host readout (Linear, VotingLayer...) after the last neuron layer."""
+
+
+def _warn_dropped_readout(graph: LayerGraph, last: Any) -> None:
+    """Warn that ``graph.readout`` is not in the netx file and must be applied on the host."""
+    if not graph.readout:
+        return
+    import warnings
+
+    mods = ", ".join(f"{name!r} ({type(mod).__name__})" for name, mod in graph.readout)
+    warnings.warn(f"export_netx: the readout after the last neuron layer is not part of a netx file and was dropped: "
+                  f"{mods}. The file outputs the spikes of {last.name!r} ({last.size} neurons); apply the readout "
+                  "on the host to those spikes", DroppedReadoutWarning, stacklevel=3)
 
 
 def _infer_input_shape(model: nn.Module) -> Tuple[int, ...]:
@@ -74,7 +90,8 @@ def export_netx(
     Every neuron layer must be fed by exactly one Linear (optionally after Flatten), Conv2d or
     pooling layer (written as a depthwise all-ones conv); biases must act on the membrane (a
     Linear/Conv bias is fine when the neuron's ``du == 1``). Host-side readout layers after the last
-    neuron are not part of a netx file and are dropped. Raises ``ValueError`` before writing anything.
+    neuron are not part of a netx file: they are dropped with a :class:`DroppedReadoutWarning` naming
+    them (apply them on the host to the file's output spikes). Raises ``ValueError`` before writing anything.
     """
     import h5py
 
@@ -139,6 +156,7 @@ def export_netx(
         raise ValueError(f"export_netx: path {str(path)!r} is a directory")
     if not path.parent.exists():
         raise FileNotFoundError(f"export_netx: folder {str(path.parent)!r} does not exist")
+    _warn_dropped_readout(graph, plan.stages[-1])
 
     def _write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:

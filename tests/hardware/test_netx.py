@@ -248,3 +248,22 @@ def test_lava_dl_netx_reads_our_file_if_installed(tmp_path) -> None:
         assert not out[:d].any()
         np.testing.assert_array_equal(out[d:], want[: T - d], err_msg=f"layer {i} ({stage.name})")
     assert got[-1].sum() > 5
+
+
+def test_dropped_readout_is_a_named_warning(tmp_path) -> None:
+    from snnkit.hardware import DroppedReadoutWarning
+
+    net = nn.Sequential(L.TimeDistributed(nn.Linear(4, 4, bias=False)), snnkit.LIF(), L.TimeDistributed(nn.Linear(4, 3)),
+                        L.VotingLayer(3)).eval()
+    with pytest.warns(DroppedReadoutWarning) as rec:
+        export_netx(net, tmp_path / "r.net", (4,))
+    assert len(rec) == 1
+    msg = str(rec[0].message)
+    assert "dropped: '2.module' (Linear), '3' (VotingLayer)" in msg and "apply the readout on the host" in msg, msg
+    assert "'1' (4 neurons)" in msg, msg
+    assert [d["type"] for d in read_netx(tmp_path / "r.net")] == ["input", "dense"]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no readout: no warning
+        export_netx(net[:2], tmp_path / "s.net", (4,))
