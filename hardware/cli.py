@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+from snnkit._io import check_writable_folder
 from snnkit.cli import clean_warnings
 
 __all__ = ["configure_export", "configure_simulate", "run_export", "run_simulate", "load_model", "load_samples"]
@@ -134,6 +135,14 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
     return x.transpose(0, 1).contiguous(), torch.as_tensor(ys).long(), f"{data} ({split} split, first {n})"
 
 
+def check_out(cmd: str, out: Path, folder: Path) -> None:
+    """Refuse, before any work, an ``--out`` (``out``, written in ``folder``) where no file can be written."""
+    try:
+        check_writable_folder(folder)
+    except OSError as err:
+        raise _fail(cmd, f"--out {err}" if folder == out else f"--out {str(out)!r}: {err}") from None
+
+
 def _atomic_write(path: Path, write: Any) -> Path:
     from .report import atomic_write
 
@@ -183,6 +192,7 @@ def run_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.is_dir():
         raise _fail("export", f"--out {str(out)!r} is a directory; give a file path")
+    check_out("export", out, out.parent)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"checkpoint": str(args.checkpoint), "arch": ckpt.get("arch"), "model_config": ckpt.get("model_config"),
             "input_shape": list(shape), "T": int(model.config.T), "snnkit_version": ckpt.get("snnkit_version")}
@@ -364,6 +374,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise _fail("simulate", f"--samples must be >= 1, got {args.samples}")
     if args.chunk < 1:
         raise _fail("simulate", f"--chunk must be >= 1, got {args.chunk}")
+    check_out("simulate", Path(args.out), Path(args.out))
     model, ckpt = load_model(args.checkpoint, "simulate")
     shape = _input_shape(model)
     data = args.data or _DATASET_OF.get(model.config.name, model.config.name)

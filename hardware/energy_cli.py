@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from snnkit.cli import clean_warnings
 
+from .cli import check_out
+
 __all__ = ["configure", "run"]
 
 _DATASET_OF = {"ncaltech101": "n_caltech101"}  # TCJA config name -> snnkit.data name where they differ
@@ -141,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.samples < 1 or args.batch_size < 1:
         raise SystemExit(f"snnkit energy: --samples and --batch-size must be >= 1, got {args.samples}, {args.batch_size}")
+    check_out("energy", Path(args.out), Path(args.out))
     if args.threads:
         torch.set_num_threads(args.threads)
     models = args.energy_models or ["horowitz45", "loihi"]

@@ -18,7 +18,10 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
     if path.is_dir():
         raise IsADirectoryError(f"cannot write {str(path)!r}: it is a directory (give a file name)")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix + ".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix + ".tmp")
+    except OSError as err:  # name the file asked for, not the hidden temporary one
+        raise type(err)(err.errno, err.strerror, str(path)) from None
     os.close(fd)
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any file the user writes
@@ -29,6 +32,29 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def check_writable_folder(folder: PathLike) -> Path:
+    """Refuse (``OSError`` naming it) a folder no file can be written in; creates nothing.
+
+    Probes the nearest existing folder on the way (a temporary file created and removed), so a
+    long run can check its output location before it starts.
+    """
+    folder = Path(folder)
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is a file" if probe == folder else f"cannot be created: {str(probe)!r} is a file"
+        raise NotADirectoryError(f"{str(folder)!r} {where}, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".snnkit-write-probe.")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as err:
+        raise OSError(f"{str(folder)!r} is not writable: no file can be created in {str(probe)!r} "
+                      f"({err.strerror or err})") from None
+    return folder
 
 
 def _umask() -> int:

@@ -1,6 +1,7 @@
 """``snnkit export`` / ``snnkit simulate`` on a tiny TCJA-SNN checkpoint and a .pt file of samples."""
 from __future__ import annotations
 
+import os
 import re
 
 import dataclasses
@@ -92,3 +93,19 @@ def test_bad_data_files_and_numbers_are_clean_errors(files, capsys) -> None:
         with pytest.raises(SystemExit):
             main(argv)
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc, where no file can be created")
+def test_unwritable_out_is_refused_before_the_run(files, monkeypatch, cli_error) -> None:
+    import snnkit.hardware.lava as lava_module
+
+    d, ckpt, data = files
+    monkeypatch.setattr(lava_module, "to_lava", lambda *a, **k: pytest.fail("the network was built before --out was checked"))
+    err = cli_error(["simulate", "--checkpoint", str(ckpt), "--data", str(data), "--samples", "2", "--no-progress",
+                     "--out", "/proc/snnkit-test/sim"])
+    assert "--out '/proc/snnkit-test/sim' is not writable: no file can be created in '/proc'" in err, err
+    err = cli_error(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", "/proc/snnkit-test.lava"])
+    assert "--out '/proc/snnkit-test.lava': '/proc' is not writable" in err, err
+    (d / "a-file").write_text("x")
+    err = cli_error(["simulate", "--checkpoint", str(ckpt), "--out", str(d / "a-file" / "sim")])
+    assert f"--out '{d / 'a-file' / 'sim'}' cannot be created: '{d / 'a-file'}' is a file, not a folder" in err, err

@@ -91,3 +91,10 @@ def test_snnkit_energy_command(tmp_path: Path, capsys, cli_error) -> None:
     with pytest.raises(SystemExit):  # argparse: invalid choice
         main(["energy", "--model", "digits_dvs", "--energy-model", "gpu", "--out", str(out)])
     assert "does not exist" in cli_error(["energy", "--checkpoint", str(tmp_path / "missing.pt"), "--out", str(out)])
+
+
+def test_snnkit_energy_refuses_an_out_that_is_a_file(tmp_path: Path, cli_error) -> None:
+    (tmp_path / "report").write_text("x")
+    err = cli_error(["energy", "--model", "digits_dvs", "--data", "random", "--samples", "1",
+                     "--out", str(tmp_path / "report")])
+    assert f"snnkit energy: --out '{tmp_path / 'report'}' is a file, not a folder" in err, err

@@ -213,3 +213,10 @@ def test_resume_with_more_epochs_needs_the_same_schedule_length(tmp_path: Path) 
     longer = _trainer(tmp_path, epochs=3, T_max=2)
     longer.fit(resume=True)
     assert longer.epoch == 3
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc, where no file can be created")
+def test_a_failed_atomic_write_names_the_file_not_its_temporary() -> None:
+    with pytest.raises(OSError) as err:
+        atomic_write_text("/proc/snnkit-test.txt", "x")
+    assert str(err.value).endswith("'/proc/snnkit-test.txt'") and ".tmp" not in str(err.value), err.value
