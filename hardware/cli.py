@@ -41,11 +41,9 @@ def load_model(checkpoint: str, cmd: str = "export") -> Tuple[Any, Dict[str, Any
     from snnkit.train.checkpoint import load_checkpoint
 
     path = Path(checkpoint)
-    if not path.is_file():
-        raise _fail(cmd, f"--checkpoint {str(path)!r} does not exist")
     try:
         ckpt = load_checkpoint(path)
-    except ValueError as err:
+    except (ValueError, OSError) as err:  # missing, a directory, corrupt, not a checkpoint: its message says which
         raise _fail(cmd, str(err)) from None
     arch, cfg = ckpt.get("arch"), ckpt.get("model_config")
     if not isinstance(cfg, dict):

@@ -39,7 +39,8 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                      help=f"a TCJA-SNN config ({', '.join(CONFIGS)}); untrained (random) weights")
     src.add_argument("--checkpoint", metavar="CKPT", help="a checkpoint written by `snnkit train` (TCJA-SNN)")
     parser.add_argument("--data", metavar="NAME",
-                        help="dataset for snnkit.data.load (default: the config's; 'random' = Bernoulli spikes)")
+                        help="dataset for snnkit.data.load (default: the config's; one that cannot be loaded is an "
+                             "error) or 'random' (Bernoulli(0.05) input spikes)")
     parser.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
     parser.add_argument("--split", choices=["test", "train"], default="test", help="which split to sample (default test)")
     parser.add_argument("--samples", type=int, default=64, help="number of samples to count over (default 64)")
@@ -48,7 +49,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         metavar="MODEL", help=f"energy model, repeatable: {', '.join(sorted(ENERGY_MODELS))} "
                                               "(default: horowitz45 and loihi)")
     parser.add_argument("--ann", action="store_true", help="also count the ANN counterpart (ReLU, one pass) and compare")
-    parser.add_argument("--attention", choices=list(ATTENTIONS), help="with --model: ablation (e.g. none)")
+    parser.add_argument("--attention", choices=list(ATTENTIONS), help="with --model only: ablation (e.g. none); a checkpoint keeps its own")
     parser.add_argument("--event-counts", action="store_true",
                         help="treat event-count frames and average-pooled spikes as events (synaptic ops) instead "
                              "of dense MACs (count_ops event_inputs='counts'); loihi already folds pooling as the "
@@ -71,10 +72,15 @@ def _build(args: argparse.Namespace) -> Tuple[Any, Dict[str, Any]]:
     if args.checkpoint:
         from snnkit.train.recipes import load_tcja
 
+        if args.attention:
+            raise SystemExit("snnkit energy: --attention applies to --model (an untrained config); a --checkpoint's "
+                             "network keeps the attention it was trained with (train another with snnkit train tcja "
+                             "--attention ...)")
         path = Path(args.checkpoint)
-        if not path.is_file():
-            raise SystemExit(f"snnkit energy: --checkpoint {str(path)!r} does not exist")
-        model, ckpt = load_tcja(path)
+        try:
+            model, ckpt = load_tcja(path)
+        except (ValueError, OSError) as err:  # missing, a directory, corrupt, not a TCJA-SNN: its message says which
+            raise SystemExit(f"snnkit energy: {err}") from None
         meta = {"checkpoint": str(path), "config": model.config.name, "trained": True,
                 "epoch": ckpt.get("epoch")}
         return model.eval(), meta
@@ -115,12 +121,11 @@ def _data(args: argparse.Namespace, cfg: Any, notes: List[str]) -> Tuple[List[Tu
         size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size
         train, test = snn_data.load(name, root=args.root, frames=cfg.T, split_by="number", size=size,
                                     progress=False)
-    except Exception as err:  # noqa: BLE001 - any failure: explicit --data is an error, the default falls back
-        if args.data:
-            raise SystemExit(f"snnkit energy: could not load --data {name!r}: {err}")
-        notes.append(f"dataset {name!r} could not be loaded ({type(err).__name__}: {err}); inputs are RANDOM "
-                     "Bernoulli(0.05) spikes - pass --data/--root for real samples")
-        return _random_batches(cfg, args.samples, args.batch_size, args.seed), "random"
+    except Exception as err:  # noqa: BLE001 - any loader failure: its message says what is missing and where
+        which = "--data" if args.data else "the network's dataset"
+        raise SystemExit(f"snnkit energy: could not load {which} {name!r}: {err}\nGive the dataset's folder with --root "
+                         f"(`snnkit data info {name}` says what it must hold), or pass --data random for random "
+                         "Bernoulli(0.05) input spikes") from None
     ds = test if args.split == "test" else train
     n = min(args.samples, len(ds))
     if n < args.samples:

@@ -109,3 +109,10 @@ def test_unwritable_out_is_refused_before_the_run(files, monkeypatch, cli_error)
     (d / "a-file").write_text("x")
     err = cli_error(["simulate", "--checkpoint", str(ckpt), "--out", str(d / "a-file" / "sim")])
     assert f"--out '{d / 'a-file' / 'sim'}' cannot be created: '{d / 'a-file'}' is a file, not a folder" in err, err
+
+
+def test_checkpoint_directory_is_named_as_such(files, cli_error) -> None:
+    d, _, _ = files
+    for cmd in (["export", "--to", "lava", "--out", str(d / "z.lava")], ["simulate", "--out", str(d / "z")]):
+        err = cli_error([*cmd, "--checkpoint", str(d)])
+        assert f"checkpoint '{d}' is a directory; give the .pt file" in err, err

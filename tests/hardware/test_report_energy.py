@@ -98,3 +98,17 @@ def test_snnkit_energy_refuses_an_out_that_is_a_file(tmp_path: Path, cli_error) 
     err = cli_error(["energy", "--model", "digits_dvs", "--data", "random", "--samples", "1",
                      "--out", str(tmp_path / "report")])
     assert f"snnkit energy: --out '{tmp_path / 'report'}' is a file, not a folder" in err, err
+
+
+def test_snnkit_energy_refuses_missing_data_and_ignored_options(tmp_path: Path, cli_error) -> None:
+    out = str(tmp_path / "energy")
+    err = cli_error(["energy", "--model", "dvs128_gesture", "--root", str(tmp_path / "nothing"), "--samples", "1",
+                     "--out", out])
+    assert "could not load the network's dataset 'dvs128_gesture'" in err, err
+    assert "Give the dataset's folder with --root" in err and "--data random" in err, err
+    assert not (tmp_path / "energy").exists()  # nothing counted on random inputs
+    (tmp_path / "a-dir").mkdir()
+    assert "is a directory; give the .pt file" in cli_error(["energy", "--checkpoint", str(tmp_path / "a-dir"),
+                                                              "--out", out])
+    err = cli_error(["energy", "--checkpoint", str(tmp_path / "c.pt"), "--attention", "none", "--out", out])
+    assert "--attention applies to --model" in err, err
