@@ -74,6 +74,50 @@ def is_sample_file(data: str) -> bool:
     return data.endswith(".pt") or Path(data).is_file()
 
 
+_SAMPLE_FILE = "x[N, T, C, H, W] alone, a tuple (x, y[N]) or a dict {'x': x, 'y': y}"
+
+
+def _unpack_samples(obj: Any, data: str, cmd: str) -> Tuple[Any, Any]:
+    """``(x, y or None)`` from what a ``.pt`` sample file holds; a clear error for anything else."""
+    import torch
+
+    if isinstance(obj, dict):
+        if "x" not in obj:
+            raise _fail(cmd, f"--data {data!r} holds a dict without an 'x' entry (keys: {sorted(map(str, obj))}); "
+                             f"expected {_SAMPLE_FILE}")
+        x, y = obj["x"], obj.get("y")
+    elif isinstance(obj, (tuple, list)) and len(obj) in (1, 2):
+        x, y = obj[0], (obj[1] if len(obj) == 2 else None)
+    else:
+        x, y = obj, None
+    if not isinstance(x, torch.Tensor):
+        raise _fail(cmd, f"--data {data!r}: x is of type {type(x).__name__}, not a tensor; expected {_SAMPLE_FILE}")
+    if x.ndim != 5:
+        raise _fail(cmd, f"--data {data!r}: expected x[N, T, C, H, W] (5 dims), got {tuple(x.shape)}")
+    return x, y
+
+
+def _checked_labels(y: Any, n: int, num_classes: int, data: str, cmd: str) -> Any:
+    """``y`` as a long tensor of ``n`` class indices in ``0..num_classes-1``; a clear error otherwise."""
+    import torch
+
+    try:
+        y = torch.as_tensor(y)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise _fail(cmd, f"--data {data!r}: the labels y are not a tensor of class indices ({err})") from None
+    if y.ndim != 1 or len(y) != n:
+        raise _fail(cmd, f"--data {data!r}: the labels y have shape {tuple(y.shape)} but x has {n} samples; "
+                         f"expected y[{n}], one class index per sample")
+    if (y.is_floating_point() and not torch.equal(y, y.round())) or y.is_complex() or y.dtype == torch.bool:
+        raise _fail(cmd, f"--data {data!r}: the labels y must be integer class indices, got {y.dtype} values")
+    y = y.long()
+    bad = y[(y < 0) | (y >= num_classes)]
+    if len(bad):
+        raise _fail(cmd, f"--data {data!r}: {len(bad)} label(s) outside 0..{num_classes - 1} (the network has "
+                         f"{num_classes} classes), e.g. {int(bad[0])}")
+    return y
+
+
 def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str = "simulate",
                  offset: int = 0) -> Tuple[Any, Any, str]:
     """``(x[T, N, C, H, W] float32, y[N] or None, description)`` from a dataset name or a ``.pt`` file.
@@ -97,20 +141,13 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
         except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
             raise _fail(cmd, f"--data {data!r} could not be read (corrupt, empty or not a torch file: "
                              f"{type(err).__name__}: {err})") from None
-        if isinstance(obj, dict):
-            x, y = obj.get("x"), obj.get("y")
-        elif isinstance(obj, (tuple, list)) and len(obj) in (1, 2):
-            x, y = obj[0], (obj[1] if len(obj) == 2 else None)
-        else:
-            x, y = obj, None
-        if not isinstance(x, torch.Tensor) or x.ndim != 5:
-            raise _fail(cmd, f"--data {data!r}: expected x[N, T, C, H, W] (5 dims), got "
-                             f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}")
+        x, y = _unpack_samples(obj, data, cmd)
         if x.shape[1] != T or tuple(x.shape[2:]) != _input_shape(model):
             raise _fail(cmd, f"--data {data!r}: x has shape {tuple(x.shape)} but the model needs "
                              f"[N, T={T}, {', '.join(map(str, _input_shape(model)))}]")
+        y = None if y is None else _checked_labels(y, x.shape[0], int(cfg.num_classes), data, cmd)
         x = x[offset: offset + n].float().transpose(0, 1).contiguous()
-        y = None if y is None else torch.as_tensor(y)[offset: offset + n].long()
+        y = None if y is None else y[offset: offset + n]
         return x, y, f"{path.name} (samples {offset}..{offset + x.shape[1] - 1})"
     from snnkit import data as snn_data
 

@@ -116,3 +116,20 @@ def test_checkpoint_directory_is_named_as_such(files, cli_error) -> None:
     for cmd in (["export", "--to", "lava", "--out", str(d / "z.lava")], ["simulate", "--out", str(d / "z")]):
         err = cli_error([*cmd, "--checkpoint", str(d)])
         assert f"checkpoint '{d}' is a directory; give the .pt file" in err, err
+
+
+@pytest.mark.parametrize("content, message", [
+    (lambda x: (x[:3], torch.tensor([0, 1, 0, 1, 0])), "the labels y have shape (5,) but x has 3 samples"),
+    (lambda x: (x, torch.tensor([0, 42, 1, 0])), "1 label(s) outside 0..9 (the network has 10 classes), e.g. 42"),
+    (lambda x: (x, torch.tensor([0, -1, 1, 0])), "label(s) outside 0..9"),
+    (lambda x: (x, torch.tensor([0.0, 0.5, 1.0, 0.0])), "the labels y must be integer class indices"),
+    (lambda x: {"X": x, "y": torch.zeros(4)}, "holds a dict without an 'x' entry (keys: ['X', 'y'])"),
+    (lambda x: 5, "x is of type int, not a tensor"),
+], ids=["labels-not-N", "label-42", "label-negative", "float-labels", "dict-without-x", "an-int"])
+def test_sample_files_with_wrong_labels_or_layout_are_refused(files, tmp_path, cli_error, content, message) -> None:
+    d, ckpt, data = files
+    x, _ = torch.load(data)
+    torch.save(content(x), tmp_path / "bad.pt")
+    err = cli_error(["simulate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "bad.pt"), "--samples", "2",
+                     "--no-progress", "--out", str(tmp_path / "sim")])
+    assert message in err, err
