@@ -252,6 +252,29 @@ def _fold_scale(mods: List[nn.Module], scale: float, node: str) -> None:
                      "precedes it to fold the scale into")
 
 
+def _read_nir_file(path: Path) -> Any:
+    """``nir.read(path)`` with clear errors naming the file: missing, not HDF5, HDF5 but not a NIR graph."""
+    import h5py
+    import nir
+
+    if not path.is_file():
+        raise FileNotFoundError(f"import_nir: no such file: {str(path)!r}")
+    try:
+        with h5py.File(path, "r") as f:
+            keys = sorted(f.keys())
+    except OSError as err:
+        raise ValueError(f"import_nir: {str(path)!r} is not a readable HDF5 file (corrupt or another format): {err}") from None
+    if "node" not in keys:
+        hint = " (a lava-dl netx file: read it with load_netx)" if "layer" in keys else ""
+        raise ValueError(f"import_nir: {str(path)!r} is HDF5 but not a NIR graph: it has no 'node' group "
+                         f"(top-level keys: {keys}){hint}")
+    try:
+        return nir.read(str(path))
+    except Exception as err:  # noqa: BLE001 - nir reports a damaged graph with KeyError, TypeError, ...
+        raise ValueError(f"import_nir: {str(path)!r} is not a NIR graph nir {nir.__version__} can read "
+                         f"({type(err).__name__}: {err})") from None
+
+
 def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32) -> nn.Sequential:
     """Build an snnkit ``nn.Sequential`` (multi-step, ``x[T, B, ...]``) from a NIR graph (or a file path).
 
@@ -259,7 +282,8 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
     into the preceding weights; a ``v_leak`` different from ``v_reset`` gives a ``CubaLIF`` with
     ``du = 1``), CubaLIF nodes ``snnkit.CubaLIF`` (``du = dt/tau_syn``, ``dv = dt/tau_mem``, input
     scale ``dv * r * du * w_in`` folded into the preceding weights, ``bias = dv * v_leak``), IF nodes
-    ``snnkit.IF``. Raises ``ValueError`` naming the node for anything without an snnkit equivalent.
+    ``snnkit.IF``. Raises ``ValueError`` naming the node for anything without an snnkit equivalent; for a
+    path, ``FileNotFoundError`` (missing) or ``ValueError`` (corrupt, not HDF5, not a NIR graph) naming the file.
     """
     import nir
 
@@ -267,7 +291,7 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
     from snnkit import layers as L
 
     if isinstance(graph, (str, Path)):
-        graph = nir.read(str(graph))
+        graph = _read_nir_file(Path(graph))
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"import_nir: graph must be a nir.NIRGraph or a path to a NIR file, got {type(graph).__name__}")
     mods: List[nn.Module] = []

@@ -129,3 +129,21 @@ def test_refusals() -> None:
         import_nir(li)
     with pytest.raises(TypeError):
         import_nir(42)
+
+
+def test_bad_files_are_named(tmp_path) -> None:
+    from snnkit.hardware.netx import export_netx
+
+    good = tmp_path / "good.nir"
+    nir.write(str(good), export_nir(nn.Sequential(nn.Linear(3, 3), snnkit.CubaLIF(du=0.5, dv=0.5))))
+    (tmp_path / "trunc.nir").write_bytes(good.read_bytes()[:200])
+    (tmp_path / "text.nir").write_text("not a NIR file")
+    export_netx(nn.Sequential(nn.Linear(3, 3, bias=False), snnkit.CubaLIF(du=0.5, dv=0.5)), tmp_path / "x.net", (3,))
+    with pytest.raises(FileNotFoundError, match="import_nir: no such file: '.*missing.nir'"):
+        import_nir(tmp_path / "missing.nir")
+    for name in ("trunc.nir", "text.nir"):
+        with pytest.raises(ValueError, match=f"import_nir: '.*{name}' is not a readable HDF5 file"):
+            import_nir(tmp_path / name)
+    with pytest.raises(ValueError, match=r"'.*x.net' is HDF5 but not a NIR graph: .*\['layer'\]\) \(a lava-dl netx file"):
+        import_nir(str(tmp_path / "x.net"))
+    assert isinstance(import_nir(good), nn.Sequential)
