@@ -63,6 +63,16 @@ def load_model(checkpoint: str, cmd: str = "export") -> Tuple[Any, Dict[str, Any
     return model, ckpt
 
 
+def _refusal(cmd: str, model: Any, err: ValueError) -> "SystemExit":
+    """``err`` (a layer the export cannot map) as the command's error; for a max-pool TCJA-SNN, how to retrain it."""
+    hint = ""
+    if getattr(model.config, "pool", None) == "max" and "MaxPool" in str(err):
+        hint = ("; this checkpoint's config has pool: max, so train it again with pool: avg (snnkit train tcja "
+                f"--config {model.config.name} --print-config > cfg.yaml, set pool: avg, then snnkit train tcja "
+                "--config cfg.yaml)")
+    return _fail(cmd, f"{err}{hint}")
+
+
 def _input_shape(model: Any) -> Tuple[int, ...]:
     cfg = model.config
     h, w = cfg.input_size
@@ -261,7 +271,7 @@ def run_export(args: argparse.Namespace) -> int:
 
             _atomic_write(out, lambda tmp: nir.write(tmp, g))
     except ValueError as err:
-        raise _fail("export", str(err)) from None
+        raise _refusal("export", model, err) from None
     print(f"wrote {out} ({args.to})")
     return 0
 
@@ -412,6 +422,10 @@ def run_simulate(args: argparse.Namespace) -> int:
     check_out("simulate", Path(args.out), Path(args.out))
     model, ckpt = load_model(args.checkpoint, "simulate")
     shape = _input_shape(model)
+    try:
+        graph = trace(model, shape)  # a network Lava cannot run is refused before any data is loaded
+    except ValueError as err:
+        raise _refusal("simulate", model, err) from None
     data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
     x, y, desc = load_samples(data, model, args.samples)
     T, N = x.shape[:2]
@@ -420,7 +434,6 @@ def run_simulate(args: argparse.Namespace) -> int:
     print(f"snnkit simulate: {model.config.name} ({ckpt.get('arch')}), {desc}: {N} samples, T={T}")
 
     # PyTorch float64 reference
-    graph = trace(model, shape)
     names = [n.name for n in graph.neurons()]
     host_names = [layer.name for layer in graph.non_native()]
     ref = model_copy(model, torch.float64)
@@ -445,7 +458,10 @@ def run_simulate(args: argparse.Namespace) -> int:
                 calib, _, cdesc = load_samples(data, model, args.calibration_samples, split="train")
             kw["calibration"] = calib
         t0 = time.perf_counter()
-        net = to_lava(model, shape, mode, conv=args.conv, **kw)
+        try:
+            net = to_lava(model, shape, mode, conv=args.conv, **kw)
+        except ValueError as err:
+            raise _refusal("simulate", model, err) from None
         build_s = time.perf_counter() - t0
         spikes, host, out, wall = _run_lava(net, x, args.chunk, f"Lava {mode}", progress)
         per_layer, eq, tot = {}, 0, 0

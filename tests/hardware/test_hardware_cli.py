@@ -133,3 +133,21 @@ def test_sample_files_with_wrong_labels_or_layout_are_refused(files, tmp_path, c
     err = cli_error(["simulate", "--checkpoint", str(ckpt), "--data", str(tmp_path / "bad.pt"), "--samples", "2",
                      "--no-progress", "--out", str(tmp_path / "sim")])
     assert message in err, err
+
+
+def test_max_pool_checkpoint_is_refused_alike_with_how_to_retrain(tmp_path, cli_error) -> None:
+    import snnkit
+    from snnkit.models import build_model, get_config
+    from snnkit.train.checkpoint import save_checkpoint
+
+    cfg = get_config("digits_dvs", T=T, input_size=list(SHAPE[1:]), stages=[[4], [6]], tcja_stages=[], tcja_kernels=[], hidden=[8], voting=2,
+                     attention="none", pool="max")
+    ckpt = save_checkpoint(tmp_path / "max.pt", {
+        "model": build_model(cfg).state_dict(), "arch": "tcja_snn", "model_config": dataclasses.asdict(cfg),
+        "config": {}, "snnkit_version": snnkit.__version__})
+    errs = [cli_error(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(tmp_path / "x.lava")]),
+            cli_error(["simulate", "--checkpoint", str(ckpt), "--out", str(tmp_path / "sim")])]
+    for cmd, err in zip(("export", "simulate"), errs):
+        assert err.startswith(f"snnkit {cmd}: cannot map module 'features.1' (MaxPool2d) to Loihi"), err
+        assert "train it again with pool: avg (snnkit train tcja --config digits_dvs --print-config" in err, err
+        assert "SNNKIT_TRACEBACK" not in err, err
