@@ -364,6 +364,14 @@ def _energy_rows(en: Any) -> List[Tuple[str, float]]:
     return [(k, float(v)) for k, v in d.get("breakdown_j", {}).items()]
 
 
+_COLOURS = {"pytorch": "tab:gray", "floating_pt": "tab:blue", "fixed_pt": "tab:orange"}  # one per source, both panels
+
+
+def _colour(source: str) -> str:
+    """The plot colour of a source: ``pytorch``, ``floating_pt`` or ``fixed_pt`` (with or without ``Lava ``)."""
+    return _COLOURS.get(source.removeprefix("Lava "), "tab:purple")
+
+
 def _plot(path: Path, layers: List[str], agreement: Dict[str, Dict[str, float]], rates: Dict[str, Dict[str, float]],
           non_native: List[str], title: str) -> Path:
     import matplotlib
@@ -381,7 +389,7 @@ def _plot(path: Path, layers: List[str], agreement: Dict[str, Dict[str, float]],
     w = 0.8 / max(len(modes), 1)
     for i, m in enumerate(modes):
         vals = [100 * agreement[m].get(layer, float("nan")) for layer in layers]
-        ax1.bar(idx + (i - (len(modes) - 1) / 2) * w, vals, w, label=f"Lava {m}")
+        ax1.bar(idx + (i - (len(modes) - 1) / 2) * w, vals, w, label=f"Lava {m}", color=_colour(m))
     lo = min([100 * v for m in modes for v in agreement[m].values()] + [99.0])
     ax1.set_ylim(max(0.0, lo - 0.5), 100.05)
     ax1.set_ylabel("spike agreement with PyTorch (%)")
@@ -390,7 +398,8 @@ def _plot(path: Path, layers: List[str], agreement: Dict[str, Dict[str, float]],
     srcs = list(rates)
     w2 = 0.8 / max(len(srcs), 1)
     for i, s in enumerate(srcs):
-        ax2.bar(idx + (i - (len(srcs) - 1) / 2) * w2, [rates[s].get(layer, 0.0) for layer in layers], w2, label=s)
+        ax2.bar(idx + (i - (len(srcs) - 1) / 2) * w2, [rates[s].get(layer, 0.0) for layer in layers], w2, label=s,
+                color=_colour(s))
     ax2.set_ylabel("firing rate (spikes / neuron / step)")
     ax2.set_xticks(idx)
     ax2.set_xticklabels(layers, rotation=30, ha="right", fontsize=8)

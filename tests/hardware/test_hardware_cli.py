@@ -151,3 +151,23 @@ def test_max_pool_checkpoint_is_refused_alike_with_how_to_retrain(tmp_path, cli_
         assert err.startswith(f"snnkit {cmd}: cannot map module 'features.1' (MaxPool2d) to Loihi"), err
         assert "train it again with pool: avg (snnkit train tcja --config digits_dvs --print-config" in err, err
         assert "SNNKIT_TRACEBACK" not in err, err
+
+
+def test_plot_gives_each_source_one_colour_in_both_panels(tmp_path, monkeypatch) -> None:
+    from matplotlib.figure import Figure
+
+    import snnkit.hardware.cli as hw_cli
+
+    figs = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, tmp, **kw: figs.append(fig) or open(tmp, "wb").close())
+    layers = ["a", "b"]
+    agreement = {m: {k: 1.0 for k in layers} for m in ("floating_pt", "fixed_pt")}
+    rates = {s: {k: 0.1 for k in layers} for s in ("pytorch", "Lava floating_pt", "Lava fixed_pt")}
+    hw_cli._plot(tmp_path / "p.png", layers, agreement, rates, [], "t")
+    colours = {}
+    for ax in figs[0].axes:
+        for bars in ax.containers:
+            colours.setdefault(bars.get_label().removeprefix("Lava "), set()).add(bars.patches[0].get_facecolor())
+    assert set(colours) == {"pytorch", "floating_pt", "fixed_pt"}
+    assert all(len(c) == 1 for c in colours.values()), colours  # the same colour in the top and bottom panel
+    assert len({c.pop() for c in colours.values()}) == 3  # and a different one per source
