@@ -25,6 +25,7 @@ from snnkit.cli import clean_warnings
 __all__ = ["configure_export", "configure_simulate", "run_export", "run_simulate", "load_model", "load_samples"]
 
 MODES = ("floating_pt", "fixed_pt")
+CALIBRATION_SAMPLES = 64  # default --calibration-samples
 _DATASET_OF = {"ncaltech101": "n_caltech101"}  # TCJA config name -> snnkit.data name where they differ
 
 
@@ -128,11 +129,25 @@ def _checked_labels(y: Any, n: int, num_classes: int, data: str, cmd: str) -> An
     return y
 
 
+RANDOM_RATE = 0.05  # firing probability of the inputs of --data random
+
+
+def random_inputs(cfg: Any, n: int, batch_size: int, seed: int) -> List[Any]:
+    """``--data random``: ``n`` samples of Bernoulli(RANDOM_RATE) spikes as ``x[T, B, C, H, W]`` batches of ``batch_size``."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    H, W = cfg.input_size
+    return [(torch.rand(cfg.T, min(batch_size, n - start), cfg.in_channels, H, W, generator=g) < RANDOM_RATE).float()
+            for start in range(0, n, batch_size)]
+
+
 def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str = "simulate",
                  offset: int = 0) -> Tuple[Any, Any, str]:
     """``(x[T, N, C, H, W] float32, y[N] or None, description)`` from a dataset name or a ``.pt`` file.
 
     A ``.pt`` file holds ``(x[N, T, C, H, W], y[N])`` (a tuple, or a dict with keys ``x``/``y``).
+    ``random`` gives Bernoulli(0.05) spikes without labels (seed 0 for the test split, 1 for train).
     A dataset name goes to :func:`snnkit.data.load` with the model's ``T`` (frames by number,
     SpikingJelly's bin edges, the training convention) and ``split``; the first ``n`` samples
     after ``offset`` are used.
@@ -141,6 +156,9 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
 
     cfg = model.config
     T = int(cfg.T)
+    if data == "random":
+        x = random_inputs(cfg, offset + n, offset + n, seed=int(split == "train"))[0][:, offset:]
+        return x, None, f"random Bernoulli({RANDOM_RATE}) spikes ({split} seed {int(split == 'train')})"
     if is_sample_file(data):
         path = Path(data)
         if not path.is_file():
@@ -216,22 +234,38 @@ def configure_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
                         help="checkpoint written by snnkit.train.Trainer")
     parser.add_argument("--to", required=True, choices=["lava", "netx", "nir"], help="target format")
     parser.add_argument("--out", required=True, metavar="PATH", help="output file (written atomically)")
-    parser.add_argument("--mode", choices=MODES, default="floating_pt",
-                        help="lava only: float (exact) or Loihi fixed point (default floating_pt)")
-    parser.add_argument("--conv", choices=["sparse", "native"], default="sparse",
-                        help="lava only: convolutions as float64 Sparse (default) or Lava Conv "
+    parser.add_argument("--mode", choices=MODES,
+                        help="--to lava only: float (exact) or Loihi fixed point (default floating_pt)")
+    parser.add_argument("--conv", choices=["sparse", "native"],
+                        help="--to lava only: convolutions as float64 Sparse (default) or Lava Conv "
                              "(float32 in floating_pt)")
-    parser.add_argument("--data", default=None,
-                        help="lava fixed_pt only: calibration data (dataset name or .pt file; default: the config's "
-                             "dataset, training split)")
-    parser.add_argument("--calibration-samples", type=int_at_least(1), default=64,
-                        help="training samples that size the fixed-point input scale (default 64)")
+    parser.add_argument("--data",
+                        help="--to lava --mode fixed_pt only: calibration data (dataset name or .pt file; default: "
+                             "the config's dataset, training split)")
+    parser.add_argument("--calibration-samples", type=int_at_least(1),
+                        help=f"--to lava --mode fixed_pt only: training samples that size the fixed-point input "
+                             f"scale (default {CALIBRATION_SAMPLES})")
     parser.set_defaults(func=run_export)
     return parser
 
 
+def _refuse_ignored_options(args: argparse.Namespace) -> None:
+    """Refuse export options that ``--to`` / ``--mode`` would ignore."""
+    lava = {"--mode": args.mode, "--conv": args.conv, "--data": args.data,
+            "--calibration-samples": args.calibration_samples}
+    if args.to != "lava":
+        given = [k for k, v in lava.items() if v is not None]
+        where = f"--to lava only, not to --to {args.to}"
+    else:
+        given = [k for k in ("--data", "--calibration-samples") if lava[k] is not None and args.mode != "fixed_pt"]
+        where = "--to lava --mode fixed_pt only (the calibration of its fixed-point scales)"
+    if given:
+        raise _fail("export", f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to {where}")
+
+
 def run_export(args: argparse.Namespace) -> int:
     """``snnkit export``: write the checkpoint's network to ``--out``."""
+    _refuse_ignored_options(args)
     model, ckpt = load_model(args.checkpoint, "export")
     shape = _input_shape(model)
     out = Path(args.out)
@@ -248,10 +282,11 @@ def run_export(args: argparse.Namespace) -> int:
             kw: Dict[str, Any] = {}
             if args.mode == "fixed_pt":
                 data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
-                x, _, desc = load_samples(data, model, args.calibration_samples, split="train", cmd="export")
+                x, _, desc = load_samples(data, model, args.calibration_samples or CALIBRATION_SAMPLES, split="train",
+                                          cmd="export")
                 kw["calibration"] = x
                 meta["calibration"] = desc
-            net = to_lava(model, shape, args.mode, conv=args.conv, **kw)
+            net = to_lava(model, shape, args.mode or "floating_pt", conv=args.conv or "sparse", **kw)
             net.save(out, meta=meta)
             print(net.summary())
             note = net.plan.non_native_note()
@@ -291,19 +326,21 @@ def configure_simulate(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--checkpoint", required=True, metavar="CKPT",
                         help="checkpoint written by snnkit.train.Trainer")
     parser.add_argument("--data", default=None,
-                        help="dataset name for snnkit.data.load (default: the config's, e.g. digits_dvs) or a .pt "
-                             "file of (x[N, T, C, H, W], y[N])")
+                        help="dataset name for snnkit.data.load (default: the config's, e.g. digits_dvs), a .pt "
+                             "file of (x[N, T, C, H, W], y[N]), or 'random' (Bernoulli(0.05) input spikes, no labels)")
     parser.add_argument("--samples", type=int, default=16, help="number of test samples (default 16)")
     parser.add_argument("--mode", choices=MODES + ("both",), default="both",
                         help="Lava arithmetic: floating_pt, fixed_pt or both (default both)")
-    parser.add_argument("--out", default="runs/simulate", metavar="DIR", help="folder for simulate.json/.png")
+    parser.add_argument("--out", default="runs/simulate", metavar="DIR",
+                        help="folder for simulate.json/.png (default runs/simulate; checked before the run)")
     parser.add_argument("--conv", choices=["sparse", "native"], default="sparse",
                         help="convolutions as float64 Sparse (default; exact in floating_pt) or Lava Conv (float32)")
     parser.add_argument("--chunk", type=int, default=8,
-                        help="samples per Lava run (back to back; each run pays Lava's process start-up once)")
-    parser.add_argument("--calibration-samples", type=int_at_least(1), default=64,
-                        help="training samples that size the fixed-point input scale (default 64; with a .pt "
-                             "--data, which has no training split, the simulated samples)")
+                        help="samples per Lava run (default 8; back to back, each run pays Lava's process start-up "
+                             "once)")
+    parser.add_argument("--calibration-samples", type=int_at_least(1), default=CALIBRATION_SAMPLES,
+                        help=f"training samples that size the fixed-point input scale (default {CALIBRATION_SAMPLES}; "
+                             "with a .pt --data, which has no training split, the simulated samples)")
     parser.add_argument("--energy-model", default="loihi", choices=sorted(ENERGY_MODELS),
                         help="energy model for the table (default loihi)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -437,6 +474,9 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise _refusal("simulate", model, err) from None
     data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
     x, y, desc = load_samples(data, model, args.samples)
+    if data == "random":
+        print(f"note: inputs are random Bernoulli({RANDOM_RATE}) spikes, not real data (--data random): no accuracy",
+              file=sys.stderr)
     T, N = x.shape[:2]
     modes = list(MODES) if args.mode == "both" else [args.mode]
     progress = not args.no_progress

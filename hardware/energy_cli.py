@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from snnkit.cli import clean_warnings
 
-from .cli import check_out
+from .cli import check_out, random_inputs
 
 __all__ = ["configure", "run"]
 
@@ -95,16 +95,8 @@ def _build(args: argparse.Namespace) -> Tuple[Any, Dict[str, Any]]:
 
 
 def _random_batches(cfg: Any, n: int, bs: int, seed: int) -> List[Tuple[Any, Any]]:
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    H, W = cfg.input_size
-    out = []
-    for start in range(0, n, bs):
-        b = min(bs, n - start)
-        x = (torch.rand(cfg.T, b, cfg.in_channels, H, W, generator=g) < 0.05).float()
-        out.append((x, None))
-    return out
+    """``--data random``: unlabelled batches of Bernoulli(0.05) input spikes, seeded by ``--seed``."""
+    return [(x, None) for x in random_inputs(cfg, n, bs, seed)]
 
 
 def _data(args: argparse.Namespace, cfg: Any, notes: List[str]) -> Tuple[List[Tuple[Any, Any]], str]:

@@ -171,3 +171,29 @@ def test_plot_gives_each_source_one_colour_in_both_panels(tmp_path, monkeypatch)
     assert set(colours) == {"pytorch", "floating_pt", "fixed_pt"}
     assert all(len(c) == 1 for c in colours.values()), colours  # the same colour in the top and bottom panel
     assert len({c.pop() for c in colours.values()}) == 3  # and a different one per source
+
+
+def test_export_refuses_options_its_format_ignores_and_help_gives_defaults(files, cli_error) -> None:
+    d, ckpt, _ = files
+    base = ["export", "--checkpoint", str(ckpt), "--out", str(d / "ignored.x")]
+    err = cli_error([*base, "--to", "nir", "--mode", "fixed_pt", "--conv", "native"])
+    assert "--mode and --conv apply to --to lava only, not to --to nir" in err, err
+    err = cli_error([*base, "--to", "netx", "--data", "digits_dvs"])
+    assert "--data applies to --to lava only, not to --to netx" in err, err
+    err = cli_error([*base, "--to", "lava", "--calibration-samples", "8"])
+    assert "--calibration-samples applies to --to lava --mode fixed_pt only" in err, err
+    assert not (d / "ignored.x").exists()
+    sub = {a.dest: a for a in build_parser()._subparsers._group_actions[0].choices["simulate"]._actions}
+    assert "(default runs/simulate" in sub["out"].help and "(default 8" in sub["chunk"].help
+    assert "'random'" in sub["data"].help
+
+
+def test_simulate_data_random(files, capsys) -> None:
+    d, ckpt, _ = files
+    assert main(["simulate", "--checkpoint", str(ckpt), "--data", "random", "--samples", "2", "--mode", "fixed_pt",
+                 "--calibration-samples", "3", "--out", str(d / "sim-random"), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "random Bernoulli(0.05) spikes (test seed 0): 2 samples" in captured.out
+    assert "not real data (--data random)" in captured.err
+    rep = json.loads((d / "sim-random" / "simulate.json").read_text())
+    assert rep["pytorch"]["accuracy"] is None and rep["lava"]["fixed_pt"]["calibration"].startswith("random")
