@@ -1,13 +1,15 @@
 """Shared benchmark helpers: timing, machine description, atomic JSON results, tables."""
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
@@ -48,6 +50,43 @@ def timeit(fn: Callable[[], Any], repeat: int = 7, warmup: int = 2, sync: Callab
 def write_json(name: str, payload: Dict[str, Any]) -> Path:
     """Write ``benchmarks/results/<name>.json`` atomically (temp file, then rename)."""
     return atomic_write_text(RESULTS / f"{name}.json", json.dumps(payload, indent=2))
+
+
+def add_results_option(ap: argparse.ArgumentParser, name: str) -> None:
+    """``--results PATH``: where a run that is not the committed reference run writes its JSON."""
+    ap.add_argument("--results", metavar="PATH",
+                    help=f"write the results JSON to PATH. Without it only a run with every other option at its "
+                         f"default writes benchmarks/results/{name}.json (the committed reference); other runs "
+                         "(--quick, another checkpoint, other sizes) print their tables and write nothing")
+
+
+@dataclass
+class ResultsFile:
+    """Where a benchmark run's JSON goes: ``--results``, the committed file for a default run, or nowhere."""
+
+    name: str
+    path: Optional[Path]
+    changed: List[str]
+
+    def save(self, payload: Dict[str, Any]) -> Optional[Path]:
+        """Write ``payload`` (atomically) and say where, or say why it is not written."""
+        if self.path is None:
+            print(f"results not written: {', '.join(self.changed)} differ from the defaults, and "
+                  f"benchmarks/results/{self.name}.json holds the reference run; pass --results PATH to keep them")
+            return None
+        path = atomic_write_text(self.path, json.dumps(payload, indent=2))
+        print(f"wrote {path}")
+        return path
+
+
+def results_file(ap: argparse.ArgumentParser, args: argparse.Namespace, name: str) -> ResultsFile:
+    """The :class:`ResultsFile` of a parsed run (call right after ``parse_args``, before options are changed)."""
+    changed = [a.option_strings[0] for a in ap._actions
+               if a.option_strings and a.dest not in ("help", "results") and a.default is not argparse.SUPPRESS
+               and getattr(args, a.dest, a.default) != a.default]
+    if args.results:
+        return ResultsFile(name, Path(args.results), changed)
+    return ResultsFile(name, None if changed else RESULTS / f"{name}.json", changed)
 
 
 def print_table(rows: List[Dict[str, Any]], columns: List[str], title: str) -> None:

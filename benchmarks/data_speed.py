@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import machine, print_table, timeit, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
 
 import snnkit.data as D  # noqa: E402
 
@@ -199,7 +199,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer samples and repeats (smoke test)")
     ap.add_argument("--repeat", type=int, default=9, help="interleaved timing rounds")
+    add_results_option(ap, "data_speed")
     args = ap.parse_args(argv)
+    results_json = results_file(ap, args, "data_speed")
     repeat = 2 if args.quick else args.repeat
     framing = bench_framing(args.quick, repeat)
     print_table(framing, ["workload", "split_by", "impl", "samples_per_s", "ms_per_sample", "speedup_vs_fastest_peer",
@@ -207,8 +209,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     loading = bench_loading(args.quick)
     print_table(loading, ["impl", "samples_per_s", "samples"], "Loading N-MNIST-format files, T=10, batch 64")
     res = {"machine": machine(), "framing": framing, "loading": loading}
-    if not args.quick:
-        print("wrote", write_json("data_speed", res))
+    results_json.save(res)
     return res
 
 

@@ -33,7 +33,7 @@ from typing import Any, Dict, List
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, timeit, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
 
 
 def train(model: Any, train_set: Any, epochs: int, batch_size: int, lr: float, seed: int,
@@ -97,7 +97,9 @@ def main(argv: Any = None) -> Dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, help="torch threads")
     ap.add_argument("--out", default=None, help="also write the full report (CSV, PNG) to this folder")
+    add_results_option(ap, "energy_report")
     args = ap.parse_args(argv)
+    results_json = results_file(ap, args, "energy_report")
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -208,8 +210,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
                "notes": notes + ["ANN: the same network and weights with ReLU, one pass on the time-averaged frame; "
                                  "its accuracy is not measured (it is not trained)",
                                  "energy = published per-op costs x counts; see docs/energy.md for the limits"]}
-    path = write_json("energy_report", payload)
-    print(f"wrote {path}")
+    results_json.save(payload)
     return payload
 
 

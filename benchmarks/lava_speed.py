@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import machine, print_table, timeit, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
 
 
 def _model(checkpoint: str = None):
@@ -150,7 +150,9 @@ def main(argv: List[str] = None) -> Dict[str, Any]:
     ap.add_argument("--samples", type=int, default=4, help="samples per end-to-end Lava run (default 4)")
     ap.add_argument("--conv", choices=["sparse", "native"], default="sparse")
     ap.add_argument("--quick", action="store_true", help="1 sample, floating_pt only, fewer repeats")
+    add_results_option(ap, "lava_speed")
     args = ap.parse_args(argv)
+    results_json = results_file(ap, args, "lava_speed")
     from snnkit.hardware import import_lava, to_lava
 
     import_lava()
@@ -218,8 +220,7 @@ def main(argv: List[str] = None) -> Dict[str, Any]:
         load = None
     payload = {"machine": machine(), "load_average_1min": load, "model": what, "data": desc, "T": T, "samples": n,
                "conv": args.conv, "rows": rows}
-    path = write_json("lava_speed", payload)
-    print(f"wrote {path}")
+    results_json.save(payload)
     return payload
 
 

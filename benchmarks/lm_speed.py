@@ -23,7 +23,7 @@ from typing import Any, Dict
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, timeit, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
 
 from snnkit.baselines.rwkv import RWKV, RWKVConfig  # noqa: E402
 from snnkit.models.spikegpt import SpikeGPT, get_config  # noqa: E402
@@ -89,7 +89,9 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
+    add_results_option(ap, "lm_speed")
     args = ap.parse_args(argv)
+    results_json = results_file(ap, args, "lm_speed")
     torch.set_num_threads(args.threads)
     ms = models(args.size, args.vocab, max(max(args.lengths), args.ctx))
     res: Dict[str, Any] = {}
@@ -110,10 +112,9 @@ def main(argv: Any = None) -> int:
              "SpikeGPT/RWKV time": res["SpikeGPT"]["forward_s"][T] / res["RWKV-4"]["forward_s"][T]}
             for T in args.lengths]
     print_table(rows, list(rows[0]), "parallel forward (no grad, batch 1) vs context length T")
-    path = write_json("lm_speed", {"benchmark": "lm_speed", "machine": machine(), "size": args.size,
-                                   "dims": dims, "vocab": args.vocab, "batch": args.batch, "ctx": args.ctx,
-                                   "results": res})
-    print(f"wrote {path}")
+    results_json.save({"benchmark": "lm_speed", "machine": machine(), "size": args.size,
+                       "dims": dims, "vocab": args.vocab, "batch": args.batch, "ctx": args.ctx,
+                       "results": res})
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, timeit, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
 
 TAU, VTH = 2.0, 1.0
 
@@ -169,7 +169,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--no-peak", action="store_true", help="skip the subprocess peak-RSS measurement")
+    add_results_option(ap, "neuron_speed_<device>")
     args = ap.parse_args(argv)
+    results_json = results_file(ap, args, f"neuron_speed_{args.device}")
     if args.quick:
         shapes, args.repeat = [(8, 32, 512)], 3
     else:
@@ -177,8 +179,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     res = run(shapes, args.device, args.repeat, peak=not args.no_peak and not args.quick)
     cols = ["shape", "impl", "ms", "saved_MiB", "peak_MiB", "GBps", "copy_GBps", "speedup_vs_best_peer", "spikes_equal_ref"]
     print_table(res["rows"], cols, f"LIF fwd+bwd on {args.device} ({res['machine']['cpu']})")
-    if not args.quick:
-        print("wrote", write_json(f"neuron_speed_{args.device}", res))
+    results_json.save(res)
     return res
 
 

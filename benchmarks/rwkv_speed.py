@@ -41,7 +41,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import machine, print_table, timeit, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
 
 from snnkit.baselines.rwkv import RWKV, RWKVConfig  # noqa: E402
 
@@ -213,7 +213,9 @@ def main() -> None:
     ap.add_argument("--dna-heads", type=int, default=8)
     ap.add_argument("--_probe", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_probe-batch", type=int, default=1, help=argparse.SUPPRESS)
+    add_results_option(ap, "rwkv_speed")
     args = ap.parse_args()
+    results_json = results_file(ap, args, "rwkv_speed")
     torch.set_num_threads(args.threads)
     if args._probe:
         print(json.dumps(dna_probe(args._probe, args._probe_batch, args.dna_d, args.dna_layers, args.dna_heads)))
@@ -233,7 +235,7 @@ def main() -> None:
               f"tokens within {args.mem_gib} GiB / {args.step_seconds} s; batch 8 x 512: "
               f"{dna['throughput_b8_l512'].get('tok_s', float('nan')):.0f} tokens/s")
         payload["dnagrinder"] = dna
-    print(f"wrote {write_json('rwkv_speed', payload)}")
+    results_json.save(payload)
 
 
 if __name__ == "__main__":

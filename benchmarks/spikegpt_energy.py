@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file  # noqa: E402
 
 from snnkit.baselines.rwkv import RWKV, RWKVConfig  # noqa: E402
 from snnkit.data.text import CharTokenizer, load_shakespeare, load_text_file, split_text  # noqa: E402
@@ -82,7 +82,9 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--eval-batch", type=int, default=8, help="held-out sequences of ctx tokens counted")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    add_results_option(ap, "spikegpt_energy")
     args = ap.parse_args(argv)
+    results_json = results_file(ap, args, "spikegpt_energy")
     torch.set_num_threads(args.threads)
     if args.text:
         text, corpus = load_text_file(args.text), str(args.text)
@@ -138,10 +140,9 @@ def main(argv: Any = None) -> int:
               "it is a reference only"]
     for n in notes:
         print("note:", n)
-    path = write_json("spikegpt_energy", {"benchmark": "spikegpt_energy", "machine": machine(), "corpus": corpus,
-                                          "ctx": args.ctx, "eval_tokens": int(x_eval[:, :-1].numel()),
-                                          "vocab": tok.vocab_size, "results": results, "notes": notes})
-    print(f"wrote {path}")
+    results_json.save({"benchmark": "spikegpt_energy", "machine": machine(), "corpus": corpus,
+                       "ctx": args.ctx, "eval_tokens": int(x_eval[:, :-1].numel()),
+                       "vocab": tok.vocab_size, "results": results, "notes": notes})
     return 0
 
 

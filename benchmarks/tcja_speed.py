@@ -22,7 +22,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
-from _common import machine, print_table, timeit, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
 
 
 def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, forward: Callable) -> Callable[[], None]:
@@ -53,7 +53,9 @@ def main(argv: Any = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=5)
+    add_results_option(ap, "tcja_speed")
     args = ap.parse_args(argv)
+    results_json = results_file(ap, args, "tcja_speed")
     if args.threads:
         torch.set_num_threads(args.threads)
     from snnkit.models import get_config, build_model
@@ -95,7 +97,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
                  "ms_per_step": t * 1e3, "samples_per_s": cfg.batch_size / t})
     res = {"machine": machine(), "rows": rows}
     print_table(rows, ["network", "impl", "ms_per_step", "samples_per_s"], "TCJA-SNN training step (fwd+bwd+Adam)")
-    print("wrote", write_json("tcja_speed", res))
+    results_json.save(res)
     return res
 
 

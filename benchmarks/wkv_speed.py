@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, timeit, write_json  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
 
 
 def wkv_rows(Ts: List[int], B: int, C: int, repeat: int, ref_max_T: int) -> List[Dict[str, Any]]:
@@ -111,7 +111,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     ap.add_argument("--ref-max-T", type=int, default=8192, help="longest T for the (slow) reference loop")
     ap.add_argument("--model", default="tiny", help="SpikeGPT config for the tokens/s part (tiny, 45m)")
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    add_results_option(ap, "wkv_speed_cpu")
     args = ap.parse_args(argv)
+    results_json = results_file(ap, args, "wkv_speed_cpu")
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.quick:
@@ -129,9 +131,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
                 f"({res['machine']['torch_threads']} threads)")
     res["model"] = model_rows(args.model, 8, ctx, gen, max(2, args.repeat // 2))
     print_table(res["model"], ["model", "mode", "ms", "tok_per_s"], f"SpikeGPT-{args.model} tokens/s")
-    if not args.quick:
-        res["machine"]["load_avg_1min_at_end"] = os.getloadavg()[0]
-        print("wrote", write_json("wkv_speed_cpu", res))
+    res["machine"]["load_avg_1min_at_end"] = os.getloadavg()[0]
+    results_json.save(res)
     return res
 
 

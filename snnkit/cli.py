@@ -279,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("info", help="versions and available kernel backends")
     s.set_defaults(func=cmd_info)
-    s = sub.add_parser("bench", help="run a benchmark (prints a table, writes benchmarks/results/*.json)")
+    s = sub.add_parser("bench", help="run a benchmark (prints a table; a run with default options writes benchmarks/results/*.json, others only with --results PATH)")
     s.add_argument("which", choices=sorted(BENCHMARKS), help="which benchmark")
     s.add_argument("rest", nargs=argparse.REMAINDER, help="arguments passed to the benchmark script")
     s.set_defaults(func=cmd_bench)
