@@ -324,7 +324,7 @@ def _as_input(x: Any, in_shape: Tuple[int, ...], name: str = "to_lava") -> np.nd
 
 
 class _Built:
-    """Lava processes of one run (kept for inspection); ``stop()`` ends the runtime."""
+    """Lava processes of one run (kept for inspection); ``stop()`` ends the runtime, ``abort()`` kills it."""
 
     def __init__(self) -> None:
         self.procs: Dict[str, Any] = {}
@@ -341,11 +341,27 @@ class _Built:
         self.running = False
 
     def stop(self) -> None:
+        """End a finished run with Lava's STOP handshake (the workers must be alive and idle)."""
         if self.running and self.lifs:
             try:
                 self.lifs[0].stop()
             finally:
                 self.running = False
+
+    def abort(self) -> None:
+        """End the run after Ctrl-C or an error: terminate and reap Lava's workers, free their shared memory.
+
+        Bounded in time (no handshake with workers that may be dead or busy); a second Ctrl-C is
+        held back until the clean-up is done.
+        """
+        from .lava_runtime import abort_runtime, sigint_held
+
+        try:
+            if self.lifs:  # also after an interrupted stop(), which has cleared `running`
+                with sigint_held():
+                    abort_runtime(self.lifs[0].runtime)
+        finally:
+            self.running = False
 
 
 class LavaNetwork:
@@ -585,6 +601,7 @@ class LavaNetwork:
         the integer state is divided by the layer's scale (``StagePlan.scale``).
         """
         from .lava_compat import import_lava
+        from .lava_runtime import sigint_held
 
         import_lava()
         from lava.magma.core.run_conditions import RunSteps
@@ -600,7 +617,9 @@ class LavaNetwork:
         bias_spikes = 0
         try:
             built.running = True
-            built.lifs[0].run(condition=RunSteps(num_steps=built.steps), run_cfg=self.run_config())
+            with sigint_held():  # Lava forks its workers here: they ignore Ctrl-C, which reaches us after
+                built.lifs[0].create_runtime(run_cfg=self.run_config())
+            built.lifs[0].run(condition=RunSteps(num_steps=built.steps))
 
             def drain(ext: Any) -> np.ndarray:  # one message per step: [*shape, steps], as a RingBuffer sink
                 return np.stack([np.asarray(ext.receive()) for _ in range(built.steps)], axis=-1)
@@ -621,8 +640,11 @@ class LavaNetwork:
                     host[sp.pre.name] = h / sp.pre.out_scale if self.plan.mode == "fixed_pt" else h
             if built.bias_sink is not None:
                 bias_spikes = int(np.count_nonzero(drain(built.bias_sink)))
-        finally:
-            built.stop()
+            with sigint_held():  # Lava's join of its workers loses track of them if interrupted
+                built.stop()
+        except BaseException:  # Ctrl-C (KeyboardInterrupt) or an error: Lava's STOP handshake could wait for good
+            built.abort()
+            raise
         wall = time.perf_counter() - t0
         last = self.plan.stages[-1].name
         out = self.plan.graph.apply_readout(torch.as_tensor(spikes[last]))

@@ -1,11 +1,16 @@
 """``snnkit export`` / ``snnkit simulate`` on a tiny TCJA-SNN checkpoint and a .pt file of samples."""
 from __future__ import annotations
 
-import os
-import re
-
 import dataclasses
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Tuple
 
 import pytest
 import torch
@@ -197,3 +202,54 @@ def test_simulate_data_random(files, capsys) -> None:
     assert "not real data (--data random)" in captured.err
     rep = json.loads((d / "sim-random" / "simulate.json").read_text())
     assert rep["pytorch"]["accuracy"] is None and rep["lava"]["fixed_pt"]["calibration"].startswith("random")
+
+def _group(pgid: int) -> List[Tuple[int, int, str]]:
+    """``(pid, ppid, state)`` of every process (zombies included) in process group ``pgid``, from /proc."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (comm)": state ppid pgrp ...
+        except (OSError, IndexError):
+            continue  # the process ended while being read
+        if int(fields[2]) == pgid:
+            out.append((int(stat.parent.name), int(fields[1]), fields[0]))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_ctrl_c_during_simulate_stops_lava_and_exits_130(files, tmp_path) -> None:
+    """One SIGINT to the process group (a terminal's Ctrl-C) while Lava's workers run: exit 130 with one line,
+    no worker tracebacks, nothing left behind (it used to hang for good on the dead workers)."""
+    d, ckpt, data = files
+    out = tmp_path / "sim"
+    cmd = [sys.executable, "-m", "snnkit.cli", "simulate", "--checkpoint", str(ckpt), "--data", str(data),
+           "--samples", "4", "--chunk", "1", "--mode", "floating_pt", "--out", str(out)]
+    env = {k: v for k, v in os.environ.items() if k != "SNNKIT_TRACEBACK"}
+    log_out, log_err = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with open(log_out, "wb") as so, open(log_err, "wb") as se:
+        proc = subprocess.Popen(cmd, stdout=so, stderr=se, env=env, start_new_session=True,  # SIGINT at default,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a shell
+    try:
+        deadline = time.monotonic() + 60
+        while not ("Lava floating_pt" in log_err.read_text(errors="replace")  # Lava's workers are running
+                   and sum(ppid == proc.pid for _, ppid, _ in _group(proc.pid)) >= 4):
+            assert proc.poll() is None and time.monotonic() < deadline, log_err.read_text(errors="replace")
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        t0 = time.monotonic()
+        rc = proc.wait(timeout=30)
+        while _group(proc.pid) and time.monotonic() - t0 < 40:  # the resource tracker ends after its parent
+            time.sleep(0.1)
+        left = _group(proc.pid)
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # never leave a hung run behind
+        except ProcessLookupError:
+            pass
+        proc.wait()
+    err = log_err.read_text(errors="replace")
+    assert rc == 130, err
+    assert left == [], (left, err)
+    assert err.count("interrupted") == 1 and err.rstrip().endswith("snnkit simulate: interrupted"), err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err and "leaked" not in err, err
+    assert not out.exists()
