@@ -180,7 +180,9 @@ def read_gesture_npy(path: PathLike) -> np.ndarray:
         raise ValueError(f"expected a numeric [N, 4] array (x, y, p, t in ms), got {raw.dtype} {raw.shape}")
     if len(raw) == 0:
         raise ValueError("the file holds no events")
-    return make_events(raw[:, 0], raw[:, 1], raw[:, 3].astype(np.int64) * 1000, raw[:, 2])
+    t = raw[:, 3].copy()
+    t *= 1000          # tonic: ``events[:, 3] *= 1000`` in the file's dtype, then the cast to int64 (fractions of ms kept)
+    return make_events(raw[:, 0], raw[:, 1], t.astype(np.int64), raw[:, 2])
 
 
 def read_aedat4(path: PathLike) -> np.ndarray:
