@@ -159,7 +159,7 @@ class FramedEvents(torch.utils.data.Dataset):
         self.targets = source.targets
         self.names = source.names
         self.name, self.split = getattr(source, "name", ""), getattr(source, "split", "")
-        self.skipped: List[str] = []
+        self.skipped: List[str] = list(getattr(source, "skipped", []))
 
     def __len__(self) -> int:
         return len(self.source)
@@ -180,18 +180,37 @@ class FramedEvents(torch.utils.data.Dataset):
 
 
 def _frame_stream(source: Any, framing: Framing, on_error: str) -> Any:
-    """(name, label, frames or None) for every sample, from the source's fastest path."""
+    """(name, label, frames or None) for every sample, from the source's fastest path.
+
+    Samples the source already left out while listing come first, as skipped. If every sample was
+    skipped, the stream raises after the last one, so the cache writer keeps no empty file.
+    """
     if hasattr(source, "iter_events"):
         items = source.iter_events()
     else:  # pragma: no cover - every snnkit event source has iter_events
         items = ((source.names[i], int(source.targets[i]), source[i][0]) for i in range(len(source)))
+    skipped = list(getattr(source, "skipped", []))
+    for name in skipped:
+        yield name, -1, None
+    kept = 0
     for name, label, ev in items:
         if isinstance(ev, Exception):
             if on_error == "raise":
                 raise ev
+            skipped.append(name)
             yield name, label, None
             continue
+        kept += 1
         yield name, label, framing(ev, source.sensor_size)
+    if not kept and skipped:
+        _nothing_left(source, skipped)
+
+
+def _nothing_left(source: Any, skipped: List[str]) -> None:
+    """Refuse a split that skipping left empty: training on nothing would 'succeed' silently."""
+    raise ValueError(f"{source.name}/{source.split}: all {len(skipped)} sample(s) of this split were unreadable and "
+                     f"left out (on_error='skip'), so nothing is cached for it; first: {', '.join(skipped[:3])}. "
+                     "Fix or replace those files (on_error='raise' stops at the first with its reason), or check root")
 
 
 def _check_opts(meta: DatasetInfo, opts: Dict[str, Any]) -> None:
@@ -262,24 +281,35 @@ def load(
                              "time_window, event_count and size apply to event datasets only")
         return meta.factory(root, frames=frames, augment=aug, seed=seed, **opts)
     framing = _framing(frames, split_by, time_window, event_count, convention, include_incomplete, size)
-    train_src, test_src = meta.factory(root, seed=int(seed), **opts)
+    train_src, test_src = meta.factory(root, seed=int(seed), on_error=on_error, **opts)
     if framing is None:
         if aug is not None:
             raise ValueError(f"load({name!r}): augment works on frames; pass frames=T (or time_window/event_count)")
+        for src in (train_src, test_src):
+            _warn_skipped(meta.name, src)
         return train_src, test_src
     if not cache:
-        return FramedEvents(train_src, framing, aug, seed), FramedEvents(test_src, framing, None, seed)
+        live = FramedEvents(train_src, framing, aug, seed), FramedEvents(test_src, framing, None, seed)
+        for ds in live:
+            _warn_skipped(meta.name, ds)
+        return live
     out = []
     for src, split_aug in ((train_src, aug), (test_src, None)):
         path = _ensure_cache(src, framing, cache_dir, on_error, progress)
         ds = FrameDataset(path, src.classes, augment=split_aug, seed=int(seed), in_memory=in_memory,
                           name=meta.name, split=src.split)
-        if ds.skipped:
-            warnings.warn(f"{meta.name}/{src.split}: {len(ds.skipped)} unreadable sample(s) left out "
-                          f"(on_error='skip'): {', '.join(ds.skipped[:10])}{' ...' if len(ds.skipped) > 10 else ''}",
-                          RuntimeWarning, stacklevel=2)
+        _warn_skipped(meta.name, ds)
         out.append(ds)
     return out[0], out[1]
+
+
+def _warn_skipped(name: str, ds: Any) -> None:
+    """Warn, naming them, about samples ``on_error='skip'`` left out (again on every cached load)."""
+    skipped = getattr(ds, "skipped", [])
+    if skipped:
+        warnings.warn(f"{name}/{ds.split}: {len(skipped)} unreadable sample(s) left out "
+                      f"(on_error='skip'): {', '.join(skipped[:10])}{' ...' if len(skipped) > 10 else ''}",
+                      RuntimeWarning, stacklevel=3)
 
 
 def _record(src: Any, framing: Framing, on_error: str) -> Dict[str, Any]:

@@ -100,13 +100,21 @@ def read_atis_bin(path: PathLike) -> np.ndarray:
 
 
 def _aedat_header(path: PathLike) -> Tuple[float, int]:
+    """(version, data start) of an AEDAT file; checks the first line itself so tonic's internals never show."""
     from tonic.io import read_aedat_header_from_file
 
+    with open(path, "rb") as f:
+        first = f.readline(64)
+    if not first:
+        raise ValueError("the file is empty (0 bytes)")
+    if not first.startswith(b"#!AER-DAT"):
+        raise ValueError(f"not an AEDAT file (no '#!AER-DAT' header line; it starts with {first[:16]!r})")
     try:
         version, start, _ = read_aedat_header_from_file(os.fspath(path))
-    except Exception as e:  # noqa: BLE001 - tonic raises NameError/UnboundLocalError on files without a header
-        raise ValueError(f"not an AEDAT file (no '#!AER-DAT' header could be parsed: {type(e).__name__}: {e})") from None
-    return float(version), int(start)
+        return float(version), int(start)
+    except Exception:  # noqa: BLE001 - tonic raises NameError/UnboundLocalError/ValueError on a malformed header
+        raise ValueError(f"not an AEDAT file (its '#!AER-DAT' header line {first.strip()[:40]!r} has no readable "
+                         "version)") from None
 
 
 def read_aedat2_dvs128(path: PathLike) -> np.ndarray:
@@ -241,9 +249,10 @@ class EventFiles(torch.utils.data.Dataset):
     """``(events, label)`` for each record, read with ``reader``; failures raise :class:`SampleError` naming the sample."""
 
     def __init__(self, name: str, split: str, records: Sequence[Record], reader: Callable[[Path], np.ndarray],
-                 sensor_size: Tuple[int, int, int], classes: Sequence[str], root: Path) -> None:
+                 sensor_size: Tuple[int, int, int], classes: Sequence[str], root: Path, skipped: Sequence[str] = ()) -> None:
         self.name, self.split = name, split
         self.records = list(records)
+        self.skipped = list(skipped)   # samples left out while listing (on_error="skip"), e.g. a broken label file's
         self.reader = reader
         self.sensor_size = sensor_size
         self.classes = list(classes)
@@ -298,7 +307,10 @@ class EventFiles(torch.utils.data.Dataset):
     def fingerprint(self) -> Dict[str, Any]:
         from .cache import file_fingerprint
 
-        return {"root": str(self.root), "files": file_fingerprint(self.files()), "n": len(self),
+        # the resolved root, so a relative and an absolute path to the same copy share one cache
+        root = Path(self.root).resolve()
+        files = [root / Path(p).relative_to(self.root) for p in self.files()]
+        return {"root": str(root), "files": file_fingerprint(files), "n": len(self),
                 "records": _sha("\n".join(f"{r.name}\t{r.label}\t{r.window}" for r in self.records))}
 
     def __getstate__(self) -> Dict[str, Any]:
@@ -343,8 +355,13 @@ def _first_dir(root: Path, candidates: Sequence[str], test: Callable[[Path], boo
     return None
 
 
+def _visible(d: Path) -> List[Path]:
+    """Entries of ``d`` not hidden: macOS AppleDouble ``._*`` files and other dot-files are never samples."""
+    return [p for p in d.iterdir() if not p.name.startswith(".")]
+
+
 def _files(d: Path, suffixes: Sequence[str]) -> List[Path]:
-    return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    return sorted(p for p in _visible(d) if p.is_file() and p.suffix.lower() in suffixes)
 
 
 def per_class_split(records: Sequence[Record], n_classes: int, train_ratio: float = 0.9,
@@ -373,8 +390,30 @@ def per_class_split(records: Sequence[Record], n_classes: int, train_ratio: floa
     return train, test
 
 
-def dvs128_gesture(root: Optional[PathLike], **_: Any) -> Tuple[EventFiles, EventFiles]:
-    """DVS128 Gesture train/test (the official split by user: 1-23 train, 24-29 test)."""
+def _gesture_labels(csv: Path) -> np.ndarray:
+    """``[n, 3]`` rows (class 1..11, start us, end us) of an IBM ``*_labels.csv``; ValueError saying what is wrong."""
+    lines = [ln for ln in csv.read_text(errors="replace").splitlines()[1:] if ln.strip()]
+    if not lines:
+        raise ValueError("the label file has no labelled rows (only a header, or nothing): expected "
+                         "'class,startTime_usec,endTime_usec' rows after the header line")
+    try:
+        rows = np.loadtxt(lines, dtype=np.int64, delimiter=",", ndmin=2)
+    except ValueError as e:
+        raise ValueError(f"label file is not 'class,startTime_usec,endTime_usec' rows: {e}") from None
+    if rows.shape[1] != 3:
+        raise ValueError(f"label file is not 'class,startTime_usec,endTime_usec' rows: expected 3 columns, got {rows.shape[1]}")
+    for k, cls in enumerate(rows[:, 0]):
+        if not 1 <= cls <= 11:
+            raise ValueError(f"row {k + 2}: class {cls} is not in 1..11")
+    return rows
+
+
+def dvs128_gesture(root: Optional[PathLike], on_error: str = "raise", **_: Any) -> Tuple[EventFiles, EventFiles]:
+    """DVS128 Gesture train/test (the official split by user: 1-23 train, 24-29 test).
+
+    A broken IBM label file raises :class:`SampleError`, or with ``on_error="skip"`` leaves that
+    recording's samples out, listed as ``"<recording>#*"`` in ``skipped``.
+    """
     name = "dvs128_gesture"
     root = _check_root(name, root)
     sensor = (128, 128, 2)
@@ -386,6 +425,7 @@ def dvs128_gesture(root: Optional[PathLike], **_: Any) -> Tuple[EventFiles, Even
             if not lst.is_file():
                 raise _missing(name, root, f"{lst} is missing")
             records: List[Record] = []
+            skipped: List[str] = []
             for line in lst.read_text().splitlines():
                 fname = line.strip()
                 if not fname:
@@ -396,16 +436,15 @@ def dvs128_gesture(root: Optional[PathLike], **_: Any) -> Tuple[EventFiles, Even
                     if not f.is_file():
                         raise _missing(name, root, f"{f.name} (listed in {lst.name}) is missing from {orig}")
                 try:
-                    rows = np.loadtxt(csv, dtype=np.int64, delimiter=",", skiprows=1, ndmin=2)
-                    if rows.shape[1] != 3:
-                        raise ValueError(f"expected 3 columns, got {rows.shape[1]}")
+                    rows = _gesture_labels(csv)
                 except ValueError as e:
-                    raise SampleError(name, csv.name, csv, f"label file is not 'class,startTime_usec,endTime_usec' rows: {e}") from None
+                    if on_error != "skip":
+                        raise SampleError(name, csv.name, csv, str(e)) from None
+                    skipped.append(f"{Path(fname).stem}#*")   # every labelled window of this recording
+                    continue
                 for k, (cls, t0, t1) in enumerate(rows):
-                    if not 1 <= cls <= 11:
-                        raise SampleError(name, csv.name, csv, f"row {k + 2}: class {cls} is not in 1..11")
                     records.append(Record(f"{Path(fname).stem}#{k}", aedat, int(cls) - 1, (int(t0), int(t1))))
-            out.append(EventFiles(name, split, records, read_aedat3_polarity, sensor, GESTURE_CLASSES, orig))
+            out.append(EventFiles(name, split, records, read_aedat3_polarity, sensor, GESTURE_CLASSES, orig, skipped))
         return out[0], out[1]
     base = _first_dir(root, ["DVSGesture", ""], lambda d: (d / "ibmGestureTrain").is_dir() or (d / "ibmGestureTest").is_dir())
     if base is None:
@@ -416,7 +455,7 @@ def dvs128_gesture(root: Optional[PathLike], **_: Any) -> Tuple[EventFiles, Even
         if not d.is_dir():
             raise _missing(name, root, f"{d} is missing")
         records = []
-        for user in sorted(p for p in d.iterdir() if p.is_dir()):
+        for user in sorted(p for p in _visible(d) if p.is_dir()):
             found = []
             for f in _files(user, [".npy"]):
                 try:
@@ -487,12 +526,12 @@ def n_caltech101(root: Optional[PathLike], seed: Optional[int] = 0, train_ratio:
     root = _check_root(name, root)
 
     def has_classes(d: Path) -> bool:
-        return any(p.is_dir() and any(p.glob("*.bin")) for p in d.iterdir())
+        return any(p.is_dir() and _files(p, [".bin"]) for p in _visible(d))
 
     base = _first_dir(root, ["NCALTECH101/Caltech101", "Caltech101", ""], has_classes)
     if base is None:
         raise _missing(name, root, f"no class folders with .bin files under {root}")
-    classes = sorted(p.name for p in base.iterdir() if p.is_dir() and any(p.glob("*.bin")))
+    classes = sorted(p.name for p in _visible(base) if p.is_dir() and _files(p, [".bin"]))
     records = [Record(f"{c}/{f.name}", f, k) for k, c in enumerate(classes) for f in _files(base / c, [".bin"])]
     train, test = per_class_split(records, len(classes), train_ratio, seed)
     return (EventFiles(name, "train", train, read_atis_bin, (240, 180, 2), classes, base),

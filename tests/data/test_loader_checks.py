@@ -25,3 +25,111 @@ def test_gesture_npy_fractional_ms_times_as_tonic(tmp_path: Path, monkeypatch, d
     np.testing.assert_array_equal(ours["t"], tev["t"].astype(np.int64))
     assert ours["t"][4] == 500 and ours["t"][5] == 1_200_750          # exact in binary: 0.5 ms, 1200.75 ms
     assert ours["t"][0] in (14_256, 14_257)                           # not cut to 14_000 before the x1000
+
+
+# --------------------------------------------------------------------------- messages
+
+
+def test_aedat_empty_and_random_bytes_messages(tmp_path: Path) -> None:
+    from snnkit.data.neuromorphic import read_aedat2_dvs128, read_aedat3_polarity
+
+    (tmp_path / "e.aedat").write_bytes(b"")
+    (tmp_path / "r.aedat").write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    (tmp_path / "h.aedat").write_bytes(b"#!AER-DATx.y\r\n" + bytes(16))
+    for reader in (read_aedat2_dvs128, read_aedat3_polarity):
+        with pytest.raises(ValueError, match=r"^the file is empty \(0 bytes\)$"):
+            reader(tmp_path / "e.aedat")
+        with pytest.raises(ValueError, match=r"^not an AEDAT file \(no '#!AER-DAT' header line; it starts with b") as e:
+            reader(tmp_path / "r.aedat")
+        assert "UnboundLocalError" not in str(e.value) and "data_version" not in str(e.value)
+        with pytest.raises(ValueError, match=r"^not an AEDAT file \(its '#!AER-DAT' header line .* no readable version\)$") as e:
+            reader(tmp_path / "h.aedat")
+        assert "Error" not in str(e.value)
+
+
+def test_gesture_header_only_labels_csv(tmp_path: Path) -> None:
+    import warnings
+
+    from .native import make_gesture_ibm
+
+    root = make_gesture_ibm(tmp_path / "d")
+    (root / "DvsGesture" / "user02_led_labels.csv").write_text("class,startTime_usec,endTime_usec\r\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")            # numpy's "loadtxt: input contained no data" must not appear
+        with pytest.raises(D.SampleError, match=r"user02_led_labels.csv.*the label file has no labelled rows"):
+            D.load("dvs128_gesture", root=root)
+
+
+# --------------------------------------------------------------------------- on_error="skip"
+
+
+def test_skip_covers_a_broken_gesture_labels_csv(tmp_path: Path) -> None:
+    from .native import make_gesture_ibm
+
+    root = make_gesture_ibm(tmp_path / "d")
+    (root / "DvsGesture" / "user02_led_labels.csv").write_text("class,startTime_usec,endTime_usec\n3,oops,7\n")
+    with pytest.raises(D.SampleError, match=r"user02_led_labels.csv"):
+        D.load("dvs128_gesture", root=root, frames=4, progress=False)                      # raise stays the default
+    with pytest.warns(RuntimeWarning, match=r"dvs128_gesture/train: 1 unreadable sample\(s\) left out .*user02_led#\*"):
+        train, test = D.load("dvs128_gesture", root=root, frames=4, progress=False, on_error="skip")
+    assert len(train) == 11 and train.skipped == ["user02_led#*"] and len(test) == 11 and test.skipped == []
+    assert all(n.startswith("user01_fluorescent#") for n in train.names)
+    with pytest.warns(RuntimeWarning, match=r"user02_led#\*"):                             # warned again when cached
+        again, _ = D.load("dvs128_gesture", root=root, frames=4, progress=False, on_error="skip")
+    assert again.path == train.path and again.skipped == ["user02_led#*"]
+    with pytest.warns(RuntimeWarning, match=r"user02_led#\*"):
+        live, _ = D.load("dvs128_gesture", root=root, frames=4, on_error="skip", cache=False)
+    assert live.skipped == ["user02_led#*"] and len(live) == 11
+
+
+def test_skip_that_leaves_a_split_empty_is_an_error(tmp_path: Path) -> None:
+    from snnkit.data.housekeeping import LOCK_NAME
+
+    from .native import make_nmnist
+
+    root = make_nmnist(tmp_path / "d", per_class=1)
+    for f in (root / "NMNIST" / "Test").rglob("*.bin"):
+        f.write_bytes(b"")
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError, match=r"n_mnist/test: all 10 sample\(s\) of this split were unreadable and left out "
+                                         r"\(on_error='skip'\), so nothing is cached for it; first: Test/0/00000.bin"):
+        D.load("n_mnist", root=root, frames=4, progress=False, on_error="skip", cache_dir=cache)
+    left = sorted(p.name for p in cache.iterdir() if p.name != LOCK_NAME)
+    assert len(left) == 1 and left[0].startswith("n_mnist-train-")          # the train cache, no test file, no .tmp
+
+
+# --------------------------------------------------------------------------- hidden files, cache key
+
+
+def test_hidden_files_are_not_samples(tmp_path: Path) -> None:
+    from .native import make_cifar10_dvs, make_gesture_tonic, make_nmnist
+
+    junk = bytes(range(256)) * 16                                          # 4096 bytes, as an AppleDouble file
+    root = make_nmnist(tmp_path / "n", per_class=1)
+    (root / "NMNIST" / "Train" / "3" / "._00000.bin").write_bytes(junk)
+    (root / "NMNIST" / "Train" / "3" / ".DS_Store").write_bytes(junk)
+    train, _ = D.load("n_mnist", root=root, frames=4, progress=False)
+    assert len(train) == 10 and not any("/." in n for n in train.names)
+    root = make_cifar10_dvs(tmp_path / "c", per_class=2)
+    (root / "CIFAR10DVS" / "cat" / "._cifar10_cat_0.aedat").write_bytes(junk)
+    train, test = D.load("cifar10_dvs", root=root, frames=4, progress=False)
+    assert len(train) + len(test) == 20
+    root = make_gesture_tonic(tmp_path / "g", users_train=(1,), users_test=(24,))
+    (root / "DVSGesture" / "ibmGestureTrain" / "user01_fluorescent" / "._3.npy").write_bytes(junk)
+    (root / "DVSGesture" / "ibmGestureTrain" / ".Trashes").mkdir()
+    (root / "DVSGesture" / "ibmGestureTrain" / ".Trashes" / "4.npy").write_bytes(junk)
+    train, _ = D.load("dvs128_gesture", root=root, frames=4, progress=False)
+    assert len(train) == 11 and all(n.startswith("ibmGestureTrain/user01_fluorescent/") for n in train.names)
+
+
+def test_relative_and_absolute_root_share_one_cache(tmp_path: Path, monkeypatch) -> None:
+    from .native import make_nmnist
+
+    make_nmnist(tmp_path / "d", per_class=1)
+    monkeypatch.chdir(tmp_path)
+    rel, _ = D.load("n_mnist", root="d", frames=4, progress=False, cache_dir=tmp_path / "c")
+    absolute, _ = D.load("n_mnist", root=tmp_path / "d", frames=4, progress=False, cache_dir=tmp_path / "c")
+    (tmp_path / "link").symlink_to(tmp_path / "d")
+    linked, _ = D.load("n_mnist", root=tmp_path / "link" / "NMNIST", frames=4, progress=False, cache_dir=tmp_path / "c")
+    assert rel.path == absolute.path == linked.path
+    assert len(list((tmp_path / "c").glob("n_mnist-train-*.h5"))) == 1
