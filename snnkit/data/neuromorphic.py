@@ -472,6 +472,22 @@ def dvs128_gesture(root: Optional[PathLike], on_error: str = "raise", **_: Any) 
     return out[0], out[1]
 
 
+def _one_cifar_copy(root: Path, base: Path, records: Sequence[Record]) -> None:
+    """Refuse a folder holding both the original .aedat and tonic's .aedat4 copy: each recording would count twice."""
+    by_kind: Dict[str, List[Record]] = {".aedat": [], ".aedat4": []}
+    for r in records:
+        by_kind[r.path.suffix.lower()].append(r)
+    old, new = by_kind[".aedat"], by_kind[".aedat4"]
+    if not old or not new:
+        return
+    stems = {r.name.rsplit(".", 1)[0] for r in new}
+    twin = next((r.name.rsplit(".", 1)[0] for r in old if r.name.rsplit(".", 1)[0] in stems), None)
+    example = f"; e.g. {twin}.aedat and {twin}.aedat4 are the same recording" if twin else ""
+    raise _missing("cifar10_dvs", root, f"{base} mixes two copies of the dataset: {len(old)} original .aedat and "
+                   f"{len(new)} tonic .aedat4 files{example}. Loading both would count recordings twice and put "
+                   f"copies of test recordings in the training set. Keep one copy: move the other's files out of {root}")
+
+
 def cifar10_dvs(root: Optional[PathLike], seed: Optional[int] = 0, train_ratio: float = 0.9,
                 **_: Any) -> Tuple[EventFiles, EventFiles]:
     """CIFAR10-DVS with a per-class 90/10 split (:func:`per_class_split`); it has no official split."""
@@ -487,6 +503,7 @@ def cifar10_dvs(root: Optional[PathLike], seed: Optional[int] = 0, train_ratio: 
         if not files:
             raise _missing(name, root, f"class folder {d} is missing or holds no .aedat/.aedat4 files")
         records += [Record(f"{c}/{f.name}", f, label) for f in files]
+    _one_cifar_copy(root, base, records)
     if any(r.path.suffix.lower() == ".aedat4" for r in records):
         _need_aedat()
     train, test = per_class_split(records, len(CIFAR10_CLASSES), train_ratio, seed)

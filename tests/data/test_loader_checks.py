@@ -133,3 +133,28 @@ def test_relative_and_absolute_root_share_one_cache(tmp_path: Path, monkeypatch)
     linked, _ = D.load("n_mnist", root=tmp_path / "link" / "NMNIST", frames=4, progress=False, cache_dir=tmp_path / "c")
     assert rel.path == absolute.path == linked.path
     assert len(list((tmp_path / "c").glob("n_mnist-train-*.h5"))) == 1
+
+
+# --------------------------------------------------------------------------- dataset copies that are wrong or incomplete
+
+
+def test_cifar10_dvs_refuses_aedat_and_aedat4_copies_together(tmp_path: Path) -> None:
+    from .native import make_cifar10_dvs
+
+    root = make_cifar10_dvs(tmp_path / "d", per_class=3)
+    base = root / "CIFAR10DVS"
+    for f in sorted(base.glob("*/*.aedat")):
+        f.with_suffix(".aedat4").write_bytes(b"#!AER-DAT4.0\r\n")       # tonic's copy beside the original
+    with pytest.raises(FileNotFoundError, match=r"mixes two copies of the dataset: 30 original .aedat and 30 tonic "
+                                                r"\.aedat4 files; e\.g\. airplane/cifar10_airplane_0\.aedat and "
+                                                r"airplane/cifar10_airplane_0\.aedat4 are the same recording(.|\n)*"
+                                                r"Keep one copy: move the other's files out of"):
+        D.load("cifar10_dvs", root=root)
+    for f in base.glob("*/*.aedat4"):                                    # different recordings: still two copies
+        f.rename(f.with_name(f.stem.replace("cifar10_", "x_") + ".aedat4"))
+    with pytest.raises(FileNotFoundError, match=r"30 original .aedat and 30 tonic .aedat4 files\. Loading both"):
+        D.load("cifar10_dvs", root=root)
+    for f in base.glob("*/*.aedat4"):
+        f.unlink()
+    train, test = D.load("cifar10_dvs", root=root)
+    assert len(train) + len(test) == 30 and all(n.endswith(".aedat") for n in train.names + test.names)
