@@ -109,7 +109,8 @@ DATASETS: Dict[str, DatasetInfo] = {
     "n_caltech101": DatasetInfo(
         "n_caltech101", "events", 101, (240, 180, 2), False,
         "none published: per class ceil(90%) train / rest test, as cifar10_dvs",
-        SOURCES["n_caltech101"], LAYOUTS["n_caltech101"], 14, frozenset({"split_seed", "train_ratio"}), _neuromorphic("n_caltech101")),
+        SOURCES["n_caltech101"], LAYOUTS["n_caltech101"], 14, frozenset({"split_seed", "train_ratio", "classes"}),
+        _neuromorphic("n_caltech101")),
     "n_mnist": DatasetInfo(
         "n_mnist", "events", 10, (34, 34, 2), False, "official Train (60000) / Test (10000)",
         SOURCES["n_mnist"], LAYOUTS["n_mnist"], None, frozenset(), _neuromorphic("n_mnist")),

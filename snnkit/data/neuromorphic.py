@@ -32,6 +32,21 @@ GESTURE_CLASSES = ["hand clapping", "right hand wave", "left hand wave", "right 
                    "right arm counter-clockwise", "left arm clockwise", "left arm counter-clockwise", "arm roll",
                    "air drums", "air guitar", "other gestures"]
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# N-Caltech101's class folders: Caltech101's 101 categories + BACKGROUND_Google, less "Faces" (removed from
+# N-Caltech101 as a duplicate of Faces_easy: "100 object classes plus a background class", garrickorchard.com),
+# in sorted order, the label order of SpikingJelly's and tonic's folder scans.
+NCALTECH101_CLASSES = [
+    "BACKGROUND_Google", "Faces_easy", "Leopards", "Motorbikes", "accordion", "airplanes", "anchor", "ant", "barrel",
+    "bass", "beaver", "binocular", "bonsai", "brain", "brontosaurus", "buddha", "butterfly", "camera", "cannon",
+    "car_side", "ceiling_fan", "cellphone", "chair", "chandelier", "cougar_body", "cougar_face", "crab", "crayfish",
+    "crocodile", "crocodile_head", "cup", "dalmatian", "dollar_bill", "dolphin", "dragonfly", "electric_guitar",
+    "elephant", "emu", "euphonium", "ewer", "ferry", "flamingo", "flamingo_head", "garfield", "gerenuk", "gramophone",
+    "grand_piano", "hawksbill", "headphone", "hedgehog", "helicopter", "ibis", "inline_skate", "joshua_tree",
+    "kangaroo", "ketch", "lamp", "laptop", "llama", "lobster", "lotus", "mandolin", "mayfly", "menorah", "metronome",
+    "minaret", "nautilus", "octopus", "okapi", "pagoda", "panda", "pigeon", "pizza", "platypus", "pyramid", "revolver",
+    "rhino", "rooster", "saxophone", "schooner", "scissors", "scorpion", "sea_horse", "snoopy", "soccer_ball",
+    "stapler", "starfish", "stegosaurus", "stop_sign", "strawberry", "sunflower", "tick", "trilobite", "umbrella",
+    "watch", "water_lilly", "wheelchair", "wild_cat", "windsor_chair", "wrench", "yin_yang"]
 NMNIST_CLASSES = ["0 - zero", "1 - one", "2 - two", "3 - three", "4 - four", "5 - five", "6 - six", "7 - seven",
                   "8 - eight", "9 - nine"]
 
@@ -68,7 +83,7 @@ ROOT/NMNIST/                          (ROOT itself may be this folder)
     Test/0/00003.bin ... Test/9/...     (10000 files)""",
     "n_caltech101": """\
 ROOT/NCALTECH101/Caltech101/          (ROOT/Caltech101/ or ROOT itself also work)
-    accordion/image_0001.bin ...        (ATIS .bin; one folder per class, BACKGROUND_Google included)
+    accordion/image_0001.bin ...        (ATIS .bin; all 101 class folders, BACKGROUND_Google included)
     airplanes/ ... yin_yang/""",
 }
 
@@ -529,16 +544,52 @@ def n_mnist(root: Optional[PathLike], **_: Any) -> Tuple[EventFiles, EventFiles]
             d = base / folder / str(label)
             if not d.is_dir():
                 raise _missing(name, root, f"{d} is missing")
-            records += [Record(f"{folder}/{label}/{f.name}", f, label) for f in _files(d, [".bin"])]
-        if not records:
-            raise _missing(name, root, f"no .bin files in {base / folder}/0..9/")
+            files = _files(d, [".bin"])
+            if not files:
+                raise _missing(name, root, f"class folder {d} holds no .bin files (an incomplete copy?)")
+            records += [Record(f"{folder}/{label}/{f.name}", f, label) for f in files]
         out.append(EventFiles(name, split, records, read_atis_bin, (34, 34, 2), NMNIST_CLASSES, base))
     return out[0], out[1]
 
 
+def _caltech_classes(root: Path, base: Path, classes: Optional[Sequence[str]]) -> List[str]:
+    """The class folders to read: all 101 of N-Caltech101, or the chosen ``classes``; refuse any other folder set.
+
+    A half-extracted copy or another dataset's folder (N-MNIST's Train/ has ten .bin folders) would
+    otherwise load with the wrong classes and every label after a gap shifted.
+    """
+    name = "n_caltech101"
+    if classes is not None:
+        if isinstance(classes, str) or not classes:
+            raise ValueError(f"{name}: classes must be a non-empty list of class folder names, got {classes!r}")
+        unknown = [c for c in classes if c not in NCALTECH101_CLASSES]
+        if unknown:
+            raise ValueError(f"{name}: classes {unknown} are not N-Caltech101 classes; they are: "
+                             f"{', '.join(NCALTECH101_CLASSES)}")
+    wanted = [c for c in NCALTECH101_CLASSES if classes is None or c in classes]
+    found = {p.name for p in _visible(base) if p.is_dir() and _files(p, [".bin"])}
+    missing = [c for c in wanted if c not in found]
+    unexpected = sorted(found - set(NCALTECH101_CLASSES))
+    if missing or unexpected:
+        def some(names: List[str]) -> str:
+            return ", ".join(names[:8]) + (" ..." if len(names) > 8 else "")
+
+        what = [f"{len(missing)} missing or without .bin files ({some(missing)})"] if missing else []
+        what += [f"{len(unexpected)} not N-Caltech101's ({some(unexpected)})"] if unexpected else []
+        hint = "" if classes is not None else ("; to use only some classes on purpose, pass classes=[...] "
+                                               "(snnkit.data.load/prepare)")
+        raise _missing(name, root, f"{base} does not hold N-Caltech101's class folders ({len(wanted)} expected): "
+                                   f"{'; '.join(what)}. Is the copy complete and is root the right dataset?{hint}")
+    return wanted
+
+
 def n_caltech101(root: Optional[PathLike], seed: Optional[int] = 0, train_ratio: float = 0.9,
-                 **_: Any) -> Tuple[EventFiles, EventFiles]:
-    """N-Caltech101 on a 240x180 grid (SpikingJelly's H, W = 180, 240) with a per-class 90/10 split."""
+                 classes: Optional[Sequence[str]] = None, **_: Any) -> Tuple[EventFiles, EventFiles]:
+    """N-Caltech101 on a 240x180 grid (SpikingJelly's H, W = 180, 240) with a per-class 90/10 split.
+
+    All 101 class folders must be there (labels in sorted folder order, as SpikingJelly), unless
+    ``classes=[...]`` chooses some on purpose (labels then in that same order, restricted to them).
+    """
     name = "n_caltech101"
     root = _check_root(name, root)
 
@@ -548,7 +599,7 @@ def n_caltech101(root: Optional[PathLike], seed: Optional[int] = 0, train_ratio:
     base = _first_dir(root, ["NCALTECH101/Caltech101", "Caltech101", ""], has_classes)
     if base is None:
         raise _missing(name, root, f"no class folders with .bin files under {root}")
-    classes = sorted(p.name for p in _visible(base) if p.is_dir() and _files(p, [".bin"]))
+    classes = _caltech_classes(root, base, classes)
     records = [Record(f"{c}/{f.name}", f, k) for k, c in enumerate(classes) for f in _files(base / c, [".bin"])]
     train, test = per_class_split(records, len(classes), train_ratio, seed)
     return (EventFiles(name, "train", train, read_atis_bin, (240, 180, 2), classes, base),

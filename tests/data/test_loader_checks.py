@@ -158,3 +158,50 @@ def test_cifar10_dvs_refuses_aedat_and_aedat4_copies_together(tmp_path: Path) ->
         f.unlink()
     train, test = D.load("cifar10_dvs", root=root)
     assert len(train) + len(test) == 30 and all(n.endswith(".aedat") for n in train.names + test.names)
+
+
+def test_n_caltech101_checks_the_class_folders(tmp_path: Path) -> None:
+    from snnkit.data.neuromorphic import NCALTECH101_CLASSES
+
+    from .native import make_caltech, make_nmnist
+
+    assert len(NCALTECH101_CLASSES) == 101 and "Faces" not in NCALTECH101_CLASSES   # N-Caltech101 dropped "Faces"
+    nm = make_nmnist(tmp_path / "nm", per_class=3)
+    with pytest.raises(FileNotFoundError, match=r"n_caltech101: .*Train does not hold N-Caltech101's class folders "
+                                                r"\(101 expected\): 101 missing or without .bin files \(BACKGROUND_Google, "
+                                                r"Faces_easy, .* \.\.\.\); 10 not N-Caltech101's \(0, 1, 2, 3, 4, 5, 6, 7 \.\.\.\)"
+                                                r"\. Is the copy complete(.|\n)*pass classes="):
+        D.load("n_caltech101", root=nm / "NMNIST" / "Train")
+    root = make_caltech(tmp_path / "c", classes=NCALTECH101_CLASSES[:-2], per_class=1, n_events=20)   # half-extracted
+    with pytest.raises(FileNotFoundError, match=r"2 missing or without .bin files \(wrench, yin_yang\)\. Is the copy"):
+        D.load("n_caltech101", root=root)
+    make_caltech(tmp_path / "c", classes=NCALTECH101_CLASSES[-2:], per_class=1, n_events=20)
+    base = root / "NCALTECH101" / "Caltech101"
+    (base / "._accordion").write_bytes(b"x" * 4096)                           # hidden: ignored
+    (base / "accordion" / "._image_0001.bin").write_bytes(b"x" * 4096)
+    (base / ".cache").mkdir()
+    (base / ".cache" / "a.bin").write_bytes(b"x" * 10)
+    train, test = D.load("n_caltech101", root=root)
+    assert train.classes == NCALTECH101_CLASSES and len(train) == 101 and len(test) == 0
+    assert train.targets.tolist() == list(range(101))
+    (base / "Faces").mkdir()                                                  # Caltech101's, not N-Caltech101's
+    write = (base / "Faces_easy" / "image_0001.bin").read_bytes()
+    (base / "Faces" / "image_0001.bin").write_bytes(write)
+    with pytest.raises(FileNotFoundError, match=r"1 not N-Caltech101's \(Faces\)"):
+        D.load("n_caltech101", root=root)
+    (base / "Faces" / "image_0001.bin").unlink()
+    (base / "Faces").rmdir()
+    # a subset chosen on purpose: labels in N-Caltech101's order, restricted to the chosen classes
+    sub, _ = D.load("n_caltech101", root=root, classes=["yin_yang", "ant"])
+    assert sub.classes == ["ant", "yin_yang"] and sub.names == ["ant/image_0001.bin", "yin_yang/image_0001.bin"]
+    with pytest.raises(ValueError, match=r"classes \['Faces'\] are not N-Caltech101 classes"):
+        D.load("n_caltech101", root=root, classes=["Faces"])
+
+
+def test_n_mnist_refuses_an_empty_class_folder(tmp_path: Path) -> None:
+    from .native import make_nmnist
+
+    root = make_nmnist(tmp_path / "d", per_class=1)
+    (root / "NMNIST" / "Train" / "7" / "00000.bin").unlink()
+    with pytest.raises(FileNotFoundError, match=r"n_mnist: class folder .*Train/7 holds no .bin files"):
+        D.load("n_mnist", root=root)

@@ -147,7 +147,12 @@ def test_a_dataset_copy_with_missing_classes_is_refused(tmp_path: Path, monkeypa
     monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
     root = make_caltech(tmp_path / "ncal", per_class=10)  # 3 of the 101 class folders
     cfg = tcja_snn.get_config("ncaltech101", T=4)
-    train, _ = tcja_data(cfg, root, progress=False)
+    with pytest.raises(FileNotFoundError, match="n_caltech101: .* 98 missing or without .bin files"):
+        tcja_data(cfg, root, progress=False)              # refused by the loader already
+    import snnkit.data as D
+
+    train, _ = D.load("n_caltech101", root, frames=4, classes=["accordion", "BACKGROUND_Google", "yin_yang"],
+                      progress=False)                     # a subset chosen on purpose: the config must say so
     with pytest.raises(ValueError, match="ncaltech101: found 3 classes in the dataset folder, the config expects 101"):
         check_classes_found(cfg, train)
     check_classes_found(tcja_snn.get_config("ncaltech101", num_classes=3), train)
