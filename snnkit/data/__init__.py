@@ -78,10 +78,8 @@ def _neuromorphic(fn_name: str) -> Callable[..., Tuple[Any, Any]]:
     def factory(root: Any, seed: int = 0, **opts: Any) -> Tuple[Any, Any]:
         from . import neuromorphic
 
-        if "split_seed" in opts:
-            opts["seed"] = opts.pop("split_seed")
-        else:
-            opts["seed"] = seed
+        # the per-class split follows split_seed only (None: sorted order), never the augmentation seed
+        opts["seed"] = opts.pop("split_seed", None)
         return getattr(neuromorphic, fn_name)(root, **opts)
 
     return factory
@@ -103,12 +101,12 @@ DATASETS: Dict[str, DatasetInfo] = {
         SOURCES["dvs128_gesture"], LAYOUTS["dvs128_gesture"], 20, frozenset(), _neuromorphic("dvs128_gesture")),
     "cifar10_dvs": DatasetInfo(
         "cifar10_dvs", "events", 10, (128, 128, 2), False,
-        "none published: per class ceil(90%) train / rest test, files permuted by numpy default_rng(split_seed) "
-        "(split_seed=None: sorted file order, as SpikingJelly/TCJA)",
+        "none published: per class ceil(90%) train / rest test, each class's files in sorted order (split_seed=None, "
+        "the default: SpikingJelly's and TCJA's split) or permuted by numpy default_rng(split_seed); seed does not move it",
         SOURCES["cifar10_dvs"], LAYOUTS["cifar10_dvs"], 10, frozenset({"split_seed", "train_ratio"}), _neuromorphic("cifar10_dvs")),
     "n_caltech101": DatasetInfo(
         "n_caltech101", "events", 101, (240, 180, 2), False,
-        "none published: per class ceil(90%) train / rest test, as cifar10_dvs",
+        "none published: per class ceil(90%) train / rest test in sorted order, or permuted by split_seed, as cifar10_dvs",
         SOURCES["n_caltech101"], LAYOUTS["n_caltech101"], 14, frozenset({"split_seed", "train_ratio", "classes"}),
         _neuromorphic("n_caltech101")),
     "n_mnist": DatasetInfo(
@@ -263,10 +261,13 @@ def load(
     (default ``$SNNKIT_DATA`` or ``~/.cache/snnkit/data``). With no framing argument ``x`` is
     the raw event array. Static datasets give ``x = image[T, 1, H, W]`` (repeated; T=1 if
     ``frames`` is None). ``augment`` (True = TCJA's flip + roll) applies to the training set
-    only. ``seed`` sets splits where a dataset has none (and augmentation draws);
-    ``on_error="skip"`` leaves unreadable samples out with a warning naming them, instead of
-    raising. Dataset options: ``split_seed``/``train_ratio`` (cifar10_dvs, n_caltech101),
-    ``sim``/``test_size`` (digits_dvs), ``test_size`` (digits).
+    only. ``seed`` seeds the augmentation draws and the digits/digits_dvs split
+    (``random_state=seed``); ``on_error="skip"`` leaves unreadable samples out with a warning
+    naming them, instead of raising. Dataset options: ``split_seed`` (cifar10_dvs,
+    n_caltech101: the per-class 90/10 split; None, the default, keeps each class's sorted file
+    order as SpikingJelly/TCJA; an int permutes; independent of ``seed``, so a seed sweep keeps
+    one test set), ``train_ratio`` (the same two), ``classes`` (n_caltech101: a chosen subset
+    of class folders), ``sim``/``test_size`` (digits_dvs), ``test_size`` (digits).
     """
     meta = info(name)
     _check_opts(meta, opts)
@@ -331,9 +332,14 @@ def _ensure_cache(src: Any, framing: Framing, cache_dir: Any, on_error: str, pro
 
 def prepare(name: str, root: Optional[Union[str, Path]] = None, frames: Optional[int] = None, split_by: str = "number",
             **kwargs: Any) -> List[Path]:
-    """Build (or find) the frame cache of both splits ahead of training; returns the cache files."""
+    """Build (or find) the frame cache of both splits ahead of training; returns the cache files.
+
+    Static image datasets have no cache: their files are checked (as :func:`load` reads them) and
+    ``[]`` is returned.
+    """
     meta = info(name)
     if meta.kind == "static":
+        load(name, root, frames, **{k: v for k, v in kwargs.items() if k in ("seed", "test_size")})
         return []
     if frames is None and kwargs.get("time_window") is None and kwargs.get("event_count") is None:
         frames = meta.paper_frames or 10

@@ -18,18 +18,22 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                            description="Build the frame cache of both splits so training starts at once. The cache is "
                                        "keyed by every setting: prepare with the settings you will train with.")
     s.add_argument("name", help="dataset name (see `snnkit data list`)")
-    s.add_argument("--root", default=None, help="folder holding your copy of the dataset (not needed for digits_dvs)")
+    s.add_argument("--root", default=None, help="folder holding your copy of the dataset (digits_dvs and digits take none)")
     s.add_argument("--frames", type=int, default=None, help="number of frames T (default: the T of the dataset's TCJA-SNN config, else 10)")
     s.add_argument("--split-by", default="number", choices=["number", "time"], help="equal event counts or equal durations")
     s.add_argument("--time-window", type=float, default=None, help="microseconds per frame (instead of --frames)")
     s.add_argument("--event-count", type=int, default=None, help="events per frame (instead of --frames)")
     s.add_argument("--convention", default="spikingjelly", choices=["spikingjelly", "tonic"], help="bin-edge convention")
-    s.add_argument("--include-incomplete", action="store_true", help="tonic convention: keep the last partial frame")
+    s.add_argument("--include-incomplete", action="store_true",
+                   help="--convention tonic only: keep the last partial frame (time_window/event_count)")
     s.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None, help="resize the sensor grid")
+    s.add_argument("--split-seed", type=int, default=None,
+                   help="cifar10_dvs, n_caltech101: the per-class 90/10 split, as load's split_seed (default: each "
+                        "class's sorted files, the first 90%% for training: TCJA's split, which `snnkit train tcja` "
+                        "reads with the config's split_seed: null); an integer permutes each class first")
     s.add_argument("--seed", type=int, default=None,
-                   help="split seed for datasets without an official split (default: cifar10_dvs and n_caltech101 "
-                        "in TCJA's order, the first 90%% of each class's sorted files for training, as "
-                        "`snnkit train tcja` reads them; digits_dvs: 0)")
+                   help="digits_dvs: the seed of its stratified 80/20 split, as load's seed (default 0); other "
+                        "datasets take none (their cache does not depend on it; augmentation draws happen in training)")
     s.add_argument("--cache-dir", default=None, help="cache folder (default $SNNKIT_DATA or ~/.cache/snnkit/data)")
     s.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="unreadable samples: stop, or leave out and list them")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -91,20 +95,42 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _prepare_args_error(meta: Any, args: argparse.Namespace) -> str:
+    """What is wrong with the command line for this dataset, in the CLI's own terms ('' if nothing)."""
+    if meta.offline and args.root is not None:
+        return f"{meta.name} takes no --root: its data ship with snnkit's dependencies ({meta.source})"
+    if not meta.offline and args.root is None:
+        return (f"{meta.name} needs --root, the folder holding your copy of the dataset.\nExpected layout:\n"
+                f"{meta.layout}\nWhere to get the files: {meta.source}")
+    if args.split_seed is not None and "split_seed" not in meta.options:
+        return f"--split-seed applies to cifar10_dvs and n_caltech101 (no published split); {meta.name} has its own split"
+    if args.seed is not None and meta.name != "digits_dvs":
+        hint = "; its split is set by --split-seed" if "split_seed" in meta.options else ""
+        return (f"--seed applies to digits_dvs (its split); it does not change {meta.name}'s cache{hint} "
+                "(augmentation draws are seeded at training time)")
+    return ""
+
+
 def cmd_prepare(args: argparse.Namespace) -> int:
-    """Build the frame cache of both splits and print where it is."""
+    """Build the frame cache of both splits and print where it is (static datasets: check the files, count samples)."""
     from . import info, load
 
     frames = args.frames
     try:
         meta = info(args.name)
+        problem = _prepare_args_error(meta, args)
+        if problem:
+            print(f"snnkit data prepare: {problem}", file=sys.stderr)
+            return 2
         if meta.kind == "static":
-            print(f"{args.name}: a static image dataset, read directly; nothing to cache")
+            train, test = load(meta.name, args.root)
+            print(f"{meta.name}: a static image dataset, read directly (no frame cache): "
+                  f"train {len(train)} samples, test {len(test)} samples")
             return 0
         if frames is None and args.time_window is None and args.event_count is None:
             frames = meta.paper_frames or 10
-        split = {"split_seed": args.seed} if "split_seed" in meta.options else {"seed": args.seed or 0}
-        train, test = load(args.name, args.root, frames, args.split_by, time_window=args.time_window,
+        split = {"split_seed": args.split_seed} if "split_seed" in meta.options else {"seed": args.seed or 0}
+        train, test = load(meta.name, args.root, frames, args.split_by, time_window=args.time_window,
                            event_count=args.event_count, convention=args.convention,
                            include_incomplete=args.include_incomplete, size=args.size, **split,
                            cache_dir=args.cache_dir, on_error=args.on_error, progress=not args.no_progress)

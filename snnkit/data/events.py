@@ -349,6 +349,10 @@ class Framing:
         bin_index(np.zeros(0, dtype=EVENT_DTYPE), self.n_bins, split_by=self.split_by, time_window=self.time_window,
                   event_count=self.event_count, convention=self.convention, include_incomplete=self.include_incomplete)
         _check_choice(self.split_by, SPLIT_BY, "split_by")
+        if self.include_incomplete and self.convention != "tonic":
+            # SpikingJelly's edges always keep the last partial frame: the flag would do nothing but key a second cache
+            raise ValueError(f"include_incomplete (--include-incomplete) applies to convention='tonic' (--convention "
+                             f"tonic) only; with convention={self.convention!r} the last partial frame is always kept")
         if self.size is not None:
             resize_events(np.zeros(0, dtype=EVENT_DTYPE), (1, 1, 1), self.size)
             object.__setattr__(self, "size", (int(self.size[0]), int(self.size[1])))

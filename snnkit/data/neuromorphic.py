@@ -387,6 +387,8 @@ def per_class_split(records: Sequence[Record], n_classes: int, train_ratio: floa
     ``split_to_train_test_set(random_split=False)``, what TCJA's scripts used); an int
     permutes each class with ``numpy.random.default_rng(seed)``, classes in label order.
     """
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise ValueError(f"split_seed must be None (each class's sorted file order) or an integer, got {seed!r}")
     if not 0.0 < float(train_ratio) < 1.0:
         raise ValueError(f"train_ratio must be in (0, 1), got {train_ratio!r}")
     by_class: List[List[Record]] = [[] for _ in range(n_classes)]
@@ -503,7 +505,7 @@ def _one_cifar_copy(root: Path, base: Path, records: Sequence[Record]) -> None:
                    f"copies of test recordings in the training set. Keep one copy: move the other's files out of {root}")
 
 
-def cifar10_dvs(root: Optional[PathLike], seed: Optional[int] = 0, train_ratio: float = 0.9,
+def cifar10_dvs(root: Optional[PathLike], seed: Optional[int] = None, train_ratio: float = 0.9,
                 **_: Any) -> Tuple[EventFiles, EventFiles]:
     """CIFAR10-DVS with a per-class 90/10 split (:func:`per_class_split`); it has no official split."""
     name = "cifar10_dvs"
@@ -583,7 +585,7 @@ def _caltech_classes(root: Path, base: Path, classes: Optional[Sequence[str]]) -
     return wanted
 
 
-def n_caltech101(root: Optional[PathLike], seed: Optional[int] = 0, train_ratio: float = 0.9,
+def n_caltech101(root: Optional[PathLike], seed: Optional[int] = None, train_ratio: float = 0.9,
                  classes: Optional[Sequence[str]] = None, **_: Any) -> Tuple[EventFiles, EventFiles]:
     """N-Caltech101 on a 240x180 grid (SpikingJelly's H, W = 180, 240) with a per-class 90/10 split.
 

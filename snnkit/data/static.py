@@ -94,6 +94,8 @@ class StaticFrames(torch.utils.data.Dataset):
 
 
 def _find_fashion(root: Path) -> Dict[str, Path]:
+    """The four idx files in the first folder holding all of them; else an error naming the missing ones."""
+    best: Tuple[Path, Dict[str, Path]] = (root, {})
     for d in (root, root / "FashionMNIST" / "raw", root / "fashion-mnist", root / "fashion_mnist"):
         found: Dict[str, Path] = {}
         for names in FASHION_FILES.values():
@@ -104,9 +106,17 @@ def _find_fashion(root: Path) -> Dict[str, Path]:
                         break
         if len(found) == 4:
             return found
-    have = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
-    raise FileNotFoundError(f"fashion_mnist: the four idx files are not all in {root} (found: {have[:8]}).\nExpected layout:\n"
-                            f"{FASHION_LAYOUT}\nWhere to get the files: {FASHION_SOURCE}")
+        if len(found) > len(best[1]):
+            best = (d, found)
+    d, found = best
+    if found:
+        missing = [f"{n}[.gz]" for names in FASHION_FILES.values() for n in names if n not in found]
+        what = f"{d} holds {len(found)} of the four idx files; missing: {', '.join(missing)}"
+    else:
+        have = sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+        what = f"the four idx files are not in {root} (found: {have[:8]})"
+    raise FileNotFoundError(f"fashion_mnist: {what}.\nExpected layout:\n{FASHION_LAYOUT}\nWhere to get the files: "
+                            f"{FASHION_SOURCE}")
 
 
 def fashion_mnist(root: Optional[PathLike], *, frames: Optional[int] = None, augment: Any = None, seed: int = 0,

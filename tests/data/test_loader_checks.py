@@ -205,3 +205,85 @@ def test_n_mnist_refuses_an_empty_class_folder(tmp_path: Path) -> None:
     (root / "NMNIST" / "Train" / "7" / "00000.bin").unlink()
     with pytest.raises(FileNotFoundError, match=r"n_mnist: class folder .*Train/7 holds no .bin files"):
         D.load("n_mnist", root=root)
+
+
+# --------------------------------------------------------------------------- one split, whoever builds it
+
+
+def test_prepared_cache_is_the_one_load_uses_and_seed_keeps_the_test_set(tmp_path: Path, monkeypatch, capsys) -> None:
+    from snnkit import cli
+
+    from .native import make_cifar10_dvs
+
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
+    root = make_cifar10_dvs(tmp_path / "d", per_class=10, n_events=40)
+    assert cli.main(["data", "prepare", "cifar10_dvs", "--root", str(root), "--frames", "3", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    train, test = D.load("cifar10_dvs", root, frames=3, progress=False)          # load's defaults
+    assert f"-> {train.path}" in printed and f"-> {test.path}" in printed        # the same files: nothing rebuilt
+    assert len(list((tmp_path / "cache").glob("cifar10_dvs-*.h5"))) == 2
+    # by hand: files cifar10_<c>_0 .. _9 sorted as text, the first 9 train, '_9' is each class's test sample
+    assert test.names == [f"{c}/cifar10_{c}_9.aedat" for c in D.neuromorphic.CIFAR10_CLASSES]
+    assert D.prepare("cifar10_dvs", root, frames=3, progress=False) == [train.path, test.path]
+    for seed in (1, 7):                                                          # a seed sweep keeps one test set
+        _, t = D.load("cifar10_dvs", root, frames=3, augment=True, seed=seed, progress=False)
+        assert t.names == test.names and t.path == test.path
+    assert D.load("cifar10_dvs", root, split_seed=3)[1].names != test.names     # split_seed alone moves it
+    assert cli.main(["data", "prepare", "cifar10_dvs", "--root", str(root), "--frames", "3", "--split-seed", "3",
+                     "--no-progress"]) == 0
+    assert len(list((tmp_path / "cache").glob("cifar10_dvs-test-*.h5"))) == 2
+    capsys.readouterr()
+    assert cli.main(["data", "prepare", "cifar10_dvs", "--root", str(root), "--seed", "3"]) == 2
+    assert "--seed applies to digits_dvs (its split); it does not change cifar10_dvs's cache; its split is set by " \
+           "--split-seed" in capsys.readouterr().err
+    assert cli.main(["data", "prepare", "n_mnist", "--root", str(root), "--split-seed", "3"]) == 2
+    assert "--split-seed applies to cifar10_dvs and n_caltech101" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- CLI messages, static datasets
+
+
+def test_prepare_cli_speaks_of_its_own_options(capsys) -> None:
+    from snnkit import cli
+
+    assert cli.main(["data", "prepare", "n_mnist"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("snnkit data prepare: n_mnist needs --root, the folder holding your copy") and "root=" not in err
+    assert "Train/0/00002.bin" in err
+    assert cli.main(["data", "prepare", "digits_dvs", "--root", "/tmp"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("snnkit data prepare: digits_dvs takes no --root") and "root must be None" not in err
+
+
+def test_prepare_checks_static_dataset_files(tmp_path: Path, capsys) -> None:
+    from snnkit import cli
+
+    from .test_static import _fashion
+
+    assert cli.main(["data", "prepare", "fashion_mnist", "--root", str(tmp_path / "nonexistent")]) == 2
+    err = capsys.readouterr().err
+    assert "fashion_mnist: root directory" in err and "does not exist" in err
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        D.prepare("fashion_mnist", tmp_path / "nonexistent")
+    _fashion(tmp_path, n_train=30, n_test=10)
+    assert cli.main(["data", "prepare", "fashion_mnist", "--root", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == ("fashion_mnist: a static image dataset, read directly (no frame cache): "
+                                       "train 30 samples, test 10 samples\n")
+    assert D.prepare("fashion_mnist", tmp_path) == []
+    (tmp_path / "train-labels-idx1-ubyte.gz").unlink()
+    assert cli.main(["data", "prepare", "fashion_mnist", "--root", str(tmp_path)]) == 2
+    assert "missing: train-labels-idx1-ubyte[.gz]" in capsys.readouterr().err
+
+
+def test_include_incomplete_needs_the_tonic_convention(nmnist_root: Path, capsys) -> None:
+    from snnkit import cli
+
+    with pytest.raises(ValueError, match=r"include_incomplete \(--include-incomplete\) applies to convention='tonic'"):
+        D.load("n_mnist", nmnist_root, time_window=20_000, include_incomplete=True)
+    with pytest.raises(ValueError, match=r"applies to convention='tonic'"):
+        D.Framing(event_count=10, convention="spikingjelly", include_incomplete=True)
+    assert cli.main(["data", "prepare", "n_mnist", "--root", str(nmnist_root), "--event-count", "100",
+                     "--include-incomplete", "--no-progress"]) == 2
+    assert "applies to convention='tonic' (--convention tonic) only" in capsys.readouterr().err
+    a = D.load("n_mnist", nmnist_root, event_count=100, convention="tonic", include_incomplete=True, cache=False)[0]
+    assert a[0][0].shape[0] == -(-300 // 100)                                   # tonic + include_incomplete still works

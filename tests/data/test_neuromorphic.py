@@ -95,12 +95,11 @@ def test_cifar10_dvs_split(tmp_path) -> None:
     assert np.bincount(test.targets).tolist() == [1] * 10 and train.classes == CIFAR10_CLASSES
     assert train[0][0].shape == (4, 2, 64, 64)
     assert not set(train.names) & set(test.names)
-    again, _ = D.load("cifar10_dvs", root=root)
-    assert again.names == train.names                    # seeded split: reproducible
-    other, _ = D.load("cifar10_dvs", root=root, seed=1)
-    assert other.names != train.names
-    ordered, ordered_test = D.load("cifar10_dvs", root=root, split_seed=None)   # SpikingJelly's ordered split
-    assert ordered_test.names[0] == "airplane/cifar10_airplane_9.aedat"   # sorted file order: the last 10% to test
+    assert test.names[0] == "airplane/cifar10_airplane_9.aedat"   # default: sorted file order, the last 10% to test
+    again, _ = D.load("cifar10_dvs", root=root, seed=1)
+    assert again.names == train.names                    # seed (augmentation draws) does not move the split
+    other, other_test = D.load("cifar10_dvs", root=root, split_seed=1)
+    assert other.names != train.names and len(other_test) == 10
     r80, t80 = D.load("cifar10_dvs", root=root, train_ratio=0.8)
     assert (len(r80), len(t80)) == (80, 20)
 
