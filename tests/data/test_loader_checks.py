@@ -287,3 +287,19 @@ def test_include_incomplete_needs_the_tonic_convention(nmnist_root: Path, capsys
     assert "applies to convention='tonic' (--convention tonic) only" in capsys.readouterr().err
     a = D.load("n_mnist", nmnist_root, event_count=100, convention="tonic", include_incomplete=True, cache=False)[0]
     assert a[0][0].shape[0] == -(-300 // 100)                                   # tonic + include_incomplete still works
+
+
+def test_docs_dataset_table_matches_the_registry() -> None:
+    """docs/data.md's dataset table says what `snnkit data list` says: classes, sensor, TCJA T, needs files."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text()
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[0].startswith("`") and cells[0].strip("`") in D.DATASETS:
+            rows[cells[0].strip("`")] = cells
+    assert sorted(rows) == D.list_datasets()
+    for name, (_, kind, classes, sensor, _, t, needs) in rows.items():
+        meta = D.info(name)
+        assert int(classes) == meta.n_classes and sensor == ", ".join(map(str, meta.sensor_size)), name
+        assert t == str(meta.paper_frames or ""), name
+        assert needs == ("no" if meta.offline else "yes"), name
