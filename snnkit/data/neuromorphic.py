@@ -578,8 +578,8 @@ def _caltech_classes(root: Path, base: Path, classes: Optional[Sequence[str]]) -
 
         what = [f"{len(missing)} missing or without .bin files ({some(missing)})"] if missing else []
         what += [f"{len(unexpected)} not N-Caltech101's ({some(unexpected)})"] if unexpected else []
-        hint = "" if classes is not None else ("; to use only some classes on purpose, pass classes=[...] "
-                                               "(snnkit.data.load/prepare)")
+        hint = "" if classes is not None else (" To use only some classes on purpose, pass classes=[...] to "
+                                               "snnkit.data.load or prepare")
         raise _missing(name, root, f"{base} does not hold N-Caltech101's class folders ({len(wanted)} expected): "
                                    f"{'; '.join(what)}. Is the copy complete and is root the right dataset?{hint}")
     return wanted
