@@ -142,15 +142,38 @@ def random_inputs(cfg: Any, n: int, batch_size: int, seed: int) -> List[Any]:
             for start in range(0, n, batch_size)]
 
 
+def dataset_splits(name: str, cfg: Any, ckpt: Optional[Dict[str, Any]] = None, root: Optional[str] = None,
+                   ) -> Tuple[Any, Any]:
+    """``(train, test)`` of dataset ``name`` framed for the network ``cfg``.
+
+    The network's own dataset is split as its training run split it (the run's seed for
+    digits_dvs, the config's ``split_seed`` for CIFAR10-DVS / N-Caltech101), so a test split
+    never holds samples the checkpoint trained on.
+    """
+    from snnkit import data as snn_data
+    from snnkit.train.recipes import tcja_data
+
+    try:
+        own = snn_data.info(name).name == snn_data.info(cfg.name).name
+    except ValueError:   # a custom config name: not a registered dataset
+        own = False
+    if own:
+        seed = int(((ckpt or {}).get("config") or {}).get("seed", 0))
+        return tcja_data(cfg, root, seed=seed, progress=False)
+    size = None if list(cfg.input_size) == list(cfg.sensor_size) else list(cfg.input_size)
+    return snn_data.load(name, root=root, frames=int(cfg.T), split_by="number", size=size, progress=False)
+
+
 def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str = "simulate",
-                 offset: int = 0) -> Tuple[Any, Any, str]:
+                 offset: int = 0, root: Optional[str] = None, ckpt: Optional[Dict[str, Any]] = None,
+                 ) -> Tuple[Any, Any, str]:
     """``(x[T, N, C, H, W] float32, y[N] or None, description)`` from a dataset name or a ``.pt`` file.
 
     A ``.pt`` file holds ``(x[N, T, C, H, W], y[N])`` (a tuple, or a dict with keys ``x``/``y``).
     ``random`` gives Bernoulli(0.05) spikes without labels (seed 0 for the test split, 1 for train).
-    A dataset name goes to :func:`snnkit.data.load` with the model's ``T`` (frames by number,
-    SpikingJelly's bin edges, the training convention) and ``split``; the first ``n`` samples
-    after ``offset`` are used.
+    A dataset name is read by :func:`dataset_splits` (from ``root``; the model's ``T``, frames by
+    number, SpikingJelly's bin edges, split as the checkpoint ``ckpt``'s run split it); the first
+    ``n`` samples of ``split`` after ``offset`` are used.
     """
     import torch
 
@@ -177,11 +200,8 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
         x = x[offset: offset + n].float().transpose(0, 1).contiguous()
         y = None if y is None else y[offset: offset + n]
         return x, y, f"{path.name} (samples {offset}..{offset + x.shape[1] - 1})"
-    from snnkit import data as snn_data
-
     try:
-        size = None if list(cfg.input_size) == list(cfg.sensor_size) else list(cfg.input_size)
-        train, test = snn_data.load(data, frames=T, split_by="number", size=size, progress=False)
+        train, test = dataset_splits(data, cfg, ckpt, root)
     except Exception as err:  # noqa: BLE001 - report any loader failure with its message
         raise _fail(cmd, f"could not load --data {data!r}: {err}") from None
     ds = test if split == "test" else train
@@ -242,6 +262,8 @@ def configure_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--data",
                         help="--to lava --mode fixed_pt only: calibration data (dataset name or .pt file; default: "
                              "the config's dataset, training split)")
+    parser.add_argument("--root", help="--to lava --mode fixed_pt only: the folder of the calibration dataset "
+                                       "(not needed for digits_dvs)")
     parser.add_argument("--calibration-samples", type=int_at_least(1),
                         help=f"--to lava --mode fixed_pt only: training samples that size the fixed-point input "
                              f"scale (default {CALIBRATION_SAMPLES})")
@@ -251,13 +273,13 @@ def configure_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 
 def _refuse_ignored_options(args: argparse.Namespace) -> None:
     """Refuse export options that ``--to`` / ``--mode`` would ignore."""
-    lava = {"--mode": args.mode, "--conv": args.conv, "--data": args.data,
+    lava = {"--mode": args.mode, "--conv": args.conv, "--data": args.data, "--root": args.root,
             "--calibration-samples": args.calibration_samples}
     if args.to != "lava":
         given = [k for k, v in lava.items() if v is not None]
         where = f"--to lava only, not to --to {args.to}"
     else:
-        given = [k for k in ("--data", "--calibration-samples") if lava[k] is not None and args.mode != "fixed_pt"]
+        given = [k for k in ("--data", "--root", "--calibration-samples") if lava[k] is not None and args.mode != "fixed_pt"]
         where = "--to lava --mode fixed_pt only (the calibration of its fixed-point scales)"
     if given:
         raise _fail("export", f"{' and '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to {where}")
@@ -283,7 +305,7 @@ def run_export(args: argparse.Namespace) -> int:
             if args.mode == "fixed_pt":
                 data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
                 x, _, desc = load_samples(data, model, args.calibration_samples or CALIBRATION_SAMPLES, split="train",
-                                          cmd="export")
+                                          cmd="export", root=args.root, ckpt=ckpt)
                 kw["calibration"] = x
                 meta["calibration"] = desc
             net = to_lava(model, shape, args.mode or "floating_pt", conv=args.conv or "sparse", **kw)
@@ -328,6 +350,7 @@ def configure_simulate(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--data", default=None,
                         help="dataset name for snnkit.data.load (default: the config's, e.g. digits_dvs), a .pt "
                              "file of (x[N, T, C, H, W], y[N]), or 'random' (Bernoulli(0.05) input spikes, no labels)")
+    parser.add_argument("--root", default=None, help="folder holding the dataset (not needed for digits_dvs)")
     parser.add_argument("--samples", type=int, default=16, help="number of test samples (default 16)")
     parser.add_argument("--mode", choices=MODES + ("both",), default="both",
                         help="Lava arithmetic: floating_pt, fixed_pt or both (default both)")
@@ -473,7 +496,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise _refusal("simulate", model, err) from None
     data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
-    x, y, desc = load_samples(data, model, args.samples)
+    x, y, desc = load_samples(data, model, args.samples, root=args.root, ckpt=ckpt)
     if data == "random":
         print(f"note: inputs are random Bernoulli({RANDOM_RATE}) spikes, not real data (--data random): no accuracy",
               file=sys.stderr)
@@ -504,7 +527,8 @@ def run_simulate(args: argparse.Namespace) -> int:
                 print("note: fixed point calibrated on the simulated samples (a .pt --data has no training split)",
                       file=sys.stderr)
             else:
-                calib, _, cdesc = load_samples(data, model, args.calibration_samples, split="train")
+                calib, _, cdesc = load_samples(data, model, args.calibration_samples, split="train", root=args.root,
+                                               ckpt=ckpt)
             kw["calibration"] = calib
         t0 = time.perf_counter()
         try:

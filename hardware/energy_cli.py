@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from snnkit.cli import clean_warnings
 
-from .cli import check_out, random_inputs
+from .cli import check_out, dataset_splits, random_inputs
 
 __all__ = ["configure", "run"]
 
@@ -62,7 +62,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _build(args: argparse.Namespace) -> Tuple[Any, Dict[str, Any]]:
+def _build(args: argparse.Namespace) -> Tuple[Any, Dict[str, Any], Optional[Dict[str, Any]]]:
     import dataclasses
 
     import torch
@@ -83,7 +83,7 @@ def _build(args: argparse.Namespace) -> Tuple[Any, Dict[str, Any]]:
             raise SystemExit(f"snnkit energy: {err}") from None
         meta = {"checkpoint": str(path), "config": model.config.name, "trained": True,
                 "epoch": ckpt.get("epoch")}
-        return model.eval(), meta
+        return model.eval(), meta, ckpt
     cfg = tcja_snn.get_config(args.model)
     if args.attention:
         cfg = dataclasses.replace(cfg, attention=args.attention).validate()
@@ -91,7 +91,7 @@ def _build(args: argparse.Namespace) -> Tuple[Any, Dict[str, Any]]:
         torch.manual_seed(args.seed)
         model = tcja_snn.build_model(cfg)
     meta = {"config": cfg.name, "attention": cfg.attention, "trained": False}
-    return model.eval(), meta
+    return model.eval(), meta, None
 
 
 def _random_batches(cfg: Any, n: int, bs: int, seed: int) -> List[Tuple[Any, Any]]:
@@ -99,20 +99,19 @@ def _random_batches(cfg: Any, n: int, bs: int, seed: int) -> List[Tuple[Any, Any
     return [(x, None) for x in random_inputs(cfg, n, bs, seed)]
 
 
-def _data(args: argparse.Namespace, cfg: Any, notes: List[str]) -> Tuple[List[Tuple[Any, Any]], str]:
+def _data(args: argparse.Namespace, cfg: Any, notes: List[str], ckpt: Optional[Dict[str, Any]] = None,
+          ) -> Tuple[List[Tuple[Any, Any]], str]:
     """A list of ``(x[T, B, ...], labels[B] or None)`` batches and the data's name."""
     import torch
+
+    from snnkit import data as snn_data
 
     name = args.data or _DATASET_OF.get(cfg.name, cfg.name)
     if name == "random":
         notes.append("inputs are random Bernoulli(0.05) spikes, not real data (--data random)")
         return _random_batches(cfg, args.samples, args.batch_size, args.seed), "random"
     try:
-        from snnkit import data as snn_data
-
-        size = None if list(cfg.input_size) == list(cfg.sensor_size) else cfg.input_size
-        train, test = snn_data.load(name, root=args.root, frames=cfg.T, split_by="number", size=size,
-                                    progress=False)
+        train, test = dataset_splits(name, cfg, ckpt, args.root)
     except Exception as err:  # noqa: BLE001 - any loader failure: its message says what is missing and where
         which = "--data" if args.data else "the network's dataset"
         raise SystemExit(f"snnkit energy: could not load {which} {name!r}: {err}\nGive the dataset's folder with --root "
@@ -145,10 +144,10 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     models = args.energy_models or ["horowitz45", "loihi"]
     notes: List[str] = []
-    model, meta = _build(args)
+    model, meta, ckpt = _build(args)
     if not meta["trained"]:
         notes.append("untrained (random) weights: firing rates, and so the counts, differ from a trained network's")
-    batches, data_name = _data(args, model.config, notes)
+    batches, data_name = _data(args, model.config, notes, ckpt)
     xs = [x for x, _ in batches]
     event_inputs = "counts" if args.event_counts else "binary"
     ops = count_module_ops(model, xs, event_inputs=event_inputs)

@@ -253,3 +253,41 @@ def test_ctrl_c_during_simulate_stops_lava_and_exits_130(files, tmp_path) -> Non
     assert err.count("interrupted") == 1 and err.rstrip().endswith("snnkit simulate: interrupted"), err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err and "leaked" not in err, err
     assert not out.exists()
+
+
+def test_the_networks_own_dataset_is_split_as_its_training_run_split_it(tmp_path) -> None:
+    """simulate/export/energy read a checkpoint's dataset with the run's seed and split_seed (no train samples in test)."""
+    from types import SimpleNamespace
+
+    from snnkit import data as D
+    from snnkit.hardware.cli import dataset_splits, load_samples
+    from snnkit.models import get_config
+    from snnkit.train.recipes import tcja_data
+
+    from ..data.native import make_cifar10_dvs
+
+    digits = get_config("digits_dvs")
+    _, test3 = dataset_splits("digits_dvs", digits, {"config": {"seed": 3}})
+    _, test0 = dataset_splits("digits_dvs", digits, None)
+    assert test3.names == tcja_data(digits, seed=3, progress=False)[1].names
+    assert test0.names == D.load("digits_dvs", frames=digits.T, progress=False)[1].names != test3.names
+
+    root = make_cifar10_dvs(tmp_path / "cf", per_class=10)
+    cifar = dataclasses.replace(get_config("cifar10_dvs"), T=3, split_seed=2)
+    want = D.load("cifar10_dvs", root=root, frames=3, split_seed=2, progress=False)[1]
+    assert want.names != D.load("cifar10_dvs", root=root, frames=3, progress=False)[1].names
+    x, y, _ = load_samples("cifar10_dvs", SimpleNamespace(config=cifar), 4, root=str(root), ckpt={"config": {"seed": 5}})
+    assert x.shape == (3, 4, 2, 128, 128) and y.tolist() == want.targets[:4].tolist()
+    assert torch.equal(x.transpose(0, 1), torch.stack([want[i][0] for i in range(4)]))
+    # another dataset than the network's own: its default split, read from --root
+    _, other = dataset_splits("cifar10_dvs", dataclasses.replace(digits, T=3, input_size=[128, 128],
+                                                                 sensor_size=[128, 128]), None, str(root))
+    assert other.names == D.load("cifar10_dvs", root=root, frames=3, progress=False)[1].names
+
+
+def test_simulate_and_export_take_root(files, cli_error) -> None:
+    d, ckpt, _ = files
+    args = build_parser().parse_args(["simulate", "--checkpoint", "c.pt", "--data", "n_mnist", "--root", "/data"])
+    assert args.root == "/data"
+    err = cli_error(["export", "--checkpoint", str(ckpt), "--to", "lava", "--root", "/data", "--out", str(d / "r.lava")])
+    assert "--root applies to --to lava --mode fixed_pt only" in err
