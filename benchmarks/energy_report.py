@@ -113,7 +113,10 @@ def main(argv: Any = None) -> Dict[str, Any]:
     if args.checkpoint:
         from snnkit.train.recipes import load_tcja
 
+        from snnkit.hardware.cli import dataset_splits
+
         model, ckpt = load_tcja(args.checkpoint)
+        train_set, test_set = dataset_splits("digits_dvs", model.config, ckpt)   # the run's split, not seed 0's
         training = {"checkpoint": args.checkpoint, "epoch": ckpt.get("epoch")}
     else:
         with torch.random.fork_rng(devices=[]):
