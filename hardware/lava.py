@@ -354,11 +354,11 @@ class _Built:
         Bounded in time (no handshake with workers that may be dead or busy); a second Ctrl-C is
         held back until the clean-up is done.
         """
-        from .lava_runtime import abort_runtime, sigint_held
+        from .lava_runtime import abort_runtime, signals_held
 
         try:
             if self.lifs:  # also after an interrupted stop(), which has cleared `running`
-                with sigint_held():
+                with signals_held():
                     abort_runtime(self.lifs[0].runtime)
         finally:
             self.running = False
@@ -604,7 +604,7 @@ class LavaNetwork:
         the integer state is divided by the layer's scale (``StagePlan.scale``).
         """
         from .lava_compat import import_lava
-        from .lava_runtime import sigint_held
+        from .lava_runtime import signals_held
 
         import_lava()
         from lava.magma.core.run_conditions import RunSteps
@@ -620,7 +620,7 @@ class LavaNetwork:
         bias_spikes = 0
         try:
             built.running = True
-            with sigint_held():  # Lava forks its workers here: they ignore Ctrl-C, which reaches us after
+            with signals_held():  # Lava forks its workers here: they ignore Ctrl-C, which reaches us after
                 built.lifs[0].create_runtime(run_cfg=self.run_config())
             built.lifs[0].run(condition=RunSteps(num_steps=built.steps))
 
@@ -643,7 +643,7 @@ class LavaNetwork:
                     host[sp.pre.name] = h / sp.pre.out_scale if self.plan.mode == "fixed_pt" else h
             if built.bias_sink is not None:
                 bias_spikes = int(np.count_nonzero(drain(built.bias_sink)))
-            with sigint_held():  # Lava's join of its workers loses track of them if interrupted
+            with signals_held():  # Lava's join of its workers loses track of them if interrupted
                 built.stop()
         except BaseException:  # Ctrl-C (KeyboardInterrupt) or an error: Lava's STOP handshake could wait for good
             built.abort()

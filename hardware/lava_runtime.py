@@ -7,8 +7,9 @@ traceback; the main process then either waited for their answers for good, or (w
 came while Lava was forking) lost its own ``KeyboardInterrupt`` in an at-fork callback and started
 the next run on dead workers. ``Runtime.stop()`` cannot help: it waits for the dead workers too.
 
-* :func:`sigint_held` holds Ctrl-C back while Lava forks its workers and delivers it when the block
-  ends; the workers forked inside it keep its handler, which ignores SIGINT outside the main process.
+* :func:`signals_held` holds Ctrl-C (and SIGTERM) back while Lava forks its workers and delivers it
+  when the block ends; the workers forked inside it keep its handler, which ignores SIGINT outside
+  the main process (SIGTERM still ends them).
 * :func:`abort_runtime` ends a run without Lava's STOP handshake: the workers are terminated (killed
   after ``timeout`` seconds) and reaped, and the shared-memory manager is shut down, which unlinks
   the channels' ``/dev/shm`` segments.
@@ -23,21 +24,23 @@ import time
 from contextlib import contextmanager
 from typing import Any, Iterator, List, Optional, Sequence
 
-__all__ = ["sigint_held", "abort_runtime", "terminate"]
+__all__ = ["signals_held", "abort_runtime", "terminate"]
 
 
 @contextmanager
-def sigint_held() -> Iterator[None]:
-    """Hold back SIGINT inside the block and deliver it after; processes forked inside ignore it for good.
+def signals_held() -> Iterator[None]:
+    """Hold back SIGINT and SIGTERM inside the block and deliver them after; processes forked inside ignore
+    SIGINT for good and die of SIGTERM as by default.
 
-    The handler installed for the block records a SIGINT in this process and does nothing in a
-    forked child (``os.getpid()`` differs), which keeps the handler after the block. On exit the
-    previous handler is restored and a held-back SIGINT is raised again, so with Python's default
-    handler the block ends with ``KeyboardInterrupt``. Outside the main thread (where handlers
-    cannot be set) or when SIGINT's handler was not set from Python, the block runs unchanged.
+    The handlers installed for the block record a signal in this process. In a forked child
+    (``os.getpid()`` differs), which keeps them after the block, SIGINT does nothing and SIGTERM
+    kills the process (how :func:`terminate` stops workers). On exit the previous handlers are
+    restored and held-back signals are raised again, so with Python's default SIGINT handler the
+    block ends with ``KeyboardInterrupt`` (and with ``snnkit.cli``'s SIGTERM handler, ``Terminated``).
+    Outside the main thread (where handlers cannot be set), or for a signal whose handler was not
+    set from Python, the block leaves that signal alone.
     """
-    previous = signal.getsignal(signal.SIGINT)
-    if threading.current_thread() is not threading.main_thread() or previous is None:
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
     owner = os.getpid()
@@ -46,14 +49,23 @@ def sigint_held() -> Iterator[None]:
     def hold(signum: int, frame: Any) -> None:
         if os.getpid() == owner:
             caught.append(signum)
+        elif signum == signal.SIGTERM:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
 
-    signal.signal(signal.SIGINT, hold)
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        old = signal.getsignal(sig)
+        if old is not None:
+            previous[sig] = old
+            signal.signal(sig, hold)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            signal.raise_signal(signal.SIGINT)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        for sig in dict.fromkeys(caught):
+            signal.raise_signal(sig)
 
 
 def terminate(procs: Sequence[multiprocessing.process.BaseProcess], timeout: float = 5.0) -> None:

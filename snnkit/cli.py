@@ -5,7 +5,9 @@ import argparse
 import os
 import platform
 import runpy
+import signal
 import sys
+import threading
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +49,33 @@ def clean_warnings() -> Iterator[None]:
         yield
     finally:
         warnings.showwarning = old
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temporary files, Lava workers, resume hint)."""
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Inside the block SIGTERM (``kill``, a batch system's time limit) raises :class:`Terminated` in this
+    process; processes forked inside (DataLoader or Lava workers) still die of it as by default."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    owner = os.getpid()
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "tensorboard", "tokenizer.json")  # what `snnkit train` writes
@@ -366,7 +395,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         argv = ["demo", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
     try:
-        with clean_warnings():
+        with clean_warnings(), sigterm_as_interrupt():
             return int(args.func(args) or 0)
     except SystemExit as err:  # a subcommand's own message ("snnkit CMD: ..."): same exit code as below
         if not isinstance(err.code, str):
@@ -378,13 +407,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(f"snnkit {args.command}: error: {err}\n(set {TRACEBACK_ENV}=1 to see the traceback)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
             raise
         hint = ("; the checkpoints hold the last finished epoch: the same command with --resume continues"
                 if args.command == "train" else "")
-        print(f"\nsnnkit {args.command}: interrupted{hint}", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        print(f"\nsnnkit {args.command}: {how}{hint}", file=sys.stderr)
+        return 143 if isinstance(err, Terminated) else 130
 
 
 if __name__ == "__main__":

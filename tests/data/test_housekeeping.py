@@ -117,3 +117,38 @@ def test_cache_folder_that_is_a_file_is_named_with_its_setting(nmnist_root, tmp_
     assert "frame cache folder" in capsys.readouterr().err
     assert cli.main(["data", "cache", "list"]) == 2
     assert "$SNNKIT_DATA" in capsys.readouterr().err
+
+
+SLOW_PREPARE = textwrap.dedent("""
+    import sys, time
+    import snnkit.data as D
+    from snnkit import cli
+    real = D.Framing.__call__
+    def slow(self, ev, sensor_size):
+        time.sleep(0.3)
+        return real(self, ev, sensor_size)
+    D.Framing.__call__ = slow
+    sys.exit(cli.main(["data", "prepare", "n_mnist", "--root", sys.argv[1], "--cache-dir", sys.argv[2],
+                       "--frames", "4", "--no-progress"]))
+""")
+
+
+def test_sigterm_during_prepare_exits_143_and_removes_its_temporary(nmnist_root, tmp_path) -> None:
+    """A batch system's SIGTERM stops a build like Ctrl-C: one line, exit 143, nothing half-written left."""
+    cache = tmp_path / "c"
+    child = subprocess.Popen([sys.executable, "-c", SLOW_PREPARE, str(nmnist_root), str(cache)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _temporaries(cache) and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _temporaries(cache) and child.poll() is None
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 143, err
+    assert "snnkit data: terminated (SIGTERM)" in err and "Traceback" not in err
+    assert _temporaries(cache) == [] and list(cache.glob("*.h5")) == []

@@ -92,6 +92,27 @@ def test_ctrl_c_is_one_line_with_the_resume_hint(monkeypatch, capsys) -> None:
     assert "snnkit train: interrupted" in err and "--resume continues" in err and "Traceback" not in err
 
 
+def test_sigterm_in_a_subcommand_is_one_line_exit_143_with_the_resume_hint(monkeypatch, capsys) -> None:
+    import os
+    import signal
+
+    seen = {}
+
+    def terminated(args):
+        seen["handler"] = signal.getsignal(signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)   # delivered to this (main) thread: raises here
+        raise AssertionError("SIGTERM should have stopped the command")
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), terminated))
+    assert cli.main(["train", "tcja", "--epochs", "1"]) == 143
+    err = capsys.readouterr().err
+    assert "snnkit train: terminated (SIGTERM)" in err and "--resume continues" in err and "Traceback" not in err
+    assert seen["handler"] is not before and signal.getsignal(signal.SIGTERM) is before   # restored after
+
+
 def _with_func(parser, func):
     parser._subparsers._group_actions[0].choices["train"].set_defaults(func=func)
     return parser
