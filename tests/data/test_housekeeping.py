@@ -20,16 +20,19 @@ def _temporaries(cache: Path) -> list:
     return sorted(p for p in cache.glob(".*.h5.tmp")) if cache.is_dir() else []
 
 
-SLOW_BUILD = textwrap.dedent("""
+SLOW = textwrap.dedent("""
     import sys, time
     import snnkit.data as D
+    from snnkit import cli
     real = D.Framing.__call__
     def slow(self, ev, sensor_size):
         time.sleep(0.3)
         return real(self, ev, sensor_size)
     D.Framing.__call__ = slow
-    D.load("n_mnist", root=sys.argv[1], cache_dir=sys.argv[2], frames=4, progress=False)
 """)
+SLOW_BUILD = SLOW + 'D.load("n_mnist", root=sys.argv[1], cache_dir=sys.argv[2], frames=4, progress=False)\n'
+SLOW_PREPARE = SLOW + ('sys.exit(cli.main(["data", "prepare", "n_mnist", "--root", sys.argv[1], "--cache-dir", sys.argv[2], '
+                       '"--frames", "4", "--no-progress"]))\n')
 
 
 def test_killed_build_leaves_a_temporary_that_the_next_build_removes_but_a_live_one_is_kept(nmnist_root, tmp_path) -> None:
@@ -117,20 +120,6 @@ def test_cache_folder_that_is_a_file_is_named_with_its_setting(nmnist_root, tmp_
     assert "frame cache folder" in capsys.readouterr().err
     assert cli.main(["data", "cache", "list"]) == 2
     assert "$SNNKIT_DATA" in capsys.readouterr().err
-
-
-SLOW_PREPARE = textwrap.dedent("""
-    import sys, time
-    import snnkit.data as D
-    from snnkit import cli
-    real = D.Framing.__call__
-    def slow(self, ev, sensor_size):
-        time.sleep(0.3)
-        return real(self, ev, sensor_size)
-    D.Framing.__call__ = slow
-    sys.exit(cli.main(["data", "prepare", "n_mnist", "--root", sys.argv[1], "--cache-dir", sys.argv[2],
-                       "--frames", "4", "--no-progress"]))
-""")
 
 
 def test_sigterm_during_prepare_exits_143_and_removes_its_temporary(nmnist_root, tmp_path) -> None:

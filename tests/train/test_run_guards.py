@@ -83,12 +83,8 @@ def test_ctrl_c_is_one_line_with_the_resume_hint(monkeypatch, capsys) -> None:
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "cmd_train", interrupted)
-    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
-    parser = cli.build_parser
-    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), interrupted))
-    assert cli.main(["train", "tcja", "--epochs", "1"]) == 130
-    err = capsys.readouterr().err
+    rc, err = _train_with(interrupted, monkeypatch, capsys)
+    assert rc == 130
     assert "snnkit train: interrupted" in err and "--resume continues" in err and "Traceback" not in err
 
 
@@ -104,13 +100,19 @@ def test_sigterm_in_a_subcommand_is_one_line_exit_143_with_the_resume_hint(monke
         raise AssertionError("SIGTERM should have stopped the command")
 
     before = signal.getsignal(signal.SIGTERM)
-    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
-    parser = cli.build_parser
-    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), terminated))
-    assert cli.main(["train", "tcja", "--epochs", "1"]) == 143
-    err = capsys.readouterr().err
+    rc, err = _train_with(terminated, monkeypatch, capsys)
+    assert rc == 143
     assert "snnkit train: terminated (SIGTERM)" in err and "--resume continues" in err and "Traceback" not in err
     assert seen["handler"] is not before and signal.getsignal(signal.SIGTERM) is before   # restored after
+
+
+def _train_with(func, monkeypatch, capsys):
+    """(exit code, stderr) of ``snnkit train tcja --epochs 1`` with ``func`` as the command."""
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), func))
+    rc = cli.main(["train", "tcja", "--epochs", "1"])
+    return rc, capsys.readouterr().err
 
 
 def _with_func(parser, func):
