@@ -307,7 +307,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(), "epoch": self.epoch, "best": self.best,
             "history": self.history, "rng": rng_state(), "config": self.config.to_dict(),
             "arch": self.arch, "model_config": self.model_config, "snnkit_version": __version__,
-            "data": self._data_sizes(), "threads": torch.get_num_threads(),
+            "data": self._data_sizes(), "threads": torch.get_num_threads(), "ranks": dist.world_size(),
         }
 
     def _data_sizes(self) -> Dict[str, Optional[int]]:
@@ -329,7 +329,9 @@ class Trainer:
             saved_train["T_max"], this_train["T_max"] = saved_cfg["T_max"] or saved_cfg["epochs"], self.config.cosine_period
         differ = "; ".join(d for d in (
             differ, config_differences(saved_train, this_train),
-            config_differences(ckpt.get("data", self._data_sizes()), self._data_sizes(), names="samples")) if d)
+            config_differences(ckpt.get("data", self._data_sizes()), self._data_sizes(), names="samples"),
+            # the number of ranks sets the global batch and each rank's shard (checkpoints before it was stored: unchecked)
+            config_differences({"ranks": ckpt.get("ranks", dist.world_size())}, {"ranks": dist.world_size()})) if d)
         if differ:
             hint = " (to train a run longer on the same schedule, keep its T_max: --t-max)" if "T_max:" in differ else ""
             raise ValueError(f"checkpoint {str(path)!r} was saved by a run with other settings: {differ}. "

@@ -36,6 +36,18 @@ def test_resume_refuses_other_training_settings(tmp_path: Path, change, message)
         _trainer(tmp_path, **change).fit(resume=True)
 
 
+def test_resume_refuses_another_number_of_ranks(tmp_path: Path) -> None:
+    """A torchrun run resumed in one process (or on other ranks) has another global batch and other shards."""
+    from snnkit.train.checkpoint import save_checkpoint
+
+    _trainer(tmp_path).fit(stop_after=1)
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert ckpt["ranks"] == 1
+    save_checkpoint(tmp_path / "last.pt", {**ckpt, "ranks": 2})   # as a 2-rank torchrun run writes it
+    with pytest.raises(ValueError, match="other settings: ranks: checkpoint 2 vs this run 1"):
+        _trainer(tmp_path).fit(resume=True)
+
+
 def test_a_finished_run_trains_longer_on_the_same_schedule(tmp_path: Path) -> None:
     """epochs may grow on resume; with T_max kept, the result is the longer uninterrupted run's."""
     full = _trainer(tmp_path / "full", epochs=3, T_max=3)
