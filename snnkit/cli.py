@@ -82,9 +82,22 @@ RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "tensorboard", "tokenizer.json
 
 
 def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:
-    """Refuse to start a new run over a folder that holds one (``--resume`` continues it, ``--overwrite``
-    clears its run files first): a new run would replace its checkpoints and mix the logs."""
-    if resume or not (out / "last.pt").is_file():
+    """Before any data is loaded: refuse an ``--out`` that cannot be written, ``--resume`` with no checkpoint
+    in it, and a new run over a folder that holds one (``--overwrite`` clears its run files first): a
+    new run would replace its checkpoints and mix the logs."""
+    from ._io import check_writable_folder
+
+    try:
+        check_writable_folder(out)
+    except OSError as err:
+        raise ValueError(f"--out {err}") from None
+    if resume:
+        if not (out / "last.pt").is_file():
+            why = "the run there stopped before its first epoch ended" if out.is_dir() else "it does not exist"
+            raise ValueError(f"--resume: {str(out)!r} holds no checkpoint (last.pt) to continue ({why}); run the same "
+                             "command without --resume")
+        return
+    if not (out / "last.pt").is_file():
         return
     if not overwrite:
         raise ValueError(f"{out} already holds a run (last.pt): --resume continues it, --overwrite replaces it, or "
@@ -177,8 +190,12 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
         images = torch.tensor(load_digits().images / 16.0, dtype=torch.float32).unsqueeze(1)
     if args.epochs < 1 or args.n < 1:
         raise ValueError(f"--epochs and --n must be >= 1, got {args.epochs} and {args.n}")
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ValueError(f"--out {args.out}: is a file; give a folder for the PNG grids")
+    from ._io import check_writable_folder
+
+    try:   # before any training: a bad folder is not found only at the end
+        check_writable_folder(args.out)
+    except OSError as err:
+        raise ValueError(f"--out {err}; give a folder for the PNG grids") from None
     gen = torch.Generator().manual_seed(args.seed)
     order = torch.randperm(len(images), generator=gen)
     n_test = max(1, len(images) // 10)
@@ -388,6 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
 TRACEBACK_ENV = "SNNKIT_TRACEBACK"
 
 
+def _resume_hint(args: argparse.Namespace) -> str:
+    """What an interrupted ``snnkit train`` left: a checkpoint to resume from, or none yet."""
+    out = getattr(args, "out", None) or f"runs/{getattr(args, 'model', 'tcja')}"   # train's default --out
+    if not (Path(out) / "last.pt").is_file():
+        return "; no epoch had finished, so there is no checkpoint: run the same command again (without --resume)"
+    return "; the checkpoints hold the last finished epoch: the same command with --resume continues"
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one subcommand; bad input (ValueError, OSError) ends with its message and exit code 2, not a traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -410,8 +435,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     except KeyboardInterrupt as err:
         if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
             raise
-        hint = ("; the checkpoints hold the last finished epoch: the same command with --resume continues"
-                if args.command == "train" else "")
+        hint = _resume_hint(args) if args.command == "train" else ""
         how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
         print(f"\nsnnkit {args.command}: {how}{hint}", file=sys.stderr)
         return 143 if isinstance(err, Terminated) else 130

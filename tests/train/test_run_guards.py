@@ -91,16 +91,17 @@ def test_new_run_refuses_a_folder_holding_one(tmp_path: Path, capsys) -> None:
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]  # only the run's own files go
 
 
-def test_ctrl_c_is_one_line_with_the_resume_hint(monkeypatch, capsys) -> None:
+def test_ctrl_c_is_one_line_with_the_resume_hint(tmp_path, monkeypatch, capsys) -> None:
     def interrupted(args):
         raise KeyboardInterrupt
 
-    rc, err = _train_with(interrupted, monkeypatch, capsys)
+    (tmp_path / "last.pt").write_bytes(b"")   # an epoch had finished
+    rc, err = _train_with(interrupted, monkeypatch, capsys, "--out", str(tmp_path))
     assert rc == 130
     assert "snnkit train: interrupted" in err and "--resume continues" in err and "Traceback" not in err
 
 
-def test_sigterm_in_a_subcommand_is_one_line_exit_143_with_the_resume_hint(monkeypatch, capsys) -> None:
+def test_sigterm_in_a_subcommand_is_one_line_exit_143_with_the_resume_hint(tmp_path, monkeypatch, capsys) -> None:
     import os
     import signal
 
@@ -112,18 +113,46 @@ def test_sigterm_in_a_subcommand_is_one_line_exit_143_with_the_resume_hint(monke
         raise AssertionError("SIGTERM should have stopped the command")
 
     before = signal.getsignal(signal.SIGTERM)
-    rc, err = _train_with(terminated, monkeypatch, capsys)
+    (tmp_path / "last.pt").write_bytes(b"")
+    rc, err = _train_with(terminated, monkeypatch, capsys, "--out", str(tmp_path))
     assert rc == 143
     assert "snnkit train: terminated (SIGTERM)" in err and "--resume continues" in err and "Traceback" not in err
     assert seen["handler"] is not before and signal.getsignal(signal.SIGTERM) is before   # restored after
 
 
-def _train_with(func, monkeypatch, capsys):
+def test_out_and_resume_are_checked_before_any_data_is_loaded(tmp_path, monkeypatch, capsys) -> None:
+    from snnkit.train import recipes
+
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    monkeypatch.setattr(recipes, "tcja_data", lambda *a, **k: pytest.fail("data loaded before --out was checked"))
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for out, resume, message in [(afile, False, f"--out {str(afile)!r} is a file, not a folder"),
+                                 (afile / "sub", False, f"cannot be created: {str(afile)!r} is a file"),
+                                 (tmp_path / "new", True, "holds no checkpoint (last.pt) to continue (it does not exist)"),
+                                 (tmp_path, True, "(the run there stopped before its first epoch ended); run the same "
+                                                  "command without --resume")]:
+        argv = ["train", "tcja", "--epochs", "1", "--out", str(out)] + (["--resume"] if resume else [])
+        assert cli.main(argv) == 2
+        assert message in capsys.readouterr().err
+    assert cli.main(["generate-images", "--epochs", "1", "--out", str(afile / "sub")]) == 2
+    assert f"cannot be created: {str(afile)!r} is a file" in capsys.readouterr().err
+
+
+def test_interrupt_before_the_first_checkpoint_says_there_is_none(tmp_path, monkeypatch, capsys) -> None:
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    rc, err = _train_with(interrupted, monkeypatch, capsys, "--out", str(tmp_path / "run"))
+    assert rc == 130 and "no epoch had finished, so there is no checkpoint" in err and "--resume continues" not in err
+
+
+def _train_with(func, monkeypatch, capsys, *extra):
     """(exit code, stderr) of ``snnkit train tcja --epochs 1`` with ``func`` as the command."""
     monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
     parser = cli.build_parser
     monkeypatch.setattr(cli, "build_parser", lambda: _with_func(parser(), func))
-    rc = cli.main(["train", "tcja", "--epochs", "1"])
+    rc = cli.main(["train", "tcja", "--epochs", "1", *extra])
     return rc, capsys.readouterr().err
 
 
