@@ -23,11 +23,15 @@ def main() -> None:
     ap.add_argument("--root", default=None, help="dataset folder in its native layout (see docs/data.md)")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--out", default="runs/tcja_example")
-    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--resume", action="store_true", help="continue the run in --out")
+    ap.add_argument("--overwrite", action="store_true", help="write over the run in --out")
     args = ap.parse_args()
     torch.set_num_threads(1)  # small conv layers on a shared CPU: one thread is fastest
-    trainer = tcja_trainer(args.config, root=args.root, out_dir=args.out, epochs=args.epochs)
-    history = trainer.fit(resume=args.resume)
+    try:
+        trainer = tcja_trainer(args.config, root=args.root, out_dir=args.out, epochs=args.epochs)
+        history = trainer.fit(resume=args.resume, overwrite=args.overwrite)
+    except (ValueError, OSError) as err:   # a missing dataset, an --out holding another run: say so, no traceback
+        raise SystemExit(f"tcja_train_events: {err}") from None
     print(f"best test accuracy {trainer.best:.4f} after {len(history)} epochs; outputs in {args.out}")
 
 

@@ -16,3 +16,11 @@ def test_example_runs(script: str, capsys) -> None:
     rate = float(first.split("mean rate ")[1].split(",")[0])
     assert rate > 0.01 and "TCJA grads" in first  # the network fires from the start, so gradients reach TCJA
     assert "accuracy 1.00" in last  # and it fits the batch
+
+
+def test_train_events_example_refuses_an_out_holding_a_run(tmp_path, monkeypatch) -> None:
+    (tmp_path / "last.pt").write_bytes(b"a finished run")
+    monkeypatch.setattr("sys.argv", ["tcja_train_events.py", "--epochs", "1", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="tcja_train_events: .* already holds a run .*overwrite=True"):
+        runpy.run_path(str(ROOT / "examples" / "tcja_train_events.py"), run_name="__main__")
+    assert (tmp_path / "last.pt").read_bytes() == b"a finished run"

@@ -234,13 +234,19 @@ class Trainer:
         reset(self.model)
         return {"loss": tot_loss / tot_n, "acc": tot_correct / tot_n}
 
-    def fit(self, resume: Union[bool, str, Path] = False, stop_after: Optional[int] = None) -> List[Dict[str, Any]]:
+    def fit(self, resume: Union[bool, str, Path] = False, stop_after: Optional[int] = None,
+            overwrite: bool = False) -> List[Dict[str, Any]]:
         """Train to ``config.epochs`` epochs and return the history.
 
         ``resume``: continue from ``out_dir/last.pt`` (``True``) or a given checkpoint.
         ``stop_after``: run at most this many epochs in this call (for time-boxed jobs;
         a later ``fit(resume=True)`` continues exactly where it stopped).
+        A new run refuses an ``out_dir`` that holds another run's ``last.pt`` (it would replace
+        its checkpoints and mix its logs) unless ``overwrite=True``.
         """
+        if not resume and not overwrite and self.epoch == 0 and (self.out_dir / "last.pt").is_file():
+            raise ValueError(f"{str(self.out_dir)!r} already holds a run (last.pt): fit(resume=True) continues it, "
+                             "fit(overwrite=True) writes over it, or give another out_dir")
         torch.manual_seed(self.config.seed)
         if resume:
             self.resume(self.out_dir / "last.pt" if resume is True else resume)

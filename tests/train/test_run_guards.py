@@ -36,6 +36,18 @@ def test_resume_refuses_other_training_settings(tmp_path: Path, change, message)
         _trainer(tmp_path, **change).fit(resume=True)
 
 
+def test_the_python_api_refuses_a_new_run_over_an_old_one(tmp_path: Path) -> None:
+    """Trainer.fit, like `snnkit train`, does not replace another run's checkpoints and mix its logs."""
+    _trainer(tmp_path).fit(stop_after=1)
+    before = (tmp_path / "last.pt").read_bytes()
+    with pytest.raises(ValueError, match="already holds a run .*fit\\(resume=True\\) continues it, fit\\(overwrite=True\\)"):
+        _trainer(tmp_path).fit()
+    assert (tmp_path / "last.pt").read_bytes() == before
+    again = _trainer(tmp_path, epochs=1)
+    again.fit(overwrite=True)
+    assert again.epoch == 1 and (tmp_path / "last.pt").read_bytes() != before
+
+
 def test_resume_refuses_another_number_of_ranks(tmp_path: Path) -> None:
     """A torchrun run resumed in one process (or on other ranks) has another global batch and other shards."""
     from snnkit.train.checkpoint import save_checkpoint
