@@ -249,8 +249,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     out = Path(args.out or "runs/tcja")
     check_output_folder(out, args.resume, args.overwrite)
-    trainer = tcja_trainer(cfg, root=args.root, out_dir=out, seed=args.seed,
-                           max_train=args.max_train, num_workers=args.workers, device=args.device, amp=args.amp)
+    trainer = tcja_trainer(cfg, root=args.root, out_dir=out, seed=args.seed, max_train=args.max_train,
+                           num_workers=args.workers, device=args.device, amp=args.amp, cache_dir=args.cache_dir)
     main_rank = dist_is_main()  # asked while the process group exists: closing() leaves it
     if main_rank:
         print(trainer.summary(), flush=True)
@@ -346,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--print-config", action="store_true",
                    help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
+    s.add_argument("--cache-dir", help="data cache folder (tcja: the frame cache, as for snnkit data prepare; "
+                                       "spikegpt/rwkv: where --data shakespeare is kept); default $SNNKIT_DATA or "
+                                       "~/.cache/snnkit/data")
     s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
     s.add_argument("--epochs", type=int, help="epochs to train (default: the config's; tcja: also the cosine "
                                                "schedule's T_max unless --t-max or a config file gives one)")

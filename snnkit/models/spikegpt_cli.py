@@ -97,14 +97,15 @@ def configure_generate(p: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------------- helpers
-def load_corpus(data: Optional[str], cmd: str = "train spikegpt") -> str:
-    """The text named by ``--data``: ``shakespeare`` or a UTF-8 file; SystemExit with the reason otherwise."""
+def load_corpus(data: Optional[str], cmd: str = "train spikegpt", cache_dir: Optional[str] = None) -> str:
+    """The text named by ``--data``: ``shakespeare`` (kept under ``cache_dir``) or a UTF-8 file; SystemExit
+    with the reason otherwise."""
     from ..data.text import load_shakespeare, load_text_file
 
     if not data:
         raise _fail(cmd, "--data is required: 'shakespeare' or a UTF-8 .txt file")
     try:
-        text = load_shakespeare() if data == "shakespeare" else load_text_file(data)
+        text = load_shakespeare(cache_dir) if data == "shakespeare" else load_text_file(data)
     except (FileNotFoundError, ValueError, RuntimeError) as err:
         raise _fail(cmd, err) from None
     if not text.strip():
@@ -259,7 +260,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise _fail(cmd, err) from None
     out = Path(args.out or ("runs/rwkv" if is_rwkv else "runs/spikegpt"))
     check_output_folder(out, args.resume, getattr(args, "overwrite", False))
-    text = load_corpus(args.data, cmd)
+    text = load_corpus(args.data, cmd, getattr(args, "cache_dir", None))
     train_text, valid_text, _ = _split(text, cmd)
     tok_file = out / TOKENIZER_FILE
     try:

@@ -18,6 +18,7 @@ def tcja_trainer(
     max_train: Optional[int] = None, progress: bool = True, tensorboard: bool = True,
     data: Optional[Tuple[Any, Any]] = None, tcja_init_gain: Optional[float] = None, num_workers: int = 0,
     device: str = "auto", amp: str = "auto", mixup: Optional[float] = None,
+    cache_dir: Optional[Union[str, Path]] = None,
 ) -> Trainer:
     """A :class:`Trainer` for a TCJA-SNN config (name, JSON/YAML file or :class:`~snnkit.models.TCJASNNConfig`).
 
@@ -25,7 +26,8 @@ def tcja_trainer(
     as the paper) unless ``data=(train, test)`` is given. ``max_train`` keeps N training
     samples drawn at random with ``seed`` (quick runs). Optimiser, schedule (cosine over ``T_max`` epochs), loss, batch
     size, training augmentation and mixup follow the config (``augment``/``mixup`` None: the config's); ``num_workers``,
-    ``device`` and ``amp`` go to :class:`TrainConfig`.
+    ``device`` and ``amp`` go to :class:`TrainConfig`; ``cache_dir``: the frame cache folder (default
+    ``$SNNKIT_DATA`` or ``~/.cache/snnkit/data``, as ``snnkit data prepare``).
     """
     from ..models import tcja_snn
 
@@ -38,7 +40,8 @@ def tcja_trainer(
     pick_device(device)  # refuse an unavailable device before the (slow) data loading
     if data is None:
         check_dataset_fits(cfg)
-    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment, progress=progress)
+    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment, progress=progress,
+                                                          cache_dir=cache_dir)
     if data is None:
         check_classes_found(cfg, train)
     if max_train is not None and max_train < len(train):
@@ -89,7 +92,7 @@ def subset_indices(n: int, k: int, seed: int) -> List[int]:
 
 
 def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 0, augment: bool = False,
-              progress: bool = True) -> Tuple[Any, Any]:
+              progress: bool = True, cache_dir: Optional[Union[str, Path]] = None) -> Tuple[Any, Any]:
     """``(train, test)`` frames for a TCJA-SNN config, as training reads them.
 
     CIFAR10-DVS and N-Caltech101 are split per class by ``cfg.split_seed`` (None: the first 90 % of
@@ -102,7 +105,7 @@ def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 
     # per-class 90/10 splits follow the config's split_seed (None: the scripts' file order), not the run's seed
     split = {"split_seed": cfg.split_seed} if "split_seed" in snn_data.info(name).options else {}
     return snn_data.load(name, root=root, frames=cfg.T, split_by="number", size=size, augment=augment, seed=seed,
-                         progress=progress, **split)
+                         progress=progress, cache_dir=cache_dir, **split)
 
 
 def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Path]] = None, split: str = "test",

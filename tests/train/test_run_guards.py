@@ -301,3 +301,30 @@ def test_a_failed_atomic_write_names_the_file_not_its_temporary() -> None:
     with pytest.raises(OSError) as err:
         atomic_write_text("/proc/snnkit-test.txt", "x")
     assert str(err.value).endswith("'/proc/snnkit-test.txt'") and ".tmp" not in str(err.value), err.value
+
+
+def test_train_reads_the_cache_that_data_prepare_built(tmp_path, monkeypatch, capsys) -> None:
+    """`snnkit data prepare --cache-dir D` then `snnkit train tcja --cache-dir D`: the prepared frames are read,
+    nothing is framed again (digits_dvs, whose frames come from the simulator)."""
+    import snnkit.data.digits_dvs as dd
+
+    cache = tmp_path / "cache"
+    assert cli.main(["data", "prepare", "digits_dvs", "--cache-dir", str(cache), "--no-progress"]) == 0
+    built = {p.name: p.stat().st_ino for p in cache.glob("*.h5")}
+    assert len(built) == 2
+    monkeypatch.setattr(dd, "simulate_batch", lambda *a, **k: pytest.fail("frames were built again"))
+    seen = {}
+    from snnkit.train import recipes
+
+    real = recipes.tcja_data
+
+    def spy(*a, **k):
+        train, test = real(*a, **k)
+        seen["paths"] = (train.path, test.path)
+        raise KeyboardInterrupt   # stop before training: only the data matters here
+
+    monkeypatch.setattr(recipes, "tcja_data", spy)
+    assert cli.main(["train", "tcja", "--config", "digits_dvs", "--epochs", "1", "--cache-dir", str(cache),
+                     "--out", str(tmp_path / "run")]) == 130
+    assert {p.name for p in seen["paths"]} == set(built)
+    assert {p.name: p.stat().st_ino for p in cache.glob("*.h5")} == built
