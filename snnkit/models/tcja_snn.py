@@ -197,6 +197,9 @@ class TCJASNNConfig:
             raise bad("tcja_stages", self.tcja_stages, f"stage indices in [-{n}, {n})")
         if len(set(i % n for i in self.tcja_stages)) != len(self.tcja_stages):
             raise bad("tcja_stages", self.tcja_stages, "distinct stages")
+        if self.attention != "none" and not self.tcja_stages:
+            raise bad("tcja_stages", self.tcja_stages, f"at least one stage with attention {self.attention!r} "
+                      "(a network without the block is attention: none)")
         if len(self.tcja_kernels) != len(self.tcja_stages):
             raise bad("tcja_kernels", self.tcja_kernels, f"{len(self.tcja_stages)} pairs [kernel_t, kernel_c]")
         c, h, w = self.feature_size()

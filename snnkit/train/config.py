@@ -5,7 +5,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Hashable, List, Optional, Tuple, Union
 
 from .._io import atomic_write_text
 from ..functional.validation import is_int
@@ -122,6 +122,36 @@ def write_config(data: Dict[str, Any], path: Union[str, Path]) -> Path:
     return atomic_write_text(path, text)
 
 
+def _unique_keys(pairs: List[Tuple[Any, Any]]) -> Dict[Any, Any]:
+    """A mapping from key-value pairs; ``ValueError`` naming a key given twice (which would keep only the last)."""
+    out: Dict[Any, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} is given twice")
+        out[key] = value
+    return out
+
+
+def _unique_key_loader() -> Any:
+    """A YAML SafeLoader that refuses duplicate mapping keys (plain ``safe_load`` keeps the last silently)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Dict[Any, Any]:
+            seen: set = set()
+            for key_node, _ in node.value:   # the keys written in this mapping (a merge's may be overridden)
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                if isinstance(key, Hashable) and key in seen:
+                    raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is given twice",
+                                                            key_node.start_mark)
+                seen.add(key) if isinstance(key, Hashable) else None
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def read_config(path: Union[str, Path]) -> Dict[str, Any]:
     """Read a JSON or YAML config file into a dict, with a clear error if it is missing or malformed."""
     path = Path(path)
@@ -137,9 +167,9 @@ def read_config(path: Union[str, Path]) -> Dict[str, Any]:
         if path.suffix in (".yaml", ".yml"):
             import yaml
 
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_unique_key_loader())
         else:
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_keys)
     except Exception as err:  # noqa: BLE001 - re-raised with the file name
         raise ValueError(f"config file {str(path)!r} is not valid {path.suffix[1:].upper() or 'JSON'}: {err}") from None
     if not isinstance(data, dict):

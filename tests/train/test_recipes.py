@@ -282,3 +282,23 @@ def test_max_train_draws_from_every_class() -> None:
     assert subset_indices(1000, 50, seed=1) != idx
     with pytest.raises(ValueError, match="max_train must be a positive integer"):
         subset_indices(10, 0, seed=0)
+
+
+def test_config_files_refuse_duplicate_keys_and_attention_without_a_block(tmp_path, capsys) -> None:
+    """A key written twice kept only its last value, and attention with no TCJA stage trained no block."""
+    from snnkit.train.config import read_config
+
+    cases = {"dup.yaml": ("base: digits_dvs\nlr: 0.001\nepochs: 3\nlr: 0.01\n", "key 'lr' is given twice"),
+             "dup.json": ('{"base": "digits_dvs", "lr": 0.1, "lr": 0.2}', "key 'lr' is given twice"),
+             "none.yaml": ("base: digits_dvs\nattention: t_xa\ntcja_stages: []\ntcja_kernels: []\n",
+                           "tcja_stages must be at least one stage with attention 't_xa'")}
+    for name, (text, message) in cases.items():
+        (tmp_path / name).write_text(text)
+        assert cli.main(["train", "tcja", "--config", str(tmp_path / name), "--print-config"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and name in err, err
+    # YAML merge keys may still be overridden, and the same key in two mappings is fine
+    (tmp_path / "merge.yaml").write_text("a: &x {lr: 1, epochs: 2}\nb:\n  <<: *x\n  lr: 3\n")
+    assert read_config(tmp_path / "merge.yaml") == {"a": {"lr": 1, "epochs": 2}, "b": {"lr": 3, "epochs": 2}}
+    (tmp_path / "ok.yaml").write_text("base: digits_dvs\nattention: none\ntcja_stages: []\ntcja_kernels: []\n")
+    assert cli.main(["train", "tcja", "--config", str(tmp_path / "ok.yaml"), "--print-config"]) == 0
