@@ -250,7 +250,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out or "runs/tcja")
     check_output_folder(out, args.resume, args.overwrite)
     trainer = tcja_trainer(cfg, root=args.root, out_dir=out, seed=args.seed, max_train=args.max_train,
-                           num_workers=args.workers, device=args.device, amp=args.amp, cache_dir=args.cache_dir)
+                           num_workers=args.workers, device=args.device, amp=args.amp, cache_dir=args.cache_dir,
+                           bars=not args.no_progress)
     main_rank = dist_is_main()  # asked while the process group exists: closing() leaves it
     if main_rank:
         print(trainer.summary(), flush=True)
@@ -346,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--print-config", action="store_true",
                    help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
+    s.add_argument("--no-progress", action="store_true",
+                   help="tcja: no progress bars (for logs written to a file); the per-epoch lines still print")
     s.add_argument("--cache-dir", help="data cache folder (tcja: the frame cache, as for snnkit data prepare; "
                                        "spikegpt/rwkv: where --data shakespeare is kept); default $SNNKIT_DATA or "
                                        "~/.cache/snnkit/data")

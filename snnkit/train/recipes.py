@@ -1,6 +1,7 @@
 """Ready-made training jobs wiring models, data and the Trainer (used by ``snnkit train`` and the demo)."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -18,7 +19,7 @@ def tcja_trainer(
     max_train: Optional[int] = None, progress: bool = True, tensorboard: bool = True,
     data: Optional[Tuple[Any, Any]] = None, tcja_init_gain: Optional[float] = None, num_workers: int = 0,
     device: str = "auto", amp: str = "auto", mixup: Optional[float] = None,
-    cache_dir: Optional[Union[str, Path]] = None,
+    cache_dir: Optional[Union[str, Path]] = None, bars: bool = True,
 ) -> Trainer:
     """A :class:`Trainer` for a TCJA-SNN config (name, JSON/YAML file or :class:`~snnkit.models.TCJASNNConfig`).
 
@@ -27,7 +28,8 @@ def tcja_trainer(
     samples drawn at random with ``seed`` (quick runs). Optimiser, schedule (cosine over ``T_max`` epochs), loss, batch
     size, training augmentation and mixup follow the config (``augment``/``mixup`` None: the config's); ``num_workers``,
     ``device`` and ``amp`` go to :class:`TrainConfig`; ``cache_dir``: the frame cache folder (default
-    ``$SNNKIT_DATA`` or ``~/.cache/snnkit/data``, as ``snnkit data prepare``).
+    ``$SNNKIT_DATA`` or ``~/.cache/snnkit/data``, as ``snnkit data prepare``); ``bars=False`` keeps the
+    per-epoch lines but draws no progress bars (logs written to a file).
     """
     from ..models import tcja_snn
 
@@ -40,17 +42,22 @@ def tcja_trainer(
     pick_device(device)  # refuse an unavailable device before the (slow) data loading
     if data is None:
         check_dataset_fits(cfg)
-    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment, progress=progress,
-                                                          cache_dir=cache_dir)
+    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment,
+                                                          progress=progress and bars, cache_dir=cache_dir)
     if data is None:
         check_classes_found(cfg, train)
     if max_train is not None and max_train < len(train):
         train = torch.utils.data.Subset(train, subset_indices(len(train), max_train, seed))
+    elif max_train is not None:
+        warnings.warn(f"max_train={max_train} is not below the {len(train)} training samples: all are used",
+                      stacklevel=2)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = tcja_snn.build_model(cfg)
-    return Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
-                   label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()))
+    trainer = Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
+                      label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()))
+    trainer.bars = bars
+    return trainer
 
 
 def check_dataset_fits(cfg: Any) -> None:

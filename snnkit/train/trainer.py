@@ -90,6 +90,7 @@ class Trainer:
     """
 
     epoch_lines = True  # with config.progress: one summary line per finished epoch (format_epoch)
+    bars = True  # with config.progress: live progress bars (off for logs redirected to a file; the lines stay)
 
     def __init__(
         self, model: nn.Module, train_set: Dataset, test_set: Optional[Dataset] = None,
@@ -202,7 +203,7 @@ class Trainer:
         idx = dist.epoch_indices(len(self.train_set), self.config.seed, self.epoch, shuffle=True, pad=True)
         loader = self._loader(self.train_set, idx, drop_last=self.config.drop_last)
         tot_loss = tot_correct = tot_n = 0.0
-        bar = _progress(loader, f"epoch {self.epoch + 1}/{self.config.epochs}", self.config.progress)
+        bar = _progress(loader, f"epoch {self.epoch + 1}/{self.config.epochs}", self.config.progress and self.bars)
         for step, (x, y) in enumerate(bar):
             loss, correct, n = self._forward(x, y, step)
             self.optimizer.zero_grad(set_to_none=True)
@@ -227,7 +228,7 @@ class Trainer:
         self.net.eval()
         idx = dist.epoch_indices(len(dataset), self.config.seed, 0, shuffle=False, pad=False)
         tot_loss = tot_correct = tot_n = 0.0
-        for x, y in _progress(self._loader(dataset, idx), "eval", self.config.progress, leave=False):
+        for x, y in _progress(self._loader(dataset, idx), "eval", self.config.progress and self.bars, leave=False):
             loss, correct, n = self._forward(x, y)
             tot_loss, tot_correct, tot_n = tot_loss + loss.item() * n, tot_correct + correct, tot_n + n
         tot_loss, tot_correct, tot_n = dist.all_reduce_sum([tot_loss, tot_correct, tot_n], self.device)

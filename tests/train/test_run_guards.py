@@ -328,3 +328,15 @@ def test_train_reads_the_cache_that_data_prepare_built(tmp_path, monkeypatch, ca
                      "--out", str(tmp_path / "run")]) == 130
     assert {p.name for p in seen["paths"]} == set(built)
     assert {p.name: p.stat().st_ino for p in cache.glob("*.h5")} == built
+
+
+def test_no_progress_keeps_the_epoch_lines_and_max_train_beyond_the_set_warns(tmp_path, capsys) -> None:
+    """Batch logs: --no-progress draws no bars but still prints each epoch's line; --max-train past the set says so."""
+    argv = ["train", "tcja", "--config", "digits_dvs", "--epochs", "1", "--max-train", "64", "--out", str(tmp_path / "a"),
+            "--threads", "1"]
+    assert cli.main(argv + ["--no-progress"]) == 0
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "epoch 1/1: train loss" in text and "it/s" not in text and "%|" not in text, text
+    with pytest.warns(UserWarning, match="max_train=5000 is not below the 1437 training samples: all are used"):
+        tcja_trainer("digits_dvs", out_dir=tmp_path / "b", max_train=5000, progress=False)
