@@ -323,3 +323,64 @@ def test_errors_and_training_helpers() -> None:
     plif = build_model(dataclasses.replace(cfg, neuron="plif"))
     n_plif = sum(isinstance(m, snnkit.PLIF) for m in plif.modules())
     assert n_plif == 3 + 2 and count_parameters(plif) == count_parameters(model) + n_plif
+
+
+def _excite(net: nn.Module) -> None:
+    """Random BN statistics and larger gains, so that spikes reach the output layer."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(2.0, 4.0)
+                m.bias.uniform_(0.0, 0.5)
+            if isinstance(m, nn.Linear):
+                m.weight.uniform_(-1.0, 1.5)
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
+@pytest.mark.parametrize("name, Orig, hw", [("cifar10_dvs", OrigCifarVGG, (128, 128)),
+                                            ("ncaltech101", OrigCaltechNet, (180, 240))])
+def test_original_checkpoint_loads_and_gives_the_originals_outputs_and_gradients(name, Orig, hw, tmp_path) -> None:
+    """load_original_checkpoint maps src/cifar10dvs.py / src/caltech101.py weights onto our configs: same outputs
+    and gradients (input and every weight) as the original networks, in eval mode."""
+    from snnkit.models.tcja_original import load_original_checkpoint
+
+    torch.manual_seed(0)
+    orig = Orig().eval()
+    _excite(orig)
+    torch.save({"net": orig.state_dict(), "epoch": 7, "max_test_acc": 0.5}, tmp_path / "checkpoint_max.pth")
+    ours = load_original_checkpoint(tmp_path / "checkpoint_max.pth", name).eval()
+    T = get_config(name).T
+    x = (torch.rand(T, 1, 2, *hw) < 0.3).float() * 2
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    want = orig.fc(orig.conv(x1)).mean(0)
+    sj_functional.reset_net(orig)
+    got = ours(x2).mean(0)
+    assert got.abs().sum() > 0
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    g = torch.randn_like(want)
+    (want * g).sum().backward()
+    (got * g).sum().backward()
+    torch.testing.assert_close(x2.grad, x1.grad, rtol=0, atol=0)
+    assert x1.grad.abs().sum() > 0
+    layers = (nn.Conv2d, nn.BatchNorm2d, nn.Linear)
+    pa = [p for m in orig.modules() if isinstance(m, layers) for p in m.parameters(False)]
+    pb = [p for m in ours.modules() if isinstance(m, layers) for p in m.parameters(False)]
+    ta = [(b.conv.weight, b.conv_c.weight) for b in orig.modules() if isinstance(b, OrigTCJA)]
+    tb = [(b.conv_c.weight, b.conv_t.weight) for b in ours.modules() if isinstance(b, TCJA)]
+    pairs = list(zip(pa, pb)) + [pair for a, b in zip(ta, tb) for pair in zip(a, b)]
+    assert len(pa) == len(pb) and len(ta) == len(tb) == 2 and any(a.grad.abs().sum() > 0 for a, _ in pairs)
+    for a, b in pairs:
+        torch.testing.assert_close(b.grad, a.grad, rtol=0, atol=0)
+
+
+def test_original_state_dict_of_another_network_is_refused() -> None:
+    from snnkit.models.tcja_original import load_original_state_dict
+
+    with pytest.raises(ValueError, match="another network"):
+        load_original_state_dict(build_model("cifar10_dvs"), OrigCaltechNet().state_dict())
+    with pytest.raises(ValueError, match="does not fit"):
+        load_original_state_dict(build_model("dvs128_gesture"), OrigGestureNet(64).state_dict())
+    with pytest.raises(ValueError, match="not a Conv2d, BatchNorm2d, Linear or TCJA"):
+        load_original_state_dict(build_model("cifar10_dvs"), {"x.scale": torch.ones(3)})

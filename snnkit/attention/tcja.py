@@ -161,8 +161,9 @@ def convert_original_state_dict(state_dict: dict) -> dict:
     """Rename a ridgerchu/TCJA ``TCJA`` block's keys to this module's.
 
     The original ``conv`` (T channels, slides along C) is our ``conv_c``; its ``conv_c``
-    (C channels, slides along T) is our ``conv_t``. Works on a whole network's state dict:
-    only keys ending in ``conv.weight`` / ``conv_c.weight`` of TCJA blocks should be passed.
+    (C channels, slides along T) is our ``conv_t``. Only a TCJA block's keys (ending in
+    ``conv.weight`` / ``conv_c.weight``) may be passed; a whole original network's checkpoint
+    loads with :func:`snnkit.models.tcja_original.load_original_checkpoint`.
     """
     out = {}
     for key, val in state_dict.items():
