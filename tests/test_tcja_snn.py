@@ -273,16 +273,7 @@ def test_gesture_net_equals_original_on_copied_weights() -> None:
     orig = OrigGestureNet(ch, T=T, fc_hw=hw // 32).eval()
     cfg = get_config("dvs128_gesture", T=T, input_size=[hw, hw], stages=[[ch]] * 5, hidden=[ch * 4])
     ours = build_model(cfg).eval()
-    # random BN statistics and larger gains so that spikes reach the output layer
-    with torch.no_grad():
-        for m in orig.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(2.0, 4.0)
-                m.bias.uniform_(0.0, 0.5)
-            if isinstance(m, nn.Linear):
-                m.weight.uniform_(-1.0, 1.5)
+    _excite(orig)
     _copy_original_weights(orig, ours)
     x = (torch.rand(2, T, 2, hw, hw) < 0.3).float() * 2  # [N, T, 2, H, W] event counts as in the dataset
     with torch.no_grad():
