@@ -12,7 +12,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
     """Call ``write(tmp_path)`` on a temporary file next to ``path``, then rename it onto ``path``.
 
-    A crash or an exception leaves ``path`` as it was (and no temporary file behind).
+    A crash or an exception leaves ``path`` as it was (and no temporary file behind); the file is
+    flushed to the disk before the rename, so a power loss cannot leave it empty.
     """
     path = Path(path)
     if path.is_dir():
@@ -26,7 +27,9 @@ def atomic_write(path: PathLike, write: Callable[[str], object]) -> Path:
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the result should read like any file the user writes
         write(tmp)
+        _fsync(tmp)          # the data on disk before the name points at it: a crash never leaves an empty file
         os.replace(tmp, path)
+        _fsync(path.parent)  # and the rename itself
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -55,6 +58,20 @@ def check_writable_folder(folder: PathLike) -> Path:
         raise OSError(f"{str(folder)!r} is not writable: no file can be created in {str(probe)!r} "
                       f"({err.strerror or err})") from None
     return folder
+
+
+def _fsync(path: PathLike) -> None:
+    """Flush a file's (or a folder's entries') data to the disk; a filesystem that cannot is left as it is."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # e.g. some network filesystems refuse fsync on a folder
+        pass
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

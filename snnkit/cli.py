@@ -218,11 +218,21 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     return 0
 
 
+# options of `snnkit train tcja` that SpikeGPT/RWKV training has no use for (refused there rather than ignored)
+TCJA_TRAIN_OPTIONS = {"root": None, "no_progress": False, "scheduler": None, "attention": None, "tcja_init_gain": None,
+                      "augment": None, "mixup": None, "max_train": None}
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     """Train a TCJA-SNN config on its dataset through the shared Trainer (SpikeGPT: snnkit.models.spikegpt_cli)."""
     if args.model in ("spikegpt", "rwkv"):
         if args.print_config:
             raise ValueError("--print-config prints TCJA-SNN configs; SpikeGPT/RWKV configs are listed in docs/spikegpt.md")
+        tcja_only = [f"--{k.replace('_', '-')}" for k, default in TCJA_TRAIN_OPTIONS.items()
+                     if getattr(args, k, default) != default]
+        if tcja_only:
+            raise ValueError(f"{', '.join(tcja_only)}: option{'s' if len(tcja_only) > 1 else ''} of `snnkit train tcja`, "
+                             f"not of `snnkit train {args.model}`")
         return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_train"]).cmd_train(args)
     import torch
 
@@ -237,7 +247,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if given:
         raise ValueError(f"{', '.join(given)}: option{'s' if len(given) > 1 else ''} of `snnkit train spikegpt|rwkv`, "
                          "not of `snnkit train tcja`")
-    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment, mixup=args.mixup, T_max=args.t_max)
+    cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment, mixup=args.mixup, T_max=args.t_max, scheduler=args.scheduler)
     if args.print_config:
         import dataclasses
 
@@ -343,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a network (TCJA-SNN configs, SpikeGPT) with checkpoints, logs and --resume")
     s.add_argument("model", choices=["tcja", "spikegpt", "rwkv"], help="model family (rwkv: the RWKV baseline, see --version)")
     s.add_argument("--config", help="tcja: dvs128_gesture, cifar10_dvs, ncaltech101, fashion_mnist, digits_dvs (default), "
-                                    "or a .yaml/.json file (see --print-config); spikegpt: tiny (default), 45m, 216m")
+                                    "cifar10_dvs_tet, ncaltech101_tet (TCJA-TET-SNN), or a .yaml/.json file (see --print-config); spikegpt: tiny (default), 45m, 216m")
     s.add_argument("--print-config", action="store_true",
                    help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
@@ -358,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--t-max", type=int_at_least(1), dest="t_max",
                    help="epochs of the cosine learning-rate half-period (default: the config's; tcja: --epochs when "
                         "that is given; spikegpt: --epochs). Keep it to resume a run with more --epochs")
+    s.add_argument("--scheduler", choices=["cosine", "step", "none"],
+                   help="tcja: learning-rate schedule (default: the config's, cosine): cosine over T_max epochs, step "
+                        "(StepLR: x step_gamma every step_size epochs, set in a config file; default 0.1 every 32) "
+                        "or none")
     s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="tcja ablation: no attention, "
                                                                               "T-XA or C-XA only (default: the config's)")
     s.add_argument("--tcja-init-gain", type=float, help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")

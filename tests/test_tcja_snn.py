@@ -9,6 +9,8 @@ repo's networks transcribed below:
     cifar10_dvs     11,369,450   (T=10, 128x128 -> 48x48)
     ncaltech101     21,907,096   (T=14, 180x240)
     fashion_mnist   13,330,560   (T=8, 28x28; not in the repo, PLIF's network + TCJA)
+    cifar10_dvs_tet  9,304,466   (T=10, 48x48; src/tet, tests/test_tcja_tet.py)
+    ncaltech101_tet 21,909,829   (T=14, 180x240; src/tet)
 """
 from __future__ import annotations
 
@@ -32,14 +34,17 @@ from snnkit.models import make_optimizer, make_scheduler
 from .test_tcja import OrigTCJA
 
 PAPER_PARAMS = {"dvs128_gesture": 1_832_576, "cifar10_dvs": 11_369_450, "ncaltech101": 21_907_096,
-                "fashion_mnist": 13_330_560}
+                "fashion_mnist": 13_330_560, "cifar10_dvs_tet": 9_304_466, "ncaltech101_tet": 21_909_829}
 SMALL = {  # reduced input sizes / T for fast forwards; the architecture is unchanged
     "dvs128_gesture": dict(input_size=[32, 32], T=4),
     "cifar10_dvs": dict(resize=16, input_size=[40, 40], T=4),
     "ncaltech101": dict(input_size=[32, 32], T=4),
     "fashion_mnist": dict(T=3),
     "digits_dvs": dict(T=4),
+    "cifar10_dvs_tet": dict(resize=16, input_size=[40, 40], T=4),
+    "ncaltech101_tet": dict(input_size=[32, 32], T=4),
 }
+TET = ("cifar10_dvs_tet", "ncaltech101_tet")  # src/tet's neuron: mem = 0.5 mem + x, reset not detached
 
 
 def _small(name: str, **kw) -> TCJASNNConfig:
@@ -161,7 +166,9 @@ def test_config_json_roundtrip(name: str) -> None:
     cfg = get_config(name)
     text = json.dumps(dataclasses.asdict(cfg))
     assert TCJASNNConfig.from_dict(json.loads(text)) == cfg
-    assert cfg.tau == 2.0 and cfg.v_threshold == 1.0 and cfg.v_reset == 0.0 and cfg.detach_reset
+    assert cfg.tau == 2.0 and cfg.v_threshold == 1.0 and cfg.v_reset == 0.0
+    assert (cfg.decay_input, cfg.detach_reset, cfg.conv_init) == ((False, False, "kaiming") if name in TET
+                                                                  else (True, True, "default"))
     assert cfg.optimizer == "adam" and cfg.scheduler == "cosine"
     # the paper's recipe (Adam 1e-3, PyTorch's default init of the TCJA convs); the demo net trains in 15 epochs
     assert (cfg.lr, cfg.tcja_init_gain) == ((1e-3, 1.0) if name in PAPER_CONFIGS else (3e-3, 10.0))
@@ -208,7 +215,7 @@ def test_static_images_are_repeated_over_time() -> None:
 
 
 @pytest.mark.parametrize("name", list(CONFIGS))
-def test_tcja_sits_in_the_last_two_stages_only(name: str) -> None:
+def test_tcja_sits_where_the_original_puts_it(name: str) -> None:
     cfg = get_config(name)
     model = build_model(cfg)
     stage, placed = 0, []
@@ -223,8 +230,9 @@ def test_tcja_sits_in_the_last_two_stages_only(name: str) -> None:
         prev = m
     n = len(cfg.stages)
     assert stage == n
-    assert placed == [n - 2, n - 1]
-    assert sum(isinstance(m, TCJA) for m in model.modules()) == 2
+    # the last two stages, but src/tet's CIFAR10-DVS net: one block after the second conv (the first stage)
+    assert placed == ([0] if name == "cifar10_dvs_tet" else [n - 2, n - 1])
+    assert sum(isinstance(m, TCJA) for m in model.modules()) == len(placed)
 
 
 def test_ablation_variants() -> None:

@@ -96,6 +96,8 @@ def test_input_checks() -> None:
         sample(TCJAVAE(TINY), 0)
     with pytest.raises(ValueError, match="channels"):
         save_grid_png(torch.rand(2, 2, 4, 4), "unused.png")
+    with pytest.raises(ValueError, match=r"\(4, 8, 8, 3\) look channels-last.*permute\(0, 3, 1, 2\)"):
+        train_vae(torch.rand(4, 8, 8, 3), TINY, epochs=1)   # read as 8 channels of 8 x 3 before
 
 
 def test_grid_png_scale_enlarges_pixels(tmp_path) -> None:

@@ -1,8 +1,9 @@
 """Load a checkpoint of the original ridgerchu/TCJA scripts into snnkit's transcription of its network.
 
-``src/dvs128.py``, ``src/cifar10dvs.py`` and ``src/caltech101.py`` save ``{"net": state_dict, ...}``.
-Their networks hold the same Conv2d / BatchNorm2d / Linear layers in the same order as
-``build_model("dvs128_gesture" | "cifar10_dvs" | "ncaltech101")``, under other names; each TCJA
+``src/dvs128.py``, ``src/cifar10dvs.py`` and ``src/caltech101.py`` save ``{"net": state_dict, ...}``,
+``src/tet/cifar10dvs.py`` and ``src/tet/n-caltech101.py`` the bare state dict. Their networks hold the
+same Conv2d / BatchNorm2d / Linear layers in the same order as ``build_model("dvs128_gesture" |
+"cifar10_dvs" | "ncaltech101" | "cifar10_dvs_tet" | "ncaltech101_tet")``, under other names; each TCJA
 block's two 1-D convolutions are named the other way round (the original ``conv``, T channels
 sliding along C, is our ``conv_c``; its ``conv_c``, C channels sliding along T, is our ``conv_t``).
 """
@@ -44,7 +45,8 @@ def _split(state_dict: Mapping[str, torch.Tensor]) -> Tuple[List[Tuple[str, str,
     for prefix, params in groups.items():
         kind = _kind(prefix, params)
         if kind == "Conv1d":
-            parent, _, role = prefix.rpartition(".")
+            # src/tet's TCJA wraps its ``conv`` in an nn.Sequential: ``<block>.conv.0``
+            parent, _, role = (prefix[:-2] if prefix.endswith(".conv.0") else prefix).rpartition(".")
             if role not in ("conv", "conv_c"):
                 raise ValueError(f"load_original_state_dict: 1-D convolution {prefix!r} is not a TCJA block's "
                                  "'conv' or 'conv_c'")
@@ -88,7 +90,8 @@ def load_original_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Te
 
 
 def load_original_checkpoint(path: Union[str, Path], config: Union[str, Any]) -> nn.Module:
-    """``build_model(config)`` with the weights of an original script's checkpoint file (``{"net": ...}``)."""
+    """``build_model(config)`` with the weights of an original script's checkpoint file (``{"net": ...}`` or, from
+    ``src/tet``, the bare state dict)."""
     from .tcja_snn import build_model
 
     path = Path(path)
@@ -98,5 +101,5 @@ def load_original_checkpoint(path: Union[str, Path], config: Union[str, Any]) ->
     state = ckpt.get("net", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"load_original_checkpoint: {str(path)!r} holds no state dict (the original scripts save "
-                         "{'net': state_dict, ...})")
+                         "{'net': state_dict, ...}, the src/tet scripts the state dict itself)")
     return load_original_state_dict(build_model(config), state)

@@ -2,8 +2,9 @@
 
 One dataclass, :class:`TCJASNNConfig`, describes a network and how the paper trains it; the
 registry :data:`CONFIGS` holds the paper's networks (``dvs128_gesture``, ``cifar10_dvs``,
-``ncaltech101``, ``fashion_mnist``) and a small ``digits_dvs`` net for snnkit's offline demo
-data. ``build_model(config)`` (or ``TCJASNN(config)``) builds it.
+``ncaltech101``, ``fashion_mnist``; ``cifar10_dvs_tet`` and ``ncaltech101_tet``, the TCJA-TET-SNN
+networks of ``src/tet``) and a small ``digits_dvs`` net for snnkit's offline demo data. A
+config's ``name`` is the dataset it trains on (``cifar10_dvs_tet`` has ``name="cifar10_dvs"``). ``build_model(config)`` (or ``TCJASNN(config)``) builds it.
 
 Network: ``stages`` of conv3x3(pad 1)-BN-neuron units, each stage closed by a 2x2 pool; a TCJA
 block after the last unit of each stage in ``tcja_stages`` (the last two by default, as in the
@@ -24,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional
 
@@ -44,6 +46,7 @@ __all__ = ["TCJASNNConfig", "TCJASNN", "CONFIGS", "ATTENTIONS", "get_config", "b
            "make_optimizer", "make_scheduler", "count_parameters", "PAPER_CONFIGS"]
 
 ATTENTIONS = ("tcja", "none", "t_xa", "c_xa")
+SCHEDULERS = ("cosine", "step", "none")
 LOSSES = ("mse", "ce", "tet")
 
 
@@ -71,11 +74,13 @@ def _int_list(v: Any, n: Optional[int] = None, positive: bool = True) -> bool:
 # field -> (check, what it must be): the types a JSON/YAML config file can get wrong
 _FIELD_CHECKS: Dict[str, Any] = {
     **{k: (lambda v: isinstance(v, str), "a string") for k in
-       ("name", "pool", "attention", "neuron", "surrogate", "loss", "optimizer", "scheduler", "notes")},
+       ("name", "pool", "attention", "neuron", "surrogate", "loss", "optimizer", "scheduler", "conv_init", "notes")},
     **{k: (_pos_int, "a positive int") for k in
-       ("num_classes", "in_channels", "T", "voting", "T_max", "epochs", "batch_size")},
+       ("num_classes", "in_channels", "T", "voting", "T_max", "step_size", "epochs", "batch_size")},
     **{k: (lambda v: _is_num(v) and v > 0, "a positive number") for k in
-       ("lr", "tau", "v_threshold", "surrogate_alpha", "tcja_init_gain")},
+       ("lr", "tau", "v_threshold", "tcja_init_gain")},
+    "step_gamma": (lambda v: _is_num(v) and 0 < v <= 1, "a number in (0, 1]"),
+    "surrogate_alpha": (lambda v: v is None or (_is_num(v) and v > 0), "a positive number or null (the surrogate's default)"),
     **{k: (lambda v: isinstance(v, bool), "true or false") for k in
        ("conv_bias", "fc_bias", "output_neuron", "decay_input", "detach_reset", "augment", "drop_last")},
     "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
@@ -110,6 +115,7 @@ class TCJASNNConfig:
     pool: str = "max"  # "max" or "avg", 2x2 stride 2 after each stage
     resize: Optional[int] = None  # adaptive average pooling to resize x resize before the trunk
     conv_bias: bool = False
+    conv_init: str = "default"  # "default" (PyTorch's) or "kaiming" (kaiming_normal_, fan_out, relu: TET's VGG-SNN)
     # attention
     attention: str = "tcja"  # "tcja", "none", "t_xa" (temporal branch only), "c_xa" (channel branch only)
     tcja_stages: List[int] = field(default_factory=lambda: [-2, -1])  # stages followed by TCJA
@@ -129,13 +135,15 @@ class TCJASNNConfig:
     v_reset: Optional[float] = 0.0
     detach_reset: bool = True
     surrogate: str = "atan"
-    surrogate_alpha: float = 2.0
+    surrogate_alpha: Optional[float] = None  # the surrogate's alpha; None: its default (atan 2.0)
     # training recipe
     loss: str = "mse"  # "mse" (firing rate vs one-hot), "ce" (on the mean output), "tet" (per step)
     optimizer: str = "adam"
     lr: float = 1e-3
-    scheduler: str = "cosine"
+    scheduler: str = "cosine"  # "cosine" (CosineAnnealingLR, T_max), "step" (StepLR, step_size, step_gamma) or "none"
     T_max: int = 1024
+    step_size: int = 32  # StepLR: multiply the rate by step_gamma every step_size epochs (the scripts' -step_size 32)
+    step_gamma: float = 0.1  # (the scripts' -gamma 0.1)
     epochs: int = 1024
     batch_size: int = 16
     augment: bool = False  # training frames: random left-right flip + roll by up to 5 px (the CIFAR10-DVS script)
@@ -170,7 +178,8 @@ class TCJASNNConfig:
         def bad(arg: str, val: Any, want: str) -> ValueError:
             hint = ""
             if isinstance(val, str) and _is_number_text(val):
-                hint = " (text, not a number: YAML reads 3e-3 as text, write 3.0e-3 or 0.003)"
+                hint = (" (text, not a number: YAML reads 3e-3 as text, write 3.0e-3 or 0.003)"
+                        if re.fullmatch(r"\s*[-+]?\d+[eE][-+]?\d+\s*", val) else " (text, not a number: remove the quotes)")
             return ValueError(f"TCJASNNConfig({self.name}): {arg} must be {want}, got {val!r}{hint}")
 
         for arg, (check, want) in _FIELD_CHECKS.items():  # types first, so later checks can rely on them
@@ -186,10 +195,16 @@ class TCJASNNConfig:
             raise bad("neuron", self.neuron, "'lif' or 'plif'")
         if self.optimizer not in ("adam", "sgd"):
             raise bad("optimizer", self.optimizer, "'adam' or 'sgd'")
-        if self.scheduler not in ("cosine", "none"):
-            raise bad("scheduler", self.scheduler, "'cosine' or 'none'")
+        if self.scheduler not in SCHEDULERS:
+            raise bad("scheduler", self.scheduler, "'cosine', 'step' or 'none'")
         if self.surrogate not in _sg.NAMES:
             raise bad("surrogate", self.surrogate, f"one of {_sg.NAMES}")
+        fields = [f.name for f in dataclasses.fields(_sg.get(self.surrogate))]
+        if self.surrogate_alpha is not None and "alpha" not in fields:
+            raise bad("surrogate_alpha", self.surrogate_alpha, f"null: surrogate {self.surrogate!r} has no alpha "
+                      f"(its parameters: {', '.join(fields)}, at their defaults)")
+        if self.conv_init not in ("default", "kaiming"):
+            raise bad("conv_init", self.conv_init, "'default' or 'kaiming'")
         if self.tau < 1 or (self.neuron == "plif" and self.tau == 1):
             raise bad("tau", self.tau, ">= 1 (LIF) or > 1 (PLIF's initial tau): 1/tau is the leak per step")
         n = len(self.stages)
@@ -209,7 +224,7 @@ class TCJASNNConfig:
 
 
 def _neuron_factory(cfg: TCJASNNConfig) -> Callable[[], nn.Module]:
-    sg = _sg.get(cfg.surrogate, alpha=cfg.surrogate_alpha)
+    sg = _sg.get(cfg.surrogate, **({} if cfg.surrogate_alpha is None else {"alpha": cfg.surrogate_alpha}))
     kw = dict(decay_input=cfg.decay_input, v_threshold=cfg.v_threshold, v_reset=cfg.v_reset,
               detach_reset=cfg.detach_reset, surrogate=sg, step_mode="m")
     if cfg.neuron == "plif":
@@ -258,6 +273,10 @@ class TCJASNN(nn.Module):
         if cfg.voting > 1:
             head.append(VotingLayer(cfg.voting))
         self.classifier = nn.Sequential(*head)
+        if cfg.conv_init == "kaiming":  # TET's VGG-SNN: every Conv2d weight (not the TCJA's Conv1d, not the bias)
+            for m in self.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, x: Tensor) -> Tensor:
         """``x[T, B, C, H, W]`` frames (or static ``x[B, C, H, W]``, repeated T times) -> ``[T, B, classes]``.
@@ -312,12 +331,15 @@ def make_optimizer(model: nn.Module, config: TCJASNNConfig) -> torch.optim.Optim
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TCJASNNConfig) -> Optional[Any]:
-    """Cosine annealing over ``T_max`` epochs (step once per epoch), or ``None`` for ``scheduler='none'``."""
+    """Cosine annealing over ``T_max`` epochs, StepLR (x ``step_gamma`` every ``step_size`` epochs), both stepped
+    once per epoch as the scripts' ``-lr_scheduler CosALR | StepLR``, or ``None`` for ``scheduler='none'``."""
     if config.scheduler == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.T_max)
+    if config.scheduler == "step":
+        return torch.optim.lr_scheduler.StepLR(optimizer, step_size=config.step_size, gamma=config.step_gamma)
     if config.scheduler == "none":
         return None
-    raise ValueError(f"make_scheduler: config.scheduler must be 'cosine' or 'none', got {config.scheduler!r}")
+    raise ValueError(f"make_scheduler: config.scheduler must be one of {SCHEDULERS}, got {config.scheduler!r}")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -361,6 +383,43 @@ def _ncaltech101() -> TCJASNNConfig:
               "(its VotingLayer is built but unused); README: -T 14 -loss mse; 90/10 split per class.")
 
 
+# TET's neuron (src/tet/models/layers.py LIFSpike: mem = 0.5 mem + x, spike where mem > 1, mem = (1 - spike) mem
+# with the gradient through the reset; ZIF surrogate (1/g^2) max(0, g - |x|) with g = 1, which is piecewise_quadratic
+# with alpha = 1/g), conv bias, Kaiming init and a non-spiking readout trained with the TET loss
+_TET = dict(neuron="lif", tau=2.0, decay_input=False, v_threshold=1.0, v_reset=0.0, detach_reset=False,
+            surrogate="piecewise_quadratic", surrogate_alpha=1.0, conv_bias=True, conv_init="kaiming", fc_bias=True,
+            output_neuron=False, voting=1, loss="tet", optimizer="adam", lr=1e-3, T_max=1024, epochs=1024)
+
+
+def _cifar10_dvs_tet() -> TCJASNNConfig:
+    return TCJASNNConfig(
+        name="cifar10_dvs", num_classes=10, in_channels=2, input_size=[128, 128], sensor_size=[128, 128], T=10,
+        stages=[[64, 128], [256, 256], [512, 512], [512, 512]], pool="avg", resize=48,
+        tcja_stages=[0], tcja_kernels=[[2, 2]], hidden=[], dropout=0.0, batch_size=64, augment=True,
+        drop_last=False, **_TET,
+        notes="TCJA-TET-SNN, src/tet/cifar10dvs.py VGGSNN_TCJA (src/tet/models/VGG_models.py): TET's VGG-SNN on "
+              "48x48, {c64-c128-TCJA(2,2,T=10)}-AP-{c256-c256}-AP-{c512-c512}-AP-{c512-c512}-AP, FC10 readout "
+              "averaged over T, TET's LIF and ZIF surrogate, Kaiming init; Adam 1e-3, cosine T_max 1024 over 1024 "
+              "epochs, -b 64 (the script's default), TET loss (means 1.0, lamb 1e-3); training frames flipped and "
+              "rolled by +-5 px, test frames not. Differences: the script reads TET's own preprocessed .pt frames "
+              "and resizes them to 48x48 with PIL before the flip/roll; here SpikingJelly number-split frames are "
+              "flipped/rolled at 128x128 and average-pooled to 48x48 in the network (as src/cifar10dvs.py). The "
+              "script starts its cosine schedule 514 epochs in (a resumed run); this config starts at 0.")
+
+
+def _ncaltech101_tet() -> TCJASNNConfig:
+    return TCJASNNConfig(
+        name="ncaltech101", num_classes=101, in_channels=2, input_size=[180, 240], sensor_size=[180, 240], T=14,
+        stages=[[64], [128], [256], [256], [512]], pool="max", tcja_stages=[3, 4], tcja_kernels=[[4, 4], [4, 4]],
+        hidden=[1024], dropout=0.5, batch_size=16, drop_last=True, **_TET,
+        notes="TCJA-TET-SNN, src/tet/n-caltech101.py VGGSNN_TCJA_NCAL: c64-MP-c128-MP-c256-MP-c256-TCJA(4,4,T=14)-"
+              "MP-c512-TCJA(4,4)-MP, DP-FC1024-LIF-DP-FC101 readout averaged over T, TET's LIF and ZIF surrogate, "
+              "Kaiming init; Adam 1e-3, cosine T_max 1024 over 1024 epochs, --b 16 --T 14 (its TCJA is sized for "
+              "T=14; the script's default --T 16 crashes it), TET loss, 90/10 split per class. Dropout: one mask per "
+              "sample for all time steps, as intended; the script's MultiStepDropout on batch-major data shares "
+              "one mask across the batch and, never reset, keeps it for the whole run.")
+
+
 def _fashion_mnist() -> TCJASNNConfig:
     return TCJASNNConfig(
         name="fashion_mnist", num_classes=10, in_channels=1, input_size=[28, 28], sensor_size=[28, 28], T=8,
@@ -392,8 +451,10 @@ CONFIGS: Dict[str, Callable[[], TCJASNNConfig]] = {
     "ncaltech101": _ncaltech101,
     "fashion_mnist": _fashion_mnist,
     "digits_dvs": _digits_dvs,
+    "cifar10_dvs_tet": _cifar10_dvs_tet,
+    "ncaltech101_tet": _ncaltech101_tet,
 }
-PAPER_CONFIGS = ("dvs128_gesture", "cifar10_dvs", "ncaltech101", "fashion_mnist")
+PAPER_CONFIGS = ("dvs128_gesture", "cifar10_dvs", "ncaltech101", "fashion_mnist", "cifar10_dvs_tet", "ncaltech101_tet")
 
 
 CONFIG_SUFFIXES = (".json", ".yaml", ".yml")

@@ -175,6 +175,9 @@ def as_images(images: Tensor) -> Tensor:
     if not isinstance(images, torch.Tensor) or images.ndim not in (3, 4):
         got = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise ValueError(f"images must be a tensor [N, H, W] or [N, C, H, W], got {got}")
+    if images.ndim == 4 and images.shape[-1] in (1, 3) and images.shape[1] not in (1, 3):
+        raise ValueError(f"images of shape {tuple(images.shape)} look channels-last [N, H, W, C]: this takes "
+                         "[N, C, H, W]; pass images.permute(0, 3, 1, 2) (a numpy array: .transpose(0, 3, 1, 2))")
     images = images.float()
     if not torch.isfinite(images).all():
         raise ValueError(f"images hold {int((~torch.isfinite(images)).sum())} NaN or infinite values")

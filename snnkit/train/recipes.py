@@ -36,7 +36,8 @@ def tcja_trainer(
     cfg = tcja_snn.resolve_config(config, attention=attention, epochs=epochs, batch_size=batch_size, lr=lr,
                                   tcja_init_gain=tcja_init_gain, augment=augment, mixup=mixup)
     tc = TrainConfig(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
-                     scheduler="cosine" if cfg.scheduler == "cosine" else "none", T_max=cfg.T_max, seed=seed,
+                     scheduler=cfg.scheduler, T_max=cfg.T_max, step_size=cfg.step_size, gamma=cfg.step_gamma,
+                     seed=seed,
                      out_dir=str(out_dir), progress=progress, tensorboard=tensorboard, input_layout="BT",
                      num_workers=num_workers, device=device, amp=amp, drop_last=cfg.drop_last, mixup=cfg.mixup)
     pick_device(device)  # refuse an unavailable device before the (slow) data loading
@@ -145,9 +146,16 @@ def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Pat
 
 
 def _asdict(cfg: Any) -> Dict[str, Any]:
+    """The config as checkpoints store it, with ``surrogate_alpha: null`` written as the alpha the network uses
+    (so a run resumes from checkpoints written when the field defaulted to ATan's 2.0)."""
     import dataclasses
 
-    return dataclasses.asdict(cfg)
+    from .. import surrogate
+
+    d = dataclasses.asdict(cfg)
+    if d.get("surrogate_alpha") is None:
+        d["surrogate_alpha"] = getattr(surrogate.get(d["surrogate"]), "alpha", None)
+    return d
 
 
 def load_tcja(checkpoint: Union[str, Path]) -> Tuple[torch.nn.Module, Dict[str, Any]]:

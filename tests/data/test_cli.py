@@ -32,6 +32,6 @@ def test_prepare_defaults_match_training() -> None:
 
     assert D.info("ncaltech101") is D.info("n_caltech101")  # the TCJA config's name for it
     for config in tcja_snn.CONFIGS:
-        meta = D.info(config)
+        meta = D.info(tcja_snn.get_config(config).name)  # cifar10_dvs_tet trains on cifar10_dvs
         if meta.kind == "events":
             assert meta.paper_frames == tcja_snn.get_config(config).T, config

@@ -1,6 +1,7 @@
 """TCJA training recipe and ``snnkit train``: data wiring, checkpoints that rebuild, bad input."""
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -145,6 +146,9 @@ def test_yaml_config_file_with_base_and_name(tmp_path: Path) -> None:
     path.write_text("base: digits_dvs\nlr: 3e-3\n")  # YAML 1.1 reads this as text
     with pytest.raises(ValueError, match="mine.yaml': .*lr must be a positive number.*write 3.0e-3 or 0.003"):
         tcja_snn.load_config(path)
+    path.write_text('base: digits_dvs\nT: "8"\n')  # quoted: text, and the 3e-3 hint would not apply
+    with pytest.raises(ValueError, match=r"T must be a positive int, got '8' \(text, not a number: remove the quotes\)"):
+        tcja_snn.load_config(path)
 
 
 def test_every_config_field_has_a_type_check() -> None:
@@ -177,6 +181,24 @@ def test_cosine_schedule_follows_the_config_T_max_not_epochs(tmp_path: Path) -> 
     # an epochs override alone also moves T_max (a shorter run anneals fully)
     assert tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=(_fake_frames(8, 0), None), progress=False,
                         epochs=3).scheduler.T_max == 3
+
+
+def test_step_schedule_as_the_scripts_steplr(tmp_path: Path, capsys) -> None:
+    """scheduler: step is the scripts' -lr_scheduler StepLR: the rate times step_gamma every step_size epochs."""
+    import yaml
+
+    cfg = tcja_snn.resolve_config(_tiny_cfg(), scheduler="step", step_size=2, step_gamma=0.5, epochs=5)
+    tr = tcja_trainer(cfg, out_dir=tmp_path, data=(_fake_frames(8, 0), None), progress=False, tensorboard=False)
+    assert isinstance(tr.scheduler, torch.optim.lr_scheduler.StepLR)
+    lrs = []
+    for _ in range(cfg.epochs):
+        lrs.append(tr.optimizer.param_groups[0]["lr"])
+        tr.optimizer.step()   # no gradients: changes nothing, keeps PyTorch's step-order check quiet
+        tr.scheduler.step()
+    assert lrs == pytest.approx([cfg.lr, cfg.lr, cfg.lr / 2, cfg.lr / 2, cfg.lr / 4])  # by hand
+    assert cli.main(["train", "tcja", "--scheduler", "step", "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert (printed["scheduler"], printed["step_size"], printed["step_gamma"]) == ("step", 32, 0.1)
 
 
 def test_cli_train_passes_workers_device_and_amp(tmp_path: Path, monkeypatch) -> None:
@@ -248,6 +270,21 @@ def test_checkpoint_from_before_a_new_config_field_still_resumes(tmp_path: Path)
     other = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False, augment=True)
     torch.save(ckpt, tmp_path / "last.pt")
     with pytest.raises(ValueError, match="augment: checkpoint False vs this run True"):
+        other.fit(resume=True)
+
+
+def test_checkpoint_records_the_surrogate_alpha_the_network_uses(tmp_path: Path) -> None:
+    """surrogate_alpha: null means the surrogate's own alpha; checkpoints record it (ATan's 2.0, the field's old
+    default), so a run resumes from one written either way, and another alpha is refused."""
+    data = (_fake_frames(16, 0), _fake_frames(8, 1))
+    assert _tiny_cfg().surrogate_alpha is None and _tiny_cfg().surrogate == "atan"
+    tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False).fit(stop_after=1)
+    assert torch.load(tmp_path / "last.pt", weights_only=False)["model_config"]["surrogate_alpha"] == 2.0
+    again = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False)
+    assert len(again.fit(resume=True)) == 2
+    other = tcja_trainer(dataclasses.replace(_tiny_cfg(), surrogate_alpha=3.0), out_dir=tmp_path, data=data,
+                         progress=False, tensorboard=False)
+    with pytest.raises(ValueError, match="surrogate_alpha: checkpoint 2.0 vs this run 3.0"):
         other.fit(resume=True)
 
 

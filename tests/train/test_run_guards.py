@@ -191,8 +191,19 @@ def test_train_tcja_refuses_spikegpt_options(capsys) -> None:
         capsys.readouterr().err
 
 
+@pytest.mark.parametrize("model", ["spikegpt", "rwkv"])
+def test_train_spikegpt_refuses_tcja_options(model, capsys, monkeypatch) -> None:
+    """Options only `snnkit train tcja` reads were silently ignored by the language models."""
+    monkeypatch.setattr("snnkit.models.spikegpt_cli.cmd_train", lambda args: pytest.fail("trained anyway"))
+    assert cli.main(["train", model, "--attention", "none", "--no-augment", "--scheduler", "step"]) == 2
+    assert (f"--scheduler, --attention, --augment: options of `snnkit train tcja`, not of `snnkit train {model}`"
+            in capsys.readouterr().err)
+
+
 @pytest.mark.parametrize("field, value, message", [
-    ("scheduler", "banana", "scheduler must be 'cosine' or 'none', got 'banana'"),
+    ("scheduler", "banana", "scheduler must be 'cosine', 'step' or 'none', got 'banana'"),
+    ("step_gamma", 1.5, r"step_gamma must be a number in \(0, 1\], got 1.5"),
+    ("step_size", 0, "step_size must be a positive int, got 0"),
     ("optimizer", "rmsprop", "optimizer must be 'adam' or 'sgd', got 'rmsprop'"),
     ("surrogate", "sigmoidd", "surrogate must be one of .*got 'sigmoidd'"),
     ("tau", 0.5, "tau must be >= 1"),
@@ -267,6 +278,21 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # mkstemp alone gives 0600: unreadable to the group
     with pytest.raises(IsADirectoryError, match="it is a directory"):
         atomic_write_text(tmp_path, "x")
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names the fsynced files through Linux's /proc")
+def test_atomic_writes_reach_the_disk_before_the_rename(tmp_path: Path, monkeypatch) -> None:
+    """The temporary file is fsynced before os.replace names it (else a power loss can leave an empty checkpoint),
+    then the folder, so that the rename itself is on disk."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))),
+                                                 real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace", lambda a, b: (events.append(("replace", str(b))), real_replace(a, b))[1])
+    path = atomic_write_text(tmp_path / "ckpt.txt", "x")
+    assert [e[0] for e in events] == ["fsync", "replace", "fsync"]
+    assert os.path.basename(events[0][1]).startswith(".ckpt.txt.") and events[1][1] == str(path)
+    assert events[2][1] == str(tmp_path) and path.read_text() == "x"
 
 
 def test_checkpoints_that_cannot_be_rebuilt_are_named(tmp_path: Path, capsys) -> None:
