@@ -18,6 +18,8 @@ from snnkit.attention import TCJA
 from snnkit.models import build_model, count_parameters, get_config
 from snnkit.models.tcja_original import load_original_checkpoint
 
+from .test_tcja_snn import _excite as excite_bn_and_linear
+
 
 # --------------------------------------------------------------------------- transcription of src/tet
 
@@ -134,15 +136,12 @@ class VGGSNN_TCJA_NCAL(nn.Module):
 
 
 def _excite(net: nn.Module) -> None:
-    """Random BN statistics and gains, so that every layer spikes and the gradients reach the input."""
+    """test_tcja_snn's random BN statistics and gains, and hidden potentials ~ N(0, 1), within the surrogate's window
+    |v - 1| < 1, so that the gradients reach every layer and the input."""
+    excite_bn_and_linear(net)
     with torch.no_grad():
         for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.2, 0.2)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(1.0, 2.0)
-                m.bias.uniform_(0.0, 0.5)
-            if isinstance(m, nn.Linear):  # hidden potentials ~ N(0, 1): within the surrogate's window |v - 1| < 1
+            if isinstance(m, nn.Linear):
                 m.weight.normal_(0, (0.2 * m.in_features) ** -0.5)
 
 

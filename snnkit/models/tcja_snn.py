@@ -392,11 +392,8 @@ _TET = dict(neuron="lif", tau=2.0, decay_input=False, v_threshold=1.0, v_reset=0
 
 
 def _cifar10_dvs_tet() -> TCJASNNConfig:
-    return TCJASNNConfig(
-        name="cifar10_dvs", num_classes=10, in_channels=2, input_size=[128, 128], sensor_size=[128, 128], T=10,
-        stages=[[64, 128], [256, 256], [512, 512], [512, 512]], pool="avg", resize=48,
-        tcja_stages=[0], tcja_kernels=[[2, 2]], hidden=[], dropout=0.0, batch_size=64, augment=True,
-        drop_last=False, **_TET,
+    return dataclasses.replace(
+        _cifar10_dvs(), tcja_stages=[0], tcja_kernels=[[2, 2]], batch_size=64, drop_last=False, **_TET,
         notes="TCJA-TET-SNN, src/tet/cifar10dvs.py VGGSNN_TCJA (src/tet/models/VGG_models.py): TET's VGG-SNN on "
               "48x48, {c64-c128-TCJA(2,2,T=10)}-AP-{c256-c256}-AP-{c512-c512}-AP-{c512-c512}-AP, FC10 readout "
               "averaged over T, TET's LIF and ZIF surrogate, Kaiming init; Adam 1e-3, cosine T_max 1024 over 1024 "
@@ -408,10 +405,8 @@ def _cifar10_dvs_tet() -> TCJASNNConfig:
 
 
 def _ncaltech101_tet() -> TCJASNNConfig:
-    return TCJASNNConfig(
-        name="ncaltech101", num_classes=101, in_channels=2, input_size=[180, 240], sensor_size=[180, 240], T=14,
-        stages=[[64], [128], [256], [256], [512]], pool="max", tcja_stages=[3, 4], tcja_kernels=[[4, 4], [4, 4]],
-        hidden=[1024], dropout=0.5, batch_size=16, drop_last=True, **_TET,
+    return dataclasses.replace(
+        _ncaltech101(), tcja_kernels=[[4, 4], [4, 4]], **_TET,
         notes="TCJA-TET-SNN, src/tet/n-caltech101.py VGGSNN_TCJA_NCAL: c64-MP-c128-MP-c256-MP-c256-TCJA(4,4,T=14)-"
               "MP-c512-TCJA(4,4)-MP, DP-FC1024-LIF-DP-FC101 readout averaged over T, TET's LIF and ZIF surrogate, "
               "Kaiming init; Adam 1e-3, cosine T_max 1024 over 1024 epochs, --b 16 --T 14 (its TCJA is sized for "
