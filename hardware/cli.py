@@ -151,7 +151,7 @@ def dataset_splits(name: str, cfg: Any, ckpt: Optional[Dict[str, Any]] = None, r
     never holds samples the checkpoint trained on.
     """
     from snnkit import data as snn_data
-    from snnkit.train.recipes import tcja_data
+    from snnkit.train.recipes import run_data_source, tcja_data
 
     try:
         own = snn_data.info(name).name == snn_data.info(cfg.name).name
@@ -159,7 +159,8 @@ def dataset_splits(name: str, cfg: Any, ckpt: Optional[Dict[str, Any]] = None, r
         own = False
     if own:
         seed = int(((ckpt or {}).get("config") or {}).get("seed", 0))
-        return tcja_data(cfg, root, seed=seed, progress=False)
+        root, cache_dir = run_data_source(ckpt or {}, root)  # default: the folder the run trained on
+        return tcja_data(cfg, root, seed=seed, progress=False, cache_dir=cache_dir)
     size = None if list(cfg.input_size) == list(cfg.sensor_size) else list(cfg.input_size)
     return snn_data.load(name, root=root, frames=int(cfg.T), split_by="number", size=size, progress=False)
 
@@ -350,7 +351,8 @@ def configure_simulate(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     parser.add_argument("--data", default=None,
                         help="dataset name for snnkit.data.load (default: the config's, e.g. digits_dvs), a .pt "
                              "file of (x[N, T, C, H, W], y[N]), or 'random' (Bernoulli(0.05) input spikes, no labels)")
-    parser.add_argument("--root", default=None, help="folder holding the dataset (not needed for digits_dvs)")
+    parser.add_argument("--root", default=None, help="folder holding the dataset (default for the checkpoint's own "
+                                                     "dataset: the folder its run trained on; not needed for digits_dvs)")
     parser.add_argument("--samples", type=int, default=16, help="number of test samples (default 16)")
     parser.add_argument("--mode", choices=MODES + ("both",), default="both",
                         help="Lava arithmetic: floating_pt, fixed_pt or both (default both)")

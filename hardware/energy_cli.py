@@ -41,7 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--data", metavar="NAME",
                         help="dataset for snnkit.data.load (default: the config's; one that cannot be loaded is an "
                              "error) or 'random' (Bernoulli(0.05) input spikes)")
-    parser.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
+    parser.add_argument("--root", help="dataset folder (with --checkpoint, default: the folder its run trained on; "
+                                       "not needed for digits_dvs)")
     parser.add_argument("--split", choices=["test", "train"], default="test", help="which split to sample (default test)")
     parser.add_argument("--samples", type=int, default=64, help="number of samples to count over (default 64)")
     parser.add_argument("--batch-size", type=int, default=16, help="samples per forward pass (default 16; the counts do not depend on it)")

@@ -318,7 +318,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     rep = evaluate_tcja(args.checkpoint, root=args.root, split=args.split, batch_size=args.batch_size,
-                        device=args.device, num_workers=args.workers)
+                        device=args.device, num_workers=args.workers, cache_dir=args.cache_dir)
     m = rep.meta
     logged = "" if m["logged_test_acc"] is None or args.split != "test" else \
         f"; training logged {100 * m['logged_test_acc']:.2f} % after this epoch"
@@ -404,7 +404,10 @@ def build_parser() -> argparse.ArgumentParser:
                                         "matrix) or SpikeGPT / RWKV on a corpus (loss, bits per character, perplexity)")
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_evaluate"]).configure_evaluate(s)
     g = s.add_argument_group("tcja", "options for TCJA-SNN checkpoints")
-    g.add_argument("--root", help="the dataset folder the network was trained on (not needed for digits_dvs)")
+    g.add_argument("--root", help="the dataset folder (default: the folder the run trained on, as its checkpoint "
+                                  "remembers; not needed for digits_dvs)")
+    s.add_argument("--cache-dir", help="data cache folder (tcja: the frame cache, default the run's; spikegpt/rwkv: "
+                                       "where --data shakespeare is kept); else $SNNKIT_DATA or ~/.cache/snnkit/data")
     g.add_argument("--json", help="also write the report (scores, per class, confusion matrix) to this JSON file")
     g.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes")
     s.set_defaults(func=cmd_evaluate)

@@ -55,8 +55,11 @@ def tcja_trainer(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = tcja_snn.build_model(cfg)
+    source = None if data is not None else {key: None if where is None else str(Path(where).expanduser().resolve())
+                                            for key, where in (("root", root), ("cache_dir", cache_dir))}
     trainer = Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
-                      label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()))
+                      label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()),
+                      data_source=source)
     trainer.bars = bars
     return trainer
 
@@ -118,10 +121,12 @@ def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 
 
 def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Path]] = None, split: str = "test",
                   batch_size: Optional[int] = None, device: str = "auto", num_workers: int = 0,
-                  progress: bool = True, data: Optional[Tuple[Any, Any]] = None) -> Any:
+                  progress: bool = True, data: Optional[Tuple[Any, Any]] = None,
+                  cache_dir: Optional[Union[str, Path]] = None) -> Any:
     """A :class:`~snnkit.train.evaluate.ClassificationReport` of a TCJA-SNN checkpoint on its dataset's ``split``.
 
-    The data are framed as the run's config says and split with the run's seed; ``data=(train, test)``
+    The data are framed as the run's config says and split with the run's seed, read from ``root``
+    (default: the folder the run trained on, see :func:`run_data_source`); ``data=(train, test)``
     replaces the loading (tests, custom sets). The training split is read without augmentation.
     """
     from ..models import tcja_snn
@@ -133,7 +138,10 @@ def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Pat
     model, ckpt = load_tcja(checkpoint)
     cfg = tcja_snn.TCJASNNConfig.from_dict(ckpt["model_config"])
     seed = int((ckpt.get("config") or {}).get("seed", 0))
-    train, test = data if data is not None else tcja_data(cfg, root, seed=seed, progress=progress)
+    if data is None:
+        root, cache_dir = run_data_source(ckpt, root, cache_dir)
+        data = tcja_data(cfg, root, seed=seed, progress=progress, cache_dir=cache_dir)
+    train, test = data
     dataset = test if split == "test" else train
     if dataset is None or len(dataset) == 0:
         raise ValueError(f"evaluate_tcja: {cfg.name} has no {split} samples to evaluate")
@@ -143,6 +151,23 @@ def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Pat
     return classification_report(model, dataset, cfg.num_classes, classes=getattr(dataset, "classes", None),
                                  meta=meta, batch_size=batch_size or cfg.batch_size, device=device,
                                  num_workers=num_workers, loss_fn=model.loss, progress=progress)
+
+
+def run_data_source(ckpt: Dict[str, Any], root: Optional[Union[str, Path]] = None,
+                    cache_dir: Optional[Union[str, Path]] = None) -> Tuple[Optional[str], Optional[str]]:
+    """``(root, cache_dir)`` to read a checkpoint's dataset: those given, else the ones its training run used.
+
+    A remembered folder that is gone is dropped (the loader then asks for ``--root`` as usual,
+    and this names the folder the run used)."""
+    source = ckpt.get("data_source") or {}
+    if root is None and source.get("root"):
+        if not Path(source["root"]).is_dir():
+            raise FileNotFoundError(f"the run trained on the dataset folder {source['root']!r}, which is not there "
+                                    "any more: give the dataset's folder with --root")
+        root = source["root"]
+    if cache_dir is None and source.get("cache_dir") and Path(source["cache_dir"]).is_dir():
+        cache_dir = source["cache_dir"]
+    return (None if root is None else str(root)), (None if cache_dir is None else str(cache_dir))
 
 
 def _asdict(cfg: Any) -> Dict[str, Any]:

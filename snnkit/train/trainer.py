@@ -86,7 +86,8 @@ class Trainer:
     """Fits ``model`` on ``train_set`` and evaluates on ``test_set`` as ``config`` says.
 
     ``arch`` and ``model_config`` are stored in checkpoints so that loading one into a
-    different architecture fails with a clear message.
+    different architecture fails with a clear message; ``data_source`` (e.g. the dataset folder)
+    so that evaluating one later finds the data without being told again.
     """
 
     epoch_lines = True  # with config.progress: one summary line per finished epoch (format_epoch)
@@ -97,7 +98,7 @@ class Trainer:
         config: Optional[TrainConfig] = None, *, collate_fn: Optional[Callable[[List[Any]], Batch]] = None,
         arch: Optional[str] = None, model_config: Optional[Dict[str, Any]] = None,
         loss_fn: Optional[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = None, label: Optional[str] = None,
-        model_config_defaults: Optional[Dict[str, Any]] = None,
+        model_config_defaults: Optional[Dict[str, Any]] = None, data_source: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.config = config or TrainConfig()
         if len(train_set) == 0:
@@ -112,6 +113,7 @@ class Trainer:
         self.train_set, self.test_set, self.collate_fn = train_set, test_set, collate_fn
         self.arch, self.model_config = arch, model_config
         self.model_config_defaults = model_config_defaults  # what a field missing from an older checkpoint means
+        self.data_source = data_source  # where the data came from (dataset folder, cache), for evaluation later
         self.label = label  # names this run in the per-epoch lines (several trainings may print at once)
         self.loss_fn = loss_fn or (lambda out, y: classification_loss(self.config.loss, out, y))
         self.net: nn.Module = self.model
@@ -315,6 +317,7 @@ class Trainer:
             "history": self.history, "rng": rng_state(), "config": self.config.to_dict(),
             "arch": self.arch, "model_config": self.model_config, "snnkit_version": __version__,
             "data": self._data_sizes(), "threads": torch.get_num_threads(), "ranks": dist.world_size(),
+            "data_source": self.data_source,
         }
 
     def _data_sizes(self) -> Dict[str, Optional[int]]:

@@ -123,3 +123,34 @@ def test_cli_evaluate_refuses_tcja_options_for_a_language_model(tmp_path: Path, 
     torch.save({"model": {}, "snnkit_version": "0", "arch": "spikegpt"}, tmp_path / "lm.pt")
     assert "--root and --json are for TCJA-SNN checkpoints" in cli_error(
         ["evaluate", "--checkpoint", str(tmp_path / "lm.pt"), "--root", str(tmp_path)])
+
+
+def test_evaluation_reads_the_dataset_folder_the_run_trained_on(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A checkpoint remembers its run's --root and --cache-dir: `snnkit evaluate` and `snnkit simulate` need no
+    --root; a remembered folder that is gone is named; --root still overrides it."""
+    from snnkit.models import tcja_snn
+    from tests.data.native import make_cifar10_dvs
+
+    monkeypatch.delenv("SNNKIT_DATA", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))    # a rebuilt cache would land here
+    root = make_cifar10_dvs(tmp_path / "data", per_class=10, n_events=40)
+    cache = tmp_path / "cache"
+    cfg = tcja_snn.get_config("cifar10_dvs", T=2, stages=[[4], [4]], tcja_stages=[0, 1], resize=8, epochs=1,
+                              batch_size=8)
+    out = tmp_path / "run"
+    tcja_trainer(cfg, root=root, cache_dir=cache, out_dir=out, progress=False, tensorboard=False).fit()
+    ckpt = torch.load(out / "last.pt", weights_only=False)
+    assert ckpt["data_source"] == {"root": str(root.resolve()), "cache_dir": str(cache.resolve())}
+    built = sorted(p.name for p in cache.glob("*.h5"))
+    assert len(built) == 2
+    rep = evaluate_tcja(out / "last.pt", progress=False)
+    assert rep.n == 10 and rep.accuracy == pytest.approx(ckpt["history"][-1]["test_acc"])
+    assert sorted(p.name for p in cache.glob("*.h5")) == built and not (tmp_path / "home").exists()  # cache reused
+    from hardware.cli import dataset_splits   # simulate / export / energy --checkpoint read the data through it
+
+    assert len(dataset_splits("cifar10_dvs", tcja_snn.TCJASNNConfig.from_dict(ckpt["model_config"]), ckpt)[1]) == 10
+    moved = root.rename(tmp_path / "elsewhere")
+    assert cli.main(["evaluate", "--checkpoint", str(out / "last.pt")]) == 2
+    assert f"the run trained on the dataset folder {str(root.resolve())!r}, which is not there any more: give " \
+           "the dataset's folder with --root" in capsys.readouterr().err
+    assert evaluate_tcja(out / "last.pt", root=moved, progress=False).n == 10
