@@ -188,24 +188,42 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
         from sklearn.datasets import load_digits
 
         images = torch.tensor(load_digits().images / 16.0, dtype=torch.float32).unsqueeze(1)
-    if args.epochs < 1 or args.n < 1:
-        raise ValueError(f"--epochs and --n must be >= 1, got {args.epochs} and {args.n}")
+    if args.checkpoint and (args.epochs is not None or args.attention is not None):
+        raise ValueError("--epochs and --attention describe training; with --checkpoint the saved VAE is sampled as "
+                         "it is")
+    epochs = 30 if args.epochs is None else args.epochs
+    if epochs < 1 or args.n < 1:
+        raise ValueError(f"--epochs and --n must be >= 1, got {epochs} and {args.n}")
     from ._io import check_writable_folder
 
     try:   # before any training: a bad folder is not found only at the end
         check_writable_folder(args.out)
     except OSError as err:
         raise ValueError(f"--out {err}; give a folder for the PNG grids") from None
-    gen = torch.Generator().manual_seed(args.seed)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    saved = V.load_vae(args.checkpoint) if args.checkpoint else None
+    if saved:
+        shape = [saved[0].config.in_channels, *saved[0].config.image_size]
+        if list(images.shape[1:]) != shape:
+            raise ValueError(f"--checkpoint {args.checkpoint!r} was trained on images {tuple(shape)}, these are "
+                             f"{tuple(images.shape[1:])}")
+    # the held-out split of training (the run's seed), so that a loaded VAE is scored on images it did not see
+    gen = torch.Generator().manual_seed(int(saved[1].get("seed", 0)) if saved else args.seed)
     order = torch.randperm(len(images), generator=gen)
     n_test = max(1, len(images) // 10)
     test, train = images[order[:n_test]], images[order[n_test:]]
-    cfg = V.TCJAVAEConfig(image_size=list(images.shape[-2:]), in_channels=images.shape[1], attention=args.attention)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    model, hist = V.train_vae(train, cfg, epochs=args.epochs, seed=args.seed,
-                              log=lambda e, m: print(f"epoch {e + 1}/{args.epochs}: loss {m['loss']:.2f} "
-                                                     f"recon {m['recon']:.2f} kl {m['kl']:.2f}", flush=True))
+    if saved:
+        model, cfg = saved[0], saved[0].config
+        gen = torch.Generator().manual_seed(args.seed)
+        print(f"loaded {args.checkpoint} (attention {cfg.attention}, trained {len(saved[1].get('history', []))} "
+              f"epochs, seed {saved[1].get('seed')})")
+    else:
+        cfg = V.TCJAVAEConfig(image_size=list(images.shape[-2:]), in_channels=images.shape[1],
+                              attention=args.attention or "tcja")
+        model, hist = V.train_vae(train, cfg, epochs=epochs, seed=args.seed,
+                                  log=lambda e, m: print(f"epoch {e + 1}/{epochs}: loss {m['loss']:.2f} "
+                                                         f"recon {m['recon']:.2f} kl {m['kl']:.2f}", flush=True))
     with torch.no_grad():
         mu, logvar = model.encode(test)
         recon = V.vae_loss(model.decode(mu), test, mu, logvar, cfg.beta)["recon"].item()
@@ -214,7 +232,11 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     V.save_grid_png(V.sample(model, args.n, generator=gen), out / "samples.png", scale=6)
     V.save_grid_png(torch.cat([test[:8], V.reconstruct(model, test[:8])]), out / "reconstructions.png", nrow=8, scale=6)
     print(f"held-out reconstruction loss (BCE per image, {len(test)} images): {recon:.2f}")
-    print(f"wrote {out / 'samples.png'} and {out / 'reconstructions.png'}")
+    written = [out / "samples.png", out / "reconstructions.png"]
+    if not saved:
+        written.append(V.save_vae(model, out / "vae.pt", history=hist, seed=args.seed, recon_loss=recon,
+                                  images=str(args.images or "sklearn digits")))
+    print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 
@@ -412,14 +434,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes")
     s.set_defaults(func=cmd_evaluate)
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_generate"]).configure_generate(sub.add_parser("generate", help="stream text sampled from a SpikeGPT / RWKV checkpoint"))
-    s = sub.add_parser("generate-images", help="train the TCJA spiking VAE and write a PNG grid of samples")
+    s = sub.add_parser("generate-images", help="train the TCJA spiking VAE (OUT/vae.pt) or load one "
+                                                         "(--checkpoint), write PNG grids of samples and reconstructions")
     s.add_argument("--images", help=".npy file of images [N, H, W] in [0, 1] (default: scikit-learn's digits)")
-    s.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    s.add_argument("--attention", default="tcja", choices=["tcja", "t_xa", "c_xa", "none"],
+    s.add_argument("--checkpoint", help="a vae.pt an earlier run wrote: sample it and score it on its held-out "
+                                        "images instead of training")
+    s.add_argument("--epochs", type=int, help="training epochs (default 30)")
+    s.add_argument("--attention", choices=["tcja", "t_xa", "c_xa", "none"],
                    help="attention in the VAE's encoder and decoder (default tcja)")
     s.add_argument("--n", type=int, default=64, help="number of samples in the grid")
     s.add_argument("--out", default="runs/vae", help="output folder")
-    s.add_argument("--seed", type=int, default=0, help="initialisation, held-out split and samples (default 0)")
+    s.add_argument("--seed", type=int, default=0, help="initialisation, held-out split and samples (default 0; with "
+                                                       "--checkpoint the samples only: the split is the run's)")
     s.add_argument("--threads", type=int_at_least(1), default=1, help="torch threads (1 is fastest for these small layers)")
     s.set_defaults(func=cmd_generate_images)
     return p

@@ -74,7 +74,46 @@ def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thr
     assert samples.shape[:2] == (114, 114)
     # 2 held-out images then their 2 reconstructions, in one row of 8 slots: (9+1)*6 high, (8*9+1)*6 wide
     assert recon.shape[:2] == (60, 438)
-    assert sorted(p.name for p in out.iterdir()) == ["reconstructions.png", "samples.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["reconstructions.png", "samples.png", "vae.pt"]
+    loss = float(text.split("2 images): ")[1].split()[0])
+    # the saved VAE, loaded: the same held-out images (the run's seed 0 split, whatever --seed says), the same loss,
+    # the same reconstructions; new samples drawn with --seed
+    again = tmp_path / "again"
+    assert cli.main(["generate-images", "--images", images, "--checkpoint", str(out / "vae.pt"), "--n", "4",
+                     "--seed", "5", "--out", str(again)]) == 0
+    text = capsys.readouterr().out
+    assert "loaded" in text and "trained 2 epochs, seed 0" in text and "epoch 1/" not in text
+    assert float(text.split("2 images): ")[1].split()[0]) == loss
+    assert (mpimg.imread(again / "reconstructions.png") == recon).all()
+    import torch
+
+    from snnkit.models import tcja_vae as V
+
+    model, _ = V.load_vae(out / "vae.pt")
+    V.save_grid_png(V.sample(model, 4, generator=torch.Generator().manual_seed(5)), tmp_path / "want.png", scale=6)
+    assert (mpimg.imread(again / "samples.png") == mpimg.imread(tmp_path / "want.png")).all()
+    assert sorted(p.name for p in again.iterdir()) == ["reconstructions.png", "samples.png"]
+
+
+def test_generate_images_checkpoint_errors(tmp_path, capsys, monkeypatch) -> None:
+    import torch
+
+    from snnkit.models import tcja_vae as V
+
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    images = _npy(tmp_path / "images.npy", np.full((4, 8, 8), 0.5))
+    other = tmp_path / "other.pt"
+    torch.save({"arch": "tcja_snn", "model": {}}, other)
+    V.save_vae(V.TCJAVAE(V.TCJAVAEConfig(image_size=[6, 6])), tmp_path / "small.pt", seed=0)
+    for flags, message in ((["--checkpoint", str(other)], "is not a TCJA VAE checkpoint (arch 'tcja_snn'"),
+                           (["--checkpoint", str(tmp_path / "none.pt")], "none.pt' does not exist"),
+                           (["--checkpoint", str(tmp_path / "small.pt")], "was trained on images (1, 6, 6), these "
+                                                                          "are (1, 8, 8)"),
+                           (["--checkpoint", str(other), "--epochs", "3"], "--epochs and --attention describe training")):
+        assert cli.main(["generate-images", "--images", images, "--out", str(tmp_path / "out"), *flags]) == 2
+        err = capsys.readouterr().err
+        assert message in err, err
+    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("flags", [["--epochs", "0"], ["--n", "-2"]])

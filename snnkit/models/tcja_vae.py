@@ -22,10 +22,11 @@ sampling needs no prior network. Choices:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -41,7 +42,8 @@ from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 __all__ = ["TCJAVAEConfig", "TCJAVAE", "kl_divergence", "vae_loss", "train_vae", "sample", "reconstruct",
-           "save_grid_png"]
+           "save_grid_png", "save_vae", "load_vae"]
+ARCH = "tcja_vae"  # the checkpoint's "arch", as snnkit.train writes "tcja_snn"
 
 
 @dataclass
@@ -244,6 +246,34 @@ def sample(model: TCJAVAE, n: int, generator: Optional[torch.Generator] = None) 
     p = next(model.parameters())
     z = torch.randn(n, model.config.latent_dim, generator=generator, dtype=p.dtype).to(p.device)
     return torch.sigmoid(model.decode(z))
+
+
+def save_vae(model: TCJAVAE, path: "str | os.PathLike[str]", **meta: Any) -> "os.PathLike[str]":
+    """Write ``model``'s weights and config (and ``meta``: history, seed, ...) to ``path`` atomically."""
+    ckpt = {"arch": ARCH, "model_config": dataclasses.asdict(model.config), "model": model.state_dict(), **meta}
+    return atomic_write(path, lambda tmp: torch.save(ckpt, tmp))
+
+
+def load_vae(path: "str | os.PathLike[str]") -> Tuple[TCJAVAE, Dict[str, Any]]:
+    """``(model in eval mode, checkpoint dict)`` from a file :func:`save_vae` wrote; ValueError for any other file."""
+    where = os.fspath(path)
+    if not os.path.isfile(where):
+        raise FileNotFoundError(f"TCJA VAE checkpoint {where!r} does not exist")
+    try:
+        ckpt = torch.load(where, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises several types for a file that is no checkpoint
+        raise ValueError(f"{where!r} is not a readable checkpoint ({type(err).__name__}: {err})") from None
+    arch = ckpt.get("arch") if isinstance(ckpt, dict) else None
+    if arch != ARCH:
+        raise ValueError(f"{where!r} is not a TCJA VAE checkpoint (arch {arch!r}; `snnkit generate-images` writes "
+                         f"OUT/vae.pt with arch {ARCH!r})")
+    fields = {f.name for f in dataclasses.fields(TCJAVAEConfig)}
+    unknown = sorted(set(ckpt["model_config"]) - fields)
+    if unknown:
+        raise ValueError(f"{where!r}: config fields {unknown} unknown to this snnkit (written by a newer version?)")
+    model = TCJAVAE(TCJAVAEConfig(**ckpt["model_config"]))
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), ckpt
 
 
 @torch.no_grad()
