@@ -35,7 +35,9 @@ class MetricLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
 
-                self._tb = SummaryWriter(str(self.out_dir / "tensorboard"))
+                # purge_step: TensorBoard drops what an interrupted earlier run logged from this epoch on
+                # (it logged the epoch, then stopped before the checkpoint; the resumed run logs it again)
+                self._tb = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=row["epoch"])
             except ImportError:
                 self._want_tb = False
         if self._tb is not None:

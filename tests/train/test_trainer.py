@@ -53,6 +53,29 @@ def test_resume_is_bit_for_bit(tmp_path: Path) -> None:
     assert [r["train_loss"] for r in full.history] == [r["train_loss"] for r in resumed.history]
 
 
+def test_resumed_run_replaces_tensorboard_points_of_the_interrupted_one(tmp_path: Path) -> None:
+    """A run stopped after logging an epoch but before its checkpoint logs that epoch again on resume: TensorBoard
+    shows it once (the writer purges the earlier run's events from there on), as metrics.csv does."""
+    import shutil
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    def trainer() -> Trainer:
+        return Trainer(_model(), dataset(), dataset(n=30, seed=1), _cfg(tmp_path, epochs=3, tensorboard=True))
+
+    trainer().fit(stop_after=2)
+    shutil.copy(tmp_path / "last.pt", tmp_path / "epoch2.pt")
+    trainer().fit(resume=True)                              # logs epoch 3 ...
+    shutil.copy(tmp_path / "epoch2.pt", tmp_path / "last.pt")  # ... but its checkpoint never reached the disk
+    hist = trainer().fit(resume=True)
+    acc = EventAccumulator(str(tmp_path / "tensorboard"))
+    acc.Reload()
+    points = [(e.step, e.value) for e in acc.Scalars("train_loss")]
+    assert [step for step, _ in points] == [1, 2, 3]
+    assert [v for _, v in points] == pytest.approx([r["train_loss"] for r in hist])
+    assert [int(r["epoch"]) for r in csv.DictReader(open(tmp_path / "metrics.csv"))] == [1, 2, 3]
+
+
 def test_progress_bar_does_not_change_the_result(tmp_path: Path) -> None:
     """Seeded training is the same with and without a progress bar (tqdm must not draw from the RNG)."""
     runs = []
