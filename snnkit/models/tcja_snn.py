@@ -412,7 +412,8 @@ def _ncaltech101_tet() -> TCJASNNConfig:
               "Kaiming init; Adam 1e-3, cosine T_max 1024 over 1024 epochs, --b 16 --T 14 (its TCJA is sized for "
               "T=14; the script's default --T 16 crashes it), TET loss, 90/10 split per class. Dropout: one mask per "
               "sample for all time steps, as intended; the script's MultiStepDropout on batch-major data shares "
-              "one mask across the batch and, never reset, keeps it for the whole run.")
+              "its masks across the batch (the first also across time steps) and, never reset, keeps them for the "
+              "whole run.")
 
 
 def _fashion_mnist() -> TCJASNNConfig:
