@@ -189,6 +189,34 @@ def test_tet_checkpoint_gives_the_originals_outputs_and_gradients(name, Orig, hw
         torch.testing.assert_close(b.grad, a.grad, rtol=1e-10, atol=1e-12)
 
 
+def TET_loss(outputs, labels, criterion, means, lamb):
+    """src/tet/functions.py, verbatim but for comments."""
+    T = outputs.size(1)
+    Loss_es = 0
+    for t in range(T):
+        Loss_es += criterion(outputs[:, t, ...], labels)
+    Loss_es = Loss_es / T
+    if lamb != 0:
+        MMDLoss = torch.nn.MSELoss()
+        y = torch.zeros_like(outputs).fill_(means)
+        Loss_mmd = MMDLoss(outputs, y)
+    else:
+        Loss_mmd = 0
+    return (1 - lamb) * Loss_es + lamb * Loss_mmd
+
+
+@pytest.mark.parametrize("name", ["cifar10_dvs_tet", "ncaltech101_tet"])
+def test_tet_loss_equals_the_scripts(name) -> None:
+    """The configs' loss is the scripts' TET_loss(outputs, labels, CrossEntropyLoss(), means=1.0, lamb=1e-3)."""
+    cfg = get_config(name, stages=[[4]] * len(get_config(name).stages), hidden=[8][:len(get_config(name).hidden)])
+    model = build_model(cfg)
+    torch.manual_seed(0)
+    out = torch.randn(cfg.T, 5, cfg.num_classes, dtype=torch.float64) * 3   # [T, B, classes], snnkit's layout
+    labels = torch.randint(cfg.num_classes, (5,))
+    want = TET_loss(out.transpose(0, 1), labels, nn.CrossEntropyLoss(), 1.0, 1e-3)   # the scripts' [B, T, classes]
+    torch.testing.assert_close(model.loss(out, labels), want, rtol=1e-14, atol=0)
+
+
 def test_kaiming_init_of_the_tet_networks() -> None:
     """conv_init='kaiming': every Conv2d weight ~ N(0, 2/fan_out) as TET's VGG-SNN; the TCJA convs keep PyTorch's."""
     torch.manual_seed(0)

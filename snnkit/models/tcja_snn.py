@@ -400,8 +400,10 @@ def _cifar10_dvs_tet() -> TCJASNNConfig:
               "epochs, -b 64 (the script's default), TET loss (means 1.0, lamb 1e-3); training frames flipped and "
               "rolled by +-5 px, test frames not. Differences: the script reads TET's own preprocessed .pt frames "
               "and resizes them to 48x48 with PIL before the flip/roll; here SpikingJelly number-split frames are "
-              "flipped/rolled at 128x128 and average-pooled to 48x48 in the network (as src/cifar10dvs.py). The "
-              "script starts its cosine schedule 514 epochs in (a resumed run); this config starts at 0.")
+              "flipped/rolled at 128x128 and average-pooled to 48x48 in the network (as src/cifar10dvs.py); the "
+              "script's train/test folders come from TET's preprocessing, here 90/10 per class in file order. The "
+              "script starts its cosine schedule 514 epochs in; this config starts at 0. The scripts train in "
+              "float32: --amp off matches them on CUDA.")
 
 
 def _ncaltech101_tet() -> TCJASNNConfig:
@@ -413,7 +415,7 @@ def _ncaltech101_tet() -> TCJASNNConfig:
               "T=14; the script's default --T 16 crashes it), TET loss, 90/10 split per class. Dropout: one mask per "
               "sample for all time steps, as intended; the script's MultiStepDropout on batch-major data shares "
               "its masks across the batch (the first also across time steps) and, never reset, keeps them for the "
-              "whole run.")
+              "whole run. The script trains in float32: --amp off matches it on CUDA.")
 
 
 def _fashion_mnist() -> TCJASNNConfig:
