@@ -779,7 +779,7 @@ class _HookCounter:
             self._add_uniform(a, "acs", self._lead(x, feat), float(fo.sum()) - out_per)
         a.neurons = self._per_sample(y)
         a.synapses = int(fo.sum())
-        window_sum = self._window_sum(mod)
+        window_sum = self._window_sum(mod, tuple(x.shape[-2:]))
         if window_sum is not None:  # y is kept alive with it, so its address cannot be reused meanwhile
             nz = (x != 0).to(torch.float32)
             counts = window_sum(nz.reshape((-1,) + tuple(x.shape[-3:]))).round().reshape(y.shape)
@@ -787,12 +787,20 @@ class _HookCounter:
         if is_max:
             a.notes = ["max pooling: a spike x each window it lies in (binary input), or comparisons (real input)"]
 
-    def _window_sum(self, mod: nn.Module) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
-        """Sum over each window of the 2-d sum/average pools that to_lava folds into the next layer, else None."""
+    def _window_sum(self, mod: nn.Module, hw: Tuple[int, ...]) -> Optional[Callable[[torch.Tensor], torch.Tensor]]:
+        """Sum over each window of the 2-d sum/average pools that to_lava folds into the next layer, else None
+        (adaptive average pooling folds when its output size divides the input size ``hw``, as to_lava maps it)."""
         if isinstance(mod, self.cls["sumpool"]):
             k, s, p, ceil = mod.kernel_size, mod.stride, mod.padding, False
         elif isinstance(mod, nn.AvgPool2d):
             k, s, p, ceil = mod.kernel_size, mod.stride or mod.kernel_size, mod.padding, mod.ceil_mode
+        elif isinstance(mod, nn.AdaptiveAvgPool2d) and len(hw) == 2:
+            size = mod.output_size if isinstance(mod.output_size, (tuple, list)) else (mod.output_size,) * 2
+            out = [h if o is None else int(o) for o, h in zip(size, hw)]
+            if any(h % o for h, o in zip(hw, out)):
+                return None
+            k = s = tuple(h // o for h, o in zip(hw, out))
+            p, ceil = 0, False
         else:
             return None
         return lambda v: tF.avg_pool2d(v, k, s, p, ceil_mode=ceil, count_include_pad=True, divisor_override=1)

@@ -611,6 +611,10 @@ def _trace_unfolded(model: nn.Module, input_shape: Sequence[int]) -> LayerGraph:
             layers.append(_pool(path, mod, cur, "sum" if not isinstance(mod, nn.AvgPool2d) else "avg"))
             last_op_path_ok = False
             continue
+        if isinstance(mod, nn.AdaptiveAvgPool2d):
+            layers.append(_adaptive_pool(path, mod, cur))
+            last_op_path_ok = False
+            continue
         if isinstance(mod, nn.Flatten) or ("Flatten" in cls and isinstance(mod, cls["Flatten"])):
             if isinstance(mod, nn.Flatten) and (mod.start_dim, mod.end_dim) != (1, -1) and not (
                     "Flatten" in cls and isinstance(mod, cls["Flatten"])):
@@ -711,6 +715,25 @@ def _pool(path: str, mod: nn.Module, cur: Shape, mode: str) -> Pool2d:
     C, H, W = cur
     out = (C, _conv_out(H, k[0], s[0], p[0]), _conv_out(W, k[1], s[1], p[1]))
     return Pool2d(path, cur, out, mode=mode, kernel_size=k, stride=s, padding=p)
+
+
+def _adaptive_pool(path: str, mod: nn.AdaptiveAvgPool2d, cur: Shape) -> Pool2d:
+    """An adaptive average pooling whose output divides its input: the average pooling it equals (k = in / out).
+
+    Other sizes average windows of unequal, overlapping sizes, which no pooling layer (one kernel,
+    one stride) describes; TCJA-SNN's ``resize`` 128 -> 48 is one (CIFAR10-DVS)."""
+    if len(cur) != 3:
+        raise _reject(path, mod, f"pooling needs a per-sample shape (C, H, W), got {cur}")
+    C, H, W = cur
+    size = mod.output_size if isinstance(mod.output_size, tuple) else (mod.output_size, mod.output_size)
+    oh, ow = (H if size[0] is None else int(size[0])), (W if size[1] is None else int(size[1]))
+    if H % oh or W % ow:
+        raise _reject(path, mod, f"{H}x{W} -> {oh}x{ow} averages windows of unequal sizes (only sizes that divide "
+                                 "the input map, as average pooling); resize the frames before the network instead: "
+                                 f"in a TCJA-SNN config, resize: null and input_size: [{oh}, {ow}] (the data pipeline "
+                                 "then scales the events), and retrain")
+    k = (H // oh, W // ow)
+    return Pool2d(path, cur, (C, oh, ow), mode="avg", kernel_size=k, stride=k, padding=(0, 0))
 
 
 def fold_input_scales(graph: LayerGraph) -> LayerGraph:

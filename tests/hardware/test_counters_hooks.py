@@ -401,6 +401,23 @@ def _pooled_net(tcja: bool) -> nn.Module:
     return net
 
 
+def test_adaptive_pool_that_to_lava_folds_is_priced_as_the_average_pool_it_equals() -> None:
+    """AdaptiveAvgPool2d(4) on 8x8 maps to Loihi as AvgPool2d(2) folded into the next conv: the same counts and
+    Loihi energy as the network written with AvgPool2d(2)."""
+    from snnkit.hardware import energy
+
+    avg = _pooled_net(False)
+    adaptive = _pooled_net(False)
+    adaptive[2] = L.TimeDistributed(nn.AdaptiveAvgPool2d(4))
+    x = (torch.rand(4, 3, 2, 8, 8) < 0.3).float()
+    a, b = _hooks(avg, x), _hooks(adaptive, x)
+    assert b.layers["2.module"].folded_into == "3.module" == a.layers["2.module"].folded_into
+    assert b.layers["3.module"].graded_synops == a.layers["3.module"].graded_synops > 0
+    assert energy(b, "loihi").total_j == pytest.approx(energy(a, "loihi").total_j, rel=1e-12)
+    x10 = (torch.rand(4, 3, 2, 10, 10) < 0.3).float()  # 10 -> 4: unequal windows, no Loihi mapping, not folded
+    assert _hooks(adaptive, x10).layers["2.module"].folded_into == ""
+
+
 @pytest.mark.parametrize("tcja", [False, True])
 def test_loihi_energy_of_pooled_network_matches_the_lava_mapping(tcja: bool) -> None:
     """to_lava folds pooling into the next layer's weights: the hooks backend's event-driven price must

@@ -126,6 +126,21 @@ def test_custom_container_and_no_neuron_and_bad_shapes() -> None:
         trace("not a model", (3,))  # type: ignore[arg-type]
 
 
+def test_adaptive_average_pooling_maps_when_its_size_divides_the_input() -> None:
+    """AdaptiveAvgPool2d 8x8 -> 4x2 is AvgPool2d((2, 4)): traced as one, the same values; 128 -> 48 (TCJA-SNN's
+    CIFAR10-DVS resize) averages unequal windows and is refused, saying how to resize the frames instead."""
+    net = nn.Sequential(L.TimeDistributed(nn.AdaptiveAvgPool2d((4, 2))), L.TimeDistributed(nn.Conv2d(2, 3, 1)),
+                        snnkit.IF())
+    pool = trace(net, (2, 8, 8), fold=False).layers[1]
+    assert isinstance(pool, Pool2d) and (pool.mode, pool.kernel_size, pool.stride, pool.out_shape) == \
+        ("avg", (2, 4), (2, 4), (2, 4, 2))
+    x = torch.rand(5, 2, 8, 8)
+    torch.testing.assert_close(apply_op(pool, x), nn.functional.adaptive_avg_pool2d(x, (4, 2)))
+    with pytest.raises(ValueError, match=r"128x128 -> 48x48 averages windows of unequal sizes.*resize: null and "
+                                         r"input_size: \[48, 48\]"):
+        trace(nn.Sequential(L.TimeDistributed(nn.AdaptiveAvgPool2d(48)), snnkit.IF()), (2, 128, 128))
+
+
 def test_pooling_flavours() -> None:
     g = trace(nn.Sequential(L.TimeDistributed(nn.Conv2d(1, 2, 1)), snnkit.IF(), L.AvgPool2d(2), snnkit.IF(),
                             nn.AvgPool2d(2, divisor_override=1), snnkit.IF()), (1, 8, 8))

@@ -94,6 +94,19 @@ def test_conv_pool_batchnorm_network_float_is_exact_with_sparse_convs() -> None:
     assert sum(c["torch"] for c in rep.spike_counts.values()) > 100
 
 
+def test_network_that_resizes_its_input_by_adaptive_pooling_runs_exactly_in_lava() -> None:
+    """A leading AdaptiveAvgPool2d (TCJA-SNN's `resize`) with a size dividing the input folds into the first conv."""
+    torch.manual_seed(4)
+    net = nn.Sequential(L.TimeDistributed(nn.AdaptiveAvgPool2d(4)), L.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1)),
+                        snnkit.IF(), L.Flatten(), L.TimeDistributed(nn.Linear(64, 3)), snnkit.IF())
+    with torch.no_grad():
+        net[1].module.weight.mul_(4)
+    x = (torch.rand(8, 2, 2, 8, 8, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    rep = compare(net, x)
+    assert rep.spike_agreement == 1.0, str(rep)
+    assert sum(c["torch"] for c in rep.spike_counts.values()) > 100
+
+
 @pytest.mark.parametrize("mode", ["floating_pt", "fixed_pt"])
 def test_lava_run_equals_numpy_reference_of_lava_arithmetic(mode: str) -> None:
     """Native Lava Conv/Dense/LIFReset: the Lava run matches simulate() bit for bit (fixed point: Loihi ints)."""
