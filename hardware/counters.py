@@ -447,8 +447,9 @@ def _adaptive_windows(out_size: Sequence[Optional[int]], in_shape: Tuple[int, ..
     return cnt.expand(tuple(in_shape))
 
 
-def _tup(v: Any, d: int) -> Tuple[int, ...]:
-    return tuple(int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * d
+def _tup(v: Any, d: int) -> Tuple[Any, ...]:
+    """A d-tuple of ints from an int or a sequence (None kept: an adaptive pool's 'same as the input' size)."""
+    return tuple(None if a is None else int(a) for a in v) if isinstance(v, (tuple, list)) else (int(v),) * d
 
 
 class _Acc:
@@ -795,8 +796,7 @@ class _HookCounter:
         elif isinstance(mod, nn.AvgPool2d):
             k, s, p, ceil = mod.kernel_size, mod.stride or mod.kernel_size, mod.padding, mod.ceil_mode
         elif isinstance(mod, nn.AdaptiveAvgPool2d) and len(hw) == 2:
-            size = mod.output_size if isinstance(mod.output_size, (tuple, list)) else (mod.output_size,) * 2
-            out = [h if o is None else int(o) for o, h in zip(size, hw)]
+            out = [h if o is None else o for o, h in zip(_tup(mod.output_size, 2), hw)]
             if any(h % o for h, o in zip(hw, out)):
                 return None
             k = s = tuple(h // o for h, o in zip(hw, out))

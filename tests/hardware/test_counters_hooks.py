@@ -416,6 +416,10 @@ def test_adaptive_pool_that_to_lava_folds_is_priced_as_the_average_pool_it_equal
     assert energy(b, "loihi").total_j == pytest.approx(energy(a, "loihi").total_j, rel=1e-12)
     x10 = (torch.rand(4, 3, 2, 10, 10) < 0.3).float()  # 10 -> 4: unequal windows, no Loihi mapping, not folded
     assert _hooks(adaptive, x10).layers["2.module"].folded_into == ""
+    adaptive[2] = L.TimeDistributed(nn.AdaptiveAvgPool2d((4, None)))   # None: keep the width (then 8 -> 4 by hand)
+    adaptive[3] = L.TimeDistributed(nn.Conv2d(4, 3, (3, 5), padding=(1, 2), stride=(1, 2), bias=False))
+    b2 = _hooks(adaptive, x)
+    assert b2.layers["2.module"].folded_into == "3.module" and b2.layers["2.module"].synapses == 4 * 8 * 8
 
 
 @pytest.mark.parametrize("tcja", [False, True])
