@@ -14,6 +14,7 @@ and/or ``fixed_pt``), prints per-layer spike agreement, accuracies and an energy
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -69,8 +70,8 @@ def _refusal(cmd: str, model: Any, err: ValueError) -> "SystemExit":
     hint = ""
     if getattr(model.config, "pool", None) == "max" and "MaxPool" in str(err):
         hint = ("; this checkpoint's config has pool: max, so train it again with pool: avg (snnkit train tcja "
-                f"--config {model.config.name} --print-config > cfg.yaml, set pool: avg, then snnkit train tcja "
-                "--config cfg.yaml)")
+                "--config CHECKPOINT --print-config > cfg.yaml writes the config it trained with; set pool: avg, "
+                "then snnkit train tcja --config cfg.yaml)")
     return _fail(cmd, f"{err}{hint}")
 
 
@@ -133,13 +134,19 @@ RANDOM_RATE = 0.05  # firing probability of the inputs of --data random
 
 
 def random_inputs(cfg: Any, n: int, batch_size: int, seed: int) -> List[Any]:
-    """``--data random``: ``n`` samples of Bernoulli(RANDOM_RATE) spikes as ``x[T, B, C, H, W]`` batches of ``batch_size``."""
+    """``--data random``: ``n`` samples of Bernoulli(RANDOM_RATE) spikes as ``x[T, B, C, H, W]`` batches of ``batch_size``.
+
+    Drawn one sample after the other, so sample i is the same whatever the batch size (and in
+    ``snnkit simulate`` and ``snnkit energy``)."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
     H, W = cfg.input_size
-    return [(torch.rand(cfg.T, min(batch_size, n - start), cfg.in_channels, H, W, generator=g) < RANDOM_RATE).float()
-            for start in range(0, n, batch_size)]
+
+    def draw() -> Any:
+        return (torch.rand(cfg.T, 1, cfg.in_channels, H, W, generator=g) < RANDOM_RATE).float()
+
+    return [torch.cat([draw() for _ in range(min(batch_size, n - start))], dim=1) for start in range(0, n, batch_size)]
 
 
 def dataset_splits(name: str, cfg: Any, ckpt: Optional[Dict[str, Any]] = None, root: Optional[str] = None,
@@ -197,16 +204,20 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
         if x.shape[1] != T or tuple(x.shape[2:]) != _input_shape(model):
             raise _fail(cmd, f"--data {data!r}: x has shape {tuple(x.shape)} but the model needs "
                              f"[N, T={T}, {', '.join(map(str, _input_shape(model)))}]")
+        if x.shape[0] <= offset:
+            raise _fail(cmd, f"--data {data!r} holds {x.shape[0]} samples: nothing to run"
+                             + (f" after offset {offset}" if offset else ""))
         y = None if y is None else _checked_labels(y, x.shape[0], int(cfg.num_classes), data, cmd)
+        total = x.shape[0]
         x = x[offset: offset + n].float().transpose(0, 1).contiguous()
         y = None if y is None else y[offset: offset + n]
-        return x, y, f"{path.name} (samples {offset}..{offset + x.shape[1] - 1})"
+        return x, y, f"{path.name} (samples {offset}..{offset + x.shape[1] - 1}{_capped(n, x.shape[1], total)})"
     try:
         train, test = dataset_splits(data, cfg, ckpt, root)
     except Exception as err:  # noqa: BLE001 - report any loader failure with its message
         raise _fail(cmd, f"could not load --data {data!r}: {err}") from None
     ds = test if split == "test" else train
-    n = max(0, min(n, len(ds) - offset))
+    asked, n = n, max(0, min(n, len(ds) - offset))
     if n == 0:
         raise _fail(cmd, f"--data {data!r} ({split} split) has {len(ds)} samples: nothing after offset {offset}")
     xs, ys = zip(*(ds[i] for i in range(offset, offset + n)))
@@ -216,7 +227,13 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
     if tuple(x.shape[2:]) != _input_shape(model):
         raise _fail(cmd, f"--data {data!r} yields samples of shape {tuple(x.shape[1:])}, but the model needs "
                          f"[T={T}, {', '.join(map(str, _input_shape(model)))}]")
-    return x.transpose(0, 1).contiguous(), torch.as_tensor(ys).long(), f"{data} ({split} split, first {n})"
+    return (x.transpose(0, 1).contiguous(), torch.as_tensor(ys).long(),
+            f"{data} ({split} split, first {n}{_capped(asked, n, len(ds))})")
+
+
+def _capped(asked: int, got: int, total: int) -> str:
+    """The note for a description when fewer samples than asked for exist (else nothing)."""
+    return f"; {asked} asked for, the set has {total}" if got < asked else ""
 
 
 def check_out(cmd: str, out: Path, folder: Path) -> None:
@@ -292,10 +309,10 @@ def run_export(args: argparse.Namespace) -> int:
     model, ckpt = load_model(args.checkpoint, "export")
     shape = _input_shape(model)
     out = Path(args.out)
-    if out.is_dir():
-        raise _fail("export", f"--out {str(out)!r} is a directory; give a file path")
-    check_out("export", out, out.parent)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir() or str(args.out).endswith(("/", os.sep)):
+        raise _fail("export", f"--out {str(args.out)!r} is a directory; give a file path (e.g. "
+                              f"{str(out / ('net.' + {'netx': 'net'}.get(args.to, args.to)))!r})")
+    check_out("export", out, out.parent)  # its folders are created with the file, once the network is accepted
     meta = {"checkpoint": str(args.checkpoint), "arch": ckpt.get("arch"), "model_config": ckpt.get("model_config"),
             "input_shape": list(shape), "T": int(model.config.T), "snnkit_version": ckpt.get("snnkit_version")}
     try:
@@ -367,7 +384,8 @@ def configure_simulate(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
                         help=f"training samples that size the fixed-point input scale (default {CALIBRATION_SAMPLES}; "
                              "with a .pt --data, which has no training split, the simulated samples)")
     parser.add_argument("--energy-model", default="loihi", choices=sorted(ENERGY_MODELS),
-                        help="energy model for the table (default loihi)")
+                        help="event-driven (neuromorphic) energy model pricing the Lava run's events (default "
+                             "loihi); a conventional chip (horowitz45) runs the PyTorch network: snnkit energy")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_simulate)
     return parser
@@ -379,6 +397,15 @@ def _progress(total: int, desc: str, enabled: bool):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, desc=desc, unit="sample", dynamic_ncols=True, leave=True, file=sys.stderr)
+
+
+def _silent_outputs(out: Any) -> int:
+    """Samples whose summed output ties across all classes (nothing fired): their argmax is class 0 by default."""
+    import torch
+
+    o = torch.as_tensor(out).double()
+    o = (o.sum(0) if o.ndim >= 3 else o).reshape(o.shape[-2] if o.ndim >= 3 else o.shape[0], -1)
+    return int((o.max(-1).values == o.min(-1).values).sum())
 
 
 def _predict(out: Any):
@@ -481,7 +508,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     from .compare import model_copy, torch_spikes
     from .counters import count_spikes
-    from .energy import energy
+    from .energy import ENERGY_MODELS, energy
     from .graph import trace
     from .host_ops import host_ops_report
     from .lava import to_lava
@@ -490,6 +517,10 @@ def run_simulate(args: argparse.Namespace) -> int:
         raise _fail("simulate", f"--samples must be >= 1, got {args.samples}")
     if args.chunk < 1:
         raise _fail("simulate", f"--chunk must be >= 1, got {args.chunk}")
+    if ENERGY_MODELS[args.energy_model].get("synop_pj") is None:
+        raise _fail("simulate", f"--energy-model {args.energy_model} prices a conventional chip, which runs the "
+                                "PyTorch network (pools, dense MACs), not the Lava run's events; use snnkit energy "
+                                f"--checkpoint {args.checkpoint} --energy-model {args.energy_model}")
     check_out("simulate", Path(args.out), Path(args.out))
     model, ckpt = load_model(args.checkpoint, "simulate")
     shape = _input_shape(model)
@@ -608,6 +639,11 @@ def run_simulate(args: argparse.Namespace) -> int:
             print(f"  {'+ non-native TCJA on the host':34} {host_j / max(N, 1) * 1e6:>12.4f} uJ  "
                   "(FP32 MACs/adds, Horowitz 45 nm; not Loihi)")
         break  # the table of the first mode; every mode's is in the JSON
+    silent = _silent_outputs(tr["output"])
+    if silent:
+        results[modes[0]]["notes"].append(
+            f"{silent} of {N} samples: the network's output is the same for every class (its last layer did not "
+            "fire), so PyTorch and Lava both predict class 0 for them: agreement says nothing about those samples")
     for n in (results[modes[0]]["notes"]):
         print(f"note: {n}")
 

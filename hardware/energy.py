@@ -238,6 +238,9 @@ def _layer_energy(L: Mapping[str, Any], kind: str, c: Mapping[str, Any], unprice
     return out
 
 
+TRACE_SOURCES = ("torch", "simulate", "lava")  # OpsReport.source of the backends that count the Lava mapping
+
+
 def energy(counts: Any, model: Union[str, Mapping[str, Any]] = "loihi") -> EnergyReport:
     """Estimate energy from an operation count report (``count_ops``/``count_lava``) or its ``to_dict()``.
 
@@ -306,6 +309,10 @@ def energy(counts: Any, model: Union[str, Mapping[str, Any]] = "loihi") -> Energ
     if event_driven and any(br.get(k) for k in ("host MACs (not native)", "host additions (not native)")):
         hosts = [n for n, b in per_br.items() if any(k.startswith("host") and v for k, v in b.items())]
         notes.append(f"operations with no neuromorphic mapping priced as host FP32 work: {', '.join(hosts)}")
+    if not event_driven and d.get("source") in TRACE_SOURCES:
+        notes.append(f"counts from the {d.get('source')} backend describe the Loihi mapping (pools folded into "
+                     "composed connections, macs = nonzero real-valued inputs x fan-out), not what a conventional "
+                     "chip computes: for this model count with count_ops(..., backend='hooks') (snnkit energy)")
     if not event_driven and c.get("neuron_update_pj") is None and c.get("neuron_update_active_pj") is None:
         notes.append("Spikformer-style estimate E = E_MAC*MACs + E_AC*ACs: neuron updates, activations and memory "
                      "traffic are not included")

@@ -440,10 +440,7 @@ class LavaNetwork:
         data = np.zeros(flat.shape[1:] + (steps,), dtype=np.float64)
         data[..., : B * T] = np.moveaxis(flat, 0, -1)
         if self.plan.mode == "fixed_pt":
-            if self.plan.input_binary and not is_binary(data):
-                raise ValueError("to_lava: fixed_pt was planned for binary (spike) inputs but the inputs are "
-                                 "real-valued; pass calibration=<sample inputs [T, B, ...]> to to_lava so the "
-                                 "input can be sent as graded spikes")
+            _refuse_real_input(self.plan, data)
             data = np.round(data * self.plan.input_scale)
             lim = 2 ** 23 - 1
             if np.any(np.abs(data) > lim):
@@ -693,6 +690,14 @@ def _decay(x: np.ndarray, keep: int) -> np.ndarray:
     return (np.sign(d) * np.right_shift(np.abs(d), 12)).astype(np.int64)
 
 
+def _refuse_real_input(plan: NetworkPlan, x: np.ndarray) -> None:
+    """A fixed-point plan sized for binary inputs cannot take real values: refuse them (one check for run/simulate)."""
+    if plan.mode == "fixed_pt" and plan.input_binary and not is_binary(x):
+        raise ValueError("to_lava: fixed_pt was planned for binary (spike) inputs but the inputs are real-valued; "
+                         "pass calibration=<sample inputs [T, B, ...]> to to_lava (snnkit export/simulate: "
+                         "--data with the model's own dataset) so the input can be sent as graded spikes")
+
+
 def simulate_plan(plan: NetworkPlan, x: Any) -> Dict[str, np.ndarray]:
     """Run a plan with Lava's LIF/Dense/Conv/Sparse arithmetic in numpy (no Lava, no delays).
 
@@ -706,6 +711,7 @@ def simulate_plan(plan: NetworkPlan, x: Any) -> Dict[str, np.ndarray]:
     first = plan.stages[0]
     src = x * first.input_scale if (first.conn == "none" and first.input_scale != 1.0) else x
     if fixed:
+        _refuse_real_input(plan, src)   # as LavaNetwork.run: rounding would silently change such inputs
         src = np.round(src * plan.input_scale).astype(np.int64)
     out: Dict[str, np.ndarray] = {}
     for sp in plan.stages:
@@ -755,6 +761,8 @@ def load_lava(path: Union[str, "os.PathLike[str]"]) -> LavaNetwork:
     from pathlib import Path
 
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(f"load_lava: {str(path)!r} is a folder; give the .lava file snnkit export wrote")
     if not path.is_file():
         raise FileNotFoundError(f"load_lava: {str(path)!r} does not exist")
     try:

@@ -106,7 +106,8 @@ def export_netx(
     host = graph.non_native()
     if host:
         raise ValueError(f"export_netx: layer {host[0].name!r} ({host[0].kind.upper()}) is not native to Loihi and "
-                         "netx has no layer type for it; use snnkit.hardware.to_lava, which runs it as a custom host process")
+                         "netx has no layer type for it; use snnkit.hardware.to_lava (snnkit export --to lava), "
+                         "which runs it as a custom host process, or train the network without it (--attention none)")
     plan = plan_network(graph, bias="auto", conv="native")
     stages = graph.stages()
     layers: List[Dict[str, Any]] = []

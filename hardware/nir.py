@@ -152,7 +152,8 @@ def export_nir(
     host = graph.non_native()
     if host:
         raise ValueError(f"export_nir: layer {host[0].name!r} ({host[0].kind.upper()}) is not native to Loihi and "
-                         "NIR 1.0 has no node for it; use snnkit.hardware.to_lava, which runs it as a custom host process")
+                         "NIR 1.0 has no node for it; use snnkit.hardware.to_lava (snnkit export --to lava), "
+                         "which runs it as a custom host process, or train the network without it (--attention none)")
     for n in graph.neurons():
         if n.input_scale != 1.0 and n.source not in ("LIF", "PLIF"):  # pragma: no cover - only LIF/PLIF scale
             raise ValueError(f"export_nir: neuron {n.name!r} has an input scale {n.input_scale}")

@@ -240,6 +240,9 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
         from .lava import _as_input
 
         c = _as_input(calibration, p.input_shape, "quantize")
+        if c.size == 0:  # np.all of nothing is True: it would plan for binary inputs without having seen any
+            raise ValueError(f"quantize: calibration holds no samples (shape {tuple(c.shape)}); give inputs "
+                             "[T, B, ...] with B >= 1, from the model's own dataset")
         first = p.stages[0]
         if first.conn == "none":
             c = c * first.input_scale

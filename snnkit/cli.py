@@ -375,7 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a network (TCJA-SNN configs, SpikeGPT) with checkpoints, logs and --resume")
     s.add_argument("model", choices=["tcja", "spikegpt", "rwkv"], help="model family (rwkv: the RWKV baseline, see --version)")
     s.add_argument("--config", help="tcja: dvs128_gesture, cifar10_dvs, ncaltech101, fashion_mnist, digits_dvs (default), "
-                                    "cifar10_dvs_tet, ncaltech101_tet (TCJA-TET-SNN), or a .yaml/.json file (see --print-config); spikegpt: tiny (default), 45m, 216m")
+                                    "cifar10_dvs_tet, ncaltech101_tet (TCJA-TET-SNN), a .yaml/.json file (see --print-config) or a .pt "
+                                    "checkpoint (the config it trained with); spikegpt: tiny (default), 45m, 216m")
     s.add_argument("--print-config", action="store_true",
                    help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")

@@ -43,7 +43,7 @@ from ..functional.validation import is_int
 
 Tensor = torch.Tensor
 __all__ = ["TCJASNNConfig", "TCJASNN", "CONFIGS", "ATTENTIONS", "get_config", "build_model",
-           "make_optimizer", "make_scheduler", "count_parameters", "PAPER_CONFIGS"]
+           "make_optimizer", "make_scheduler", "count_parameters", "PAPER_CONFIGS", "config_of_checkpoint"]
 
 ATTENTIONS = ("tcja", "none", "t_xa", "c_xa")
 SCHEDULERS = ("cosine", "step", "none")
@@ -486,13 +486,33 @@ def resolve_config(config: "str | os.PathLike[str] | TCJASNNConfig", **overrides
         cfg = config
     elif isinstance(config, str) and config in CONFIGS:
         cfg = get_config(config)
+    elif os.fspath(config).endswith(".pt") if isinstance(config, (str, os.PathLike)) else False:
+        cfg = config_of_checkpoint(config)
     elif isinstance(config, os.PathLike) or (isinstance(config, str) and config.endswith(CONFIG_SUFFIXES)):
         cfg = load_config(config)
     else:
         raise ValueError(f"unknown dataset {config!r}: valid config names are {', '.join(CONFIGS)}; "
-                         f"or give a {'/'.join(CONFIG_SUFFIXES)} config file")
+                         f"or give a {'/'.join(CONFIG_SUFFIXES)} config file or a .pt checkpoint")
     changes = _schedule_follows_epochs({k: v for k, v in overrides.items() if v is not None})
     return dataclasses.replace(cfg, **changes).validate() if changes else cfg
+
+
+def config_of_checkpoint(path: "str | os.PathLike[str]") -> TCJASNNConfig:
+    """The config a ``snnkit train tcja`` checkpoint trained with (``--config run/best.pt``: train it again, changed)."""
+    where = os.fspath(path)
+    if not os.path.isfile(where):
+        raise FileNotFoundError(f"checkpoint {where!r} does not exist")
+    try:
+        ckpt = torch.load(where, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
+        raise ValueError(f"checkpoint {where!r} could not be read ({type(err).__name__}: {err})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("arch") != "tcja_snn" or not isinstance(ckpt.get("model_config"), dict):
+        arch = ckpt.get("arch") if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise ValueError(f"{where!r} is not a TCJA-SNN checkpoint written by snnkit train tcja (arch {arch!r})")
+    try:
+        return TCJASNNConfig.from_dict(ckpt["model_config"]).validate()
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint {where!r}: {err}") from None
 
 
 def _schedule_follows_epochs(changes: Dict[str, Any]) -> Dict[str, Any]:

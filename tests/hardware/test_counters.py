@@ -42,6 +42,9 @@ def test_energy_models_by_hand() -> None:
     assert e.to_dict()["source"].startswith("Davies")
     h = energy(c.to_dict(), "horowitz45")
     assert h.total_j == pytest.approx(6 * 0.9e-12)
+    # a conventional chip priced on the Lava mapping's counts says so; on the hooks backend's counts it does not
+    assert any("describe the Loihi mapping" in n for n in h.notes)
+    assert not any("Loihi mapping" in n for n in energy(count_ops(net, x, backend="hooks"), "horowitz45").notes)
     with pytest.raises(ValueError, match="model"):
         energy(c, "gpu")
     with pytest.raises(TypeError):

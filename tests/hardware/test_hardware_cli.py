@@ -53,12 +53,16 @@ def test_export_to_lava_and_refusals(files, capsys, cli_error) -> None:
     assert main(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(d / "net.lava")]) == 0
     net = load_lava(d / "net.lava")
     assert net.meta["T"] == T and net.meta["input_shape"] == list(SHAPE)
+    with pytest.raises(IsADirectoryError, match="is a folder; give the .lava file"):
+        load_lava(d)
     assert [op.name for op in net.plan.host_ops] == ["features.3", "features.6"]
     assert "not native to Loihi" in capsys.readouterr().out
     for fmt in ("nir", "netx"):
-        err = cli_error(["export", "--checkpoint", str(ckpt), "--to", fmt, "--out", str(d / f"net.{fmt}")])
+        err = cli_error(["export", "--checkpoint", str(ckpt), "--to", fmt, "--out", str(d / "new" / f"net.{fmt}")])
         assert re.search("not native to Loihi", err), err
-        assert not (d / f"net.{fmt}").exists()
+        assert not (d / "new").exists()   # a refused network leaves no folders behind either
+    err = cli_error(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(d / "newdir") + "/"])
+    assert "newdir/' is a directory; give a file path (e.g." in err and not (d / "newdir").exists()
     err = cli_error(["export", "--checkpoint", str(d / "missing.pt"), "--to", "lava", "--out", str(d / "y.lava")])
     assert re.search("does not exist", err), err
 
@@ -66,12 +70,13 @@ def test_export_to_lava_and_refusals(files, capsys, cli_error) -> None:
 def test_simulate_writes_report_and_plot(files, capsys) -> None:
     d, ckpt, data = files
     out = d / "sim"
-    assert main(["simulate", "--checkpoint", str(ckpt), "--data", str(data), "--samples", "3", "--out", str(out),
+    assert main(["simulate", "--checkpoint", str(ckpt), "--data", str(data), "--samples", "6", "--out", str(out),
                  "--no-progress", "--calibration-samples", "4"]) == 0
     text = capsys.readouterr().out
     assert "spike agreement: floating_pt 100.0000%" in text and "energy per sample" in text
+    assert "(samples 0..3; 6 asked for, the set has 4)" in text   # fewer samples than asked: said, not silent
     rep = json.loads((out / "simulate.json").read_text())
-    assert rep["samples"] == 3 and rep["T"] == T and rep["non_native"] == ["features.3", "features.6"]
+    assert rep["samples"] == 4 and rep["T"] == T and rep["non_native"] == ["features.3", "features.6"]
     assert rep["native"]["features.3"] is False
     fl, fx = rep["lava"]["floating_pt"], rep["lava"]["fixed_pt"]
     assert fl["spike_agreement"] == 1.0 and fl["class_agreement"] == 1.0
@@ -82,6 +87,34 @@ def test_simulate_writes_report_and_plot(files, capsys) -> None:
     png = (out / "simulate.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob("*.tmp"))
+
+
+def test_simulate_refuses_what_it_cannot_do_honestly(files, cli_error) -> None:
+    """A conventional-chip energy model (the Lava run's events are not what it computes) and a sample file with no
+    samples (it crashed reshaping nothing) are refused before any Lava work."""
+    d, ckpt, data = files
+    err = cli_error(["simulate", "--checkpoint", str(ckpt), "--energy-model", "horowitz45", "--out", str(d / "h")])
+    assert "--energy-model horowitz45 prices a conventional chip" in err and "use snnkit energy --checkpoint" in err
+    x, y = torch.load(data)
+    torch.save((x[:0], y[:0]), d / "none.pt")
+    err = cli_error(["simulate", "--checkpoint", str(ckpt), "--data", str(d / "none.pt"), "--out", str(d / "n")])
+    assert "none.pt' holds 0 samples: nothing to run" in err
+    assert not (d / "h").exists() and not (d / "n").exists()
+
+
+def test_random_inputs_do_not_depend_on_the_batch_size_and_silent_outputs_are_found() -> None:
+    from types import SimpleNamespace
+
+    from snnkit.hardware.cli import _silent_outputs, random_inputs
+
+    cfg = SimpleNamespace(T=3, input_size=[4, 5], in_channels=2)
+    whole = random_inputs(cfg, 5, 5, seed=0)[0]
+    assert whole.shape == (3, 5, 2, 4, 5) and 0 < whole.mean() < 0.2
+    for bs in (1, 2, 3):
+        torch.testing.assert_close(torch.cat(random_inputs(cfg, 5, bs, seed=0), dim=1), whole)
+    out = torch.zeros(4, 3, 10)    # [T, B, classes]: sample 1 fires for class 2 once, samples 0 and 2 never
+    out[2, 1, 2] = 1.0
+    assert _silent_outputs(out) == 2 and _silent_outputs(out[0]) == 3
 
 
 def test_bad_data_files_and_numbers_are_clean_errors(files, capsys) -> None:
@@ -154,8 +187,12 @@ def test_max_pool_checkpoint_is_refused_alike_with_how_to_retrain(tmp_path, cli_
             cli_error(["simulate", "--checkpoint", str(ckpt), "--out", str(tmp_path / "sim")])]
     for cmd, err in zip(("export", "simulate"), errs):
         assert err.startswith(f"snnkit {cmd}: cannot map module 'features.1' (MaxPool2d) to Loihi"), err
-        assert "train it again with pool: avg (snnkit train tcja --config digits_dvs --print-config" in err, err
+        assert "train it again with pool: avg (snnkit train tcja --config CHECKPOINT --print-config" in err, err
         assert "SNNKIT_TRACEBACK" not in err, err
+    # the hint's first step: the checkpoint's own config (its stages, hidden, ..., not the registered digits_dvs)
+    from snnkit.models.tcja_snn import resolve_config
+
+    assert resolve_config(str(ckpt)) == cfg and resolve_config(str(ckpt), pool="avg").stages == [[4], [6]]
 
 
 def test_plot_gives_each_source_one_colour_in_both_panels(tmp_path, monkeypatch) -> None:

@@ -8,6 +8,7 @@ import torch.nn as nn
 
 import snnkit
 from snnkit import layers as L
+from snnkit.attention import TCJA
 
 pytest.importorskip("lava", reason="lava-nc not installed")
 
@@ -137,7 +138,7 @@ def test_fixed_point_graded_input_and_bias_current_match_reference() -> None:
 
 
 def test_refusals_happen_before_any_lava_process_is_built() -> None:
-    tcja = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 2, 3)), snnkit.LIF(), snnkit.attention.TCJA(4, 2))
+    tcja = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 2, 3)), snnkit.LIF(), TCJA(4, 2))
     with pytest.raises(ValueError, match="TCJA"):
         to_lava(tcja, (2, 6, 6))
     with pytest.raises(ValueError, match="mode"):
@@ -147,6 +148,10 @@ def test_refusals_happen_before_any_lava_process_is_built() -> None:
     lnet = to_lava(_cuba_net().float(), (6,), "fixed_pt")  # no calibration: planned for spikes
     with pytest.raises(ValueError, match="calibration"):
         lnet.build(torch.rand(4, 1, 6))
+    with pytest.raises(ValueError, match="planned for binary"):  # the numpy simulation refuses them alike
+        lnet.simulate(torch.rand(4, 1, 6) * 0.37)                 # (it rounded them to 0 silently)
+    with pytest.raises(ValueError, match=r"calibration holds no samples \(shape \(4, 0, 6\)\)"):
+        to_lava(_cuba_net().float(), (6,), "fixed_pt", calibration=torch.zeros(4, 0, 6))
     with pytest.raises(ValueError, match=r"\[T, B"):
         to_lava(_cuba_net(), (6,)).build(torch.rand(4, 1, 5))
 

@@ -273,6 +273,23 @@ def test_checkpoint_from_before_a_new_config_field_still_resumes(tmp_path: Path)
         other.fit(resume=True)
 
 
+def test_config_of_a_checkpoint_trains_again(tmp_path: Path, capsys) -> None:
+    """--config run/best.pt: the config that run trained with (to train it again, changed); other files refused."""
+    import yaml
+
+    data = (_fake_frames(16, 0), _fake_frames(8, 1))
+    tcja_trainer(_tiny_cfg(), out_dir=tmp_path, data=data, progress=False, tensorboard=False).fit()
+    assert tcja_snn.resolve_config(str(tmp_path / "best.pt")) == dataclasses.replace(_tiny_cfg(), surrogate_alpha=2.0)
+    assert cli.main(["train", "tcja", "--config", str(tmp_path / "best.pt"), "--print-config"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["stages"] == [[4], [8]]
+    torch.save({"arch": "spikegpt", "model_config": {}}, tmp_path / "lm.pt")
+    with pytest.raises(ValueError, match=r"lm.pt' is not a TCJA-SNN checkpoint written by snnkit train tcja \(arch "
+                                         r"'spikegpt'\)"):
+        tcja_snn.resolve_config(str(tmp_path / "lm.pt"))
+    with pytest.raises(FileNotFoundError, match="none.pt' does not exist"):
+        tcja_snn.resolve_config(tmp_path / "none.pt")
+
+
 def test_checkpoint_records_the_surrogate_alpha_the_network_uses(tmp_path: Path) -> None:
     """surrogate_alpha: null means the surrogate's own alpha; checkpoints record it (ATan's 2.0, the field's old
     default), so a run resumes from one written either way, and another alpha is refused."""
