@@ -1,0 +1,103 @@
+"""``snnkit energy`` on a .pt file of samples, and its errors for unknown datasets."""
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+import torch
+import torch.nn as nn
+
+import snnkit
+from snnkit.cli import main
+from snnkit.hardware import count_ops
+
+T, HW = 4, 16
+SHAPE = (2, HW, HW)
+
+
+def _checkpoint(path: Path, **overrides: Any) -> tuple:
+    """A small digits_dvs TCJA-SNN (``overrides`` on its config) saved as a Trainer checkpoint: ``(path, model)``."""
+    from snnkit.models import build_model, get_config
+    from snnkit.train.checkpoint import save_checkpoint
+
+    cfg = get_config("digits_dvs", T=T, input_size=[HW, HW], stages=[[4], [6]], tcja_stages=[1],
+                     tcja_kernels=[[4, 4]], hidden=[8], voting=2, **overrides)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = build_model(cfg)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.bias.fill_(0.8)  # enough spikes in every layer for the counts to depend on the input
+    save_checkpoint(path, {"model": net.state_dict(), "arch": "tcja_snn", "model_config": dataclasses.asdict(cfg),
+                           "config": {}, "snnkit_version": snnkit.__version__})
+    return path, net.eval()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("energy_inputs")
+    ckpt, net = _checkpoint(d / "best.pt")
+    g = torch.Generator().manual_seed(7)
+    x = (torch.rand(5, T, *SHAPE, generator=g) < 0.3).float() * 2  # [N, T, C, H, W] event counts
+    y = torch.tensor([0, 1, 2, 3, 4])
+    torch.save((x, y), d / "samples.pt")
+    torch.save({"x": x, "y": y}, d / "samples_dict.pt")
+    return d, ckpt, net, x, y
+
+
+def _energy(ckpt: Path, data: str, out: Path, *extra: str) -> Dict[str, Any]:
+    assert main(["energy", "--checkpoint", str(ckpt), "--data", data, "--no-plots", "--out", str(out), *extra]) == 0
+    return json.loads((out / "ops.json").read_text())
+
+
+def test_energy_counts_the_samples_of_a_pt_file(files, tmp_path, capsys) -> None:
+    d, ckpt, net, x, y = files
+    got = _energy(ckpt, str(d / "samples.pt"), tmp_path / "e", "--samples", "3", "--batch-size", "2")
+    want = count_ops(net, x[:3].transpose(0, 1), backend="hooks")  # the first 3 samples, counted directly
+    assert got["meta"]["samples"] == 3 and got["meta"]["data"].startswith("samples.pt")
+    for k in ("spikes", "synops", "macs", "graded_synops", "neuron_updates", "acs"):
+        assert got["counts"]["totals"][k] == want.totals[k], k
+    assert want.totals["spikes"] > 0
+    pred = want.output.mean(0).argmax(-1)
+    assert got["meta"]["accuracy_on_these_samples"] == pytest.approx(float((pred == y[:3]).float().mean()))
+    # the dict layout, and more --samples than the file holds: all of its samples, with a note
+    got = _energy(ckpt, str(d / "samples_dict.pt"), tmp_path / "e2", "--samples", "64")
+    assert got["meta"]["samples"] == 5 and "samples_dict.pt holds only 5 samples" in got["meta"]["notes"]
+    assert got["counts"]["totals"]["synops"] == count_ops(net, x.transpose(0, 1), backend="hooks").totals["synops"]
+    assert "holds only 5 samples" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (lambda x, y: (x[:, :2], y), "x has shape (5, 2, 2, 16, 16) but the model needs [N, T=4, 2, 16, 16]"),
+    (lambda x, y: (x, torch.tensor([0, 42, 1, 0, 1])), "1 label(s) outside 0..9"),
+    (lambda x, y: {"X": x}, "holds a dict without an 'x' entry"),
+], ids=["wrong-T", "label-42", "dict-without-x"])
+def test_energy_checks_a_pt_file_as_simulate_does(files, tmp_path, cli_error, content, message) -> None:
+    d, ckpt, net, x, y = files
+    torch.save(content(x, y), tmp_path / "bad.pt")
+    err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "e")])
+    assert err.startswith(f"snnkit energy: --data '{tmp_path / 'bad.pt'}'") and message in err, err
+    err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", str(tmp_path / "none.pt"), "--out", str(tmp_path / "e")])
+    assert "does not exist (expected a dataset name or a .pt file" in err, err
+    err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", str(d / "samples.pt"), "--split", "train",
+                     "--out", str(tmp_path / "e")])
+    assert "is a file of samples, which has no --split or --root" in err, err
+    assert not (tmp_path / "e").exists()
+
+
+def test_unknown_dataset_lists_the_names_without_a_root_hint(files, tmp_path, cli_error) -> None:
+    from snnkit.data import list_datasets
+
+    d, ckpt, *_ = files
+    err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", "nosuch", "--out", str(tmp_path / "e")])
+    assert err.startswith("snnkit energy: --data 'nosuch': unknown dataset 'nosuch'"), err
+    assert f"available: {', '.join(list_datasets())}" in err and ".pt file of samples" in err, err
+    assert "--root" not in err, err
+    # a known dataset whose folder is missing keeps the --root hint
+    err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", "dvs128_gesture", "--root", str(tmp_path / "no"),
+                     "--out", str(tmp_path / "e")])
+    assert "could not load --data 'dvs128_gesture'" in err and "Give the dataset's folder with --root" in err, err
