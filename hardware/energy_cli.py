@@ -162,6 +162,21 @@ def _data(args: argparse.Namespace, model: Any, notes: List[str], ckpt: Optional
     return batches, f"{name} ({args.split}, first {n})"
 
 
+def _unmappable_note(model: Any, input_shape: Tuple[int, ...], ens: List[Any]) -> Optional[str]:
+    """A note when an event-driven (neuromorphic) model prices a network the Lava export refuses: no silent Loihi figure."""
+    from .graph import trace
+
+    neuromorphic = [e.model for e in ens if e.costs.get("synop_pj") is not None]
+    if not neuromorphic:
+        return None
+    try:
+        trace(model, input_shape)  # what snnkit export --to lava runs first
+    except ValueError as err:
+        return (f"this network cannot be exported to Loihi (snnkit export --to lava refuses it: {err}); the "
+                f"{' and '.join(neuromorphic)} figure prices it as if it could be mapped")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -184,6 +199,9 @@ def run(args: argparse.Namespace) -> int:
     event_inputs = "counts" if args.event_counts else "binary"
     ops = count_module_ops(model, xs, event_inputs=event_inputs)
     ens = [energy(ops, m) for m in models]
+    unmappable = _unmappable_note(model, tuple(xs[0].shape[2:]), ens)
+    if unmappable:
+        notes.append(unmappable)
     labels = [y for _, y in batches]
     if all(y is not None for y in labels) and isinstance(ops.output, torch.Tensor):
         y = torch.cat([torch.as_tensor(v) for v in labels])

@@ -1,4 +1,5 @@
-"""``snnkit energy`` on a .pt file of samples, and its errors for unknown datasets."""
+"""``snnkit energy`` on a .pt file of samples, its errors for unknown datasets, and its note for networks the
+Lava export refuses."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,6 +14,7 @@ import torch.nn as nn
 import snnkit
 from snnkit.cli import main
 from snnkit.hardware import count_ops
+from snnkit.hardware.graph import trace
 
 T, HW = 4, 16
 SHAPE = (2, HW, HW)
@@ -101,3 +103,29 @@ def test_unknown_dataset_lists_the_names_without_a_root_hint(files, tmp_path, cl
     err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", "dvs128_gesture", "--root", str(tmp_path / "no"),
                      "--out", str(tmp_path / "e")])
     assert "could not load --data 'dvs128_gesture'" in err and "Give the dataset's folder with --root" in err, err
+
+
+@pytest.mark.parametrize("overrides, module", [({"pool": "max"}, "features.1"), ({"v_reset": None}, "features.0.neuron")],
+                         ids=["max-pool", "soft-reset"])
+def test_loihi_price_of_an_unexportable_network_says_so(files, tmp_path, capsys, overrides, module) -> None:
+    d, *_ = files
+    ckpt, net = _checkpoint(tmp_path / "c.pt", **overrides)
+    with pytest.raises(ValueError) as refusal:  # what snnkit export --to lava refuses it with
+        trace(net, SHAPE)
+    reason = str(refusal.value)
+    assert f"cannot map module '{module}'" in reason
+    got = _energy(ckpt, str(d / "samples.pt"), tmp_path / "e", "--energy-model", "loihi")
+    err = capsys.readouterr().err
+    line = next(n for n in got["meta"]["notes"] if "cannot be exported to Loihi" in n)
+    assert reason in line and "the loihi figure prices it as if it could be mapped" in line, line
+    assert f"NOTE: {line}" in err.splitlines(), err
+    assert got["energy"]["loihi"]["per_sample_j"] > 0  # priced, not refused
+    got = _energy(ckpt, str(d / "samples.pt"), tmp_path / "e2", "--energy-model", "horowitz45")
+    assert not [n for n in got["meta"]["notes"] if "Loihi" in n]  # no event-driven figure: nothing to warn about
+
+
+def test_no_loihi_note_for_a_network_the_export_maps(files, tmp_path) -> None:
+    d, ckpt, net, *_ = files
+    trace(net, SHAPE)  # accepted
+    got = _energy(ckpt, str(d / "samples.pt"), tmp_path / "e", "--energy-model", "loihi")
+    assert not [n for n in got["meta"]["notes"] if "Loihi" in n], got["meta"]["notes"]
