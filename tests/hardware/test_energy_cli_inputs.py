@@ -1,5 +1,5 @@
-"""``snnkit energy`` on a .pt file of samples, its errors for unknown datasets, and its note for networks the
-Lava export refuses."""
+"""``snnkit energy`` on a .pt file of samples, its errors for unknown datasets, its note for networks the
+Lava export refuses, and the table's graded-synops column and spiking-neuron total."""
 from __future__ import annotations
 
 import dataclasses
@@ -12,9 +12,11 @@ import torch
 import torch.nn as nn
 
 import snnkit
+from snnkit import layers as L
 from snnkit.cli import main
 from snnkit.hardware import count_ops
 from snnkit.hardware.graph import trace
+from snnkit.hardware.report import ops_table
 
 T, HW = 4, 16
 SHAPE = (2, HW, HW)
@@ -129,3 +131,31 @@ def test_no_loihi_note_for_a_network_the_export_maps(files, tmp_path) -> None:
     trace(net, SHAPE)  # accepted
     got = _energy(ckpt, str(d / "samples.pt"), tmp_path / "e", "--energy-model", "loihi")
     assert not [n for n in got["meta"]["notes"] if "Loihi" in n], got["meta"]["notes"]
+
+
+def _columns(table: Any) -> Dict[str, list]:
+    return {str(c.header): [str(v) for v in c.cells] for c in table.columns}
+
+
+def test_table_shows_graded_synops_and_counts_spiking_neurons_in_its_total() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1)), snnkit.LIF(tau=2.0), L.AvgPool2d(2),
+                        L.Flatten(), L.TimeDistributed(nn.Linear(64, 6)), snnkit.IF())
+    with torch.no_grad():
+        net[0].module.weight.mul_(4)
+    x = torch.rand(3, 2, 2, 8, 8)  # [T, B, C, H, W], real-valued: the conv gets graded synops
+    ops = count_ops(net, x, backend="hooks")
+    cols = _columns(ops_table(ops))
+    names, tot = list(ops.layers), ops.totals
+    assert tot["graded_synops"] > 0 and cols["layer"][-1] == "[bold]total[/bold]"
+    for name, cell in zip(names, cols["graded synops"]):
+        assert float(cell) == pytest.approx(ops.layers[name].graded_synops / 2, rel=1e-3), name
+    assert float(cols["graded synops"][-1]) == pytest.approx(tot["graded_synops"] / 2, rel=1e-3)
+    # spiking neurons: LIF after a 4-channel 8x8 conv (256) + IF after Linear(64, 6) (6); not the pool's 64
+    assert int(cols["neurons"][-1]) == 256 + 6 == tot["neuron_updates"] // (ops.T * ops.B)
+    assert sum(int(v) for v in cols["neurons"][:-1]) > 262  # the per-layer cells still give every layer's outputs
+    assert float(cols["rate"][-1]) == pytest.approx(tot["spikes"] / (262 * ops.T * ops.B), abs=5e-5)
+    # binary input and no pooling: nothing is graded, and the column is left out
+    net2 = nn.Sequential(L.TimeDistributed(nn.Linear(10, 5)), snnkit.IF())
+    ops2 = count_ops(net2, (torch.rand(3, 2, 10) < 0.5).float(), backend="hooks")
+    assert ops2.totals["graded_synops"] == 0 and "graded synops" not in _columns(ops_table(ops2))
