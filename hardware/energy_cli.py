@@ -2,6 +2,7 @@
 
     snnkit energy --model digits_dvs --samples 64 --energy-model horowitz45 --ann --out runs/energy
     snnkit energy --checkpoint runs/tcja/best.pt --energy-model loihi --out runs/energy
+    snnkit energy --checkpoint runs/tcja/best.pt --data samples.pt --out runs/energy   # simulate's .pt format
 
 Counts every layer per time step with forward hooks (``count_ops(..., backend="hooks")``),
 prices them with the chosen energy models, optionally compares with the ANN counterpart (the
@@ -17,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from snnkit.cli import clean_warnings
 
-from .cli import check_out, dataset_splits, random_inputs
+from .cli import check_out, dataset_splits, is_sample_file, load_samples, random_inputs
 
 __all__ = ["configure", "run"]
 
@@ -100,17 +101,47 @@ def _random_batches(cfg: Any, n: int, bs: int, seed: int) -> List[Tuple[Any, Any
     return [(x, None) for x in random_inputs(cfg, n, bs, seed)]
 
 
-def _data(args: argparse.Namespace, cfg: Any, notes: List[str], ckpt: Optional[Dict[str, Any]] = None,
+def _file_batches(args: argparse.Namespace, model: Any, notes: List[str]) -> Tuple[List[Tuple[Any, Any]], str]:
+    """``--data FILE.pt``: its first ``--samples`` samples, read and checked as ``snnkit simulate`` reads them."""
+    if args.split != "test" or args.root:
+        raise SystemExit(f"snnkit energy: --data {args.data!r} is a file of samples, which has no --split or --root; "
+                         "drop them, or give a dataset name with --data")
+    x, y, desc = load_samples(args.data, model, args.samples, cmd="energy")  # x[T, N, ...], y[N] or None
+    n, bs = int(x.shape[1]), args.batch_size
+    if n == 0:
+        raise SystemExit(f"snnkit energy: --data {args.data!r} holds no samples (x[N, T, C, H, W] with N = 0)")
+    if n < args.samples:
+        notes.append(f"{Path(args.data).name} holds only {n} samples")
+    return [(x[:, i:i + bs], None if y is None else y[i:i + bs]) for i in range(0, n, bs)], desc
+
+
+def _check_dataset_name(name: str, given: bool) -> None:
+    """Refuse a name that is no dataset, listing the valid ones (no --root can help it)."""
+    from snnkit import data as snn_data
+
+    try:
+        snn_data.info(name)
+    except ValueError as err:  # its message lists the available datasets
+        which = "--data" if given else "the network's dataset (its config name)"
+        raise SystemExit(f"snnkit energy: {which} {name!r}: {err}; or give --data a .pt file of samples "
+                         "(x[N, T, C, H, W], y[N]) or random for Bernoulli(0.05) input spikes") from None
+
+
+def _data(args: argparse.Namespace, model: Any, notes: List[str], ckpt: Optional[Dict[str, Any]] = None,
           ) -> Tuple[List[Tuple[Any, Any]], str]:
     """A list of ``(x[T, B, ...], labels[B] or None)`` batches and the data's name."""
     import torch
 
     from snnkit import data as snn_data
 
+    cfg = model.config
     name = args.data or _DATASET_OF.get(cfg.name, cfg.name)
     if name == "random":
         notes.append("inputs are random Bernoulli(0.05) spikes, not real data (--data random)")
         return _random_batches(cfg, args.samples, args.batch_size, args.seed), "random"
+    if args.data and is_sample_file(args.data):
+        return _file_batches(args, model, notes)
+    _check_dataset_name(name, bool(args.data))
     try:
         train, test = dataset_splits(name, cfg, ckpt, args.root)
     except Exception as err:  # noqa: BLE001 - any loader failure: its message says what is missing and where
@@ -131,6 +162,21 @@ def _data(args: argparse.Namespace, cfg: Any, notes: List[str], ckpt: Optional[D
     return batches, f"{name} ({args.split}, first {n})"
 
 
+def _unmappable_note(model: Any, input_shape: Tuple[int, ...], ens: List[Any]) -> Optional[str]:
+    """A note when an event-driven (neuromorphic) model prices a network the Lava export refuses: no silent Loihi figure."""
+    from .graph import trace
+
+    neuromorphic = [e.model for e in ens if e.costs.get("synop_pj") is not None]
+    if not neuromorphic:
+        return None
+    try:
+        trace(model, input_shape)  # what snnkit export --to lava runs first
+    except ValueError as err:
+        return (f"this network cannot be exported to Loihi (snnkit export --to lava refuses it: {err}); the "
+                f"{' and '.join(neuromorphic)} figure prices it as if it could be mapped")
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -148,11 +194,14 @@ def run(args: argparse.Namespace) -> int:
     model, meta, ckpt = _build(args)
     if not meta["trained"]:
         notes.append("untrained (random) weights: firing rates, and so the counts, differ from a trained network's")
-    batches, data_name = _data(args, model.config, notes, ckpt)
+    batches, data_name = _data(args, model, notes, ckpt)
     xs = [x for x, _ in batches]
     event_inputs = "counts" if args.event_counts else "binary"
     ops = count_module_ops(model, xs, event_inputs=event_inputs)
     ens = [energy(ops, m) for m in models]
+    unmappable = _unmappable_note(model, tuple(xs[0].shape[2:]), ens)
+    if unmappable:
+        notes.append(unmappable)
     labels = [y for _, y in batches]
     if all(y is not None for y in labels) and isinstance(ops.output, torch.Tensor):
         y = torch.cat([torch.as_tensor(v) for v in labels])

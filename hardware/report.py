@@ -20,7 +20,7 @@ from pathlib import Path
 from snnkit._io import atomic_write
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
-__all__ = ["layer_rows", "step_rows", "comparison_rows", "ops_table", "comparison_table", "print_ops",
+__all__ = ["layer_rows", "step_rows", "comparison_rows", "spiking_neurons", "ops_table", "comparison_table", "print_ops",
            "print_comparison", "write_json", "write_csv", "write_text", "plot_firing_rates", "plot_layer_ops",
            "plot_comparison", "plot_steps", "save_report"]
 
@@ -150,29 +150,45 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+SPIKING_KINDS = ("neuron", "stage")  # layers whose outputs are spiking neurons (hooks: a neuron module; trace: a stage)
+
+
+def spiking_neurons(ops: Any) -> int:
+    """Spiking neurons per sample and step: the denominator of ``ops.totals["firing_rate"]`` (not every layer's outputs)."""
+    return int(sum(L.neurons for L in ops.layers.values() if L.kind in SPIKING_KINDS))
+
+
 def ops_table(ops: Any, energies: Any = None, title: Optional[str] = None) -> Any:
-    """A ``rich.table.Table`` of per-layer counts (per sample) and energy per sample."""
+    """A ``rich.table.Table`` of per-layer counts (per sample) and energy per sample.
+
+    ``graded synops`` (what event-driven models charge a layer with real-valued input) is a column
+    when any layer has them; the total's ``neurons`` are the spiking neurons the total rate divides by.
+    """
     from rich.table import Table
 
     ens = _energies(energies)
     B = max(ops.B, 1)
-    t = Table(title=title or f"operations per sample ({ops.source}: T={ops.T}, {ops.B} samples)")
-    for c in ("layer", "kind", "input", "neurons", "rate", "spikes", "synops", "MACs", "adds", "updates"):
+    tot = ops.totals
+    graded = tot["graded_synops"] > 0
+    t = Table(title=title or f"operations per sample ({ops.source}: T={ops.T}, {ops.B} samples)",
+              caption="neurons: each layer's outputs per sample and step; total: spiking neurons only (the rate's "
+                      "denominator)")
+    cols = ["layer", "kind", "input", "neurons", "rate", "spikes", "synops", "MACs"] + ["graded synops"] * graded
+    for c in cols + ["adds", "updates"]:
         t.add_column(c, justify="left" if c in ("layer", "kind", "input") else "right")
     for e in ens:
         t.add_column(f"uJ ({e.model})", justify="right")
     for name, L in ops.layers.items():
         row = [name, L.kind, L.input, str(L.neurons), f"{L.firing_rate:.4f}" if L.kind in ("neuron", "activation", "stage") else "",
-               _fmt(L.spikes / B), _fmt(L.synops / B), _fmt(L.macs / B), _fmt(L.acs / B),
-               _fmt((L.neuron_updates or L.activations) / B)]
+               _fmt(L.spikes / B), _fmt(L.synops / B), _fmt(L.macs / B), *[_fmt(L.graded_synops / B)] * graded,
+               _fmt(L.acs / B), _fmt((L.neuron_updates or L.activations) / B)]
         row += [_fmt(e.per_layer_j.get(name, 0.0) / max(e.samples, 1) * 1e6) for e in ens]
         t.add_row(*row)
     for u in ops.unknown:
-        t.add_row(u["name"], "[red]unknown[/red]", "", "", "", "", "", "", "", "", *["NOT COUNTED" for _ in ens])
-    tot = ops.totals
-    t.add_row("[bold]total[/bold]", "", "", str(tot["neurons"]), f"{tot['firing_rate']:.4f}", _fmt(tot["spikes"] / B),
-              _fmt(tot["synops"] / B), _fmt(tot["macs"] / B), _fmt(tot["acs"] / B),
-              _fmt((tot["neuron_updates"] or tot["activations"]) / B),
+        t.add_row(u["name"], "[red]unknown[/red]", *[""] * (len(cols) - 2), "", "", *["NOT COUNTED" for _ in ens])
+    t.add_row("[bold]total[/bold]", "", "", str(spiking_neurons(ops)), f"{tot['firing_rate']:.4f}", _fmt(tot["spikes"] / B),
+              _fmt(tot["synops"] / B), _fmt(tot["macs"] / B), *[_fmt(tot["graded_synops"] / B)] * graded,
+              _fmt(tot["acs"] / B), _fmt((tot["neuron_updates"] or tot["activations"]) / B),
               *[_fmt(e.per_sample_j * 1e6) for e in ens])
     return t
 
