@@ -41,7 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     src.add_argument("--checkpoint", metavar="CKPT", help="a checkpoint written by `snnkit train` (TCJA-SNN)")
     parser.add_argument("--data", metavar="NAME",
                         help="dataset for snnkit.data.load (default: the config's; one that cannot be loaded is an "
-                             "error) or 'random' (Bernoulli(0.05) input spikes)")
+                             "error), 'random' (Bernoulli(0.05) input spikes) or a .pt file of (x[N, T, C, H, W], "
+                             "y[N]) as snnkit simulate reads")
     parser.add_argument("--root", help="dataset folder (with --checkpoint, default: the folder its run trained on; "
                                        "not needed for digits_dvs)")
     parser.add_argument("--split", choices=["test", "train"], default="test", help="which split to sample (default test)")
