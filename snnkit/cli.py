@@ -83,10 +83,12 @@ RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "tensorboard", "tokenizer.json
 
 def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:
     """Before any data is loaded: refuse an ``--out`` that cannot be written, ``--resume`` with no checkpoint
-    in it, and a new run over a folder that holds one (``--overwrite`` clears its run files first): a
-    new run would replace its checkpoints and mix the logs."""
+    in it, and a new run over a folder that holds one (unless ``--overwrite``: :func:`clear_run` clears its
+    run files once the run's inputs have been checked): a new run would replace its checkpoints and mix the logs."""
     from ._io import check_writable_folder
 
+    if resume and overwrite:
+        raise ValueError("--resume continues the run in --out and --overwrite replaces it: give one of them")
     try:
         check_writable_folder(out)
     except OSError as err:
@@ -102,7 +104,12 @@ def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:
     if not overwrite:
         raise ValueError(f"{out} already holds a run (last.pt): --resume continues it, --overwrite replaces it, or "
                          "give --out another folder")
-    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 clears the folder (every rank refuses alike)
+
+
+def clear_run(out: Path) -> None:
+    """``--overwrite``: delete the run files ``snnkit train`` writes in ``out`` (nothing else), once the new run's
+    data and settings have been checked, so that a mistyped option does not cost the old run."""
+    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 clears the folder
         return
     import shutil
 
@@ -284,6 +291,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     trainer = tcja_trainer(cfg, root=args.root, out_dir=out, seed=args.seed, max_train=args.max_train,
                            num_workers=args.workers, device=args.device, amp=args.amp, cache_dir=args.cache_dir,
                            bars=not args.no_progress)
+    if args.overwrite:
+        clear_run(out)
     main_rank = dist_is_main()  # asked while the process group exists: closing() leaves it
     if main_rank:
         print(trainer.summary(), flush=True)

@@ -30,7 +30,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from ..cli import check_output_folder, int_at_least
+from ..cli import check_output_folder, clear_run, int_at_least
 
 __all__ = ["configure_train", "configure_evaluate", "configure_generate", "cmd_train", "cmd_evaluate",
            "cmd_generate", "load_corpus", "load_model", "build_tokenizer", "VALID_FRACTION", "TEST_FRACTION"]
@@ -336,6 +336,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     trainer = _LMTrainer(LMWrapper(model), TokenDataset(train_ids, ctx), valid_set, tcfg, collate_fn=_collate,
                          arch=arch, model_config=model_config, loss_fn=lambda o, y: lm_loss(o, y))
+    if getattr(args, "overwrite", False):
+        clear_run(out)
     tokenizer.save(tok_file)
     if args.resume and not (out / "last.pt").is_file():
         raise _fail(cmd, f"--resume: {str(out / 'last.pt')!r} does not exist")

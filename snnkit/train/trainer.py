@@ -276,9 +276,9 @@ class Trainer:
                     if self.config.progress and self.epoch_lines:
                         line = format_epoch(row, self.config.epochs, self.best)
                         _write_line(f"[{self.label}] {line}" if self.label else line)
+                    if improved:  # before last.pt: a run stopped between the two redoes this epoch on resume
+                        self.save(self.out_dir / "best.pt")  # (last.pt first, best.pt would stay the old epoch's)
                     self.save(self.out_dir / "last.pt")
-                    if improved:
-                        self.save(self.out_dir / "best.pt")
                 dist.barrier()
         finally:
             if logger is not None:

@@ -99,7 +99,14 @@ def test_new_run_refuses_a_folder_holding_one(tmp_path: Path, capsys) -> None:
     assert "already holds a run (last.pt): --resume continues it, --overwrite replaces it" in capsys.readouterr().err
     cli.check_output_folder(run, resume=True, overwrite=False)  # resuming is what the folder is for
     assert (run / "last.pt").exists()
+    with pytest.raises(ValueError, match="--resume continues the run in --out and --overwrite replaces it"):
+        cli.check_output_folder(run, resume=True, overwrite=True)
+    # --overwrite with a mistyped --root: refused before the old run is touched
+    assert cli.main(["train", "tcja", "--config", "cifar10_dvs", "--root", str(tmp_path / "typo"), "--out", str(run),
+                     "--overwrite"]) == 2
+    assert "typo" in capsys.readouterr().err and (run / "last.pt").exists() and (run / "best.pt").exists()
     cli.check_output_folder(run, resume=False, overwrite=True)
+    cli.clear_run(run)
     assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]  # only the run's own files go
 
 

@@ -53,6 +53,34 @@ def test_resume_is_bit_for_bit(tmp_path: Path) -> None:
     assert [r["train_loss"] for r in full.history] == [r["train_loss"] for r in resumed.history]
 
 
+def test_a_run_stopped_between_its_two_checkpoints_keeps_best_pt_right(tmp_path: Path, monkeypatch) -> None:
+    """Stopped right after the first checkpoint write of an improving epoch, then resumed: best.pt still ends as
+    the best epoch's (with last.pt written first, the resumed run had nothing left to train and best.pt stayed at
+    the epoch before)."""
+    def trainer(out: Path) -> Trainer:
+        return Trainer(_model(), dataset(), dataset(n=30, seed=1), _cfg(out, epochs=6, tensorboard=False))
+
+    ref = trainer(tmp_path / "ref").fit()
+    accs = [r["test_acc"] for r in ref]
+    stop = accs.index(max(accs)) + 1   # the best epoch: no later one rewrites best.pt
+    assert stop >= 2
+    real_save = Trainer.save
+
+    def save_then_stop(self, path):
+        out = real_save(self, path)
+        if self.epoch == stop:
+            raise KeyboardInterrupt   # SIGINT between the two writes
+        return out
+
+    monkeypatch.setattr(Trainer, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        trainer(tmp_path / "run").fit()
+    monkeypatch.setattr(Trainer, "save", real_save)
+    hist = trainer(tmp_path / "run").fit(resume=True)
+    assert [r["test_acc"] for r in hist] == accs
+    assert load_checkpoint(tmp_path / "run" / "best.pt")["epoch"] == accs.index(max(accs)) + 1
+
+
 def test_resumed_run_replaces_tensorboard_points_of_the_interrupted_one(tmp_path: Path) -> None:
     """A run stopped after logging an epoch but before its checkpoint logs that epoch again on resume: TensorBoard
     shows it once (the writer purges the earlier run's events from there on), as metrics.csv does."""
