@@ -330,8 +330,9 @@ class Trainer:
         """Restore everything from a checkpoint written by :meth:`save`."""
         ckpt = load_checkpoint(path, arch=self.arch)
         saved = ckpt.get("model_config")
+        unused = ("epochs",) + (("T_max",) if self.config.scheduler != "cosine" else ())  # only cosine reads T_max
         differ = (config_differences(saved, self.model_config, defaults=self.model_config_defaults,
-                                     ignore=("epochs",)) if None not in (saved, self.model_config) else "")
+                                     ignore=unused) if None not in (saved, self.model_config) else "")
         keys = [k for k in RESUME_KEYS if k not in (self.model_config or {})]  # the model config names the rest
         saved_cfg = {**TrainConfig().to_dict(), "epochs": None, **(ckpt.get("config") or {})}
         saved_train, this_train = ({k: v for k, v in c.items() if k in keys} for c in (saved_cfg, self.config.to_dict()))

@@ -196,6 +196,13 @@ def test_step_schedule_as_the_scripts_steplr(tmp_path: Path, capsys) -> None:
         tr.optimizer.step()   # no gradients: changes nothing, keeps PyTorch's step-order check quiet
         tr.scheduler.step()
     assert lrs == pytest.approx([cfg.lr, cfg.lr, cfg.lr / 2, cfg.lr / 2, cfg.lr / 4])  # by hand
+    # a step (or constant) schedule does not read T_max: a run resumes for more epochs without --t-max
+    tcja_trainer(cfg, out_dir=tmp_path / "run", data=(_fake_frames(8, 0), None), progress=False, tensorboard=False,
+                 epochs=2).fit()
+    more = tcja_trainer(cfg, out_dir=tmp_path / "run", data=(_fake_frames(8, 0), None), progress=False,
+                        tensorboard=False, epochs=3)
+    assert len(more.fit(resume=True)) == 3
+    assert more.optimizer.param_groups[0]["lr"] == pytest.approx(cfg.lr / 2)   # epochs 1, 2 at lr; 3 at lr / 2
     assert cli.main(["train", "tcja", "--scheduler", "step", "--print-config"]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
     assert (printed["scheduler"], printed["step_size"], printed["step_gamma"]) == ("step", 32, 0.1)
