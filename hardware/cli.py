@@ -18,7 +18,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from snnkit._io import check_writable_folder
 from snnkit.cli import clean_warnings
@@ -150,7 +150,7 @@ def random_inputs(cfg: Any, n: int, batch_size: int, seed: int) -> List[Any]:
 
 
 def dataset_splits(name: str, cfg: Any, ckpt: Optional[Dict[str, Any]] = None, root: Optional[str] = None,
-                   ) -> Tuple[Any, Any]:
+                   splits: Sequence[str] = ("train", "test")) -> Tuple[Any, Any]:
     """``(train, test)`` of dataset ``name`` framed for the network ``cfg``.
 
     The network's own dataset is split as its training run split it (the run's seed for
@@ -167,9 +167,11 @@ def dataset_splits(name: str, cfg: Any, ckpt: Optional[Dict[str, Any]] = None, r
     if own:
         seed = int(((ckpt or {}).get("config") or {}).get("seed", 0))
         root, cache_dir = run_data_source(ckpt or {}, root)  # default: the folder the run trained on
-        return tcja_data(cfg, root, seed=seed, progress=False, cache_dir=cache_dir)
+        return tcja_data(cfg, root, seed=seed, progress=False, cache_dir=cache_dir, splits=splits,
+                         on_error=((ckpt or {}).get("data_source") or {}).get("on_error", "raise"))
     size = None if list(cfg.input_size) == list(cfg.sensor_size) else list(cfg.input_size)
-    return snn_data.load(name, root=root, frames=int(cfg.T), split_by="number", size=size, progress=False)
+    return snn_data.load(name, root=root, frames=int(cfg.T), split_by="number", size=size, progress=False,
+                         splits=splits)
 
 
 def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str = "simulate",
@@ -213,7 +215,7 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
         y = None if y is None else y[offset: offset + n]
         return x, y, f"{path.name} (samples {offset}..{offset + x.shape[1] - 1}{_capped(n, x.shape[1], total)})"
     try:
-        train, test = dataset_splits(data, cfg, ckpt, root)
+        train, test = dataset_splits(data, cfg, ckpt, root, splits=(split,))  # frames only the split it reads
     except Exception as err:  # noqa: BLE001 - report any loader failure with its message
         raise _fail(cmd, f"could not load --data {data!r}: {err}") from None
     ds = test if split == "test" else train

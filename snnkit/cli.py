@@ -167,6 +167,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run_script("examples/demo.py", args.rest[1:] if args.rest[:1] == ["--"] else args.rest)
 
 
+DIGITS = "sklearn digits"  # generate-images' default images, as vae.pt records them
+
+
 def cmd_generate_images(args: argparse.Namespace) -> int:
     """Train the TCJA spiking VAE on images, save a PNG grid of samples and report the reconstruction loss."""
     import numpy as np
@@ -174,6 +177,15 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
 
     from snnkit.models import tcja_vae as V
 
+    if args.checkpoint and (args.epochs is not None or args.attention is not None or args.overwrite):
+        raise ValueError("--epochs, --attention and --overwrite describe training; with --checkpoint the saved VAE is "
+                         "sampled as it is")
+    saved = V.load_vae(args.checkpoint) if args.checkpoint else None
+    if saved and not args.images:  # score it on the images it trained on (the held-out part of them)
+        args.images = saved[1].get("images") if saved[1].get("images") not in (None, DIGITS) else None
+        if args.images and not Path(args.images).is_file():
+            raise FileNotFoundError(f"--checkpoint {args.checkpoint!r} was trained on --images {args.images!r}, "
+                                    "which is not there any more: give its images with --images")
     if args.images:
         path = Path(args.images)
         if not path.is_file():
@@ -195,9 +207,6 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
         from sklearn.datasets import load_digits
 
         images = torch.tensor(load_digits().images / 16.0, dtype=torch.float32).unsqueeze(1)
-    if args.checkpoint and (args.epochs is not None or args.attention is not None):
-        raise ValueError("--epochs and --attention describe training; with --checkpoint the saved VAE is sampled as "
-                         "it is")
     epochs = 30 if args.epochs is None else args.epochs
     if epochs < 1 or args.n < 1:
         raise ValueError(f"--epochs and --n must be >= 1, got {epochs} and {args.n}")
@@ -207,9 +216,11 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
         check_writable_folder(args.out)
     except OSError as err:
         raise ValueError(f"--out {err}; give a folder for the PNG grids") from None
+    if not saved and not args.overwrite and (Path(args.out) / "vae.pt").is_file():
+        raise ValueError(f"{args.out} already holds a trained VAE (vae.pt): --checkpoint {Path(args.out) / 'vae.pt'} "
+                         "samples it, --overwrite trains a new one over it, or give --out another folder")
     if args.threads:
         torch.set_num_threads(args.threads)
-    saved = V.load_vae(args.checkpoint) if args.checkpoint else None
     if saved:
         shape = [saved[0].config.in_channels, *saved[0].config.image_size]
         if list(images.shape[1:]) != shape:
@@ -242,14 +253,14 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     written = [out / "samples.png", out / "reconstructions.png"]
     if not saved:
         written.append(V.save_vae(model, out / "vae.pt", history=hist, seed=args.seed, recon_loss=recon,
-                                  images=str(args.images or "sklearn digits")))
+                                  images=str(Path(args.images).resolve()) if args.images else DIGITS))
     print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 
 # options of `snnkit train tcja` that SpikeGPT/RWKV training has no use for (refused there rather than ignored)
 TCJA_TRAIN_OPTIONS = {"root": None, "no_progress": False, "scheduler": None, "attention": None, "tcja_init_gain": None,
-                      "augment": None, "mixup": None, "max_train": None}
+                      "augment": None, "mixup": None, "max_train": None, "on_error": None}
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -265,7 +276,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_train"]).cmd_train(args)
     import torch
 
-    from snnkit.models.tcja_snn import resolve_config
+    from snnkit.models.tcja_snn import CONFIG_SUFFIXES, resolve_config
     from snnkit.train.distributed import is_main as dist_is_main
     from snnkit.train.recipes import tcja_trainer
 
@@ -284,13 +295,20 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         print(yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False, default_flow_style=None, width=120), end="")
         return 0
+    if args.config and args.config.endswith(CONFIG_SUFFIXES):  # name the file when its dataset fields are wrong
+        from snnkit.train.recipes import check_dataset_fits
+
+        try:
+            check_dataset_fits(cfg)
+        except ValueError as err:
+            raise ValueError(f"config file {args.config!r}: {err}") from None
     if args.threads:
         torch.set_num_threads(args.threads)
     out = Path(args.out or "runs/tcja")
     check_output_folder(out, args.resume, args.overwrite)
     trainer = tcja_trainer(cfg, root=args.root, out_dir=out, seed=args.seed, max_train=args.max_train,
                            num_workers=args.workers, device=args.device, amp=args.amp, cache_dir=args.cache_dir,
-                           bars=not args.no_progress)
+                           bars=not args.no_progress, on_error=args.on_error or "raise")
     if args.overwrite:
         clear_run(out)
     main_rank = dist_is_main()  # asked while the process group exists: closing() leaves it
@@ -319,11 +337,22 @@ def checkpoint_arch(path: str) -> Optional[str]:
     """The ``arch`` a snnkit checkpoint records, read without copying its tensors; None if there is none."""
     import torch
 
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"checkpoint {path!r} does not exist" + (" (it is a folder: give the .pt file in it)"
+                                                                        if Path(path).is_dir() else ""))
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
-    except Exception:  # noqa: BLE001 - unreadable files are reported by the loader that handles them
-        return None
-    return ckpt.get("arch") if isinstance(ckpt, dict) else None
+        try:
+            ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        except RuntimeError:  # files in torch's legacy format cannot be memory-mapped
+            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # noqa: BLE001 - no loader can read it: say so rather than try each model's
+        raise ValueError(f"checkpoint {path!r} could not be read (corrupt, truncated or not a torch file: "
+                         f"{type(err).__name__}: {err})") from None
+    arch = ckpt.get("arch") if isinstance(ckpt, dict) else None
+    if arch == "tcja_vae":
+        raise ValueError(f"{path!r} is a TCJA VAE (snnkit generate-images --checkpoint samples and scores it), not a "
+                         "classifier or language model checkpoint")
+    return arch
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -395,8 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
                                        "spikegpt/rwkv: where --data shakespeare is kept); default $SNNKIT_DATA or "
                                        "~/.cache/snnkit/data")
     s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
-    s.add_argument("--epochs", type=int, help="epochs to train (default: the config's; tcja: also the cosine "
-                                               "schedule's T_max unless --t-max or a config file gives one)")
+    s.add_argument("--epochs", type=int_at_least(1), help="epochs to train (default: the config's; tcja: also the cosine "
+                                               "schedule's T_max unless --t-max is given; in a config file, epochs "
+                                               "without T_max does the same)")
     s.add_argument("--t-max", type=int_at_least(1), dest="t_max",
                    help="epochs of the cosine learning-rate half-period (default: the config's; tcja: --epochs when "
                         "that is given; spikegpt: --epochs). Keep it to resume a run with more --epochs")
@@ -407,7 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="tcja ablation: no attention, "
                                                                               "T-XA or C-XA only (default: the config's)")
     s.add_argument("--tcja-init-gain", type=float, help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
-    s.add_argument("--batch-size", type=int, help="samples per step and process (default: the config's)")
+    s.add_argument("--batch-size", type=int_at_least(1), help="samples per step and process (default: the config's)")
     s.add_argument("--lr", type=float, help="learning rate (default: the config's)")
     s.add_argument("--seed", type=int_at_least(0), default=0,
                    help="initialisation, data order, augmentation and, for digits_dvs, the train/test split (default 0)")
@@ -417,7 +447,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mixup", type=float, metavar="ALPHA",
                    help="mix training batches with lam ~ Beta(ALPHA, ALPHA) and mix the losses (the original scripts' "
                         "-mixup is 0.5; default: the config's, 0 = off)")
-    s.add_argument("--max-train", type=int, help="train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
+    s.add_argument("--on-error", choices=["raise", "skip"],
+                   help="tcja: unreadable samples stop the run (raise, the default) or are left out and listed (skip, "
+                        "as snnkit data prepare --on-error skip; evaluation of the checkpoint does the same)")
+    s.add_argument("--max-train", type=int_at_least(1), help="train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt, bit for bit: the run's settings "
                                                          "must match (--epochs may grow with the same --t-max)")
     s.add_argument("--overwrite", action="store_true", help="start a new run in an OUT that holds one (its "
@@ -454,6 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="attention in the VAE's encoder and decoder (default tcja)")
     s.add_argument("--n", type=int, default=64, help="number of samples in the grid")
     s.add_argument("--out", default="runs/vae", help="output folder")
+    s.add_argument("--overwrite", action="store_true", help="train over a VAE that --out already holds (vae.pt)")
     s.add_argument("--seed", type=int, default=0, help="initialisation, held-out split and samples (default 0; with "
                                                        "--checkpoint the samples only: the split is the run's)")
     s.add_argument("--threads", type=int_at_least(1), default=1, help="torch threads (1 is fastest for these small layers)")
@@ -472,12 +506,18 @@ def _resume_hint(args: argparse.Namespace) -> str:
     return "; the checkpoints hold the last finished epoch: the same command with --resume continues"
 
 
+PATH_OPTIONS = ("out", "root", "cache_dir", "checkpoint", "images", "json", "data", "config", "calibration")
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one subcommand; bad input (ValueError, OSError) ends with its message and exit code 2, not a traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["demo"]:  # everything after it, --help included, is examples/demo.py's
         argv = ["demo", "--", *argv[1:]]
     args = build_parser().parse_args(argv)
+    for key in PATH_OPTIONS:  # a quoted '~/runs' reaches us unexpanded: read it as the shell would have
+        if isinstance(getattr(args, key, None), str):
+            setattr(args, key, os.path.expanduser(getattr(args, key)))
     try:
         with clean_warnings(), sigterm_as_interrupt():
             return int(args.func(args) or 0)

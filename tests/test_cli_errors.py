@@ -79,7 +79,7 @@ def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thr
     # the saved VAE, loaded: the same held-out images (the run's seed 0 split, whatever --seed says), the same loss,
     # the same reconstructions; new samples drawn with --seed
     again = tmp_path / "again"
-    assert cli.main(["generate-images", "--images", images, "--checkpoint", str(out / "vae.pt"), "--n", "4",
+    assert cli.main(["generate-images", "--checkpoint", str(out / "vae.pt"), "--n", "4",   # its own --images
                      "--seed", "5", "--out", str(again)]) == 0
     text = capsys.readouterr().out
     assert "loaded" in text and "trained 2 epochs, seed 0" in text and "epoch 1/" not in text
@@ -93,6 +93,12 @@ def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thr
     V.save_grid_png(V.sample(model, 4, generator=torch.Generator().manual_seed(5)), tmp_path / "want.png", scale=6)
     assert (mpimg.imread(again / "samples.png") == mpimg.imread(tmp_path / "want.png")).all()
     assert sorted(p.name for p in again.iterdir()) == ["reconstructions.png", "samples.png"]
+    # training again into a folder that holds a VAE: refused, unless --overwrite
+    assert cli.main(["generate-images", "--images", images, "--epochs", "1", "--n", "4", "--out", str(out)]) == 2
+    assert "already holds a trained VAE (vae.pt): --checkpoint" in capsys.readouterr().err
+    assert cli.main(["generate-images", "--images", images, "--epochs", "1", "--n", "4", "--out", str(out),
+                     "--overwrite"]) == 0
+    assert "epoch 1/1" in capsys.readouterr().out and len(V.load_vae(out / "vae.pt")[1]["history"]) == 1
 
 
 def test_generate_images_checkpoint_errors(tmp_path, capsys, monkeypatch) -> None:
@@ -109,7 +115,7 @@ def test_generate_images_checkpoint_errors(tmp_path, capsys, monkeypatch) -> Non
                            (["--checkpoint", str(tmp_path / "none.pt")], "none.pt' does not exist"),
                            (["--checkpoint", str(tmp_path / "small.pt")], "was trained on images (1, 6, 6), these "
                                                                           "are (1, 8, 8)"),
-                           (["--checkpoint", str(other), "--epochs", "3"], "--epochs and --attention describe training")):
+                           (["--checkpoint", str(other), "--epochs", "3"], "--epochs, --attention and --overwrite describe training")):
         assert cli.main(["generate-images", "--images", images, "--out", str(tmp_path / "out"), *flags]) == 2
         err = capsys.readouterr().err
         assert message in err, err
@@ -123,3 +129,15 @@ def test_generate_images_checks_counts_before_training(tmp_path, capsys, monkeyp
     assert cli.main(["generate-images", "--images", images, "--out", str(tmp_path / "out"), *flags]) == 2
     assert "--epochs and --n must be >= 1" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
+
+
+def test_a_quoted_tilde_in_a_path_option_is_the_home_folder(tmp_path, monkeypatch, capsys, one_thread) -> None:
+    """`--out '~/x'` (quoted, so the shell left it) wrote a folder named '~'; --root and --cache-dir expanded it."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    images = _npy(tmp_path / "images.npy", (np.random.default_rng(0).random((12, 8, 8)) > 0.5).astype(np.float32))
+    assert cli.main(["generate-images", "--images", images, "--epochs", "1", "--n", "4", "--out", "~/vae"]) == 0
+    assert (tmp_path / "home" / "vae" / "vae.pt").is_file() and not (tmp_path / "~").exists()
+    capsys.readouterr()
+    assert cli.main(["generate-images", "--checkpoint", "~/vae/vae.pt", "--n", "4", "--out", "~/again"]) == 0
+    assert (tmp_path / "home" / "again" / "samples.png").is_file()

@@ -60,7 +60,8 @@ def _digits_dvs_factory(root: Any, seed: int = 0, sim: Any = None, test_size: fl
     from .digits_dvs import load_digit_images, split_indices
 
     if root is not None:
-        raise ValueError(f"digits_dvs: root must be None (the data is simulated from scikit-learn's bundled digits), got {root!r}")
+        raise ValueError(f"digits_dvs takes no dataset folder (root / --root): it is simulated from scikit-learn's "
+                         f"bundled digits; got {str(root)!r}")
     if sim is None:
         params = DVSSimParams()
     elif isinstance(sim, DVSSimParams):
@@ -250,6 +251,7 @@ def load(
     on_error: str = "raise",
     in_memory: Optional[bool] = None,
     progress: bool = True,
+    splits: Sequence[str] = ("train", "test"),
     **opts: Any,
 ) -> Tuple[Any, Any]:
     """``(train, test)`` datasets of ``name`` (see :func:`list_datasets`), yielding ``(x, label)``.
@@ -267,10 +269,13 @@ def load(
     n_caltech101: the per-class 90/10 split; None, the default, keeps each class's sorted file
     order as SpikingJelly/TCJA; an int permutes; independent of ``seed``, so a seed sweep keeps
     one test set), ``train_ratio`` (the same two), ``classes`` (n_caltech101: a chosen subset
-    of class folders), ``sim``/``test_size`` (digits_dvs), ``test_size`` (digits).
+    of class folders), ``sim``/``test_size`` (digits_dvs), ``test_size`` (digits). ``splits``: the
+    splits to read (the other is returned as None: evaluating the test split frames no training file).
     """
     meta = info(name)
     _check_opts(meta, opts)
+    if isinstance(splits, str) or not splits or any(sp not in ("train", "test") for sp in splits):
+        raise ValueError(f"splits must name 'train' and/or 'test', got {splits!r}")
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -281,7 +286,7 @@ def load(
         if time_window is not None or event_count is not None or size is not None:
             raise ValueError(f"load({name!r}): a static image dataset takes frames=T (steps to repeat the image); "
                              "time_window, event_count and size apply to event datasets only")
-        return meta.factory(root, frames=frames, augment=aug, seed=seed, **opts)
+        return _only(splits, meta.factory(root, frames=frames, augment=aug, seed=seed, **opts))
     framing = _framing(frames, split_by, time_window, event_count, convention, include_incomplete, size)
     train_src, test_src = meta.factory(root, seed=int(seed), on_error=on_error, **opts)
     if framing is None:
@@ -289,20 +294,28 @@ def load(
             raise ValueError(f"load({name!r}): augment works on frames; pass frames=T (or time_window/event_count)")
         for src in (train_src, test_src):
             _warn_skipped(meta.name, src)
-        return train_src, test_src
+        return _only(splits, (train_src, test_src))
     if not cache:
         live = FramedEvents(train_src, framing, aug, seed), FramedEvents(test_src, framing, None, seed)
         for ds in live:
             _warn_skipped(meta.name, ds)
-        return live
-    out = []
-    for src, split_aug in ((train_src, aug), (test_src, None)):
+        return _only(splits, live)
+    out: List[Any] = []
+    for src, split_aug, split in ((train_src, aug, "train"), (test_src, None, "test")):
+        if split not in splits:
+            out.append(None)
+            continue
         path = _ensure_cache(src, framing, cache_dir, on_error, progress)
         ds = FrameDataset(path, src.classes, augment=split_aug, seed=int(seed), in_memory=in_memory,
                           name=meta.name, split=src.split)
         _warn_skipped(meta.name, ds)
         out.append(ds)
     return out[0], out[1]
+
+
+def _only(splits: Sequence[str], pair: Tuple[Any, Any]) -> Tuple[Any, Any]:
+    """``(train, test)`` with the splits not asked for replaced by None."""
+    return tuple(ds if sp in splits else None for sp, ds in zip(("train", "test"), pair))  # type: ignore[return-value]
 
 
 def _warn_skipped(name: str, ds: Any) -> None:

@@ -353,8 +353,8 @@ def _missing(name: str, root: Any, what: str) -> FileNotFoundError:
 
 def _check_root(name: str, root: Optional[PathLike]) -> Path:
     if root is None:
-        raise ValueError(f"{name}: root=None, but this dataset does not ship with snnkit; pass root= the folder "
-                         f"holding your copy.\nExpected layout:\n{LAYOUTS[name]}\nWhere to get the files: {SOURCES[name]}")
+        raise ValueError(f"{name}: no dataset folder given (root= in Python, --root on the command line), and this "
+                         f"dataset does not ship with snnkit: give the folder holding your copy.\nExpected layout:\n{LAYOUTS[name]}\nWhere to get the files: {SOURCES[name]}")
     root = Path(root).expanduser()
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"

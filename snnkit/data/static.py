@@ -123,8 +123,8 @@ def fashion_mnist(root: Optional[PathLike], *, frames: Optional[int] = None, aug
                   **_: Any) -> Tuple[StaticFrames, StaticFrames]:
     """Fashion-MNIST train (60000) / test (10000) from the idx files under ``root``."""
     if root is None:
-        raise ValueError(f"fashion_mnist: root=None, but Fashion-MNIST does not ship with snnkit; pass root= the folder "
-                         f"with its idx files.\nExpected layout:\n{FASHION_LAYOUT}\nWhere to get the files: {FASHION_SOURCE}")
+        raise ValueError(f"fashion_mnist: no dataset folder given (root= in Python, --root on the command line), and "
+                         f"Fashion-MNIST does not ship with snnkit: give the folder with its idx files.\nExpected layout:\n{FASHION_LAYOUT}\nWhere to get the files: {FASHION_SOURCE}")
     root = Path(root).expanduser()
     if not root.is_dir():
         what = "is a file, not a folder" if root.exists() else "does not exist"

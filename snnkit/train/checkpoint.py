@@ -52,6 +52,9 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt file
         raise ValueError(f"checkpoint {str(path)!r} could not be read (corrupt or not a torch file): {err}") from None
+    if isinstance(ckpt, dict) and ckpt.get("arch") == "tcja_vae":
+        raise ValueError(f"checkpoint {str(path)!r} is a TCJA VAE (snnkit generate-images --checkpoint samples it), "
+                         "not a training checkpoint")
     if not isinstance(ckpt, dict) or "model" not in ckpt or "snnkit_version" not in ckpt:
         raise ValueError(f"checkpoint {str(path)!r} is not a snnkit checkpoint (no 'model'/'snnkit_version' entries)")
     if arch is not None and ckpt.get("arch") not in (None, arch):

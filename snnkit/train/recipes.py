@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -19,7 +19,7 @@ def tcja_trainer(
     max_train: Optional[int] = None, progress: bool = True, tensorboard: bool = True,
     data: Optional[Tuple[Any, Any]] = None, tcja_init_gain: Optional[float] = None, num_workers: int = 0,
     device: str = "auto", amp: str = "auto", mixup: Optional[float] = None,
-    cache_dir: Optional[Union[str, Path]] = None, bars: bool = True,
+    cache_dir: Optional[Union[str, Path]] = None, bars: bool = True, on_error: str = "raise",
 ) -> Trainer:
     """A :class:`Trainer` for a TCJA-SNN config (name, JSON/YAML file or :class:`~snnkit.models.TCJASNNConfig`).
 
@@ -29,7 +29,8 @@ def tcja_trainer(
     size, training augmentation and mixup follow the config (``augment``/``mixup`` None: the config's); ``num_workers``,
     ``device`` and ``amp`` go to :class:`TrainConfig`; ``cache_dir``: the frame cache folder (default
     ``$SNNKIT_DATA`` or ``~/.cache/snnkit/data``, as ``snnkit data prepare``); ``bars=False`` keeps the
-    per-epoch lines but draws no progress bars (logs written to a file).
+    per-epoch lines but draws no progress bars (logs written to a file). ``on_error="skip"`` trains
+    without unreadable samples (listed in a warning), as ``snnkit data prepare --on-error skip`` caches them.
     """
     from ..models import tcja_snn
 
@@ -44,7 +45,8 @@ def tcja_trainer(
     if data is None:
         check_dataset_fits(cfg)
     train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment,
-                                                          progress=progress and bars, cache_dir=cache_dir)
+                                                          progress=progress and bars, cache_dir=cache_dir,
+                                                          on_error=on_error)
     if data is None:
         check_classes_found(cfg, train)
     if max_train is not None and max_train < len(train):
@@ -55,8 +57,9 @@ def tcja_trainer(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = tcja_snn.build_model(cfg)
-    source = None if data is not None else {key: None if where is None else str(Path(where).expanduser().resolve())
-                                            for key, where in (("root", root), ("cache_dir", cache_dir))}
+    source = None if data is not None else {
+        **{key: None if where is None else str(Path(where).expanduser().resolve())
+           for key, where in (("root", root), ("cache_dir", cache_dir))}, "on_error": on_error}
     trainer = Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
                       label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()),
                       data_source=source)
@@ -103,7 +106,8 @@ def subset_indices(n: int, k: int, seed: int) -> List[int]:
 
 
 def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 0, augment: bool = False,
-              progress: bool = True, cache_dir: Optional[Union[str, Path]] = None) -> Tuple[Any, Any]:
+              progress: bool = True, cache_dir: Optional[Union[str, Path]] = None,
+              splits: Sequence[str] = ("train", "test"), on_error: str = "raise") -> Tuple[Any, Any]:
     """``(train, test)`` frames for a TCJA-SNN config, as training reads them.
 
     CIFAR10-DVS and N-Caltech101 are split per class by ``cfg.split_seed`` (None: the first 90 % of
@@ -116,7 +120,7 @@ def tcja_data(cfg: Any, root: Optional[Union[str, Path]] = None, *, seed: int = 
     # per-class 90/10 splits follow the config's split_seed (None: the scripts' file order), not the run's seed
     split = {"split_seed": cfg.split_seed} if "split_seed" in snn_data.info(name).options else {}
     return snn_data.load(name, root=root, frames=cfg.T, split_by="number", size=size, augment=augment, seed=seed,
-                         progress=progress, cache_dir=cache_dir, **split)
+                         progress=progress, cache_dir=cache_dir, splits=splits, on_error=on_error, **split)
 
 
 def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Path]] = None, split: str = "test",
@@ -140,7 +144,8 @@ def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Pat
     seed = int((ckpt.get("config") or {}).get("seed", 0))
     if data is None:
         root, cache_dir = run_data_source(ckpt, root, cache_dir)
-        data = tcja_data(cfg, root, seed=seed, progress=progress, cache_dir=cache_dir)
+        data = tcja_data(cfg, root, seed=seed, progress=progress, cache_dir=cache_dir, splits=(split,),
+                         on_error=(ckpt.get("data_source") or {}).get("on_error", "raise"))
     train, test = data
     dataset = test if split == "test" else train
     if dataset is None or len(dataset) == 0:

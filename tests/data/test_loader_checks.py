@@ -252,7 +252,7 @@ def test_prepare_cli_speaks_of_its_own_options(capsys) -> None:
     assert "Train/0/00002.bin" in err
     assert cli.main(["data", "prepare", "digits_dvs", "--root", "/tmp"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("snnkit data prepare: digits_dvs takes no --root") and "root must be None" not in err
+    assert err.startswith("snnkit data prepare: digits_dvs takes no --root") and "digits_dvs takes no dataset folder (root" not in err
 
 
 def test_prepare_checks_static_dataset_files(tmp_path: Path, capsys) -> None:
@@ -303,3 +303,19 @@ def test_docs_dataset_table_matches_the_registry() -> None:
         assert int(classes) == meta.n_classes and sensor == ", ".join(map(str, meta.sensor_size)), name
         assert t == str(meta.paper_frames or ""), name
         assert needs == ("no" if meta.offline else "yes"), name
+
+
+def test_loading_one_split_frames_only_that_split(tmp_path: Path, monkeypatch) -> None:
+    """splits=("test",): (None, test), the same samples as a full load, and no training frames built."""
+    from tests.data.native import make_cifar10_dvs
+
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
+    root = make_cifar10_dvs(tmp_path / "data", per_class=10, n_events=40)
+    train, test = D.load("cifar10_dvs", root=root, frames=2, progress=False, splits=("test",))
+    assert train is None and len(test) == 10
+    assert [p.name.split("-")[1] for p in (tmp_path / "cache").glob("*.h5")] == ["test"]
+    full = D.load("cifar10_dvs", root=root, frames=2, progress=False)
+    assert full[1].names == test.names and np.array_equal(full[1][3][0], test[3][0])
+    assert D.load("digits", frames=1, splits=["train"])[1] is None
+    with pytest.raises(ValueError, match="splits must name 'train' and/or 'test', got 'test'"):
+        D.load("cifar10_dvs", root=root, frames=2, splits="test")

@@ -39,7 +39,7 @@ def torch_equal_frames(x) -> bool:
 
 
 def test_fashion_errors(tmp_path) -> None:
-    with pytest.raises(ValueError, match=r"fashion_mnist: root=None(.|\n)*t10k-images-idx3-ubyte(.|\n)*zalandoresearch"):
+    with pytest.raises(ValueError, match=r"fashion_mnist: no dataset folder given \(root= in Python, --root on the command line\)(.|\n)*t10k-images-idx3-ubyte(.|\n)*zalandoresearch"):
         D.load("fashion_mnist")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         D.load("fashion_mnist", root=tmp_path / "nope")

@@ -140,7 +140,7 @@ def test_evaluation_reads_the_dataset_folder_the_run_trained_on(tmp_path: Path, 
     out = tmp_path / "run"
     tcja_trainer(cfg, root=root, cache_dir=cache, out_dir=out, progress=False, tensorboard=False).fit()
     ckpt = torch.load(out / "last.pt", weights_only=False)
-    assert ckpt["data_source"] == {"root": str(root.resolve()), "cache_dir": str(cache.resolve())}
+    assert ckpt["data_source"] == {"root": str(root.resolve()), "cache_dir": str(cache.resolve()), "on_error": "raise"}
     built = sorted(p.name for p in cache.glob("*.h5"))
     assert len(built) == 2
     rep = evaluate_tcja(out / "last.pt", progress=False)
@@ -154,3 +154,31 @@ def test_evaluation_reads_the_dataset_folder_the_run_trained_on(tmp_path: Path, 
     assert f"the run trained on the dataset folder {str(root.resolve())!r}, which is not there any more: give " \
            "the dataset's folder with --root" in capsys.readouterr().err
     assert evaluate_tcja(out / "last.pt", root=moved, progress=False).n == 10
+    # evaluating the test split framed the moved copy's test files only (the cache key names the files)
+    assert len(list(cache.glob("cifar10_dvs-test-*.h5"))) == 2 and len(list(cache.glob("cifar10_dvs-train-*.h5"))) == 1
+
+
+def test_a_copy_with_an_unreadable_file_trains_with_on_error_skip(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`data prepare --on-error skip` built a cache that `train tcja` (no such option) could never use."""
+    from tests.data.native import make_cifar10_dvs
+
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    root = make_cifar10_dvs(tmp_path / "data", per_class=10, n_events=40)
+    bad = root / "CIFAR10DVS" / "cat" / "cifar10_cat_3.aedat"
+    bad.write_bytes(bad.read_bytes()[:-3])                # truncated mid-event
+    assert cli.main(["data", "prepare", "cifar10_dvs", "--root", str(root), "--frames", "2", "--on-error", "skip",
+                     "--no-progress"]) == 0
+    built = sorted((tmp_path / "cache").glob("*.h5"))
+    config = tmp_path / "small.yaml"
+    config.write_text("base: cifar10_dvs\nT: 2\nstages: [[4], [4]]\ntcja_stages: [0, 1]\nresize: 8\nepochs: 1\n")
+    run = ["train", "tcja", "--config", str(config), "--root", str(root), "--no-progress", "--threads", "1"]
+    assert cli.main(run + ["--out", str(tmp_path / "a")]) == 2
+    assert "cifar10_cat_3.aedat" in capsys.readouterr().err
+    assert cli.main(run + ["--out", str(tmp_path / "b"), "--on-error", "skip"]) == 0
+    assert "cifar10_dvs/train: 1 unreadable sample(s) left out (on_error='skip'): cat/cifar10_cat_3.aedat" in \
+        capsys.readouterr().err
+    assert sorted((tmp_path / "cache").glob("*.h5")) == built      # prepare's cache, not a new one
+    # the run's --root and on_error: the test split (the unreadable file is a training one) from prepare's cache
+    assert evaluate_tcja(tmp_path / "b" / "last.pt", progress=False).n == 10
+    assert sorted((tmp_path / "cache").glob("*.h5")) == built

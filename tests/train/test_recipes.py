@@ -131,8 +131,13 @@ def test_config_file_naming_an_unknown_dataset_fails_before_training(tmp_path: P
 
     path.write_text(yaml.safe_dump({**dataclasses.asdict(cfg), "name": "mnist_dvs"}))
     assert cli.main(["train", "tcja", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
-    assert "unknown dataset 'mnist_dvs' (did you mean 'digits_dvs'?)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown dataset 'mnist_dvs' (did you mean 'digits_dvs'?)" in err and f"config file {str(path)!r}" in err
     assert not (tmp_path / "run").exists()
+    path.write_text("base: digits_dvs\nname: cifar10_dvs\n")   # a known dataset the fields do not fit
+    assert cli.main(["train", "tcja", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
+    assert f"config file {str(path)!r}: config 'cifar10_dvs' does not fit the cifar10_dvs dataset: sensor_size" in \
+        capsys.readouterr().err
     assert cli.main(["train", "tcja", "--config", str(tmp_path / "absent.yaml")]) == 2
     assert "config file" in capsys.readouterr().err
     assert cli.main(["train", "spikegpt", "--print-config"]) == 2
