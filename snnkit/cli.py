@@ -315,7 +315,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if main_rank:
         print(trainer.summary(), flush=True)
     with trainer.closing():
-        hist = trainer.fit(resume=args.resume)
+        hist = trainer.fit(resume=args.resume, overwrite=args.overwrite)  # every rank: rank 0 clears
     if main_rank:
         print(done_line(trainer, hist))
     return 0

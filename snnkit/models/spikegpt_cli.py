@@ -343,7 +343,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise _fail(cmd, f"--resume: {str(out / 'last.pt')!r} does not exist")
     try:
         with trainer.closing():
-            hist = trainer.fit(resume=bool(args.resume))
+            hist = trainer.fit(resume=bool(args.resume), overwrite=bool(getattr(args, "overwrite", False)))
     except ValueError as err:  # a checkpoint of another config
         raise _fail(cmd, err) from None
     if valid_set is None:
