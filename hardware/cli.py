@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from snnkit._io import check_writable_folder
+from snnkit._io import check_writable_folder, torch_load
 from snnkit.cli import clean_warnings
 
 __all__ = ["configure_export", "configure_simulate", "run_export", "run_simulate", "load_model", "load_samples"]
@@ -198,7 +198,7 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
             raise _fail(cmd, f"--data {data!r} does not exist (expected a dataset name or a .pt file of "
                              "(x[N, T, C, H, W], y[N]))")
         try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)
+            obj = torch_load(path)
         except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
             raise _fail(cmd, f"--data {data!r} could not be read (corrupt, empty or not a torch file: "
                              f"{type(err).__name__}: {err})") from None

@@ -83,3 +83,31 @@ def _umask() -> int:
 def atomic_write_text(path: PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) atomically."""
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def _safe_globals() -> list:
+    """What snnkit's own checkpoints hold beyond tensors and plain data: numpy's RNG state (arrays, dtypes, scalars)."""
+    import numpy as np
+
+    core = np.core.multiarray
+    dtypes = [type(np.dtype(t)) for t in ("uint32", "int64", "int32", "float64", "float32", "bool")]
+    return [core._reconstruct, core.scalar, np.ndarray, np.dtype, *dtypes]
+
+
+def torch_load(path: PathLike, mmap: bool = False) -> object:
+    """``torch.load`` that runs no code from the file (``weights_only``; numpy's RNG state allowed): a downloaded
+    checkpoint cannot execute anything. A file holding other Python objects is refused, saying why."""
+    import pickle
+
+    import torch
+
+    try:
+        with torch.serialization.safe_globals(_safe_globals()):
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        lines = [ln.strip() for ln in str(err).splitlines() if "GLOBAL" in ln or "Unsupported" in ln]
+        what = (lines[0] if lines else "objects other than tensors and plain data")[:200]
+        raise ValueError(f"{str(path)!r} holds Python objects beyond tensors and plain data ({what}); snnkit does not "
+                         "load those, since unpickling them can run code. If you trust the file, load it with "
+                         "torch.load(path, weights_only=False) and save only its state dict") from None
+

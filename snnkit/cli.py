@@ -335,16 +335,16 @@ def done_line(trainer: "Trainer", hist: List[dict]) -> str:
 
 def checkpoint_arch(path: str) -> Optional[str]:
     """The ``arch`` a snnkit checkpoint records, read without copying its tensors; None if there is none."""
-    import torch
+    from ._io import torch_load
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint {path!r} does not exist" + (" (it is a folder: give the .pt file in it)"
                                                                         if Path(path).is_dir() else ""))
     try:
         try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+            ckpt = torch_load(path, mmap=True)
         except RuntimeError:  # files in torch's legacy format cannot be memory-mapped
-            ckpt = torch.load(path, map_location="cpu", weights_only=False)
+            ckpt = torch_load(path)
     except Exception as err:  # noqa: BLE001 - no loader can read it: say so rather than try each model's
         raise ValueError(f"checkpoint {path!r} could not be read (corrupt, truncated or not a torch file: "
                          f"{type(err).__name__}: {err})") from None

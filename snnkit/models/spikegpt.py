@@ -46,6 +46,7 @@ import torch
 import torch.nn as nn
 
 from .. import functional as SF
+from .._io import torch_load
 from ..kernels import wkv as _wkv
 from ..surrogate import ATan, spike
 from ..train.checkpoint import check_state_dict
@@ -405,7 +406,7 @@ class SpikeGPT(nn.Module):
             name = str(source)
             if not Path(source).is_file():
                 raise FileNotFoundError(f"SpikeGPT.load_weights: {name!r} does not exist")
-            source = torch.load(source, map_location="cpu", weights_only=False)
+            source = torch_load(source)
         if not isinstance(source, dict):
             raise TypeError(f"SpikeGPT.load_weights: expected a state dict or a path, got {type(source).__name__}")
         sd = source["model"] if "model" in source and isinstance(source["model"], dict) else source

@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Mapping, Tuple, Union
 import torch
 import torch.nn as nn
 
+from .._io import torch_load
 from ..attention import TCJA
 
 __all__ = ["load_original_state_dict", "load_original_checkpoint"]
@@ -97,7 +98,7 @@ def load_original_checkpoint(path: Union[str, Path], config: Union[str, Any]) ->
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"load_original_checkpoint: {str(path)!r} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = torch_load(path)
     state = ckpt.get("net", ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"load_original_checkpoint: {str(path)!r} holds no state dict (the original scripts save "

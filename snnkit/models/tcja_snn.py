@@ -34,6 +34,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .. import surrogate as _sg
+from .._io import torch_load
 from ..base import reset
 from ..layers import (AvgPool2d, Flatten, MaxPool2d, SpikingConv2d, TemporalDropout, TimeDistributed,
                       VotingLayer)
@@ -503,7 +504,7 @@ def config_of_checkpoint(path: "str | os.PathLike[str]") -> TCJASNNConfig:
     if not os.path.isfile(where):
         raise FileNotFoundError(f"checkpoint {where!r} does not exist")
     try:
-        ckpt = torch.load(where, map_location="cpu", weights_only=False)
+        ckpt = torch_load(where)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt or foreign file
         raise ValueError(f"checkpoint {where!r} could not be read ({type(err).__name__}: {err})") from None
     if not isinstance(ckpt, dict) or ckpt.get("arch") != "tcja_snn" or not isinstance(ckpt.get("model_config"), dict):

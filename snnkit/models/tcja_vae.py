@@ -32,7 +32,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .._io import atomic_write
+from .._io import atomic_write, torch_load
 from .. import surrogate as _sg
 from ..attention.tcja import TCJA
 from ..base import reset
@@ -260,7 +260,7 @@ def load_vae(path: "str | os.PathLike[str]") -> Tuple[TCJAVAE, Dict[str, Any]]:
     if not os.path.isfile(where):
         raise FileNotFoundError(f"TCJA VAE checkpoint {where!r} does not exist")
     try:
-        ckpt = torch.load(where, map_location="cpu", weights_only=False)
+        ckpt = torch_load(where)
     except Exception as err:  # torch raises several types for a file that is no checkpoint
         raise ValueError(f"{where!r} is not a readable checkpoint ({type(err).__name__}: {err})") from None
     arch = ckpt.get("arch") if isinstance(ckpt, dict) else None

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .._io import atomic_write
+from .._io import atomic_write, torch_load
 
 
 def rng_state() -> Dict[str, Any]:
@@ -49,7 +49,7 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch_load(path)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt file
         raise ValueError(f"checkpoint {str(path)!r} could not be read (corrupt or not a torch file): {err}") from None
     if isinstance(ckpt, dict) and ckpt.get("arch") == "tcja_vae":

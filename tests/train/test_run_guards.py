@@ -373,3 +373,32 @@ def test_no_progress_keeps_the_epoch_lines_and_max_train_beyond_the_set_warns(tm
     assert "epoch 1/1: train loss" in text and "it/s" not in text and "%|" not in text, text
     with pytest.warns(UserWarning, match="max_train=5000 is not below the 1437 training samples: all are used"):
         tcja_trainer("digits_dvs", out_dir=tmp_path / "b", max_train=5000, progress=False)
+
+
+def test_checkpoints_and_pth_files_are_read_without_running_code(tmp_path: Path, cli_error) -> None:
+    """A pickle that runs a command when loaded: every reader refuses it and nothing runs (torch.load with
+    weights_only=False would have run it before any check)."""
+    from snnkit.models.spikegpt import SpikeGPT, get_config as lm_config
+    from snnkit.models.tcja_vae import load_vae
+    from snnkit.train.checkpoint import load_checkpoint
+
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    evil = tmp_path / "evil.pth"
+    torch.save({"model": {"w": torch.ones(1)}, "snnkit_version": "0", "arch": "tcja_snn", "x": Payload()}, evil)
+    for read in (load_checkpoint, load_vae, tcja_snn.config_of_checkpoint,
+                 lambda p: SpikeGPT(lm_config("tiny")).load_weights(p)):
+        with pytest.raises(ValueError, match=r"holds Python objects beyond tensors.*unsupported GLOBAL posix.system"):
+            read(evil)
+    assert "holds Python objects beyond tensors" in cli_error(["evaluate", "--checkpoint", str(evil)])
+    assert not marker.exists()
+    # snnkit's own checkpoints (numpy's RNG state included) still load
+    data = (torch.utils.data.TensorDataset(torch.rand(8, 4, 2, 16, 16), torch.arange(8) % 10), None)
+    cfg = tcja_snn.get_config("digits_dvs", input_size=[16, 16], sensor_size=[16, 16], stages=[[4], [8]],
+                              tcja_stages=[0, 1], hidden=[16], T=4, epochs=1, batch_size=8)
+    tcja_trainer(cfg, out_dir=tmp_path / "run", data=data, progress=False, tensorboard=False).fit()
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["rng"]["numpy"][0] == "MT19937"
