@@ -24,7 +24,7 @@ from .augment import Compose, RandomFlip, RandomRoll, paper_augment
 from .cache import FrameDataset, cache_path, default_cache_dir, is_valid, sample_generator, write_cache
 from .collate import TimeMajorCollate, collate_time_major, make_loader
 from .digits_dvs import DigitsDVS, DVSSimParams, simulate, simulate_batch
-from .events import EVENT_DTYPE, Framing, bin_index, make_events, resize_events, to_frames
+from .events import CONVENTIONS, EVENT_DTYPE, SPLIT_BY, Framing, _check_choice, bin_index, make_events, resize_events, to_frames
 from .neuromorphic import LAYOUTS, SOURCES, EventFiles, SampleError
 from .static import FASHION_LAYOUT, FASHION_SOURCE, StaticFrames
 
@@ -230,7 +230,24 @@ def _framing(frames: Optional[int], split_by: str, time_window: Optional[float],
         raise ValueError(f"frames must be a positive integer (the number of frames T per sample), got {frames!r}")
     return Framing(n_bins=None if frames is None else int(frames), split_by=split_by, time_window=time_window,
                    event_count=event_count, convention=convention, include_incomplete=include_incomplete,
-                   size=None if size is None else tuple(size))  # type: ignore[arg-type]
+                   size=size)  # type: ignore[arg-type]  # Framing checks it: an int or a bad tuple get one message
+
+
+def _check_framing_options(name: str, why: str, split_by: str, convention: str, include_incomplete: bool) -> None:
+    """Refuse framing-only options where nothing is framed, so a setting is never silently ignored."""
+    _check_choice(split_by, SPLIT_BY, "split_by")
+    _check_choice(convention, CONVENTIONS, "convention")
+    given = [f"{k}={v!r}" for k, v, default in (("split_by", split_by, "number"), ("convention", convention, "spikingjelly"),
+                                                ("include_incomplete", include_incomplete, False)) if v != default]
+    if given:
+        raise ValueError(f"load({name!r}): {', '.join(given)} only shape event frames, and {why}; leave them out")
+
+
+def _check_skip_needs_cache(name: str, on_error: str, cache: bool, framing: Optional[Framing]) -> None:
+    """Refuse on_error='skip' where unreadable samples are found only while iterating (no frame cache is built)."""
+    if on_error == "skip" and (framing is None or not cache):
+        raise ValueError(f"load({name!r}): on_error='skip' needs the frame cache, which finds unreadable samples "
+                         "before training: pass cache=True and frames=T (or time_window=/event_count=)")
 
 
 def load(
@@ -286,8 +303,13 @@ def load(
         if time_window is not None or event_count is not None or size is not None:
             raise ValueError(f"load({name!r}): a static image dataset takes frames=T (steps to repeat the image); "
                              "time_window, event_count and size apply to event datasets only")
+        _check_framing_options(name, "this static image dataset has no events", split_by, convention, include_incomplete)
         return _only(splits, meta.factory(root, frames=frames, augment=aug, seed=seed, **opts))
     framing = _framing(frames, split_by, time_window, event_count, convention, include_incomplete, size)
+    if framing is None:
+        _check_framing_options(name, "no framing was asked (raw events: pass frames=T, time_window= or event_count=)",
+                               split_by, convention, include_incomplete)
+    _check_skip_needs_cache(name, on_error, cache, framing)
     train_src, test_src = meta.factory(root, seed=int(seed), on_error=on_error, **opts)
     if framing is None:
         if aug is not None:
@@ -343,6 +365,25 @@ def _ensure_cache(src: Any, framing: Framing, cache_dir: Any, on_error: str, pro
     return path
 
 
+def load_verified(name: str, *args: Any, **kwargs: Any) -> Tuple[Any, Any]:
+    """:func:`load`, then read every cache file fully; a corrupt one is removed and rebuilt once (``prepare``'s check)."""
+    from .cache import CorruptCacheError, verify_cache
+
+    for attempt in (0, 1):
+        try:
+            pair = load(name, *args, **kwargs)
+            for ds in pair:
+                if hasattr(ds, "path"):
+                    verify_cache(ds.path)
+            return pair
+        except CorruptCacheError as e:
+            if attempt:
+                raise
+            warnings.warn(f"{e}; removing it and building it again", RuntimeWarning, stacklevel=2)
+            e.path.unlink(missing_ok=True)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def prepare(name: str, root: Optional[Union[str, Path]] = None, frames: Optional[int] = None, split_by: str = "number",
             **kwargs: Any) -> List[Path]:
     """Build (or find) the frame cache of both splits ahead of training; returns the cache files.
@@ -356,5 +397,5 @@ def prepare(name: str, root: Optional[Union[str, Path]] = None, frames: Optional
         return []
     if frames is None and kwargs.get("time_window") is None and kwargs.get("event_count") is None:
         frames = meta.paper_frames or 10
-    train, test = load(name, root, frames, split_by, **kwargs)
+    train, test = load_verified(name, root, frames, split_by, **kwargs)
     return [getattr(d, "path") for d in (train, test) if hasattr(d, "path")]

@@ -19,6 +19,7 @@ int64 ``[N]``, ``names`` (sample names), ``skipped`` (names of unreadable sample
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ from .._io import atomic_write
 from .housekeeping import building, mark_used
 
 __all__ = ["CACHE_FORMAT", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
-           "write_cache", "FrameDataset"]
+           "write_cache", "verify_cache", "CorruptCacheError", "FrameDataset"]
 
 CACHE_FORMAT = 1
 IN_MEMORY_LIMIT = 256 << 20   # bytes of stored frames below which FrameDataset reads them all at once
@@ -195,6 +196,39 @@ class _FrameStore:
         self.dset[n:] = block
 
 
+class CorruptCacheError(OSError):
+    """A frame cache file that cannot be read back; the message names the file and how to rebuild it."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        dataset = path.name.split("-")[0]
+        super().__init__(f"frame cache {str(path)!r} is corrupt ({reason}); delete it (snnkit data cache clear "
+                         f"{dataset}) and it is rebuilt on the next load")
+        self.path = path
+
+
+@contextlib.contextmanager
+def _named_read_errors(path: Path) -> Iterator[None]:
+    """Turn h5py's read errors into one line naming the cache file and the fix (it is rebuilt on the next load)."""
+    try:
+        yield
+    except (OSError, KeyError) as e:
+        if isinstance(e, CorruptCacheError):
+            raise
+        raise CorruptCacheError(path, str(e)) from None
+
+
+def verify_cache(path: PathLike) -> None:
+    """Read every stored frame of a cache file once; ``CorruptCacheError`` naming it if any part is unreadable."""
+    import h5py
+
+    with _named_read_errors(Path(path)), h5py.File(path, "r") as f:
+        dset = f["frames"]
+        step = max(1, (64 << 20) // max(1, dset.dtype.itemsize * int(np.prod(dset.shape[1:]))))
+        for a in range(0, dset.shape[0], step):
+            dset[a:a + step]
+        f["offsets"][()], f["labels"][()], f["names"][()], f["skipped"][()]
+
+
 class FrameDataset(torch.utils.data.Dataset):
     """Frames ``[T, C, H, W]`` (float32) and integer labels read from a frame cache file.
 
@@ -217,7 +251,7 @@ class FrameDataset(torch.utils.data.Dataset):
         self.seed = int(seed)
         self.epoch = 0
         self.name, self.split = name, split
-        with h5py.File(self.path, "r") as f:
+        with _named_read_errors(self.path), h5py.File(self.path, "r") as f:
             self.offsets = f["offsets"][()]
             self.targets = f["labels"][()]
             self.names = [s.decode() if isinstance(s, bytes) else str(s) for s in f["names"][()]]
@@ -247,11 +281,12 @@ class FrameDataset(torch.utils.data.Dataset):
         a, b = int(self.offsets[i]), int(self.offsets[i + 1])
         if self._memory is not None:
             return self._memory[a:b].to(torch.float32)
-        if self._file is None or self._pid != os.getpid():
-            import h5py
+        with _named_read_errors(self.path):
+            if self._file is None or self._pid != os.getpid():
+                import h5py
 
-            self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
-        return torch.from_numpy(self._file["frames"][a:b]).to(torch.float32)
+                self._file, self._pid = h5py.File(self.path, "r"), os.getpid()
+            return torch.from_numpy(self._file["frames"][a:b]).to(torch.float32)
 
     def __getitem__(self, key: Any) -> Tuple[torch.Tensor, int]:
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)

@@ -113,7 +113,7 @@ def _prepare_args_error(meta: Any, args: argparse.Namespace) -> str:
 
 def cmd_prepare(args: argparse.Namespace) -> int:
     """Build the frame cache of both splits and print where it is (static datasets: check the files, count samples)."""
-    from . import info, load
+    from . import info, load, load_verified
 
     frames = args.frames
     try:
@@ -122,25 +122,46 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         if problem:
             print(f"snnkit data prepare: {problem}", file=sys.stderr)
             return 2
-        if meta.kind == "static":
-            train, test = load(meta.name, args.root)
+        if meta.kind == "static":   # load refuses the framing options, which a static dataset cannot use
+            train, test = load(meta.name, args.root, split_by=args.split_by, time_window=args.time_window,
+                               event_count=args.event_count, convention=args.convention,
+                               include_incomplete=args.include_incomplete, size=args.size)
             print(f"{meta.name}: a static image dataset, read directly (no frame cache): "
                   f"train {len(train)} samples, test {len(test)} samples")
             return 0
         if frames is None and args.time_window is None and args.event_count is None:
             frames = meta.paper_frames or 10
+        problem = _unwritable_cache_dir(args.cache_dir)
+        if problem:
+            print(f"snnkit data prepare: {problem}", file=sys.stderr)
+            return 2
         split = {"split_seed": args.split_seed} if "split_seed" in meta.options else {"seed": args.seed or 0}
-        train, test = load(meta.name, args.root, frames, args.split_by, time_window=args.time_window,
+        train, test = load_verified(meta.name, args.root, frames, args.split_by, time_window=args.time_window,
                            event_count=args.event_count, convention=args.convention,
                            include_incomplete=args.include_incomplete, size=args.size, **split,
                            cache_dir=args.cache_dir, on_error=args.on_error, progress=not args.no_progress)
-    except (ValueError, FileNotFoundError, TypeError, ModuleNotFoundError) as e:
+    except (ValueError, FileNotFoundError, TypeError, ModuleNotFoundError, NotADirectoryError) as e:
         print(f"snnkit data prepare: {e}", file=sys.stderr)
         return 2
     for ds in (train, test):
         shape = ", ".join(map(str, ds.frame_shape))
         print(f"{ds.split}: {len(ds)} samples, frames [{frames or 'T'}, {shape}] -> {ds.path}")
     return 0
+
+
+def _unwritable_cache_dir(cache_dir: Any) -> str:
+    """Why the frame cache folder cannot take a new file ('' if it can), checked before any work is done."""
+    from .. import _io
+    from .cache import default_cache_dir
+
+    folder = default_cache_dir(cache_dir)
+    try:
+        _io.check_writable_folder(folder)
+    except OSError as e:
+        origin = "--cache-dir" if cache_dir is not None else "$SNNKIT_DATA or the default ~/.cache/snnkit/data"
+        return f"the frame cache folder (from {origin}) cannot be written: {e}; pass --cache-dir a writable folder " \
+               "or set $SNNKIT_DATA"
+    return ""
 
 
 def _size(n: float) -> str:
@@ -174,11 +195,11 @@ def cmd_cache_list(args: argparse.Namespace) -> int:
     temps = stale_temporaries(folder)
     print(f"frame caches in {folder}:")
     if entries:
-        rows = [("dataset", "split", "samples", "framing", "size", "last used", "file")]
+        rows = [("dataset", "split", "samples", "framing", "size", "last used", "source", "file")]
         for e in entries:
             used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used))
             samples = str(e.samples) if e.status == "ok" else e.status
-            rows.append((e.dataset, e.split, samples, e.framing, _size(e.size), used, e.path.name))
+            rows.append((e.dataset, e.split, samples, e.framing, _size(e.size), used, e.detail or "-", e.path.name))
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         for r in rows:
             print("  " + "  ".join([c.ljust(w) for c, w in zip(r, widths)] + [r[-1]]))
@@ -233,8 +254,13 @@ def cmd_cache_clear(args: argparse.Namespace) -> int:
         if input(f"remove {count}? [y/N] ").strip().lower() not in ("y", "yes"):
             print("nothing removed")
             return 1
-    freed = remove_files([e.path for e in chosen])
     sizes = {p: p.stat().st_size for p in temps if p.exists()}
-    freed += sum(sizes.get(p, 0) for p in remove_stale_temporaries(folder))
+    try:
+        freed = remove_files([e.path for e in chosen])
+        freed += sum(sizes.get(p, 0) for p in remove_stale_temporaries(folder))
+    except PermissionError as e:
+        print(f"snnkit data cache clear: cannot remove files in {folder} ({e.strerror or e}): the folder is not "
+              "writable for you; fix its permissions or pass --cache-dir / $SNNKIT_DATA for your own folder", file=sys.stderr)
+        return 1
     print(f"removed {len(chosen) + len(temps)} file(s), freed {_size(freed)}")
     return 0

@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
-from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler, Subset
 from ..functional.validation import is_int
 
-__all__ = ["collate_time_major", "TimeMajorCollate", "EpochSampler", "make_loader"]
+__all__ = ["collate_time_major", "TimeMajorCollate", "EpochSampler", "EpochKeyedSubset", "make_loader"]
 
 Tensor = torch.Tensor
 Length = Union[None, int, str]
@@ -96,6 +96,32 @@ class EpochSampler(Sampler):
         return len(self.base)  # type: ignore[arg-type]
 
 
+class EpochKeyedSubset(Subset):
+    """A ``Subset`` passing ``(index, epoch)`` keys through, so augmentation draws stay new every epoch under it."""
+
+    supports_epoch_keys = True
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, tuple):
+            index, epoch = key
+            return self.dataset[(self.indices[int(index)], epoch)]
+        return self.dataset[self.indices[key]]
+
+    def __getitems__(self, keys: List[Any]) -> List[Any]:
+        """One sample per key (torch's Subset would index its list with the ``(index, epoch)`` tuple)."""
+        return [self[k] for k in keys]
+
+
+def _epoch_keyed(dataset: Any) -> Optional[Any]:
+    """``dataset`` made to take ``(index, epoch)`` keys, looking through ``Subset`` wrappers; None if it cannot."""
+    if getattr(dataset, "supports_epoch_keys", False):
+        return dataset
+    if isinstance(dataset, Subset):
+        inner = _epoch_keyed(dataset.dataset)
+        return None if inner is None else EpochKeyedSubset(inner, dataset.indices)
+    return None
+
+
 def make_loader(dataset: Any, batch_size: int = 32, shuffle: bool = False, *, length: Length = None,
                 num_workers: int = 0, pin_memory: Optional[bool] = None, drop_last: bool = False, seed: int = 0,
                 return_lengths: bool = False, start_epoch: int = 0, **kwargs: Any) -> DataLoader:
@@ -111,7 +137,9 @@ def make_loader(dataset: Any, batch_size: int = 32, shuffle: bool = False, *, le
         raise ValueError(f"make_loader: num_workers must be a non-negative integer, got {num_workers!r}")
     gen = torch.Generator().manual_seed(int(seed))
     base: Sampler = RandomSampler(dataset, generator=gen) if shuffle else SequentialSampler(dataset)
-    sampler: Sampler = EpochSampler(base, start_epoch) if getattr(dataset, "supports_epoch_keys", False) else base
+    keyed = _epoch_keyed(dataset)
+    sampler: Sampler = base if keyed is None else EpochSampler(base, start_epoch)
+    dataset = dataset if keyed is None else keyed
     if pin_memory is None:
         pin_memory = torch.cuda.is_available()
     if num_workers > 0:

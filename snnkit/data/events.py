@@ -314,7 +314,8 @@ def resize_events(events: np.ndarray, sensor_size: Sequence[int], size: Sequence
     """Map events onto a ``size=(H, W)`` grid (``x' = x * W' // W``): pooling by summation; returns (events, sensor size).
 
     Integer factors give exact sum-pooling of the frames; any other ratio is nearest-lower-cell
-    binning, the same as ``tonic.transforms.Downsample(sensor_size=..., target_size=...)``.
+    binning in exact integers (``tonic.transforms.Downsample(target_size=...)`` multiplies by a
+    float ratio instead, so it differs at a few widths).
     """
     w, h, n_pol = check_sensor_size(sensor_size)
     try:
@@ -376,6 +377,20 @@ class Framing:
                          include_incomplete=self.include_incomplete)
 
     def to_dict(self) -> Dict[str, Any]:
+        """The settings in canonical form (the cache key): equal framings give equal dicts however spelled.
+
+        ``time_window`` is a float and ``event_count`` an int (``50000`` and ``50000.0`` frame
+        alike); ``split_by`` only matters with ``n_bins``, so otherwise it is stored as the
+        default. The ``n_bins`` dict is unchanged from earlier releases, so those caches keep their names.
+        """
         d = asdict(self)
         d["size"] = list(self.size) if self.size is not None else None
+        if self.n_bins is not None:
+            d["n_bins"] = int(self.n_bins)
+        else:
+            d["split_by"] = "number"   # no effect without n_bins: neutral, so it cannot key a second cache
+        if self.time_window is not None:
+            d["time_window"] = float(self.time_window)
+        if self.event_count is not None:
+            d["event_count"] = int(self.event_count)
         return d

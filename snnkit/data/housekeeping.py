@@ -39,6 +39,7 @@ class CacheEntry:
     framing: str                  # e.g. "T=10 number spikingjelly", "" if unreadable
     root: str                     # the dataset folder it was built from ("" for offline data)
     status: str                   # "ok", "incomplete" or "unreadable"
+    detail: str = ""              # what else tells it apart: the root, or digits_dvs's simulator settings and split
 
 
 @contextlib.contextmanager
@@ -123,13 +124,29 @@ def _describe_framing(f: Dict[str, Any]) -> str:
     return f"{head} {f.get('convention', '')}{size}".strip()
 
 
+def _describe_source(record: Dict[str, Any]) -> str:
+    """The root a cache was built from, or digits_dvs's non-default simulator settings and split; '+skip' if used."""
+    source = record.get("source") if isinstance(record.get("source"), dict) else {}
+    if source.get("root"):
+        text = str(source["root"])
+    elif "simulator" in source:
+        from .digits_dvs import DVSSimParams
+
+        default = DVSSimParams().to_dict()
+        changed = [f"{k}={v}" for k, v in sorted(source["simulator"].items()) if default.get(k) != v]
+        text = " ".join(changed + [f"split={str(source.get('indices_sha', ''))[:8]}"])
+    else:
+        text = ""
+    return f"{text} +skip".strip() if record.get("on_error") == "skip" else text
+
+
 def _entry(path: Path) -> CacheEntry:
     import h5py
 
     m = CACHE_RE.match(path.name)
     assert m is not None
     st = path.stat()
-    samples, framing, root, status = None, "", "", "unreadable"
+    samples, framing, root, status, detail = None, "", "", "unreadable", ""
     try:
         with h5py.File(path, "r") as f:
             record = json.loads(f.attrs["record"])
@@ -137,9 +154,10 @@ def _entry(path: Path) -> CacheEntry:
             status = "ok" if bool(f.attrs.get("complete", False)) else "incomplete"
         framing = _describe_framing(record.get("framing", {}))
         root = str(record.get("source", {}).get("root", "")) if isinstance(record.get("source"), dict) else ""
+        detail = _describe_source(record)
     except (OSError, KeyError, ValueError, TypeError):
         pass
-    return CacheEntry(path, m["dataset"], m["split"], st.st_size, st.st_mtime, samples, framing, root, status)
+    return CacheEntry(path, m["dataset"], m["split"], st.st_size, st.st_mtime, samples, framing, root, status, detail)
 
 
 def list_caches(cache_dir: PathLike) -> List[CacheEntry]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -380,7 +381,7 @@ def _files(d: Path, suffixes: Sequence[str]) -> List[Path]:
 
 
 def per_class_split(records: Sequence[Record], n_classes: int, train_ratio: float = 0.9,
-                    seed: Optional[int] = 0) -> Tuple[List[Record], List[Record]]:
+                    seed: Optional[int] = 0, *, name: str = "per_class_split") -> Tuple[List[Record], List[Record]]:
     """Per-class split: ``ceil(train_ratio * n)`` of each class to train, the rest to test.
 
     ``seed=None`` keeps each class in sorted file order (SpikingJelly's
@@ -404,7 +405,17 @@ def per_class_split(records: Sequence[Record], n_classes: int, train_ratio: floa
         k = math.ceil(len(recs) * float(train_ratio))
         train += recs[:k]
         test += recs[k:]
+    _warn_empty_split(name, records, test, train_ratio)
     return train, test
+
+
+def _warn_empty_split(name: str, records: Sequence[Record], test: Sequence[Record], train_ratio: float) -> None:
+    """Warn when the per-class split leaves no test sample: an evaluation on nothing would pass silently."""
+    if records and not test:
+        need = math.floor(1 / (1 - float(train_ratio)) + 1e-9)
+        warnings.warn(f"{name}: the test split is empty: ceil({float(train_ratio):g} n) of each class's n files go to "
+                      f"train (SpikingJelly's rule), so a class needs {need}+ files to give a test sample; add files "
+                      "or lower train_ratio", RuntimeWarning, stacklevel=3)
 
 
 def _gesture_labels(csv: Path) -> np.ndarray:
@@ -523,7 +534,7 @@ def cifar10_dvs(root: Optional[PathLike], seed: Optional[int] = None, train_rati
     _one_cifar_copy(root, base, records)
     if any(r.path.suffix.lower() == ".aedat4" for r in records):
         _need_aedat()
-    train, test = per_class_split(records, len(CIFAR10_CLASSES), train_ratio, seed)
+    train, test = per_class_split(records, len(CIFAR10_CLASSES), train_ratio, seed, name=name)
 
     def reader(p: Path) -> np.ndarray:
         return read_aedat4(p) if p.suffix.lower() == ".aedat4" else read_aedat2_dvs128(p)
@@ -603,6 +614,6 @@ def n_caltech101(root: Optional[PathLike], seed: Optional[int] = None, train_rat
         raise _missing(name, root, f"no class folders with .bin files under {root}")
     classes = _caltech_classes(root, base, classes)
     records = [Record(f"{c}/{f.name}", f, k) for k, c in enumerate(classes) for f in _files(base / c, [".bin"])]
-    train, test = per_class_split(records, len(classes), train_ratio, seed)
+    train, test = per_class_split(records, len(classes), train_ratio, seed, name=name)
     return (EventFiles(name, "train", train, read_atis_bin, (240, 180, 2), classes, base),
             EventFiles(name, "test", test, read_atis_bin, (240, 180, 2), classes, base))
