@@ -104,3 +104,56 @@ def test_evaluate_rejects_a_missing_or_foreign_checkpoint(tmp_path: Path, cli_er
     torch.save({"model": {}, "snnkit_version": "0", "arch": "tcja_vae"}, tmp_path / "v.pt")
     err = cli_error(["evaluate", "--checkpoint", str(tmp_path / "v.pt"), "--data", "shakespeare"])
     assert "is a TCJA VAE (snnkit generate-images --checkpoint samples and scores it)" in err, err
+
+
+def test_seeded_runs_start_from_the_same_weights(tmp_path: Path) -> None:
+    """--seed fixes SpikeGPT's initial weights too (only RWKV's were seeded): two runs end identical."""
+    corpus = write_corpus(tmp_path)
+    for out in ("a", "b"):
+        assert cli.main(["train", "spikegpt", "--data", str(corpus), "--epochs", "1", "--seed", "3", "--out",
+                         str(tmp_path / out), "--max-tokens", "100", *TRAIN_ARGS]) == 0
+    a, b = (torch.load(tmp_path / o / "last.pt", weights_only=False)["model"] for o in ("a", "b"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_language_model_options_that_cannot_apply_are_refused(run: Path, tmp_path: Path, capsys, cli_error) -> None:
+    corpus = run.parent / "corpus.txt"
+    ckpt = str(run / "last.pt")
+    assert "--version picks the RWKV generation" in cli_error(
+        ["train", "spikegpt", "--data", str(corpus), "--version", "6", "--out", str(tmp_path / "v")])
+    assert "--vocab-size sizes the vocabulary --tokenizer bpe learns" in cli_error(
+        ["train", "spikegpt", "--data", str(corpus), "--vocab-size", "10", "--out", str(tmp_path / "w")])
+    for bad in ("nan", "-1"):
+        assert "need a finite --temperature >= 0" in cli_error(
+            ["generate", "--checkpoint", ckpt, "--prompt", "Fir", "--temperature", bad])
+    assert "--device 'bogus' is not a device" in cli_error(
+        ["generate", "--checkpoint", ckpt, "--prompt", "Fir", "--device", "bogus"])
+    if not torch.cuda.is_available():
+        assert "CUDA is not available" in cli_error(["evaluate", "--checkpoint", ckpt, "--data", str(corpus),
+                                                     "--device", "cuda"])
+    for flag, val in (("--batch-size", "0"), ("--max-tokens", "1")):
+        with pytest.raises(SystemExit):
+            cli.main(["evaluate", "--checkpoint", ckpt, "--data", str(corpus), flag, val])
+        assert f"argument {flag}: must be an integer >=" in capsys.readouterr().err
+    # a temperature so small that logits / T overflow: greedy-like, not a crash
+    capsys.readouterr()
+    assert cli.main(["generate", "--checkpoint", ckpt, "--prompt", "Fir", "--tokens", "5", "--temperature", "1e-38",
+                     "--seed", "0"]) == 0
+    tiny = capsys.readouterr().out
+    assert cli.main(["generate", "--checkpoint", ckpt, "--prompt", "Fir", "--tokens", "5", "--temperature", "0"]) == 0
+    assert tiny == capsys.readouterr().out   # the same continuation as greedy decoding
+
+
+def test_resume_refuses_another_corpus_or_tokenizer(tmp_path: Path, cli_error) -> None:
+    corpus = write_corpus(tmp_path)
+    out = tmp_path / "run"
+    base = ["train", "spikegpt", "--epochs", "1", "--out", str(out), "--max-tokens", "100", "--t-max", "2",
+            *TRAIN_ARGS]
+    assert cli.main([*base, "--data", str(corpus)]) == 0
+    other = tmp_path / "other.txt"
+    other.write_text(corpus.read_text()[::-1], encoding="utf-8")    # the same characters, other text
+    more = [*base[:3], "2", *base[4:], "--resume"]
+    assert "--resume: the run in" in cli_error([*more, "--data", str(other)])
+    assert "--resume: the run trained with --tokenizer 'char', not 'bpe'" in cli_error(
+        [*more, "--data", str(corpus), "--tokenizer", "bpe"])
+    assert cli.main([*more, "--data", str(corpus)]) == 0

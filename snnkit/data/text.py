@@ -105,7 +105,7 @@ class CharTokenizer:
         except KeyError as err:
             c = err.args[0]
             raise ValueError(f"CharTokenizer.encode: character {c!r} (U+{ord(c):04X}) at position {text.index(c)} "
-                             f"is not in the {self.vocab_size}-character vocabulary (set unk= to map unknown "
+                             f"is not in the {self.vocab_size}-character vocabulary (in Python, set unk= to map unknown "
                              "characters)") from None
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -280,7 +280,7 @@ def load_text_file(path: PathLike, encoding: str = "utf-8") -> str:
         text = raw.decode(encoding)
     except UnicodeDecodeError as err:
         raise ValueError(f"load_text_file: {str(path)!r} is not valid {encoding}: byte 0x{raw[err.start]:02x} at "
-                         f"offset {err.start} ({err.reason}); re-encode the file or pass encoding=") from None
+                         f"offset {err.start} ({err.reason}); re-encode the file as UTF-8 (in Python: pass encoding=)") from None
     if encoding.lower().replace("-", "") in ("utf8", "utf8sig") and text.startswith("\ufeff"):
         text = text[1:]
     return text

@@ -23,6 +23,7 @@ size); ``evaluate``/``generate`` also read BlinkDL ``.pth`` state dicts (RWKV-4/
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
 from pathlib import Path
@@ -74,8 +75,8 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
                    help="tcja: test (default) or train only; spikegpt/rwkv: which contiguous part of the corpus (as "
                         "in training: last 5%% test, 5%% before it validation), 'all' reads the whole file")
     p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
-    p.add_argument("--max-tokens", type=int, help="evaluate on the first N tokens of the part only")
-    p.add_argument("--batch-size", type=int, help="spikegpt/rwkv: parallel streams (the state is carried along "
+    p.add_argument("--max-tokens", type=int_at_least(2), help="evaluate on the first N tokens of the part only")
+    p.add_argument("--batch-size", type=int_at_least(1), help="spikegpt/rwkv: parallel streams (the state is carried along "
                                                   "each; default 8); tcja: samples per batch (default: the config's)")
     p.add_argument("--threads", type=int_at_least(1), help="torch threads")
     p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
@@ -141,11 +142,13 @@ def _encode(tokenizer: Any, text: str, what: str, cmd: str) -> np.ndarray:
 
 
 def _device(name: str) -> Any:
-    import torch
+    """``--device``: refused (one line) when it names no device or CUDA is not here, as ``snnkit train`` does."""
+    from ..train.trainer import pick_device
 
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        return pick_device(name)
+    except RuntimeError as err:  # torch.device("bogus")
+        raise ValueError(f"--device {name!r} is not a device ({err}); use cpu, cuda, cuda:1, ... or auto") from None
 
 
 class _WorldDecode:
@@ -258,6 +261,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         get_config(name)
     except ValueError as err:
         raise _fail(cmd, err) from None
+    if not is_rwkv and getattr(args, "version", TRAIN_DEFAULTS["version"]) != TRAIN_DEFAULTS["version"]:
+        raise _fail(cmd, "--version picks the RWKV generation of `snnkit train rwkv`; SpikeGPT has one")
+    if args.tokenizer != "bpe" and args.vocab_size != TRAIN_DEFAULTS["vocab_size"]:
+        raise _fail(cmd, f"--vocab-size sizes the vocabulary --tokenizer bpe learns; --tokenizer {args.tokenizer} "
+                         "has its own")
     out = Path(args.out or ("runs/rwkv" if is_rwkv else "runs/spikegpt"))
     check_output_folder(out, args.resume, getattr(args, "overwrite", False))
     text = load_corpus(args.data, cmd, getattr(args, "cache_dir", None))
@@ -310,6 +318,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         arch, model_config = "rwkv", {**rcfg.to_dict(), "ctx_len": ctx}
         label = f"RWKV-{version} ({name} size)"
     else:
+        torch.manual_seed(args.seed if args.seed is not None else 0)  # --seed fixes the initial weights
         model = SpikeGPT(cfg)
         label = f"SpikeGPT {name}"
     n_params = sum(p.numel() for p in model.parameters())
@@ -334,8 +343,12 @@ def cmd_train(args: argparse.Namespace) -> int:
                   f"  valid loss {ev['loss']:.4f}  valid bpc {bpc:.4f}  next-token acc {ev['acc']:.3f}", flush=True)
             return ev
 
+    source = {"data": args.data, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
+              "tokenizer": args.tokenizer, "vocab_size": args.vocab_size if args.tokenizer == "bpe" else None}
+    if args.resume:
+        _check_same_corpus(out / "last.pt", source, cmd)
     trainer = _LMTrainer(LMWrapper(model), TokenDataset(train_ids, ctx), valid_set, tcfg, collate_fn=_collate,
-                         arch=arch, model_config=model_config, loss_fn=lambda o, y: lm_loss(o, y))
+                         arch=arch, model_config=model_config, loss_fn=lambda o, y: lm_loss(o, y), data_source=source)
     if getattr(args, "overwrite", False):
         clear_run(out)
     tokenizer.save(tok_file)
@@ -364,7 +377,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     model, tokenizer, _ = load_model(args.checkpoint, args.tokenizer, _device(args.device), cmd)
-    text = load_corpus(args.data, cmd)
+    text = load_corpus(args.data, cmd, getattr(args, "cache_dir", None))
     if args.split != "all":
         text = dict(zip(("train", "valid", "test"), _split(text, cmd)))[args.split]
     ids = _encode(tokenizer, text, f"{args.split} text", cmd)
@@ -380,6 +393,22 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_same_corpus(last: Path, source: Dict[str, Any], cmd: str) -> None:
+    """``--resume`` continues a run on its own text and tokenizer: another corpus or --tokenizer is refused."""
+    from .._io import torch_load
+
+    if not last.is_file():
+        return  # the missing checkpoint is reported with the other resume checks
+    saved = (torch_load(last) or {}).get("data_source") or {}  # runs from before it was recorded: unchecked
+    if saved.get("sha256") not in (None, source["sha256"]):
+        raise _fail(cmd, f"--resume: the run in {str(last.parent)!r} trained on other text (--data "
+                         f"{saved.get('data')!r}); give the same --data, or start a new run in another --out")
+    for key in ("tokenizer", "vocab_size"):
+        if key in saved and saved[key] != source[key]:
+            raise _fail(cmd, f"--resume: the run trained with --{key.replace('_', '-')} {saved[key]!r}, not "
+                             f"{source[key]!r} (it continues with its own {TOKENIZER_FILE})")
+
+
 # ---------------------------------------------------------------------------- generate
 def cmd_generate(args: argparse.Namespace) -> int:
     """Stream sampled text after ``--prompt`` to stdout, token by token."""
@@ -392,8 +421,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.tokens < 0:
         raise _fail(cmd, f"--tokens must be >= 0, got {args.tokens}")
-    if args.temperature < 0 or not 0 < args.top_p <= 1:
-        raise _fail(cmd, f"need --temperature >= 0 and 0 < --top-p <= 1, got {args.temperature}, {args.top_p}")
+    if not (args.temperature >= 0 and math.isfinite(args.temperature)) or not 0 < args.top_p <= 1:
+        raise _fail(cmd, f"need a finite --temperature >= 0 and 0 < --top-p <= 1, got {args.temperature}, {args.top_p}")
     if not args.prompt:
         raise _fail(cmd, "--prompt must not be empty")
     device = _device(args.device)

@@ -148,11 +148,12 @@ def evaluate_bpc(model: SpikeGPT, tokens: Union[Tensor, np.ndarray, Sequence[int
 def sample_next(logits: Tensor, temperature: float = 1.0, top_p: float = 1.0,
                 generator: Optional[torch.Generator] = None) -> Tensor:
     """One token per row of ``logits[B, V]``: greedy if ``temperature == 0``, else nucleus sampling."""
-    if temperature < 0 or not 0 < top_p <= 1:
-        raise ValueError(f"sample_next: need temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
+    if not (temperature >= 0 and math.isfinite(temperature)) or not 0 < top_p <= 1:
+        raise ValueError(f"sample_next: need a finite temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
     if temperature == 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    z = logits.float()  # shifted to max 0 before the division: a tiny temperature gives -inf, never inf - inf = nan
+    probs = torch.softmax((z - z.max(-1, keepdim=True).values) / temperature, dim=-1)
     if top_p < 1:
         sorted_p, order = probs.sort(-1, descending=True)
         keep = sorted_p.cumsum(-1) - sorted_p < top_p  # the smallest set whose mass reaches top_p

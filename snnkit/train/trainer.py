@@ -251,6 +251,11 @@ class Trainer:
             raise ValueError(f"{str(self.out_dir)!r} already holds a run (last.pt): fit(resume=True) continues it, "
                              "fit(overwrite=True) writes over it, or give another out_dir")
         torch.manual_seed(self.config.seed)
+        c = self.config
+        if c.scheduler == "cosine" and c.epochs > c.cosine_period and dist.is_main():
+            warnings.warn(f"{c.epochs} epochs run past the cosine schedule's T_max {c.cosine_period}: the learning "
+                          f"rate reaches 0 at epoch {c.cosine_period} and rises again after it (PyTorch's "
+                          f"CosineAnnealingLR); a T_max of {c.epochs} anneals over the whole run", stacklevel=2)
         if resume:
             self.resume(self.out_dir / "last.pt" if resume is True else resume)
         last = self.config.epochs if stop_after is None else min(self.config.epochs, self.epoch + stop_after)
