@@ -157,3 +157,10 @@ def test_resume_refuses_another_corpus_or_tokenizer(tmp_path: Path, cli_error) -
     assert "--resume: the run trained with --tokenizer 'char', not 'bpe'" in cli_error(
         [*more, "--data", str(corpus), "--tokenizer", "bpe"])
     assert cli.main([*more, "--data", str(corpus)]) == 0
+
+
+def test_an_unreadable_checkpoint_is_one_clear_line(run: Path, tmp_path: Path, cli_error) -> None:
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes((run / "last.pt").read_bytes()[:2000])   # truncated
+    err = cli_error(["generate", "--checkpoint", str(broken), "--prompt", "Fir"])
+    assert "could not be read" in err and "nor is it a BlinkDL" not in err and err.count("could not be read") == 1

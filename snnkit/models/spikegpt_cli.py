@@ -199,7 +199,7 @@ def load_model(checkpoint: str, tokenizer_path: Optional[str] = None, device: An
         try:
             ckpt = load_checkpoint(checkpoint)
         except ValueError as err:
-            if "is not a snnkit checkpoint" not in str(err) and "could not be read" not in str(err):
+            if "is not a snnkit checkpoint" not in str(err):  # unreadable: no other reader would do better
                 raise
             try:
                 model = RWKV.load(checkpoint)
