@@ -209,6 +209,10 @@ def load_model(checkpoint: str, tokenizer_path: Optional[str] = None, device: An
                                  "checkpoints that do)") from None
             ckpt = {"arch": "rwkv-blinkdl", "model_config": model.config.to_dict()}
             _rwkv_ctx(model, RWKV_PTH_CTX)
+            if model.config.version == 4:  # SpikeGPT's parameters have RWKV-4's names and shapes: say which it is
+                print(f"note: {checkpoint} is a bare state dict, read as a BlinkDL RWKV-4 network; a SpikeGPT "
+                      "state dict looks the same and would be run as RWKV-4: for SpikeGPT use the last.pt/best.pt "
+                      "that snnkit train spikegpt wrote, which records its architecture", file=sys.stderr)
         else:
             if ckpt.get("arch") not in (None, "spikegpt", "rwkv"):
                 raise ValueError(f"checkpoint {checkpoint!r} holds a {ckpt.get('arch')!r} model, expected "
