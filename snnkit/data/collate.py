@@ -1,13 +1,15 @@
 """Time-major batches: ``[T, B, C, H, W]`` from ``[T_i, C, H, W]`` samples, padded or cut, and DataLoaders for them."""
 from __future__ import annotations
 
+import bisect
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
-from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler, Subset
+from torch.utils.data import ConcatDataset, DataLoader, RandomSampler, Sampler, SequentialSampler, Subset
 from ..functional.validation import is_int
 
-__all__ = ["collate_time_major", "TimeMajorCollate", "EpochSampler", "EpochKeyedSubset", "make_loader"]
+__all__ = ["collate_time_major", "TimeMajorCollate", "EpochSampler", "EpochKeyedSubset", "EpochKeyedConcat",
+           "make_loader"]
 
 Tensor = torch.Tensor
 Length = Union[None, int, str]
@@ -112,13 +114,33 @@ class EpochKeyedSubset(Subset):
         return [self[k] for k in keys]
 
 
+class EpochKeyedConcat(ConcatDataset):
+    """A ``ConcatDataset`` passing ``(index, epoch)`` keys to the dataset an index falls in (see EpochKeyedSubset)."""
+
+    supports_epoch_keys = True
+
+    def __getitem__(self, key: Any) -> Any:
+        index, epoch = key if isinstance(key, tuple) else (key, None)
+        index = int(index) + (len(self) if int(index) < 0 else 0)
+        part = bisect.bisect_right(self.cumulative_sizes, index)
+        local = index - (self.cumulative_sizes[part - 1] if part else 0)
+        return self.datasets[part][local if epoch is None else (local, epoch)]
+
+    def __getitems__(self, keys: List[Any]) -> List[Any]:
+        return [self[k] for k in keys]
+
+
 def _epoch_keyed(dataset: Any) -> Optional[Any]:
-    """``dataset`` made to take ``(index, epoch)`` keys, looking through ``Subset`` wrappers; None if it cannot."""
+    """``dataset`` made to take ``(index, epoch)`` keys, looking through ``Subset`` and ``ConcatDataset`` wrappers;
+    None if it (or any part of a concatenation) cannot."""
     if getattr(dataset, "supports_epoch_keys", False):
         return dataset
     if isinstance(dataset, Subset):
         inner = _epoch_keyed(dataset.dataset)
         return None if inner is None else EpochKeyedSubset(inner, dataset.indices)
+    if isinstance(dataset, ConcatDataset):
+        parts = [_epoch_keyed(d) for d in dataset.datasets]
+        return None if any(p is None for p in parts) else EpochKeyedConcat(parts)
     return None
 
 

@@ -195,3 +195,15 @@ def test_cache_list_source_of_digits_dvs_shows_settings_and_split() -> None:
     assert _describe_source(record) == "threshold=0.4 split=abcdef01 +skip"
     record = {"source": {"simulator": D.DVSSimParams().to_dict(), "indices_sha": "12345678ff"}, "on_error": "raise"}
     assert _describe_source(record) == "split=12345678"
+
+
+def test_make_loader_on_a_concatenation_gives_new_draws_each_epoch(nmnist_root, tmp_path) -> None:
+    """ConcatDataset of (Subsets of) augmented sets: each index keeps its part's (index, epoch) draws."""
+    train, _ = D.load("n_mnist", nmnist_root, frames=4, augment=True, progress=False, cache_dir=tmp_path)
+    both = torch.utils.data.ConcatDataset([torch.utils.data.Subset(train, [3, 4]), train])
+    loader = D.make_loader(torch.utils.data.Subset(both, [0, 1, 2, 21]), batch_size=4)
+    e0, e1 = _draws(loader), _draws(loader)
+    assert not torch.equal(e0[0], e1[0])
+    for epoch, got in ((0, e0[0]), (1, e1[0])):   # global 0, 1 -> train 3, 4; 2 -> train 0; 21 -> train 19
+        want = torch.stack([train[(i, epoch)][0] for i in (3, 4, 0, 19)], dim=1)
+        assert torch.equal(got, want)
