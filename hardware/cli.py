@@ -401,22 +401,24 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="sample", dynamic_ncols=True, leave=True, file=sys.stderr)
 
 
-def _silent_outputs(out: Any) -> int:
-    """Samples whose summed output ties across all classes (nothing fired): their argmax is class 0 by default."""
-    import torch
-
-    o = torch.as_tensor(out).double()
-    o = (o.sum(0) if o.ndim >= 3 else o).reshape(o.shape[-2] if o.ndim >= 3 else o.shape[0], -1)
-    return int((o.max(-1).values == o.min(-1).values).sum())
-
-
-def _predict(out: Any):
+def _class_scores(out: Any):
+    """The readout summed over time steps, one row of class scores per sample (what the prediction is the argmax of)."""
     import torch
 
     o = torch.as_tensor(out).double()
     if o.ndim >= 3:
         o = o.sum(0)
-    return o.reshape(o.shape[0], -1).argmax(-1)
+    return o.reshape(o.shape[0], -1)
+
+
+def _silent_outputs(out: Any) -> int:
+    """Samples whose summed output ties across all classes (nothing fired): their argmax is class 0 by default."""
+    o = _class_scores(out)
+    return int((o.max(-1).values == o.min(-1).values).sum())
+
+
+def _predict(out: Any):
+    return _class_scores(out).argmax(-1)
 
 
 def _run_lava(net: Any, x: Any, chunk: int, desc: str,

@@ -336,6 +336,7 @@ def done_line(trainer: "Trainer", hist: List[dict]) -> str:
 def checkpoint_arch(path: str) -> Optional[str]:
     """The ``arch`` a snnkit checkpoint records, read without copying its tensors; None if there is none."""
     from ._io import torch_load
+    from .train.checkpoint import refuse_vae
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint {path!r} does not exist" + (" (it is a folder: give the .pt file in it)"
@@ -348,11 +349,8 @@ def checkpoint_arch(path: str) -> Optional[str]:
     except Exception as err:  # noqa: BLE001 - no loader can read it: say so rather than try each model's
         raise ValueError(f"checkpoint {path!r} could not be read (corrupt, truncated or not a torch file: "
                          f"{type(err).__name__}: {err})") from None
-    arch = ckpt.get("arch") if isinstance(ckpt, dict) else None
-    if arch == "tcja_vae":
-        raise ValueError(f"{path!r} is a TCJA VAE (snnkit generate-images --checkpoint samples and scores it), not a "
-                         "classifier or language model checkpoint")
-    return arch
+    refuse_vae(path, ckpt)
+    return ckpt.get("arch") if isinstance(ckpt, dict) else None
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

@@ -487,7 +487,7 @@ def resolve_config(config: "str | os.PathLike[str] | TCJASNNConfig", **overrides
         cfg = config
     elif isinstance(config, str) and config in CONFIGS:
         cfg = get_config(config)
-    elif os.fspath(config).endswith(".pt") if isinstance(config, (str, os.PathLike)) else False:
+    elif isinstance(config, (str, os.PathLike)) and os.fspath(config).endswith(".pt"):
         cfg = config_of_checkpoint(config)
     elif isinstance(config, os.PathLike) or (isinstance(config, str) and config.endswith(CONFIG_SUFFIXES)):
         cfg = load_config(config)

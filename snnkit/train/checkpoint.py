@@ -37,6 +37,13 @@ def save_checkpoint(path: Union[str, Path], payload: Dict[str, Any]) -> Path:
     return atomic_write(path, lambda tmp: torch.save(payload, tmp))
 
 
+def refuse_vae(path: Union[str, Path], ckpt: Any) -> None:
+    """A TCJA VAE file (``snnkit generate-images`` writes it) is not a training checkpoint: say which command reads it."""
+    if isinstance(ckpt, dict) and ckpt.get("arch") == "tcja_vae":
+        raise ValueError(f"checkpoint {str(path)!r} is a TCJA VAE (snnkit generate-images --checkpoint samples and "
+                         "scores it), not a classifier or language model checkpoint")
+
+
 def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, arch: Optional[str] = None) -> Dict[str, Any]:
     """Load a checkpoint; if ``model`` is given, check it has the same architecture and load its weights.
 
@@ -52,9 +59,7 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
         ckpt = torch_load(path)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt file
         raise ValueError(f"checkpoint {str(path)!r} could not be read (corrupt or not a torch file): {err}") from None
-    if isinstance(ckpt, dict) and ckpt.get("arch") == "tcja_vae":
-        raise ValueError(f"checkpoint {str(path)!r} is a TCJA VAE (snnkit generate-images --checkpoint samples it), "
-                         "not a training checkpoint")
+    refuse_vae(path, ckpt)
     if not isinstance(ckpt, dict) or "model" not in ckpt or "snnkit_version" not in ckpt:
         raise ValueError(f"checkpoint {str(path)!r} is not a snnkit checkpoint (no 'model'/'snnkit_version' entries)")
     if arch is not None and ckpt.get("arch") not in (None, arch):
