@@ -133,6 +133,7 @@ def plif_multistep(
     """Parametric LIF: like :func:`lif_multistep` with ``1/tau = sigmoid(w)`` learnable (scalar ``w``)."""
     if not isinstance(w, torch.Tensor) or w.numel() != 1 or not w.is_floating_point():
         raise TypeError(f"plif_multistep: w must be a floating scalar tensor, got {w!r}")
+    w = w.reshape(())  # a [1] or [1, 1] w must not broadcast the reference loop's state to a new shape
     sg = _sg.get(surrogate)
     ref = lambda v: reference.plif_multistep(x, v, w, decay_input, v_threshold, v_reset, sg, detach_reset, graded)  # noqa: E731
     return _lif_family("plif_multistep", x, v0, w.sigmoid(), "mul", 0.0, decay_input, v_threshold, v_reset,
