@@ -91,6 +91,16 @@ def test_plif_one_element_w_of_any_rank_keeps_the_input_shape(backend: str) -> N
     assert w.grad.shape == (1, 1)
 
 
+@pytest.mark.parametrize("bias", [float("nan"), float("inf"), "0.1", None, True])
+def test_cuba_bias_must_be_a_finite_number(bias: object) -> None:
+    """A NaN bias made every potential NaN and silently suppressed all spikes; a string failed deep inside."""
+    with pytest.raises(TypeError, match="CubaLIF: bias must be a finite number"):
+        snnkit.CubaLIF(bias=bias)
+    for backend in CPU_BACKENDS:
+        with pytest.raises(TypeError, match="cuba_lif_multistep: bias must be a finite number"):
+            F.cuba_lif_multistep(torch.ones(3, 2), du=0.5, dv=0.5, bias=bias, backend=backend)
+
+
 def test_graded_spikes_carry_the_potential() -> None:
     x = torch.tensor([[[2.0]], [[0.1]]])
     s = snnkit.LIF(tau=1.0, graded=True)(x)  # tau=1: h = x + v_reset... h = v + (x - v) = x

@@ -162,6 +162,8 @@ def cuba_lif_multistep(
     for pname, val in (("du", du), ("dv", dv)):
         if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val <= 1:
             raise ValueError(f"{name}: {pname} must be a number in [0, 1] (decay per step), got {val!r}")
+    if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not math.isfinite(bias):
+        raise TypeError(f"{name}: bias must be a finite number, got {bias!r}")
     check_input(x, name)
     check_threshold(v_threshold, 0.0, name)
     if state is not None and (not isinstance(state, (tuple, list)) or len(state) != 2):
