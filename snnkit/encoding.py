@@ -163,6 +163,14 @@ def latency_times(x: Tensor, T: int, tau: float = 1.0, threshold: float = 0.01, 
     _check_x(x, "latency_times", min_rank=0)
     _check_unit(x, "latency_times")
     T = _check_latency_args(T, tau, threshold, first_spike_time, epsilon, "latency_times")
+    return _latency_times(x, T, tau, threshold, linear, normalize, first_spike_time, epsilon).to(x.dtype)
+
+
+def _latency_times(x: Tensor, T: int, tau: float, threshold: float, linear: bool, normalize: bool,
+                   first_spike_time: int, epsilon: float) -> Tensor:
+    """Spike times computed in float32 at least: in float16/bfloat16 ``threshold + epsilon`` rounds to
+    ``threshold`` and the log code of dark inputs would be ``inf / inf = NaN``."""
+    x = x.float() if x.dtype in (torch.float16, torch.bfloat16) else x
     span = T - 1 - first_spike_time
     if linear:
         if normalize:
@@ -190,7 +198,9 @@ def latency(x: Tensor, T: int, tau: float = 1.0, threshold: float = 0.01, linear
     where snnTorch raises unless ``bypass=True``.
     """
     _check_x(x, "latency")
-    t = latency_times(x, T, tau, threshold, linear, normalize, first_spike_time, epsilon)
+    _check_unit(x, "latency")
+    T = _check_latency_args(T, tau, threshold, first_spike_time, epsilon, "latency")
+    t = _latency_times(x, T, tau, threshold, linear, normalize, first_spike_time, epsilon)
     step = torch.round(t).long()
     valid = step <= T - 1
     if clip:

@@ -132,7 +132,7 @@ def dropout_mask(
     gen_device = generator.device if generator is not None else device
     keep_prob = torch.full(tuple(shape), 1.0 - p, dtype=torch.float32, device=gen_device)
     keep = torch.bernoulli(keep_prob, generator=generator)
-    return (keep / (1.0 - p)).to(dtype=dtype, device=device)
+    return keep.to(dtype=dtype, device=device) / (1.0 - p)  # scale in the target dtype (float64 stays exact)
 
 
 # --------------------------------------------------------------------------- time-distributed layers

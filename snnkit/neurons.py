@@ -138,6 +138,8 @@ class CubaLIF(_Neuron):
         for name, val in (("du", du), ("dv", dv)):
             if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val <= 1:
                 raise ValueError(f"CubaLIF: {name} must be a number in [0, 1], got {val!r}")
+        if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not math.isfinite(bias):
+            raise TypeError(f"CubaLIF: bias must be a finite number, got {bias!r}")
         if isinstance(v_threshold, (int, float)) and v_threshold <= 0:
             raise ValueError(f"CubaLIF: v_threshold must be > 0 (the voltage resets to 0), got {v_threshold!r}")
         super().__init__(v_threshold, 0.0, surrogate, detach_reset, step_mode, backend, graded)

@@ -39,6 +39,16 @@ class Surrogate:
     name = "base"
     code = -1  # user subclasses keep -1: the fused kernels do not know them, the reference loop runs
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that redefines ``derivative`` without its own ``code`` is unknown to the kernels.
+
+        Otherwise a user subclass of, say, ``ATan`` with a new derivative would inherit ``code = 0``
+        and the fused kernels would silently back-propagate ATan's derivative instead of its own.
+        """
+        super().__init_subclass__(**kwargs)
+        if "derivative" in cls.__dict__ and "code" not in cls.__dict__:
+            cls.code = -1
+
     def __post_init__(self) -> None:
         _validate(self)
 

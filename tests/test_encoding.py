@@ -163,6 +163,19 @@ def test_latency_properties() -> None:
     assert torch.equal(E.latency_times(bright, 10)[1], E.latency_times(bright[1:2], 10)[0])
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_latency_low_precision_equals_float32(dtype: torch.dtype) -> None:
+    """threshold + epsilon rounds to threshold in half precision: dark inputs must still spike last, not first."""
+    x = torch.tensor([[0.0, 0.005, 0.25, 0.5, 1.0]]).to(dtype)
+    for linear in (False, True):
+        s = E.latency(x, 8, linear=linear)
+        assert s.dtype == dtype
+        assert torch.equal(s.float(), E.latency(x.float(), 8, linear=linear))
+        t = E.latency_times(x, 8, linear=linear)
+        assert t.dtype == dtype and not t.isnan().any()
+    assert E.latency(x, 8).argmax(0).tolist() == [[7, 7, 0, 0, 0]]
+
+
 def test_latency_errors() -> None:
     x = torch.rand(2, 3)
     with pytest.raises(ValueError, match=r"\[0, 1\].*1.2"):

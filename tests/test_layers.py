@@ -306,6 +306,14 @@ def test_flatten() -> None:
 # --------------------------------------------------------------------------- dropout
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_dropout_mask_scale_is_exact_in_its_dtype(dtype: torch.dtype) -> None:
+    """Kept units are 1/(1-p) rounded once in the mask's dtype (as torch's dropout), not a float32 value cast up."""
+    m = L.dropout_mask((2000,), 0.1, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    assert m.dtype == dtype
+    assert sorted(m.unique().tolist()) == [0.0, torch.tensor(1 / 0.9, dtype=dtype).item()]
+
+
 def test_temporal_dropout_mask_shared_over_time_and_reset() -> None:
     g = torch.Generator().manual_seed(5)
     drop = L.TemporalDropout(0.3, generator=g)

@@ -78,6 +78,29 @@ def test_plif_learns_tau() -> None:
     assert plif.w.grad is not None and plif.w.grad.abs().item() > 0
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_plif_one_element_w_of_any_rank_keeps_the_input_shape(backend: str) -> None:
+    """w of shape [1, 1] is a scalar: it must not broadcast x[T, B] to [T, 1, B] (as the reference loop did)."""
+    x = torch.randn(5, 3)
+    s0, v0 = F.plif_multistep(x, w=torch.tensor(0.4), backend=backend)
+    w = torch.full((1, 1), 0.4, requires_grad=True)
+    s, v = F.plif_multistep(x, w=w, backend=backend)
+    assert s.shape == x.shape and v.shape == x.shape[1:]
+    assert torch.equal(s, s0) and torch.equal(v, v0)
+    (s.sum() + v.sum()).backward()
+    assert w.grad.shape == (1, 1)
+
+
+@pytest.mark.parametrize("bias", [float("nan"), float("inf"), "0.1", None, True])
+def test_cuba_bias_must_be_a_finite_number(bias: object) -> None:
+    """A NaN bias made every potential NaN and silently suppressed all spikes; a string failed deep inside."""
+    with pytest.raises(TypeError, match="CubaLIF: bias must be a finite number"):
+        snnkit.CubaLIF(bias=bias)
+    for backend in CPU_BACKENDS:
+        with pytest.raises(TypeError, match="cuba_lif_multistep: bias must be a finite number"):
+            F.cuba_lif_multistep(torch.ones(3, 2), du=0.5, dv=0.5, bias=bias, backend=backend)
+
+
 def test_graded_spikes_carry_the_potential() -> None:
     x = torch.tensor([[[2.0]], [[0.1]]])
     s = snnkit.LIF(tau=1.0, graded=True)(x)  # tau=1: h = x + v_reset... h = v + (x - v) = x

@@ -403,3 +403,25 @@ def test_kernel_params_follow_field_order() -> None:
     assert S.ATan(alpha=3.0).kernel_params() == (3.0, 0.0)
     assert S.Triangle(gamma=0.7, width=1.3).kernel_params() == (0.7, 1.3)
     assert sorted(c.code for c in ALL_CLASSES) == list(range(6))
+
+
+def test_subclass_of_builtin_with_new_derivative_is_not_sent_to_the_kernels() -> None:
+    """Subclassing ATan to change the derivative must not inherit ATan's kernel code (silently wrong gradients)."""
+
+    @dataclass(frozen=True)
+    class Box(S.ATan):
+        def derivative(self, x: torch.Tensor) -> torch.Tensor:
+            return 3.0 * (x.abs() < 0.5).to(x.dtype)
+
+    @dataclass(frozen=True)
+    class WideATan(S.ATan):  # only a new default: same derivative, the kernels may run it
+        alpha: float = 5.0
+
+    assert Box().code == -1 and WideATan().code == S.ATan.code
+    x = (torch.rand(4, 2, 8, dtype=torch.float64) + 0.5).requires_grad_()
+    s, _ = F.lif_multistep(x, surrogate=Box(), backend="auto")
+    (g,) = torch.autograd.grad(s.sum(), x)
+    xr = x.detach().clone().requires_grad_()
+    s_ref, _ = F.lif_multistep(xr, surrogate=Box(), backend="reference")
+    (g_ref,) = torch.autograd.grad(s_ref.sum(), xr)
+    torch.testing.assert_close(g, g_ref, rtol=0, atol=0)

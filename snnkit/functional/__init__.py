@@ -133,6 +133,7 @@ def plif_multistep(
     """Parametric LIF: like :func:`lif_multistep` with ``1/tau = sigmoid(w)`` learnable (scalar ``w``)."""
     if not isinstance(w, torch.Tensor) or w.numel() != 1 or not w.is_floating_point():
         raise TypeError(f"plif_multistep: w must be a floating scalar tensor, got {w!r}")
+    w = w.reshape(())  # a [1] or [1, 1] w must not broadcast the reference loop's state to a new shape
     sg = _sg.get(surrogate)
     ref = lambda v: reference.plif_multistep(x, v, w, decay_input, v_threshold, v_reset, sg, detach_reset, graded)  # noqa: E731
     return _lif_family("plif_multistep", x, v0, w.sigmoid(), "mul", 0.0, decay_input, v_threshold, v_reset,
@@ -161,6 +162,8 @@ def cuba_lif_multistep(
     for pname, val in (("du", du), ("dv", dv)):
         if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val <= 1:
             raise ValueError(f"{name}: {pname} must be a number in [0, 1] (decay per step), got {val!r}")
+    if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not math.isfinite(bias):
+        raise TypeError(f"{name}: bias must be a finite number, got {bias!r}")
     check_input(x, name)
     check_threshold(v_threshold, 0.0, name)
     if state is not None and (not isinstance(state, (tuple, list)) or len(state) != 2):
