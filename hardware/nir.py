@@ -283,8 +283,10 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
     into the preceding weights; a ``v_leak`` different from ``v_reset`` gives a ``CubaLIF`` with
     ``du = 1``), CubaLIF nodes ``snnkit.CubaLIF`` (``du = dt/tau_syn``, ``dv = dt/tau_mem``, input
     scale ``dv * r * du * w_in`` folded into the preceding weights, ``bias = dv * v_leak``), IF nodes
-    ``snnkit.IF``. Raises ``ValueError`` naming the node for anything without an snnkit equivalent; for a
-    path, ``FileNotFoundError`` (missing) or ``ValueError`` (corrupt, not HDF5, not a NIR graph) naming the file.
+    ``snnkit.IF`` (``r`` is a per-step input scale folded into the weights, except ``r = 1/dt``:
+    SpikingJelly's continuous-time ``dv/dt = R I``, one unit per step). Raises ``ValueError`` naming
+    the node for anything without an snnkit equivalent; for a path, ``FileNotFoundError`` (missing) or
+    ``ValueError`` (corrupt, not HDF5, not a NIR graph) naming the file.
     """
     import nir
 
@@ -322,12 +324,10 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
                 conv.weight.copy_(torch.as_tensor(w))
                 conv.bias.copy_(torch.as_tensor(np.asarray(node.bias).reshape(-1)))
             mods.append(L.TimeDistributed(conv))
-        elif isinstance(node, nir.SumPool2d):
-            mods.append(L.SumPool2d(tuple(int(k) for k in node.kernel_size), tuple(int(s) for s in node.stride),
-                                    tuple(int(p) for p in node.padding)))
-        elif isinstance(node, nir.AvgPool2d):
-            mods.append(L.AvgPool2d(tuple(int(k) for k in node.kernel_size), tuple(int(s) for s in node.stride),
-                                    tuple(int(p) for p in node.padding)))
+        elif isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+            # one int or a pair each: SpikingJelly writes nn.AvgPool2d(2)'s kernel_size as the int 2
+            cls = L.SumPool2d if isinstance(node, nir.SumPool2d) else L.AvgPool2d
+            mods.append(cls(_pair_of(node.kernel_size), _pair_of(node.stride), _pair_of(node.padding)))
         elif isinstance(node, nir.Flatten):
             if (node.start_dim, node.end_dim) not in ((0, -1), (1, -1)):
                 raise ValueError(f"import_nir: Flatten {key!r} with start_dim={node.start_dim}, end_dim={node.end_dim}; "
@@ -337,7 +337,9 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
             _fold_scale(mods, _uniform(node.scale, "scale", key), key)
         elif isinstance(node, nir.IF):
             r = _uniform(node.r, "r", key)
-            _fold_scale(mods, r, key)
+            # r = 1/dt is the continuous-time form (dv/dt = R I, one Euler step of dt: v += I) that
+            # SpikingJelly writes; any other r is a per-step input scale (snnTorch, Sinabs, export_nir)
+            _fold_scale(mods, 1.0 if np.isclose(r * dt, 1.0, rtol=1e-9, atol=0) else r, key)
             mods.append(snnkit.IF(v_threshold=_uniform(node.v_threshold, "v_threshold", key),
                                   v_reset=_uniform(node.v_reset, "v_reset", key)))
         elif isinstance(node, nir.LIF):

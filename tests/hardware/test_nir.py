@@ -147,3 +147,27 @@ def test_bad_files_are_named(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"'.*x.net' is HDF5 but not a NIR graph: .*\['layer'\]\) \(a lava-dl netx file"):
         import_nir(str(tmp_path / "x.net"))
     assert isinstance(import_nir(good), nn.Sequential)
+
+
+def test_spikingjelly_graph_imports_with_the_same_spikes() -> None:
+    """SpikingJelly's own NIR export (int pool sizes, IF with r = 1/dt) imports and spikes exactly as SpikingJelly."""
+    to_nir = pytest.importorskip("spikingjelly.activation_based.nir_exchange.to_nir")
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    torch.manual_seed(0)
+    sj = nn.Sequential(layer.Conv2d(2, 4, 3, padding=1, step_mode="m"), neuron.LIFNode(tau=2.0, step_mode="m"),
+                       layer.AvgPool2d(2, step_mode="m"), layer.Flatten(step_mode="m"),
+                       layer.Linear(36, 5, step_mode="m"), neuron.IFNode(v_threshold=0.2, step_mode="m"))
+    with torch.no_grad():
+        sj[0].weight.mul_(4.0)
+        sj[4].weight.mul_(4.0)
+    x = (torch.rand(12, 2, 2, 6, 6, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    g = to_nir.export_to_nir(sj, x)
+    assert isinstance(g.nodes["_5"], nir.IF) and np.allclose(g.nodes["_5"].r, 1e4)  # SpikingJelly: r = 1/dt
+    functional.reset_net(sj)
+    with torch.no_grad():
+        ref = sj(x)
+    out = import_nir(g)(x)
+    assert 10 < ref.sum() < ref.numel() / 2
+    np.testing.assert_array_equal(out.detach().numpy(), ref.numpy())
+
