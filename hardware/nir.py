@@ -276,9 +276,22 @@ def _read_nir_file(path: Path) -> Any:
                          f"({type(err).__name__}: {err})") from None
 
 
-def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32) -> nn.Sequential:
+def _graph_dt(graph: Any) -> float:
+    """The step a graph's time constants are for: its ``metadata["dt"]`` (``export_nir`` writes it), else ``DT``."""
+    meta = getattr(graph, "metadata", None)
+    v = meta.get("dt") if isinstance(meta, dict) else None
+    try:
+        v = float(np.asarray(v).reshape(-1)[0]) if v is not None and np.asarray(v).size == 1 else None
+    except (TypeError, ValueError):
+        v = None
+    return v if v is not None and np.isfinite(v) and v > 0 else DT
+
+
+def import_nir(graph: Any, *, dt: Optional[float] = None, dtype: torch.dtype = torch.float32) -> nn.Sequential:
     """Build an snnkit ``nn.Sequential`` (multi-step, ``x[T, B, ...]``) from a NIR graph (or a file path).
 
+    ``dt`` is the simulation step the time constants are divided by; by default the graph's
+    ``metadata["dt"]`` (written by :func:`export_nir`), else ``1e-4`` (snnTorch's and SpikingJelly's default).
     LIF nodes become ``snnkit.LIF`` (``tau = tau_nir/dt``; ``r`` other than 1 or ``tau`` is folded
     into the preceding weights; a ``v_leak`` different from ``v_reset`` gives a ``CubaLIF`` with
     ``du = 1``), CubaLIF nodes ``snnkit.CubaLIF`` (``du = dt/tau_syn``, ``dv = dt/tau_mem``, input
@@ -297,6 +310,10 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
         graph = _read_nir_file(Path(graph))
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"import_nir: graph must be a nir.NIRGraph or a path to a NIR file, got {type(graph).__name__}")
+    if dt is None:
+        dt = _graph_dt(graph)
+    elif isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"import_nir: dt must be a positive number of seconds per step, got {dt!r}")
     mods: List[nn.Module] = []
     for key in _chain(graph):
         node = graph.nodes[key]

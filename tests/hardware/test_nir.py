@@ -171,3 +171,22 @@ def test_spikingjelly_graph_imports_with_the_same_spikes() -> None:
     assert 10 < ref.sum() < ref.numel() / 2
     np.testing.assert_array_equal(out.detach().numpy(), ref.numpy())
 
+
+def test_import_uses_the_dt_the_graph_was_exported_with(tmp_path) -> None:
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(4, 6), snnkit.LIF(tau=2.0), nn.Linear(6, 3), snnkit.CubaLIF(du=0.5, dv=0.25, v_threshold=0.2)).eval()
+    with torch.no_grad():
+        net[0].weight.mul_(5.0)
+        net[2].weight.mul_(5.0)
+    path = tmp_path / "dt.nir"
+    export_nir(net, (4,), dt=1e-3, path=path)
+    back = import_nir(path)  # dt from the graph's metadata, not the 1e-4 default
+    lif, cuba = back[1], back[3]
+    assert lif.tau == pytest.approx(2.0) and (cuba.du, cuba.dv) == (pytest.approx(0.5), pytest.approx(0.25))
+    x = (torch.rand(10, 2, 4, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    ref = net(x)
+    assert ref.sum() > 3
+    np.testing.assert_array_equal(back(x).detach().numpy(), ref.detach().numpy())
+    assert import_nir(path, dt=1e-4)[1].tau == pytest.approx(20.0)  # an explicit dt still wins
+    with pytest.raises(ValueError, match="dt must be a positive"):
+        import_nir(path, dt=0.0)
