@@ -112,6 +112,12 @@ def _readout_nodes(graph: LayerGraph, shape: Tuple[int, ...]) -> List[Tuple[str,
             w = np.kron(np.eye(n // k), np.full((1, k), 1.0 / k))
             node = nir.Linear(weight=w)
             shape = (n // k,)
+        elif isinstance(mod, (nn.AvgPool2d, L.SumPool2d)):
+            from .graph import _pool
+
+            pool = _pool(name, mod, tuple(shape), "sum" if isinstance(mod, L.SumPool2d) else "avg")
+            node = _op_node(pool, DT)
+            shape = tuple(pool.out_shape)
         elif isinstance(mod, (nn.Flatten, L.Flatten)):
             node = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
             shape = (int(np.prod(shape)),)

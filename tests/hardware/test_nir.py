@@ -190,3 +190,23 @@ def test_import_uses_the_dt_the_graph_was_exported_with(tmp_path) -> None:
     assert import_nir(path, dt=1e-4)[1].tau == pytest.approx(20.0)  # an explicit dt still wins
     with pytest.raises(ValueError, match="dt must be a positive"):
         import_nir(path, dt=0.0)
+
+
+@pytest.mark.parametrize("pool", ["sum", "avg"])
+def test_pooling_readout_after_the_last_neuron_exports(pool) -> None:
+    """trace keeps pooling after the last neuron as a host readout; NIR has SumPool2d/AvgPool2d nodes for it."""
+    torch.manual_seed(3)
+    p = L.SumPool2d(2) if pool == "sum" else L.AvgPool2d(2)
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1)), snnkit.LIF(), p, L.Flatten(),
+                        nn.Linear(36, 3)).eval().double()
+    with torch.no_grad():
+        net[0].module.weight.mul_(4.0)
+    g = export_nir(net, (2, 6, 6))
+    node = g.nodes["2"]
+    assert isinstance(node, nir.SumPool2d if pool == "sum" else nir.AvgPool2d)
+    assert list(node.output_type["output"]) == [4, 3, 3]
+    x = (torch.rand(6, 2, 2, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) < 0.5).double()
+    ref = net(x)
+    assert net[1](net[0](x)).sum() > 20
+    np.testing.assert_allclose(import_nir(g, dtype=torch.float64)(x).detach().numpy(), ref.detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
