@@ -304,6 +304,11 @@ def read_netx(path: PathLike) -> List[Dict[str, Any]]:
                     raise ValueError(f"load_netx: {where} has neuron type {ntype!r}; snnkit reads CUBA/LOIHI (LIF) "
                                      "neurons only")
                 d["neuron"] = {k: _int(ng, k, f"{where}/neuron") for k in ("iDecay", "vDecay", "vThMant")}
+            elif kind == "input" and "neuron" in g:
+                # netx runs it as a layer of LIF neurons fed by the input; dropping it would change the network
+                raise ValueError(f"load_netx: {where} is an input layer with neurons (a spiking input block, as "
+                                 "lava-dl SLAYER's block.*.Input writes); snnkit reads input layers without a "
+                                 "'neuron' group only")
             layers.append(d)
         if layers[0]["type"] != "input":
             # netx allows a file without input layer; we need the shape

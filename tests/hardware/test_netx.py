@@ -144,6 +144,8 @@ def test_clear_errors_for_corrupt_and_foreign_files(tmp_path) -> None:
         (lambda f: f.__delitem__("layer/1/weight"), "no 'weight'"),
         (lambda f: (f.__delitem__("layer/1/weight"), f["layer/1"].create_dataset("weight", data=np.zeros((3, 5)))),
          "5 inputs"),
+        # SLAYER's block.cuba.Input: netx runs it as a neuron layer, so it must not be dropped silently
+        (lambda f: f.copy("layer/1/neuron", "layer/0/neuron"), "input layer with neurons"),
     ]:
         bad = tmp_path / "bad.net"
         bad.write_bytes(good.read_bytes())
