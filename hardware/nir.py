@@ -134,7 +134,7 @@ def export_nir(
     dt: float = DT,
     path: Union[str, Path, None] = None,
 ):
-    """Export ``model`` as a ``nir.NIRGraph`` (and write it to ``path`` with ``nir.write`` if given).
+    """Export ``model`` as a ``nir.NIRGraph`` (and write it to ``path`` with ``nir.write``, atomically, if given).
 
     ``input_shape`` (one sample, no time/batch axis) is inferred from a first Linear layer when
     omitted. ``dt`` is the step the time constants are expressed for (snnTorch uses ``1e-4``).
@@ -187,7 +187,9 @@ def export_nir(
     edges = [(names[i], names[i + 1]) for i in range(len(names) - 1)]
     g = nir.NIRGraph(nodes=nodes, edges=edges, metadata={"source": "snnkit", "dt": dt})
     if path is not None:
-        nir.write(str(path), g)
+        from snnkit._io import atomic_write
+
+        atomic_write(path, lambda tmp: nir.write(tmp, g))
     return g
 
 

@@ -210,3 +210,23 @@ def test_pooling_readout_after_the_last_neuron_exports(pool) -> None:
     assert net[1](net[0](x)).sum() > 20
     np.testing.assert_allclose(import_nir(g, dtype=torch.float64)(x).detach().numpy(), ref.detach().numpy(),
                                rtol=1e-12, atol=1e-12)
+
+
+def test_export_path_is_written_atomically(tmp_path, monkeypatch) -> None:
+    """A write that fails half-way leaves the old file as it was and no temporary file behind."""
+    net = nn.Sequential(nn.Linear(3, 3), snnkit.CubaLIF(du=0.5, dv=0.5))
+    target = tmp_path / "net.nir"
+    target.write_bytes(b"old")
+
+    def broken_write(filename, graph):
+        with open(filename, "wb") as f:
+            f.write(b"\x89HDF half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nir, "write", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        export_nir(net, path=target)
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["net.nir"]
+    monkeypatch.undo()
+    export_nir(net, path=target)
+    assert isinstance(import_nir(target), nn.Sequential)
