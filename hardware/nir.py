@@ -214,7 +214,11 @@ def _chain(graph) -> List[str]:
         raise ValueError(f"import_nir: expected exactly one Input node, found {len(inputs)}")
     succ: Dict[str, List[str]] = {}
     pred: Dict[str, int] = {}
-    for a, b in graph.edges:
+    for edge in graph.edges:
+        if len(edge) != 2 or any(k not in graph.nodes for k in edge):
+            raise ValueError(f"import_nir: edge {tuple(edge)!r} names a node the graph does not have "
+                             f"(nodes: {sorted(graph.nodes)})")
+        a, b = edge
         succ.setdefault(a, []).append(b)
         pred[b] = pred.get(b, 0) + 1
     order, cur, seen = [], inputs[0], set()

@@ -127,6 +127,9 @@ def test_refusals() -> None:
                       edges=[("input", "li"), ("li", "output")])
     with pytest.raises(ValueError, match="'li'"):
         import_nir(li)
+    typo = nir.NIRGraph(nodes=dict(li.nodes), edges=[("input", "li"), ("li", "Output")], type_check=False)
+    with pytest.raises(ValueError, match=r"edge \('li', 'Output'\) names a node the graph does not have"):
+        import_nir(typo)
     with pytest.raises(TypeError):
         import_nir(42)
 
