@@ -233,3 +233,25 @@ def test_export_path_is_written_atomically(tmp_path, monkeypatch) -> None:
     monkeypatch.undo()
     export_nir(net, path=target)
     assert isinstance(import_nir(target), nn.Sequential)
+
+
+def test_grouped_and_non_square_convolutions_round_trip(tmp_path) -> None:
+    """nir 1.0 infers a Conv2d's types from weight.shape[1] and kH only; export and file import must still work."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        L.TimeDistributed(nn.Conv2d(4, 6, 3, stride=(2, 1), padding=(2, 1), dilation=(2, 1), groups=2)),
+        snnkit.LIF(),
+        L.TimeDistributed(nn.Conv2d(6, 6, (3, 1), groups=6, bias=False)),
+        snnkit.IF(v_threshold=0.5),
+    ).eval().double()
+    with torch.no_grad():
+        net[0].module.weight.mul_(4.0)
+        net[2].module.weight.mul_(4.0)
+    path = tmp_path / "conv.nir"
+    g = export_nir(net, (4, 9, 8), path=path)
+    assert list(g.nodes["0_module"].input_type["input"]) == [4, 9, 8]
+    assert list(g.nodes["2_module"].output_type["output"]) == [6, 3, 8]
+    x = (torch.rand(8, 2, 4, 9, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) < 0.5).double()
+    ref = net(x)
+    assert ref.sum() > 20
+    np.testing.assert_array_equal(import_nir(path, dtype=torch.float64)(x).detach().numpy(), ref.detach().numpy())
