@@ -242,7 +242,10 @@ def _pair(g: Any, key: str, default: int) -> Tuple[int, int]:
 
 
 def read_netx(path: PathLike) -> List[Dict[str, Any]]:
-    """Read a netx HDF5 file into a list of plain layer dicts (validating the structure)."""
+    """Read a netx HDF5 file into a list of plain layer dicts (validating the structure).
+
+    Dense weights are returned as ``[out, in]`` (a 1-D weight split by the layer's ``shape``, as netx does).
+    """
     import h5py
 
     path = Path(path)
@@ -304,12 +307,34 @@ def read_netx(path: PathLike) -> List[Dict[str, Any]]:
                     raise ValueError(f"load_netx: {where} has neuron type {ntype!r}; snnkit reads CUBA/LOIHI (LIF) "
                                      "neurons only")
                 d["neuron"] = {k: _int(ng, k, f"{where}/neuron") for k in ("iDecay", "vDecay", "vThMant")}
+            elif kind == "input" and "neuron" in g:
+                # netx runs it as a layer of LIF neurons fed by the input; dropping it would change the network
+                raise ValueError(f"load_netx: {where} is an input layer with neurons (a spiking input block, as "
+                                 "lava-dl SLAYER's block.*.Input writes); snnkit reads input layers without a "
+                                 "'neuron' group only")
             layers.append(d)
-        if layers[0]["type"] != "input":
-            # netx allows a file without input layer; we need the shape
-            raise ValueError(f"load_netx: layer/0 must be the input layer (type 'input' with a shape), "
-                             f"got {layers[0]['type']!r}")
+        if layers[0]["type"] not in ("input", "dense"):
+            # netx allows a file without input layer (SLAYER writes none before a first Dense, whose weight
+            # gives the input size); a first conv needs the input layer's shape for its height and width
+            raise ValueError(f"load_netx: layer/0 must be the input layer (type 'input' with a shape) or a dense "
+                             f"layer, got {layers[0]['type']!r}")
+        for d in layers:
+            if d["type"] == "dense":
+                d["weight"] = _dense_matrix(d["weight"], d.get("shape"), f"layer/{d['index']}")
     return layers
+
+
+def _dense_matrix(w: np.ndarray, shape: Optional[Tuple[int, ...]], where: str) -> np.ndarray:
+    """A dense layer's weight as ``[out, in]``: a 1-D weight is split by the layer's ``shape``, as netx does."""
+    if w.ndim == 2:
+        return w
+    if w.ndim == 1:
+        n_out = int(np.prod(shape)) if shape else 0
+        if n_out <= 0 or w.size % n_out:
+            raise ValueError(f"load_netx: {where}: a 1-D weight of {w.size} values needs the layer's 'shape' (its "
+                             f"number of neurons) to divide it, got shape {shape}")
+        return w.reshape(n_out, -1)
+    return w.reshape(w.shape[0], -1)
 
 
 def load_netx(path: PathLike, dtype: torch.dtype = torch.float32) -> nn.Sequential:
@@ -319,19 +344,24 @@ def load_netx(path: PathLike, dtype: torch.dtype = torch.float32) -> nn.Sequenti
     ``snnkit.layers.Flatten`` and each CUBA neuron an ``snnkit.CubaLIF`` with
     ``du = iDecay/4096, dv = vDecay/4096``; weights, thresholds and biases are divided by the
     layer's weight scale (``snnkit_weight_scale``, or SLAYER's 64). The input shape (one sample)
-    is stored on the returned model as ``model.input_shape``. Raises ``FileNotFoundError`` for a
+    is stored on the returned model as ``model.input_shape``: the input layer's, or for a file that
+    starts with a dense layer (SLAYER writes no input layer there) that layer's input size. Raises ``FileNotFoundError`` for a
     missing file and ``ValueError`` for a corrupt or foreign one.
     """
     import snnkit
     from snnkit import layers as L
 
     specs = read_netx(path)
-    shape = specs[0].get("shape")
-    if not shape:
-        raise ValueError("load_netx: the input layer has no shape")
+    if specs[0]["type"] == "input":
+        shape = specs[0].get("shape")
+        if not shape:
+            raise ValueError("load_netx: the input layer has no shape")
+        body = specs[1:]
+    else:  # a first dense layer without input layer (as SLAYER writes): its weight gives the input size
+        shape, body = (int(specs[0]["weight"].shape[1]),), specs
     cur: Tuple[int, ...] = tuple(shape)
     mods: List[nn.Module] = []
-    for d in specs[1:]:
+    for d in body:
         where = f"layer/{d['index']}"
         kind = d["type"]
         if kind == "input":
@@ -343,8 +373,6 @@ def load_netx(path: PathLike, dtype: torch.dtype = torch.float32) -> nn.Sequenti
         s = d["scale"]
         w = d["weight"] / s
         if kind == "dense":
-            if w.ndim != 2:
-                w = w.reshape(w.shape[0], -1)
             n_in = int(np.prod(cur))
             if w.shape[1] != n_in:
                 raise ValueError(f"load_netx: {where}: weight has {w.shape[1]} inputs but the incoming shape is {cur}")
@@ -405,7 +433,7 @@ def load_netx(path: PathLike, dtype: torch.dtype = torch.float32) -> nn.Sequenti
         dv = min(max(nd["vDecay"], 0), 4096) / 4096.0
         mods.append(snnkit.CubaLIF(du=du, dv=dv, v_threshold=nd["vThMant"] / s, bias=b))
     model = nn.Sequential(*mods).to(dtype)
-    model.input_shape = tuple(specs[0]["shape"])  # type: ignore[attr-defined]
+    model.input_shape = tuple(shape)  # type: ignore[attr-defined]
     return model
 
 

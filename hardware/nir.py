@@ -75,9 +75,14 @@ def _op_node(layer, dt: float):
         return nir.Affine(weight=layer.weight.copy(), bias=layer.bias.copy())
     if isinstance(layer, Conv2d):
         bias = layer.bias if layer.bias is not None else np.zeros(layer.weight.shape[0])
-        return nir.Conv2d(input_shape=tuple(layer.in_shape[1:]), weight=layer.weight.copy(), stride=tuple(layer.stride),
+        node = nir.Conv2d(input_shape=tuple(layer.in_shape[1:]), weight=layer.weight.copy(), stride=tuple(layer.stride),
                           padding=tuple(layer.padding), dilation=tuple(layer.dilation), groups=int(layer.groups),
                           bias=bias.copy())
+        # nir 1.0 infers (weight.shape[1], H, W) -> wrong with groups > 1 -- and uses kH for both sides of the
+        # kernel; set the traced types so grouped and non-square convolutions pass NIRGraph's type check
+        node.input_type = {"input": np.array(layer.in_shape)}
+        node.output_type = {"output": np.array(layer.out_shape)}
+        return node
     if isinstance(layer, Pool2d):
         cls = nir.SumPool2d if layer.mode == "sum" else nir.AvgPool2d
         node = cls(kernel_size=np.array(layer.kernel_size), stride=np.array(layer.stride),
@@ -112,6 +117,12 @@ def _readout_nodes(graph: LayerGraph, shape: Tuple[int, ...]) -> List[Tuple[str,
             w = np.kron(np.eye(n // k), np.full((1, k), 1.0 / k))
             node = nir.Linear(weight=w)
             shape = (n // k,)
+        elif isinstance(mod, (nn.AvgPool2d, L.SumPool2d)):
+            from .graph import _pool
+
+            pool = _pool(name, mod, tuple(shape), "sum" if isinstance(mod, L.SumPool2d) else "avg")
+            node = _op_node(pool, DT)
+            shape = tuple(pool.out_shape)
         elif isinstance(mod, (nn.Flatten, L.Flatten)):
             node = nir.Flatten(input_type={"input": np.array(shape)}, start_dim=0, end_dim=-1)
             shape = (int(np.prod(shape)),)
@@ -128,7 +139,7 @@ def export_nir(
     dt: float = DT,
     path: Union[str, Path, None] = None,
 ):
-    """Export ``model`` as a ``nir.NIRGraph`` (and write it to ``path`` with ``nir.write`` if given).
+    """Export ``model`` as a ``nir.NIRGraph`` (and write it to ``path`` with ``nir.write``, atomically, if given).
 
     ``input_shape`` (one sample, no time/batch axis) is inferred from a first Linear layer when
     omitted. ``dt`` is the step the time constants are expressed for (snnTorch uses ``1e-4``).
@@ -181,7 +192,9 @@ def export_nir(
     edges = [(names[i], names[i + 1]) for i in range(len(names) - 1)]
     g = nir.NIRGraph(nodes=nodes, edges=edges, metadata={"source": "snnkit", "dt": dt})
     if path is not None:
-        nir.write(str(path), g)
+        from snnkit._io import atomic_write
+
+        atomic_write(path, lambda tmp: nir.write(tmp, g))
     return g
 
 
@@ -206,7 +219,11 @@ def _chain(graph) -> List[str]:
         raise ValueError(f"import_nir: expected exactly one Input node, found {len(inputs)}")
     succ: Dict[str, List[str]] = {}
     pred: Dict[str, int] = {}
-    for a, b in graph.edges:
+    for edge in graph.edges:
+        if len(edge) != 2 or any(k not in graph.nodes for k in edge):
+            raise ValueError(f"import_nir: edge {tuple(edge)!r} names a node the graph does not have "
+                             f"(nodes: {sorted(graph.nodes)})")
+        a, b = edge
         succ.setdefault(a, []).append(b)
         pred[b] = pred.get(b, 0) + 1
     order, cur, seen = [], inputs[0], set()
@@ -272,19 +289,38 @@ def _read_nir_file(path: Path) -> Any:
     try:
         return nir.read(str(path))
     except Exception as err:  # noqa: BLE001 - nir reports a damaged graph with KeyError, TypeError, ...
+        try:  # nir 1.0's type inference rejects valid grouped / non-square convolutions; import_nir needs no types
+            return nir.read(str(path), type_check=False)
+        except Exception:  # noqa: BLE001
+            pass
         raise ValueError(f"import_nir: {str(path)!r} is not a NIR graph nir {nir.__version__} can read "
                          f"({type(err).__name__}: {err})") from None
 
 
-def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32) -> nn.Sequential:
+def _graph_dt(graph: Any) -> float:
+    """The step a graph's time constants are for: its ``metadata["dt"]`` (``export_nir`` writes it), else ``DT``."""
+    meta = getattr(graph, "metadata", None)
+    v = meta.get("dt") if isinstance(meta, dict) else None
+    try:
+        v = float(np.asarray(v).reshape(-1)[0]) if v is not None and np.asarray(v).size == 1 else None
+    except (TypeError, ValueError):
+        v = None
+    return v if v is not None and np.isfinite(v) and v > 0 else DT
+
+
+def import_nir(graph: Any, *, dt: Optional[float] = None, dtype: torch.dtype = torch.float32) -> nn.Sequential:
     """Build an snnkit ``nn.Sequential`` (multi-step, ``x[T, B, ...]``) from a NIR graph (or a file path).
 
+    ``dt`` is the simulation step the time constants are divided by; by default the graph's
+    ``metadata["dt"]`` (written by :func:`export_nir`), else ``1e-4`` (snnTorch's and SpikingJelly's default).
     LIF nodes become ``snnkit.LIF`` (``tau = tau_nir/dt``; ``r`` other than 1 or ``tau`` is folded
     into the preceding weights; a ``v_leak`` different from ``v_reset`` gives a ``CubaLIF`` with
     ``du = 1``), CubaLIF nodes ``snnkit.CubaLIF`` (``du = dt/tau_syn``, ``dv = dt/tau_mem``, input
     scale ``dv * r * du * w_in`` folded into the preceding weights, ``bias = dv * v_leak``), IF nodes
-    ``snnkit.IF``. Raises ``ValueError`` naming the node for anything without an snnkit equivalent; for a
-    path, ``FileNotFoundError`` (missing) or ``ValueError`` (corrupt, not HDF5, not a NIR graph) naming the file.
+    ``snnkit.IF`` (``r`` is a per-step input scale folded into the weights, except ``r = 1/dt``:
+    SpikingJelly's continuous-time ``dv/dt = R I``, one unit per step). Raises ``ValueError`` naming
+    the node for anything without an snnkit equivalent; for a path, ``FileNotFoundError`` (missing) or
+    ``ValueError`` (corrupt, not HDF5, not a NIR graph) naming the file.
     """
     import nir
 
@@ -295,6 +331,10 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
         graph = _read_nir_file(Path(graph))
     if not isinstance(graph, nir.NIRGraph):
         raise TypeError(f"import_nir: graph must be a nir.NIRGraph or a path to a NIR file, got {type(graph).__name__}")
+    if dt is None:
+        dt = _graph_dt(graph)
+    elif isinstance(dt, bool) or not isinstance(dt, (int, float)) or not (np.isfinite(dt) and dt > 0):
+        raise ValueError(f"import_nir: dt must be a positive number of seconds per step, got {dt!r}")
     mods: List[nn.Module] = []
     for key in _chain(graph):
         node = graph.nodes[key]
@@ -322,12 +362,10 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
                 conv.weight.copy_(torch.as_tensor(w))
                 conv.bias.copy_(torch.as_tensor(np.asarray(node.bias).reshape(-1)))
             mods.append(L.TimeDistributed(conv))
-        elif isinstance(node, nir.SumPool2d):
-            mods.append(L.SumPool2d(tuple(int(k) for k in node.kernel_size), tuple(int(s) for s in node.stride),
-                                    tuple(int(p) for p in node.padding)))
-        elif isinstance(node, nir.AvgPool2d):
-            mods.append(L.AvgPool2d(tuple(int(k) for k in node.kernel_size), tuple(int(s) for s in node.stride),
-                                    tuple(int(p) for p in node.padding)))
+        elif isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
+            # one int or a pair each: SpikingJelly writes nn.AvgPool2d(2)'s kernel_size as the int 2
+            cls = L.SumPool2d if isinstance(node, nir.SumPool2d) else L.AvgPool2d
+            mods.append(cls(_pair_of(node.kernel_size), _pair_of(node.stride), _pair_of(node.padding)))
         elif isinstance(node, nir.Flatten):
             if (node.start_dim, node.end_dim) not in ((0, -1), (1, -1)):
                 raise ValueError(f"import_nir: Flatten {key!r} with start_dim={node.start_dim}, end_dim={node.end_dim}; "
@@ -337,7 +375,9 @@ def import_nir(graph: Any, *, dt: float = DT, dtype: torch.dtype = torch.float32
             _fold_scale(mods, _uniform(node.scale, "scale", key), key)
         elif isinstance(node, nir.IF):
             r = _uniform(node.r, "r", key)
-            _fold_scale(mods, r, key)
+            # r = 1/dt is the continuous-time form (dv/dt = R I, one Euler step of dt: v += I) that
+            # SpikingJelly writes; any other r is a per-step input scale (snnTorch, Sinabs, export_nir)
+            _fold_scale(mods, 1.0 if np.isclose(r * dt, 1.0, rtol=1e-9, atol=0) else r, key)
             mods.append(snnkit.IF(v_threshold=_uniform(node.v_threshold, "v_threshold", key),
                                   v_reset=_uniform(node.v_reset, "v_reset", key)))
         elif isinstance(node, nir.LIF):

@@ -144,6 +144,8 @@ def test_clear_errors_for_corrupt_and_foreign_files(tmp_path) -> None:
         (lambda f: f.__delitem__("layer/1/weight"), "no 'weight'"),
         (lambda f: (f.__delitem__("layer/1/weight"), f["layer/1"].create_dataset("weight", data=np.zeros((3, 5)))),
          "5 inputs"),
+        # SLAYER's block.cuba.Input: netx runs it as a neuron layer, so it must not be dropped silently
+        (lambda f: f.copy("layer/1/neuron", "layer/0/neuron"), "input layer with neurons"),
     ]:
         bad = tmp_path / "bad.net"
         bad.write_bytes(good.read_bytes())
@@ -267,3 +269,80 @@ def test_dropped_readout_is_a_named_warning(tmp_path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no readout: no warning
         export_netx(net[:2], tmp_path / "s.net", (4,))
+
+
+def _slayer_dense_file(path) -> None:
+    """A file laid out as lava-dl SLAYER's ``block.cuba.Dense`` exports write it: no input layer, the first
+    dense layer's weight gives the input size; the last layer's weight is 1-D with ``shape = (3, 1, 1)``."""
+    rng = np.random.default_rng(0)
+    w1 = 2 * rng.integers(-20, 60, size=(8, 12))
+    w2 = 2 * rng.integers(-40, 80, size=(3, 8))
+    with h5py.File(path, "w") as f:
+        for i, (w, shape, idecay, vdecay) in enumerate([(w1, [8], 1024, 512), (w2.reshape(-1), [3, 1, 1], 4096, 1024)]):
+            g = f.create_group(f"layer/{i}")
+            g.create_dataset("type", (1,), "S10", [b"dense"])
+            g.create_dataset("shape", data=np.array(shape))
+            g.create_dataset("inFeatures", data=12 if i == 0 else 8)
+            g.create_dataset("outFeatures", data=8 if i == 0 else 3)
+            g.create_dataset("weight", data=w.astype(np.float32))
+            for key, value in dict(type="CUBA", iDecay=idecay, vDecay=vdecay, vThMant=80, refDelay=1,
+                                   gradedSpike=False).items():
+                g.create_dataset(f"neuron/{key}", data=value)
+
+
+def test_slayer_file_without_input_layer_loads(tmp_path) -> None:
+    """netx builds a file whose layer/0 is dense (the SLAYER tutorials' MNIST network is one); so must load_netx."""
+    from snnkit.hardware.compare import torch_spikes
+    from snnkit.hardware.lava import simulate_plan
+
+    path = tmp_path / "slayer.net"
+    _slayer_dense_file(path)
+    model = load_netx(path, dtype=torch.float64)
+    assert model.input_shape == (12,)
+    lins = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert [tuple(m.weight.shape) for m in lins] == [(8, 12), (3, 8)]
+    with h5py.File(path) as f:
+        np.testing.assert_array_equal(lins[1].weight.detach().numpy() * 64, f["layer/1/weight"][()].reshape(3, 8))
+    x = (torch.rand(20, 2, 12, generator=torch.Generator().manual_seed(0)) < 0.5).double()
+    plan = netx_plan(path)
+    sim = simulate_plan(plan, x)
+    names = [n for n, m in model.named_modules() if isinstance(m, snnkit.CubaLIF)]
+    ref = torch_spikes(model, x, names)["spikes"]
+    assert sum(s.sum() for s in sim.values()) > 20
+    for sp, name in zip(plan.stages, names):
+        np.testing.assert_array_equal(sim[sp.name], ref[name])
+
+
+def test_lava_dl_netx_runs_a_file_without_input_layer_as_netx_plan(tmp_path) -> None:
+    """Optional (lava-dl): netx's own run of the SLAYER-style file spikes as ``netx_plan``'s, layer i i+1 steps later."""
+    netx = _import_netx_with_stubs()
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    from snnkit.hardware.lava import LavaNetwork
+
+    path = tmp_path / "slayer.net"
+    _slayer_dense_file(path)
+    net = netx.hdf5.Network(net_config=str(path))
+    T = 20
+    x = (torch.rand(T, 1, 12, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    plan = netx_plan(path)
+    ref = LavaNetwork(plan).simulate(x)
+    src = Source(data=x[:, 0].numpy().T)
+    src.s_out.connect(net.inp)
+    sinks = []
+    for layer in net.layers:
+        sink = Sink(shape=layer.out.shape, buffer=T)
+        layer.out.connect(sink.a_in)
+        sinks.append(sink)
+    try:
+        net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        got = [s.data.get() for s in sinks]
+    finally:
+        net.stop()
+    for i, (stage, out) in enumerate(zip(plan.stages, got)):
+        out = np.moveaxis(out, -1, 0)
+        np.testing.assert_array_equal(out[i + 1:], ref[stage.name][: T - i - 1, 0], err_msg=f"layer {i}")
+    assert got[-1].sum() > 3

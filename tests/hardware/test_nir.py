@@ -127,6 +127,9 @@ def test_refusals() -> None:
                       edges=[("input", "li"), ("li", "output")])
     with pytest.raises(ValueError, match="'li'"):
         import_nir(li)
+    typo = nir.NIRGraph(nodes=dict(li.nodes), edges=[("input", "li"), ("li", "Output")], type_check=False)
+    with pytest.raises(ValueError, match=r"edge \('li', 'Output'\) names a node the graph does not have"):
+        import_nir(typo)
     with pytest.raises(TypeError):
         import_nir(42)
 
@@ -147,3 +150,108 @@ def test_bad_files_are_named(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"'.*x.net' is HDF5 but not a NIR graph: .*\['layer'\]\) \(a lava-dl netx file"):
         import_nir(str(tmp_path / "x.net"))
     assert isinstance(import_nir(good), nn.Sequential)
+
+
+def test_spikingjelly_graph_imports_with_the_same_spikes() -> None:
+    """SpikingJelly's own NIR export (int pool sizes, IF with r = 1/dt) imports and spikes exactly as SpikingJelly."""
+    to_nir = pytest.importorskip("spikingjelly.activation_based.nir_exchange.to_nir")
+    from spikingjelly.activation_based import functional, layer, neuron
+
+    torch.manual_seed(0)
+    sj = nn.Sequential(layer.Conv2d(2, 4, 3, padding=1, step_mode="m"), neuron.LIFNode(tau=2.0, step_mode="m"),
+                       layer.AvgPool2d(2, step_mode="m"), layer.Flatten(step_mode="m"),
+                       layer.Linear(36, 5, step_mode="m"), neuron.IFNode(v_threshold=0.2, step_mode="m"))
+    with torch.no_grad():
+        sj[0].weight.mul_(4.0)
+        sj[4].weight.mul_(4.0)
+    x = (torch.rand(12, 2, 2, 6, 6, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    g = to_nir.export_to_nir(sj, x)
+    assert isinstance(g.nodes["_5"], nir.IF) and np.allclose(g.nodes["_5"].r, 1e4)  # SpikingJelly: r = 1/dt
+    functional.reset_net(sj)
+    with torch.no_grad():
+        ref = sj(x)
+    out = import_nir(g)(x)
+    assert 10 < ref.sum() < ref.numel() / 2
+    np.testing.assert_array_equal(out.detach().numpy(), ref.numpy())
+
+
+def test_import_uses_the_dt_the_graph_was_exported_with(tmp_path) -> None:
+    torch.manual_seed(1)
+    net = nn.Sequential(nn.Linear(4, 6), snnkit.LIF(tau=2.0), nn.Linear(6, 3), snnkit.CubaLIF(du=0.5, dv=0.25, v_threshold=0.2)).eval()
+    with torch.no_grad():
+        net[0].weight.mul_(5.0)
+        net[2].weight.mul_(5.0)
+    path = tmp_path / "dt.nir"
+    export_nir(net, (4,), dt=1e-3, path=path)
+    back = import_nir(path)  # dt from the graph's metadata, not the 1e-4 default
+    lif, cuba = back[1], back[3]
+    assert lif.tau == pytest.approx(2.0) and (cuba.du, cuba.dv) == (pytest.approx(0.5), pytest.approx(0.25))
+    x = (torch.rand(10, 2, 4, generator=torch.Generator().manual_seed(2)) < 0.5).float()
+    ref = net(x)
+    assert ref.sum() > 3
+    np.testing.assert_array_equal(back(x).detach().numpy(), ref.detach().numpy())
+    assert import_nir(path, dt=1e-4)[1].tau == pytest.approx(20.0)  # an explicit dt still wins
+    with pytest.raises(ValueError, match="dt must be a positive"):
+        import_nir(path, dt=0.0)
+
+
+@pytest.mark.parametrize("pool", ["sum", "avg"])
+def test_pooling_readout_after_the_last_neuron_exports(pool) -> None:
+    """trace keeps pooling after the last neuron as a host readout; NIR has SumPool2d/AvgPool2d nodes for it."""
+    torch.manual_seed(3)
+    p = L.SumPool2d(2) if pool == "sum" else L.AvgPool2d(2)
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1)), snnkit.LIF(), p, L.Flatten(),
+                        nn.Linear(36, 3)).eval().double()
+    with torch.no_grad():
+        net[0].module.weight.mul_(4.0)
+    g = export_nir(net, (2, 6, 6))
+    node = g.nodes["2"]
+    assert isinstance(node, nir.SumPool2d if pool == "sum" else nir.AvgPool2d)
+    assert list(node.output_type["output"]) == [4, 3, 3]
+    x = (torch.rand(6, 2, 2, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) < 0.5).double()
+    ref = net(x)
+    assert net[1](net[0](x)).sum() > 20
+    np.testing.assert_allclose(import_nir(g, dtype=torch.float64)(x).detach().numpy(), ref.detach().numpy(),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_export_path_is_written_atomically(tmp_path, monkeypatch) -> None:
+    """A write that fails half-way leaves the old file as it was and no temporary file behind."""
+    net = nn.Sequential(nn.Linear(3, 3), snnkit.CubaLIF(du=0.5, dv=0.5))
+    target = tmp_path / "net.nir"
+    target.write_bytes(b"old")
+
+    def broken_write(filename, graph):
+        with open(filename, "wb") as f:
+            f.write(b"\x89HDF half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nir, "write", broken_write)
+    with pytest.raises(OSError, match="disk full"):
+        export_nir(net, path=target)
+    assert target.read_bytes() == b"old" and sorted(p.name for p in tmp_path.iterdir()) == ["net.nir"]
+    monkeypatch.undo()
+    export_nir(net, path=target)
+    assert isinstance(import_nir(target), nn.Sequential)
+
+
+def test_grouped_and_non_square_convolutions_round_trip(tmp_path) -> None:
+    """nir 1.0 infers a Conv2d's types from weight.shape[1] and kH only; export and file import must still work."""
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        L.TimeDistributed(nn.Conv2d(4, 6, 3, stride=(2, 1), padding=(2, 1), dilation=(2, 1), groups=2)),
+        snnkit.LIF(),
+        L.TimeDistributed(nn.Conv2d(6, 6, (3, 1), groups=6, bias=False)),
+        snnkit.IF(v_threshold=0.5),
+    ).eval().double()
+    with torch.no_grad():
+        net[0].module.weight.mul_(4.0)
+        net[2].module.weight.mul_(4.0)
+    path = tmp_path / "conv.nir"
+    g = export_nir(net, (4, 9, 8), path=path)
+    assert list(g.nodes["0_module"].input_type["input"]) == [4, 9, 8]
+    assert list(g.nodes["2_module"].output_type["output"]) == [6, 3, 8]
+    x = (torch.rand(8, 2, 4, 9, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) < 0.5).double()
+    ref = net(x)
+    assert ref.sum() > 20
+    np.testing.assert_array_equal(import_nir(path, dtype=torch.float64)(x).detach().numpy(), ref.detach().numpy())
