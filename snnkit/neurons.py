@@ -53,11 +53,23 @@ class _Neuron(StatefulModule):
     def forward(self, x: Tensor) -> Tensor:
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"{type(self).__name__}: input must be a tensor, got {type(x).__name__}")
+        if self.step_mode == "s" and x.ndim < 1:
+            raise ValueError(f"{type(self).__name__}: single-step input must be [B, ...], got a scalar")
+        self._check_kept_state(x if self.step_mode == "m" else x.unsqueeze(0))
         if self.step_mode == "m":
             return self._multistep(x)
-        if x.ndim < 1:
-            raise ValueError(f"{type(self).__name__}: single-step input must be [B, ...], got a scalar")
         return self._multistep(x.unsqueeze(0))[0]
+
+    def _check_kept_state(self, x: Tensor) -> None:
+        """The membrane kept from the last call must fit ``x[T, B, ...]``; else say that a reset is missing."""
+        v = getattr(self, "v", None)
+        if isinstance(v, torch.Tensor) and x.ndim >= 2 and tuple(v.shape) != tuple(x.shape[1:]):
+            got = "[B, ...]" if self.step_mode == "s" else "[T, B, ...]"
+            raise ValueError(
+                f"{type(self).__name__}: the state kept from the previous call has shape {tuple(v.shape)}, but this "
+                f"input {got} = {list(x.shape[1:] if self.step_mode == 's' else x.shape)} needs "
+                f"{tuple(x.shape[1:])}: call snnkit.reset(net) (or this neuron's reset()) between independent "
+                "batches, e.g. before each new batch or when the batch size changes")
 
     def extra_repr(self) -> str:
         reset = "soft" if self.v_reset is None else f"hard to {self.v_reset}"

@@ -123,7 +123,7 @@ def test_wrong_rank() -> None:
 def test_mismatched_state() -> None:
     lif = snnkit.LIF()
     lif(torch.randn(4, 3, 10))
-    with pytest.raises(ValueError, match=r"state shape \(2, 10\)"):
+    with pytest.raises(ValueError, match=r"needs \(2, 10\): call snnkit.reset"):
         lif(torch.randn(4, 2, 10))  # batch changed without reset
     with pytest.raises(ValueError, match="v0 has shape"):
         F.lif_multistep(torch.randn(4, 3, 10), torch.zeros(3, 11))
@@ -188,3 +188,16 @@ def test_custom_surrogate_runs_on_the_reference_loop() -> None:
         F.lif_multistep(x, surrogate=Box(), backend="cpu")
     with pytest.raises(ValueError, match="positive finite"):
         S.ATan(alpha=-1.0)
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_a_kept_state_of_another_batch_size_asks_for_a_reset(step_mode: str) -> None:
+    """A neuron called on a new batch size without reset names the kept state and the fix."""
+    n = snnkit.LIF(tau=2.0, step_mode=step_mode)
+    shape = (4, 3) if step_mode == "s" else (2, 4, 3)
+    n(torch.rand(shape))
+    bigger = (5, 3) if step_mode == "s" else (2, 5, 3)
+    with pytest.raises(ValueError, match=r"kept from the previous call has shape \(4, 3\).*snnkit.reset\(net\)"):
+        n(torch.rand(bigger))
+    snnkit.reset(n)
+    assert n(torch.rand(bigger)).shape == bigger
