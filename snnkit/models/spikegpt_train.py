@@ -131,11 +131,12 @@ def evaluate_bpc(model: SpikeGPT, tokens: Union[Tensor, np.ndarray, Sequence[int
         total += F.cross_entropy(_full(logits).reshape(-1, logits.shape[-1]), y[:, s: s + ctx_len].reshape(-1),
                                  reduction="sum").item()
         count += y[:, s: s + ctx_len].numel()
-    rest = n_pred - B * per  # the tail that did not fill a row: read it on its own
+    rest = n_pred - B * per  # the tail that did not fill a row: read it on its own, state carried across windows
     if rest:
+        state = None
         for s in range(B * per, n_pred, ctx_len):
             e = min(s + ctx_len, n_pred)
-            logits = model(t[s:e][None].to(device))
+            logits, state = model.forward_state(t[s:e][None].to(device), state)
             total += F.cross_entropy(_full(logits)[0], t[s + 1: e + 1].to(device), reduction="sum").item()
             count += e - s
     model.train(was_training)
