@@ -201,3 +201,12 @@ def test_bad_arguments_name_what_is_wrong() -> None:
         W.wkv(w, u, k, v, torch.zeros(2, 3))
     with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
         W.wkv(w, u, k, v, chunk_size=0)
+
+
+def test_state_on_another_device_is_rejected_before_the_kernel_reads_it() -> None:
+    # the fused CPU kernel takes raw pointers: a state elsewhere (meta here, CUDA in practice) used to segfault
+    w, u, k, v = _inputs(4, 2, 3, torch.float32, grad=False)
+    st = W.initial_state(2, 3, device=torch.device("meta"))
+    for backend in ("auto", "cpu", "chunked", "reference"):
+        with pytest.raises(ValueError, match="state a is on meta but k is on cpu"):
+            W.wkv(w, u, k, v, st, backend=backend)

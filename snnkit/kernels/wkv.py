@@ -299,6 +299,8 @@ def _check(w: Any, u: Any, k: Any, v: Any, state: Any, backend: Any, chunk_size:
             if not isinstance(s, torch.Tensor) or tuple(s.shape) != tuple(k.shape[1:]):
                 got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
                 raise ValueError(f"{fn}: state {name} must be a [B, C] = {list(k.shape[1:])} tensor, got {got}")
+            if s.device != k.device:  # the CPU kernel would read another device's pointer (a segfault)
+                raise ValueError(f"{fn}: state {name} is on {s.device} but k is on {k.device}")
     if backend not in BACKENDS:
         raise ValueError(f"{fn}: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if not is_int(chunk_size) or chunk_size < 1:
