@@ -179,6 +179,8 @@ def wkv_heads_chunked(r: Tensor, k: Tensor, v: Tensor, logw: Tensor, u: Tensor, 
     exponents are <= 0.
     """
     B, T, H, N = r.shape
+    if T == 0:  # nothing to read: the state passes through (as in the reference loop)
+        return r.new_zeros(r.shape), state
     L = max(1, min(chunk_size, T))
     n = -(-T // L)
     pad = n * L - T
