@@ -265,3 +265,15 @@ def test_evaluate_bpc_tail_longer_than_a_window_keeps_its_state() -> None:
         total += torch.nn.functional.cross_entropy(logits, tok[s + 1: e + 1], reduction="sum").item()
     res = evaluate_bpc(m, tok, ctx_len=4, batch_size=16)
     assert res["tokens"] == 39 and abs(res["loss"] - total / 39) < 1e-9
+
+
+def test_float16_model_runs_from_a_fresh_state() -> None:
+    # the fresh WKV state used to be built in float16, where its p = -1e38 overflows (RuntimeError)
+    m = _model(torch.float32).half()
+    tok = torch.randint(0, m.config.vocab_size, (2, 6), generator=torch.Generator().manual_seed(5))
+    logits, state = m.forward_state(tok)
+    assert logits.dtype == torch.float16 and bool(torch.isfinite(logits).all())
+    fresh = m.initial_state(2)
+    assert [s.dtype for s in state[0]] == [s.dtype for s in fresh[0]]  # the state keeps one dtype layout
+    step_logits, _ = m.step(tok[:, 0])
+    assert bool(torch.isfinite(step_logits).all())

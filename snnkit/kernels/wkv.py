@@ -68,7 +68,13 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # ---------------------------------------------------------------------------- state
 def initial_state(batch: int, channels: int, dtype: torch.dtype = torch.float32,
                   device: Optional[torch.device] = None) -> State:
-    """The empty state ``(a, b, p) = (0, 0, -1e38)``, each ``[batch, channels]``."""
+    """The empty state ``(a, b, p) = (0, 0, -1e38)``, each ``[batch, channels]``.
+
+    float16/bfloat16 give a float32 state: :func:`wkv` computes those inputs in float32 and
+    returns a float32 state, and ``-1e38`` does not fit float16.
+    """
+    if dtype in _LOW_PRECISION:
+        dtype = torch.float32
     z = torch.zeros(batch, channels, dtype=dtype, device=device)
     return z, z.clone(), torch.full_like(z, NEG)
 
