@@ -176,6 +176,8 @@ def test_generate_and_sampling():
     assert sample_logits(logits, temperature=0).item() == 1
     with pytest.raises(ValueError, match="top_p"):
         sample_logits(logits, top_p=0)
+    # a tiny temperature: logits / T overflowed to inf and softmax gave nan (multinomial raised)
+    assert sample_logits(logits, temperature=1e-40).item() == 1
     with pytest.raises(ValueError, match="temperature"):
         sample_logits(logits, temperature=-1)
 
