@@ -277,3 +277,15 @@ def test_float16_model_runs_from_a_fresh_state() -> None:
     assert [s.dtype for s in state[0]] == [s.dtype for s in fresh[0]]  # the state keeps one dtype layout
     step_logits, _ = m.step(tok[:, 0])
     assert bool(torch.isfinite(step_logits).all())
+
+
+def test_evaluate_bpc_rejects_bad_window_batch_and_char_counts() -> None:
+    from snnkit.models.spikegpt_train import evaluate_bpc
+
+    m = _model(torch.float64)
+    tok = torch.randint(0, m.config.vocab_size, (20,), generator=torch.Generator().manual_seed(6))
+    # these used to end in ZeroDivisionError (ctx_len=-1: no window read; chars=0) or run with B=1 silently
+    for kw, what in ((dict(ctx_len=-1), "ctx_len"), (dict(ctx_len=0), "ctx_len"), (dict(batch_size=-3), "batch_size"),
+                     (dict(chars=0), "chars")):
+        with pytest.raises(ValueError, match=what):
+            evaluate_bpc(m, tok, **kw)

@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..functional.validation import is_int
 from ..train import TrainConfig, Trainer
 from .spikegpt import SpikeGPT, SpikeGPTState
 
@@ -110,6 +111,11 @@ def evaluate_bpc(model: SpikeGPT, tokens: Union[Tensor, np.ndarray, Sequence[int
     t = torch.as_tensor(np.asarray(tokens, dtype=np.int64)) if not isinstance(tokens, Tensor) else tokens.long()
     if t.ndim != 1 or t.numel() < 2:
         raise ValueError(f"evaluate_bpc: tokens must be a 1-D stream of at least 2 ids, got shape {tuple(t.shape)}")
+    for name, val in (("ctx_len", ctx_len), ("batch_size", batch_size)):
+        if val is not None and (not is_int(val) or val < 1):
+            raise ValueError(f"evaluate_bpc: {name} must be a positive integer, got {val!r}")
+    if chars is not None and (isinstance(chars, bool) or not isinstance(chars, (int, float)) or not chars > 0):
+        raise ValueError(f"evaluate_bpc: chars must be a positive number of characters, got {chars!r}")
     ctx_len = ctx_len or model.config.ctx_len
     device = next(model.parameters()).device
     was_training = model.training
