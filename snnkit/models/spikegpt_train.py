@@ -8,7 +8,7 @@
   gradient nudging the largest logit towards 0, ``1e-4`` per token) is on by default.
 * :func:`evaluate_bpc` gives the loss in nats per token and bits per character over a token
   stream, reading it as consecutive windows with the recurrent state carried from one to
-  the next (each token sees its whole left context, as the model does at generation).
+  the next (each token sees its whole left context within its part of the stream).
 * :func:`generate` streams sampled token ids (temperature, top-p), :func:`generate_text`
   streams decoded text; the prompt is read in parallel, then one :meth:`step` per token.
 """
