@@ -250,3 +250,42 @@ def test_generate_greedy_matches_forward_and_sampling_is_seeded() -> None:
     assert picks == {1}  # top_p=0.5 keeps only the most likely token here
     with pytest.raises(ValueError, match="top_p"):
         sample_next(logits, 1.0, 0.0)
+
+
+def test_evaluate_bpc_tail_longer_than_a_window_keeps_its_state() -> None:
+    from snnkit.models.spikegpt_train import evaluate_bpc
+
+    m = _model(torch.float64)
+    tok = torch.randint(0, m.config.vocab_size, (40,), generator=torch.Generator().manual_seed(4))
+    # 39 predictions in 16 rows of 2 leave a tail of 7 tokens, read in windows of 4 (one stream, one state)
+    rows = [(b * 2, b * 2 + 2) for b in range(16)] + [(32, 39)]
+    total = 0.0
+    for s, e in rows:  # each row from a fresh state, one pass (hand reference)
+        logits = m(tok[None, s:e])[0]
+        total += torch.nn.functional.cross_entropy(logits, tok[s + 1: e + 1], reduction="sum").item()
+    res = evaluate_bpc(m, tok, ctx_len=4, batch_size=16)
+    assert res["tokens"] == 39 and abs(res["loss"] - total / 39) < 1e-9
+
+
+def test_float16_model_runs_from_a_fresh_state() -> None:
+    # the fresh WKV state used to be built in float16, where its p = -1e38 overflows (RuntimeError)
+    m = _model(torch.float32).half()
+    tok = torch.randint(0, m.config.vocab_size, (2, 6), generator=torch.Generator().manual_seed(5))
+    logits, state = m.forward_state(tok)
+    assert logits.dtype == torch.float16 and bool(torch.isfinite(logits).all())
+    fresh = m.initial_state(2)
+    assert [s.dtype for s in state[0]] == [s.dtype for s in fresh[0]]  # the state keeps one dtype layout
+    step_logits, _ = m.step(tok[:, 0])
+    assert bool(torch.isfinite(step_logits).all())
+
+
+def test_evaluate_bpc_rejects_bad_window_batch_and_char_counts() -> None:
+    from snnkit.models.spikegpt_train import evaluate_bpc
+
+    m = _model(torch.float64)
+    tok = torch.randint(0, m.config.vocab_size, (20,), generator=torch.Generator().manual_seed(6))
+    # these used to end in ZeroDivisionError (ctx_len=-1: no window read; chars=0) or run with B=1 silently
+    for kw, what in ((dict(ctx_len=-1), "ctx_len"), (dict(ctx_len=0), "ctx_len"), (dict(batch_size=-3), "batch_size"),
+                     (dict(chars=0), "chars")):
+        with pytest.raises(ValueError, match=what):
+            evaluate_bpc(m, tok, **kw)

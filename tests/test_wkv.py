@@ -201,3 +201,24 @@ def test_bad_arguments_name_what_is_wrong() -> None:
         W.wkv(w, u, k, v, torch.zeros(2, 3))
     with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
         W.wkv(w, u, k, v, chunk_size=0)
+
+
+def test_state_on_another_device_is_rejected_before_the_kernel_reads_it() -> None:
+    # the fused CPU kernel takes raw pointers: a state elsewhere (meta here, CUDA in practice) used to segfault
+    w, u, k, v = _inputs(4, 2, 3, torch.float32, grad=False)
+    st = W.initial_state(2, 3, device=torch.device("meta"))
+    for backend in ("auto", "cpu", "chunked", "reference"):
+        with pytest.raises(ValueError, match="state a is on meta but k is on cpu"):
+            W.wkv(w, u, k, v, st, backend=backend)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_initial_state_for_low_precision_is_the_float32_state_wkv_returns(dtype) -> None:
+    # -1e38 overflows float16 (initial_state(..., float16) used to raise from torch.full_like)
+    a, b, p = W.initial_state(2, 3, dtype)
+    assert a.dtype == b.dtype == p.dtype == torch.float32 and bool((p == W.NEG).all())
+    w, u, k, v = _inputs(4, 2, 3, dtype, grad=False)
+    y, st = W.wkv(w, u, k, v, (a, b, p))
+    y0, st0 = W.wkv(w, u, k, v)
+    assert y.dtype == dtype and all(s.dtype == torch.float32 for s in st)
+    torch.testing.assert_close(y, y0, rtol=0, atol=0)

@@ -179,6 +179,8 @@ def wkv_heads_chunked(r: Tensor, k: Tensor, v: Tensor, logw: Tensor, u: Tensor, 
     exponents are <= 0.
     """
     B, T, H, N = r.shape
+    if T == 0:  # nothing to read: the state passes through (as in the reference loop)
+        return r.new_zeros(r.shape), state
     L = max(1, min(chunk_size, T))
     n = -(-T // L)
     pad = n * L - T
@@ -835,7 +837,8 @@ def sample_logits(logits: Tensor, temperature: float = 1.0, top_p: float = 1.0,
     logits = logits.float()
     if temperature == 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits / temperature, -1)
+    # shifted to max 0 before the division: a tiny temperature gives -inf, never inf - inf = nan
+    probs = torch.softmax((logits - logits.max(-1, keepdim=True).values) / temperature, -1)
     if top_p < 1:
         sp, si = probs.sort(-1, descending=True)
         keep = sp.cumsum(-1) - sp < top_p       # tokens before which the mass is still < top_p

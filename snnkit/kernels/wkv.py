@@ -68,7 +68,13 @@ _LOW_PRECISION = (torch.float16, torch.bfloat16)
 # ---------------------------------------------------------------------------- state
 def initial_state(batch: int, channels: int, dtype: torch.dtype = torch.float32,
                   device: Optional[torch.device] = None) -> State:
-    """The empty state ``(a, b, p) = (0, 0, -1e38)``, each ``[batch, channels]``."""
+    """The empty state ``(a, b, p) = (0, 0, -1e38)``, each ``[batch, channels]``.
+
+    float16/bfloat16 give a float32 state: :func:`wkv` computes those inputs in float32 and
+    returns a float32 state, and ``-1e38`` does not fit float16.
+    """
+    if dtype in _LOW_PRECISION:
+        dtype = torch.float32
     z = torch.zeros(batch, channels, dtype=dtype, device=device)
     return z, z.clone(), torch.full_like(z, NEG)
 
@@ -299,6 +305,8 @@ def _check(w: Any, u: Any, k: Any, v: Any, state: Any, backend: Any, chunk_size:
             if not isinstance(s, torch.Tensor) or tuple(s.shape) != tuple(k.shape[1:]):
                 got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
                 raise ValueError(f"{fn}: state {name} must be a [B, C] = {list(k.shape[1:])} tensor, got {got}")
+            if s.device != k.device:  # the CPU kernel would read another device's pointer (a segfault)
+                raise ValueError(f"{fn}: state {name} is on {s.device} but k is on {k.device}")
     if backend not in BACKENDS:
         raise ValueError(f"{fn}: backend must be one of {', '.join(map(repr, BACKENDS))}, got {backend!r}")
     if not is_int(chunk_size) or chunk_size < 1:

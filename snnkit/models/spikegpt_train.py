@@ -8,7 +8,7 @@
   gradient nudging the largest logit towards 0, ``1e-4`` per token) is on by default.
 * :func:`evaluate_bpc` gives the loss in nats per token and bits per character over a token
   stream, reading it as consecutive windows with the recurrent state carried from one to
-  the next (each token sees its whole left context, as the model does at generation).
+  the next (each token sees its whole left context within its part of the stream).
 * :func:`generate` streams sampled token ids (temperature, top-p), :func:`generate_text`
   streams decoded text; the prompt is read in parallel, then one :meth:`step` per token.
 """
@@ -23,6 +23,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..functional.validation import is_int
 from ..train import TrainConfig, Trainer
 from .spikegpt import SpikeGPT, SpikeGPTState
 
@@ -110,6 +111,11 @@ def evaluate_bpc(model: SpikeGPT, tokens: Union[Tensor, np.ndarray, Sequence[int
     t = torch.as_tensor(np.asarray(tokens, dtype=np.int64)) if not isinstance(tokens, Tensor) else tokens.long()
     if t.ndim != 1 or t.numel() < 2:
         raise ValueError(f"evaluate_bpc: tokens must be a 1-D stream of at least 2 ids, got shape {tuple(t.shape)}")
+    for name, val in (("ctx_len", ctx_len), ("batch_size", batch_size)):
+        if val is not None and (not is_int(val) or val < 1):
+            raise ValueError(f"evaluate_bpc: {name} must be a positive integer, got {val!r}")
+    if chars is not None and (isinstance(chars, bool) or not isinstance(chars, (int, float)) or not chars > 0):
+        raise ValueError(f"evaluate_bpc: chars must be a positive number of characters, got {chars!r}")
     ctx_len = ctx_len or model.config.ctx_len
     device = next(model.parameters()).device
     was_training = model.training
@@ -131,11 +137,12 @@ def evaluate_bpc(model: SpikeGPT, tokens: Union[Tensor, np.ndarray, Sequence[int
         total += F.cross_entropy(_full(logits).reshape(-1, logits.shape[-1]), y[:, s: s + ctx_len].reshape(-1),
                                  reduction="sum").item()
         count += y[:, s: s + ctx_len].numel()
-    rest = n_pred - B * per  # the tail that did not fill a row: read it on its own
+    rest = n_pred - B * per  # the tail that did not fill a row: read it on its own, state carried across windows
     if rest:
+        state = None
         for s in range(B * per, n_pred, ctx_len):
             e = min(s + ctx_len, n_pred)
-            logits = model(t[s:e][None].to(device))
+            logits, state = model.forward_state(t[s:e][None].to(device), state)
             total += F.cross_entropy(_full(logits)[0], t[s + 1: e + 1].to(device), reduction="sum").item()
             count += e - s
     model.train(was_training)

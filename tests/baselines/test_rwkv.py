@@ -63,6 +63,16 @@ def test_wkv_heads_extreme_decays_stay_finite_and_exact():
     torch.testing.assert_close(y2.double(), y1, rtol=1e-4, atol=1e-4)
 
 
+def test_wkv_heads_empty_sequence_passes_the_state_through():
+    # T = 0 (as wkv() allows for RWKV-4): the chunked form used to fail stacking zero chunks
+    r = torch.zeros(2, 0, 2, 4)
+    s0 = torch.randn(2, 2, 4, 4, generator=torch.Generator().manual_seed(0))
+    for backend in ("reference", "chunked"):
+        y, s = wkv_heads(r, r, r, -torch.ones(1, 1, 2, 4), torch.zeros(2, 4), s0, backend=backend)
+        assert y.shape == (2, 0, 2, 4)
+        torch.testing.assert_close(s, s0, rtol=0, atol=0)
+
+
 def test_wkv_heads_bad_input():
     r = torch.zeros(1, 2, 2, 4)
     with pytest.raises(ValueError, match="u must be"):
@@ -166,6 +176,8 @@ def test_generate_and_sampling():
     assert sample_logits(logits, temperature=0).item() == 1
     with pytest.raises(ValueError, match="top_p"):
         sample_logits(logits, top_p=0)
+    # a tiny temperature: logits / T overflowed to inf and softmax gave nan (multinomial raised)
+    assert sample_logits(logits, temperature=1e-40).item() == 1
     with pytest.raises(ValueError, match="temperature"):
         sample_logits(logits, temperature=-1)
 
