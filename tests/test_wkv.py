@@ -222,3 +222,17 @@ def test_initial_state_for_low_precision_is_the_float32_state_wkv_returns(dtype)
     y0, st0 = W.wkv(w, u, k, v)
     assert y.dtype == dtype and all(s.dtype == torch.float32 for s in st)
     torch.testing.assert_close(y, y0, rtol=0, atol=0)
+
+
+def test_an_infinite_decay_forgets_at_once_in_every_backend() -> None:
+    """w = -inf (time_decay past float32's exp range): the chunked form must not turn 0 * -inf into nan."""
+    w, u, k, v = _inputs(21, 2, 6, torch.float64, grad=False)
+    w = w.clone()
+    w[::2] = float("-inf")
+    ref_y, ref_s = W.wkv(w, u, k, v, backend="reference")
+    assert torch.isfinite(ref_y).all()
+    for backend in FAST:
+        y, st = W.wkv(w, u, k, v, backend=backend, chunk_size=4)
+        torch.testing.assert_close(y, ref_y, rtol=1e-12, atol=1e-12, msg=lambda m: f"{backend}: {m}")
+        for got, want in zip(st[:2], ref_s[:2]):
+            torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)

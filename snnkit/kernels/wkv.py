@@ -222,6 +222,9 @@ def wkv_chunked(w: Tensor, u: Tensor, k: Tensor, v: Tensor, state: State, chunk_
     n = -(-T // L)
     pad = n * L - T
     a, b, p = state
+    # a decay of w = -inf (time_decay above ~88 in float32) forgets everything at once, as in the
+    # recurrence; -1e30 does the same (e^{-1e30 + k} = 0) without the 0 * -inf = nan of (t-1-i) * w
+    w = w.clamp(min=-1e30)
     if pad:  # padding tokens carry k = -1e38: weight 0 in every sum
         k = F.pad(k, (0, 0, 0, 0, 0, pad), value=NEG)
         v = F.pad(v, (0, 0, 0, 0, 0, pad))
