@@ -246,6 +246,8 @@ def load_citation_csv(path: PathLike, *, citing: str = "citing", cited: str = "c
             if len(h2) < 2:
                 raise ValueError(f"{w2}: expected columns paper,time")
             for ln, r in enumerate(r2, start=2):
+                if len(r) < 2:
+                    raise ValueError(f"{w2}:{ln}: expected paper,time, got {r}")
                 pub[r[0].strip()] = _parse_time(r[1], ln, h2[1], w2)
     earliest_citing: Dict[str, float] = {}
     first_cited: Dict[str, float] = {}
