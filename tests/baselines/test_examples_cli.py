@@ -47,3 +47,16 @@ def test_deepccp_example_refuses_unusable_citation_files(monkeypatch, capsys, tm
     assert "only 0 papers have a full 10.0-year horizon" in err
     assert "does not exist" in _run(monkeypatch, capsys, "baseline_deepccp.py", "--csv", str(tmp_path / "nope.csv"))
     assert "--t-obs must be in (0, --horizon=10.0)" in _run(monkeypatch, capsys, "baseline_deepccp.py", "--t-obs", "12")
+
+
+def test_dna_finetune_example_refuses_bad_fasta_options(monkeypatch, capsys, tmp_path):
+    fa = tmp_path / "a.fa"
+    fa.write_text(">s1\nACGTACGT\n")
+    # one class reached the classifier ("num_labels must be >= 2" traceback); a missing file was a traceback
+    assert "at least two" in _run(monkeypatch, capsys, "dna_finetune.py", "--fasta", str(fa))
+    err = _run(monkeypatch, capsys, "dna_finetune.py", "--fasta", str(fa), str(tmp_path / "nope.fa"))
+    assert "nope.fa' does not exist" in err and "Traceback" not in err
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">s1\nACGT-ACGT\n")
+    assert "invalid character '-'" in _run(monkeypatch, capsys, "dna_finetune.py", "--fasta", str(fa), str(bad))
+    assert "--test-fasta needs --fasta" in _run(monkeypatch, capsys, "dna_finetune.py", "--test-fasta", str(fa))
