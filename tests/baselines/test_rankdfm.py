@@ -164,3 +164,24 @@ def test_movielens_corrupt_files_are_named(tmp_path, name, text, match):
     (tmp_path / name).write_text(text, encoding="latin-1")
     with pytest.raises(ValueError, match=match):
         recsys.load_movielens100k(tmp_path)
+
+
+def test_ranking_metrics_refuse_nan_scores():
+    # NaN compares false with everything: a diverged model had NDCG = HR@10 = MRR = 1.0 in evaluate_search
+    from snnkit.baselines.diffusiongs import evaluate_search
+
+    nan = float("nan")
+    with pytest.raises(ValueError, match="evaluate_search: 100 of 100 scores are NaN"):
+        evaluate_search(np.full((5, 20), nan))
+    for call in (lambda: metrics.auc([1, 0, 1, 0], [nan, 0.1, 0.2, 0.3]),
+                 lambda: metrics.gauc([0, 0], [1, 0], [nan, 0.0]),
+                 lambda: metrics.ndcg_at_k([1, 0], [nan, nan]),
+                 lambda: metrics.mean_ndcg([0, 0], [1, 0], [0.1, nan]),
+                 lambda: metrics.pairwise_accuracy([0, 0], [1, 0], [nan, nan])):
+        with pytest.raises(ValueError, match="NaN"):
+            call()
+    with pytest.raises(ValueError, match="one length"):
+        metrics.mean_ndcg([0, 0, 1], [1, 0], [0.1, 0.2])
+    # infinities still rank (ties among themselves count one half)
+    assert metrics.auc([1, 0], [np.inf, -np.inf]) == 1.0 and metrics.auc([1, 0], [np.inf, np.inf]) == 0.5
+    assert evaluate_search(np.array([[np.inf, 0.0, 1.0]]))["mrr"] == 1.0
