@@ -245,10 +245,13 @@ def load_citation_csv(path: PathLike, *, citing: str = "citing", cited: str = "c
             h2, r2, w2 = _open_table(pub_times, None)
             if len(h2) < 2:
                 raise ValueError(f"{w2}: expected columns paper,time")
+            names = [h.strip().lower() for h in h2]
+            # columns found by name when the header names them (a "time,paper" file is not read swapped)
+            ip, itm = (names.index("paper"), names.index("time")) if {"paper", "time"} <= set(names) else (0, 1)
             for ln, r in enumerate(r2, start=2):
-                if len(r) < 2:
+                if len(r) <= max(ip, itm):
                     raise ValueError(f"{w2}:{ln}: expected paper,time, got {r}")
-                pub[r[0].strip()] = _parse_time(r[1], ln, h2[1], w2)
+                pub[r[ip].strip()] = _parse_time(r[itm], ln, h2[itm], w2)
     earliest_citing: Dict[str, float] = {}
     first_cited: Dict[str, float] = {}
     for a, b, t in E:

@@ -120,3 +120,9 @@ def test_loader_and_baselines_refuse_unusable_input(tmp_path, cascades):
         load_citation_csv(p, pub_times=pub)
     with pytest.raises(ValueError, match="need training and test cascades, got 3 and 0"):   # was numpy's stack error
         baseline_predictions(cascades[:3], [], T_OBS)
+    swapped = tmp_path / "pub2.csv"                                    # columns by header name, not position
+    swapped.write_text("time,paper\n1995,7\n")
+    ids = tmp_path / "ids.csv"
+    ids.write_text("citing,cited,time\n8,7,2001\n")
+    (c,) = load_citation_csv(ids, pub_times=swapped, require_full_horizon=False)
+    assert c.paper == "7" and list(c.times) == [0.0, 6.0]             # was read as paper "1995" published in year 7
