@@ -30,8 +30,18 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if not 0 < args.t_obs < args.horizon:
+        ap.error(f"--t-obs must be in (0, --horizon={args.horizon}), got {args.t_obs}")
+    if args.slices < 1 or args.epochs < 1 or (not args.csv and args.n < 10):
+        ap.error("--slices and --epochs must be >= 1 and --n >= 10")
     if args.csv:
-        cascades = load_citation_csv(args.csv, horizon=args.horizon, min_citations=1)
+        try:
+            cascades = load_citation_csv(args.csv, horizon=args.horizon, min_citations=1)
+        except (OSError, ValueError) as err:
+            ap.error(str(err))
+        if len(cascades) < 10:
+            ap.error(f"{args.csv}: only {len(cascades)} papers have a full {args.horizon}-year horizon and at least one "
+                     "citation; at least 10 are needed for a train/test split (try a shorter --horizon)")
     else:
         cascades = simulate_cascades(args.n, CascadeParams(horizon=args.horizon), seed=args.seed)
     perm = np.random.default_rng(args.seed).permutation(len(cascades))

@@ -32,10 +32,11 @@ def main() -> None:
     spec = DiffusionGS.spec(d)
     rows = {"random": evaluate_search(np.random.default_rng(args.seed).random(d.cands[d.test].shape)),
             "popularity": evaluate_search(popularity_ranker(d))}
-    for name, model in (("mean-pooled sequence", SequenceRanker(spec, pooling="mean")),
-                        ("target-attention sequence", SequenceRanker(spec, pooling="attention")),
-                        ("DiffusionGS", DiffusionGS(spec))):
-        torch.manual_seed(args.seed)
+    for name, build in (("mean-pooled sequence", lambda: SequenceRanker(spec, pooling="mean")),
+                        ("target-attention sequence", lambda: SequenceRanker(spec, pooling="attention")),
+                        ("DiffusionGS", lambda: DiffusionGS(spec))):
+        torch.manual_seed(args.seed)   # before building: --seed sets the initial weights too
+        model = build()
         train_ranker(model, d, epochs=args.epochs, seed=args.seed)
         rows[name] = evaluate_search(rank_scores(model, d))
     print(f"\n{'model':28s} " + " ".join(f"{k:>8s}" for k in rows["random"]))

@@ -34,12 +34,27 @@ def main() -> None:
     args = ap.parse_args()
     truth = None
     if args.expr:
-        prefixes = {p.split("=")[0]: int(p.split("=")[1]) for p in args.prefix}
-        cohorts = [load_expression_csv(p, label_prefixes=prefixes or None) for p in args.expr]
-        genes = cohorts[0].top_variance(args.genes).genes
-        common = [g for g in genes if all(g in c.genes for c in cohorts)]
-        cohorts = [c.select_genes(common) for c in cohorts]
-        A, stats = load_pathway_edges(args.edges, common)
+        if not args.edges:
+            ap.error("--expr needs --edges (a gene-gene edge list: the pathway graph)")
+        if not args.prefix:
+            ap.error("--expr needs the labels as sample-name prefixes, e.g. --prefix control=0 --prefix AD=1")
+        prefixes = {}
+        for p in args.prefix:
+            name, sep, label = p.partition("=")
+            if not sep or not name or not label.strip().isdigit():
+                ap.error(f"--prefix takes PREFIX=LABEL with a label >= 0, e.g. control=0; got {p!r}")
+            prefixes[name] = int(label)
+        try:
+            cohorts = [load_expression_csv(p, label_prefixes=prefixes) for p in args.expr]
+            genes = cohorts[0].top_variance(args.genes).genes
+            common = [g for g in genes if all(g in c.genes for c in cohorts)]
+            cohorts = [c.select_genes(common) for c in cohorts]
+            A, stats = load_pathway_edges(args.edges, common)
+        except (OSError, ValueError) as err:
+            ap.error(str(err))
+        for c in cohorts:
+            if len(np.unique(c.y)) < 2 or len(c.y) < 10:
+                ap.error(f"{c.name}: needs at least 10 samples of at least two classes, got {np.bincount(c.y).tolist()}")
         print("pathway:", stats)
     else:
         sim = simulate_expression([args.samples] * 2, args.genes, 8, seed=args.seed)

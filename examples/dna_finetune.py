@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from snnkit._io import atomic_write_text
 from snnkit.baselines.dnagrinder import (DNACollate, DNAGrinderConfig, DNAGrinderForMaskedLM,
                                          DNAGrinderForSequenceClassification, DNATokenizer, SequenceLengthWarmup,
                                          evaluate_classifier, pretrain_mlm)
@@ -63,13 +64,19 @@ def main() -> None:
     torch.manual_seed(args.seed)
     t0 = time.time()
 
+    if args.test_fasta and not args.fasta:
+        ap.error("--test-fasta needs --fasta (the training files, one per class)")
     if args.fasta:
-        train = load_fasta_classes(args.fasta, args.ambiguous)
-        if args.test_fasta:
-            if len(args.test_fasta) != len(args.fasta):
-                ap.error("--test-fasta needs one file per class, in the order of --fasta")
-            test = load_fasta_classes(args.test_fasta, args.ambiguous)
-        else:
+        if len(args.fasta) < 2:
+            ap.error("--fasta needs one FASTA file per class, at least two")
+        if args.test_fasta and len(args.test_fasta) != len(args.fasta):
+            ap.error("--test-fasta needs one file per class, in the order of --fasta")
+        try:
+            train = load_fasta_classes(args.fasta, args.ambiguous)
+            test = load_fasta_classes(args.test_fasta, args.ambiguous) if args.test_fasta else None
+        except (OSError, ValueError) as err:
+            ap.error(str(err))
+        if test is None:
             train, test = split(train, 0.1, args.seed)
         task = " vs ".join(train.classes)
     else:
@@ -101,8 +108,7 @@ def main() -> None:
     res = evaluate_classifier(model, test, tok, max_length=args.max_len)
     res.update(task=task, seconds=time.time() - t0, pretrain_steps=args.pretrain_steps, epochs=args.epochs,
                model=cfg.to_dict())
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(res, indent=2))
+    atomic_write_text(out / "results.json", json.dumps(res, indent=2))
     tok.save(out / "tokenizer.json")
     print(f"test accuracy {res['accuracy']:.3f}, MCC {res['mcc']:.3f} ({res['seconds']:.0f} s); wrote {out}")
 

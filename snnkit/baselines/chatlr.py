@@ -236,6 +236,7 @@ def generate_questions(con: sqlite3.Connection, n: int, *, apis: Sequence[ApiSpe
         idx = perm[:cut] if split == "train" else perm[cut:]
         parts[kind] = [vals[i] for i in sorted(idx)]
     rng = np.random.default_rng(seed + (0 if split == "train" else 7919))
+    rated = _rated_pairs(con, parts["user"], parts["title"])
     out: List[Question] = []
     for j in range(n):
         spec = apis[j % len(apis)]
@@ -244,7 +245,12 @@ def generate_questions(con: sqlite3.Connection, n: int, *, apis: Sequence[ApiSpe
             temps = temps[:-1] if split == "train" else temps[-1:]
         t = int(rng.choice(temps))
         args: Dict[str, Any] = {}
+        kinds = [k for _, k in spec.params]
+        pair = rated[int(rng.integers(len(rated)))] if ("user" in kinds and "title" in kinds and rated) else None
         for p, kind in spec.params:
+            if pair is not None and kind in ("user", "title"):
+                args[p] = pair[0] if kind == "user" else pair[1]
+                continue
             vals = parts[kind]
             v = vals[int(rng.integers(len(vals)))]
             args[p] = v
@@ -252,6 +258,19 @@ def generate_questions(con: sqlite3.Connection, n: int, *, apis: Sequence[ApiSpe
         out.append(Question(text, ApiCall(spec.name, args), spans, t))
     order = rng.permutation(len(out))
     return [out[i] for i in order]
+
+
+def _rated_pairs(con: sqlite3.Connection, users: Sequence[Any], titles: Sequence[Any]) -> List[Tuple[Any, Any]]:
+    """(user, title) pairs of this split's users and titles that have a rating, in a fixed order.
+
+    A question about a user's rating of a movie is drawn from these, so its gold call returns a
+    row: with independent draws almost every pair is unrated, the gold result is empty and any
+    wrong call that also returns nothing would count as a correct retrieval.
+    """
+    us, ts = set(users), set(titles)
+    rows = con.execute("SELECT DISTINCT r.user_id, m.title FROM ratings r JOIN movies m ON m.movie_id = r.movie_id "
+                       "ORDER BY r.user_id, m.title")
+    return [(u, t) for u, t in rows if u in us and t in ts]
 
 
 def _fill(template: str, args: Dict[str, Any]) -> Tuple[str, Dict[str, Tuple[int, int]]]:
@@ -619,16 +638,23 @@ class KeywordApiBaseline:
 
 def evaluate_retrieval(model: Any, questions: Sequence[Question], con: sqlite3.Connection,
                        apis: Sequence[ApiSpec] = MOVIELENS_APIS) -> Dict[str, float]:
-    """API-ID accuracy, exact-call accuracy and retrieval accuracy (same rows as the gold call)."""
+    """API-ID accuracy, exact-call accuracy and retrieval accuracy (same rows as the gold call).
+
+    Where the gold call returns no rows, retrieval counts as correct only for the exact gold call
+    (a wrong title or user also finds nothing, which is not a correct retrieval).
+    """
     if not questions:
         raise ValueError("evaluate_retrieval: no questions")
     preds = model.predict([q.text for q in questions], con)
     api_ok = call_ok = ret_ok = 0
     for q, p in zip(questions, preds):
         api_ok += p.api == q.call.api
-        call_ok += p.api == q.call.api and p.args == q.call.args
+        exact = p.api == q.call.api and p.args == q.call.args
+        call_ok += exact
         try:
-            ret_ok += execute(con, p, apis) == execute(con, q.call, apis)
+            gold = execute(con, q.call, apis)
+            # an empty gold result is matched by any call that finds nothing: only the exact call counts then
+            ret_ok += exact if not gold else execute(con, p, apis) == gold
         except (ValueError, sqlite3.Error):
             pass
     n = len(questions)

@@ -185,6 +185,10 @@ def baseline_predictions(train: Sequence[Cascade], test: Sequence[Cascade], t_ob
     """``early_count`` (the count at ``t_obs``) and ``linear`` (ridge on log2 slice counts) for ``test``."""
     from sklearn.linear_model import Ridge
 
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError(f"baseline_predictions: need training and test cascades, got {len(train)} and {len(test)}")
+    if any(c.label is None for c in train):
+        raise ValueError("baseline_predictions: some training cascades have no label (final count)")
     Xtr = np.log2(1 + np.stack([slice_counts(c, t_obs, slices) for c in train]))
     Xte = np.log2(1 + np.stack([slice_counts(c, t_obs, slices) for c in test]))
     ytr = np.log2(1 + np.array([c.label for c in train]))

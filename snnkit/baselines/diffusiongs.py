@@ -445,7 +445,9 @@ def rank_scores(model: nn.Module, data: SearchData, mask: Optional[np.ndarray] =
 
 def evaluate_search(scores: np.ndarray, k: int = 10) -> Dict[str, float]:
     """AUC (pooled), GAUC (per request), NDCG@k, HR@k and MRR with the positive in column 0."""
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = metrics._scores("evaluate_search", scores).reshape(np.shape(scores))
+    if scores.ndim != 2 or scores.shape[1] < 2:
+        raise ValueError(f"evaluate_search: scores must be [requests, candidates >= 2], got shape {scores.shape}")
     n, C = scores.shape
     labels = np.zeros_like(scores)
     labels[:, 0] = 1

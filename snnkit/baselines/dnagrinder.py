@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optio
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from .._io import atomic_write
 from ..functional.validation import is_int
 
 Tensor = torch.Tensor
@@ -112,10 +113,8 @@ class DNATokenizer:
         return cls(_tokenizers().Tokenizer.from_file(str(path)))
 
     def save(self, path: Union[str, Path]) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tok.save(str(path))
-        return path
+        """Write the tokenizer's JSON atomically (a failed save leaves an existing file as it was)."""
+        return atomic_write(path, lambda tmp: self.tok.save(str(tmp)))
 
     @property
     def vocab_size(self) -> int:

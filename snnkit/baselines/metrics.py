@@ -16,6 +16,15 @@ __all__ = ["auc", "gauc", "ndcg_at_k", "mean_ndcg", "pairwise_accuracy", "msle",
            "hit_rate", "jaccard", "rank_overlap"]
 
 
+def _scores(name: str, scores: Sequence[float]) -> np.ndarray:
+    """Scores as float64; ValueError on NaN, which has no rank (a diverged model would score as a perfect one)."""
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    bad = int(np.isnan(s).sum())
+    if bad:
+        raise ValueError(f"{name}: {bad} of {s.size} scores are NaN (a diverged model?); they cannot be ranked")
+    return s
+
+
 def _rankdata(x: np.ndarray) -> np.ndarray:
     """Average ranks (1-based), ties sharing the mean rank."""
     order = np.argsort(x, kind="mergesort")
@@ -35,7 +44,7 @@ def _rankdata(x: np.ndarray) -> np.ndarray:
 def auc(labels: Sequence[float], scores: Sequence[float]) -> float:
     """ROC AUC of binary ``labels`` (nan when only one class is present)."""
     y = np.asarray(labels, dtype=np.float64).ravel() > 0.5
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = _scores("auc", scores)
     if y.shape != s.shape:
         raise ValueError(f"auc: labels has {y.size} entries but scores has {s.size}")
     npos, nneg = int(y.sum()), int((~y).sum())
@@ -49,7 +58,7 @@ def gauc(groups: Sequence[int], labels: Sequence[float], scores: Sequence[float]
     """Group AUC: per-group AUC weighted by the group's size, over groups with both classes."""
     g = np.asarray(groups).ravel()
     y = np.asarray(labels, dtype=np.float64).ravel()
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = _scores("gauc", scores)
     if not (g.shape == y.shape == s.shape):
         raise ValueError(f"gauc: groups, labels and scores must have one length, got {g.size}, {y.size}, {s.size}")
     order = np.argsort(g, kind="mergesort")
@@ -67,7 +76,7 @@ def gauc(groups: Sequence[int], labels: Sequence[float], scores: Sequence[float]
 def ndcg_at_k(relevance: Sequence[float], scores: Sequence[float], k: int = 10) -> float:
     """NDCG@k of one query's documents (nan when no document has positive relevance)."""
     rel = np.asarray(relevance, dtype=np.float64).ravel()
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = _scores("ndcg_at_k", scores)
     if rel.shape != s.shape:
         raise ValueError(f"ndcg_at_k: relevance has {rel.size} entries but scores has {s.size}")
     if k < 1:
@@ -85,7 +94,9 @@ def mean_ndcg(groups: Sequence[int], relevance: Sequence[float], scores: Sequenc
     """Mean NDCG@k over the queries in ``groups`` (queries without relevant documents skipped)."""
     g = np.asarray(groups).ravel()
     rel = np.asarray(relevance, dtype=np.float64).ravel()
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = _scores("mean_ndcg", scores)
+    if not (g.shape == rel.shape == s.shape):
+        raise ValueError(f"mean_ndcg: groups, relevance and scores must have one length, got {g.size}, {rel.size}, {s.size}")
     vals = [ndcg_at_k(rel[g == q], s[g == q], k) for q in np.unique(g)]
     vals = [v for v in vals if not np.isnan(v)]
     return float(np.mean(vals)) if vals else float("nan")
@@ -95,7 +106,10 @@ def pairwise_accuracy(groups: Sequence[int], relevance: Sequence[float], scores:
     """Within-query pair AUC: share of document pairs with different relevance ordered correctly."""
     g = np.asarray(groups).ravel()
     rel = np.asarray(relevance, dtype=np.float64).ravel()
-    s = np.asarray(scores, dtype=np.float64).ravel()
+    s = _scores("pairwise_accuracy", scores)
+    if not (g.shape == rel.shape == s.shape):
+        raise ValueError(f"pairwise_accuracy: groups, relevance and scores must have one length, got {g.size}, "
+                         f"{rel.size}, {s.size}")
     good = total = 0.0
     for q in np.unique(g):
         m = g == q

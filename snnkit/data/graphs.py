@@ -245,8 +245,13 @@ def load_citation_csv(path: PathLike, *, citing: str = "citing", cited: str = "c
             h2, r2, w2 = _open_table(pub_times, None)
             if len(h2) < 2:
                 raise ValueError(f"{w2}: expected columns paper,time")
+            names = [h.strip().lower() for h in h2]
+            # columns found by name when the header names them (a "time,paper" file is not read swapped)
+            ip, itm = (names.index("paper"), names.index("time")) if {"paper", "time"} <= set(names) else (0, 1)
             for ln, r in enumerate(r2, start=2):
-                pub[r[0].strip()] = _parse_time(r[1], ln, h2[1], w2)
+                if len(r) <= max(ip, itm):
+                    raise ValueError(f"{w2}:{ln}: expected paper,time, got {r}")
+                pub[r[ip].strip()] = _parse_time(r[itm], ln, h2[itm], w2)
     earliest_citing: Dict[str, float] = {}
     first_cited: Dict[str, float] = {}
     for a, b, t in E:
@@ -336,9 +341,11 @@ def load_expression_csv(path: PathLike, *, labels: Optional[Union[PathLike, Mapp
     if not rows:
         raise ValueError(f"{where}: no gene rows below the header")
     n_cols = max(len(r) for r in rows)
-    samples = [h.strip() for h in header[-(n_cols - 1):]] if len(header) >= n_cols - 1 else None
-    if samples is None or len(samples) != n_cols - 1:
-        raise ValueError(f"{where}: header has {len(header)} fields but rows have {n_cols} (gene + samples)")
+    # the header names every column (gene column first) or only the samples (R's write.table style)
+    if n_cols < 2 or len(header) not in (n_cols, n_cols - 1):
+        raise ValueError(f"{where}: header has {len(header)} fields but rows have {n_cols} (gene + samples); "
+                         f"the header must name the {n_cols - 1} samples, with or without a gene column name")
+    samples = [h.strip() for h in header[len(header) - (n_cols - 1):]]
     genes: List[str] = []
     X = np.empty((len(rows), n_cols - 1), dtype=np.float64)
     seen: Dict[str, int] = {}
@@ -364,14 +371,22 @@ def load_expression_csv(path: PathLike, *, labels: Optional[Union[PathLike, Mapp
     y = None
     if labels is not None:
         if isinstance(labels, Mapping):
-            lab = {str(k): int(v) for k, v in labels.items()}
+            lab = {}
+            for k, v in labels.items():
+                try:
+                    lab[str(k)] = _class_id(v)
+                except (TypeError, ValueError):
+                    raise ValueError(f"load_expression_csv: label of sample {k!r} is {v!r}, not a class id >= 0") from None
         else:
             h2, r2, w2 = _open_table(labels, None)
             lab = {}
             for ln, r in enumerate(r2, start=2):
                 if len(r) < 2:
                     raise ValueError(f"{w2}:{ln}: expected sample,label")
-                lab[r[0].strip()] = int(float(r[1]))
+                try:
+                    lab[r[0].strip()] = _class_id(r[1])
+                except (TypeError, ValueError):
+                    raise ValueError(f"{w2}:{ln}: label {r[1]!r} of sample {r[0].strip()!r} is not a class id >= 0") from None
         missing = [s for s in samples if s not in lab]
         if missing:
             raise ValueError(f"load_expression_csv: no label for samples {missing[:10]}")
@@ -387,6 +402,14 @@ def load_expression_csv(path: PathLike, *, labels: Optional[Union[PathLike, Mapp
             bad = [s for s, v in zip(samples, y) if v < 0][:10]
             raise ValueError(f"load_expression_csv: samples {bad} match none of the prefixes {list(label_prefixes)}")
     return Expression(X.T.astype(np.float32), genes, samples, y, name or Path(path).stem)
+
+
+def _class_id(v: object) -> int:
+    """A class label as an integer >= 0 (``1``, ``"1"``, ``"1.0"``); ValueError otherwise."""
+    f = float(v.strip() if isinstance(v, str) else v)  # type: ignore[arg-type]
+    if f != int(f) or f < 0:
+        raise ValueError(v)
+    return int(f)
 
 
 def load_pathway_edges(path: PathLike, genes: Sequence[str], *, directed: bool = False, source: int = 0,

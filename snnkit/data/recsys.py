@@ -186,11 +186,28 @@ def _read_text(kind: str, path: Path, name: str) -> str:
         return raw.decode("latin-1")   # GroupLens' u.item is latin-1
 
 
-def _rows(text: str, sep: str, skip_header: bool) -> Iterator[List[str]]:
+def _rows(text: str, sep: str, skip_header: bool, where: str = "", min_fields: int = 0) -> Iterator[List[str]]:
+    """Non-blank lines split at ``sep``; ValueError naming ``where`` and the line for one with too few fields."""
     lines = text.splitlines()
-    for line in lines[1:] if skip_header else lines:
-        if line.strip():
-            yield line.split(sep)
+    for no, line in enumerate(lines, start=1):
+        if (skip_header and no == 1) or not line.strip():
+            continue
+        fields = line.split(sep)
+        if len(fields) < min_fields:
+            raise ValueError(f"MovieLens-100k {where}:{no}: expected at least {min_fields} {sep!r}-separated fields, "
+                             f"got {len(fields)}: {line[:80]!r}")
+        yield fields
+
+
+def _parsed(rows: Iterator[List[str]], where: str, convert) -> List[tuple]:
+    """``convert(fields)`` for every row; a value that does not parse is a ValueError naming file and row."""
+    out = []
+    for k, r in enumerate(rows, start=1):
+        try:
+            out.append(convert(r))
+        except ValueError as err:
+            raise ValueError(f"MovieLens-100k {where}: data row {k} ({r!r}) does not parse: {err}") from None
+    return out
 
 
 _YEAR = re.compile(r"(\d{4})")
@@ -199,30 +216,46 @@ _YEAR = re.compile(r"(\d{4})")
 def load_movielens100k(root: Optional[PathLike] = None) -> MovieLens100K:
     """Read MovieLens-100k (see the module docstring for where it is looked for)."""
     kind, path = find_movielens100k(root)
+    names = _GROUPLENS if kind == "grouplens" else _ATOMIC
+    where = [str(path / n) if kind != "zip" else f"{path}!{_ZIP_PREFIX}{n}" for n in names]
     if kind in ("atomic", "zip"):
-        inter = [(r[0], r[1], float(r[2]), int(float(r[3]))) for r in _rows(_read_text(kind, path, _ATOMIC[0]), "\t", True)]
-        items_raw = []
-        for r in _rows(_read_text(kind, path, _ATOMIC[1]), "\t", True):
+        inter = _parsed(_rows(_read_text(kind, path, _ATOMIC[0]), "\t", True, where[0], 4), where[0],
+                        lambda r: (r[0], r[1], float(r[2]), int(float(r[3]))))
+
+        def item(r: List[str]) -> tuple:
             r = r + [""] * (4 - len(r))
             gen = np.zeros(len(GENRES), dtype=np.float32)
             for g in r[3].split():
                 if g in GENRES:
                     gen[GENRES.index(g)] = 1.0
             y = _YEAR.search(r[2])
-            items_raw.append((r[0], r[1].strip(), int(y.group(1)) if y else 0, gen))
-        users_raw = [(r[0], int(r[1]), r[2], r[3], r[4] if len(r) > 4 else "") for r in
-                     _rows(_read_text(kind, path, _ATOMIC[2]), "\t", True)]
+            return (r[0], r[1].strip(), int(y.group(1)) if y else 0, gen)
+
+        items_raw = _parsed(_rows(_read_text(kind, path, _ATOMIC[1]), "\t", True, where[1], 2), where[1], item)
+        users_raw = _parsed(_rows(_read_text(kind, path, _ATOMIC[2]), "\t", True, where[2], 4), where[2],
+                            lambda r: (r[0], int(r[1]), r[2], r[3], r[4] if len(r) > 4 else ""))
     else:
-        inter = [(r[0], r[1], float(r[2]), int(r[3])) for r in _rows(_read_text(kind, path, _GROUPLENS[0]), "\t", False)]
-        items_raw = []
-        for r in _rows(_read_text(kind, path, _GROUPLENS[1]), "|", False):
+        inter = _parsed(_rows(_read_text(kind, path, _GROUPLENS[0]), "\t", False, where[0], 4), where[0],
+                        lambda r: (r[0], r[1], float(r[2]), int(r[3])))
+
+        def item(r: List[str]) -> tuple:
             title = re.sub(r"\s*\(\d{4}\)\s*$", "", r[1]).strip()
             y = _YEAR.search(r[2]) or _YEAR.search(r[1])
             gen = np.array([float(v) for v in r[5:5 + len(GENRES)]], dtype=np.float32)
-            items_raw.append((r[0], title, int(y.group(1)) if y else 0, gen))
-        users_raw = [(r[0], int(r[1]), r[2], r[3], r[4]) for r in _rows(_read_text(kind, path, _GROUPLENS[2]), "|", False)]
+            return (r[0], title, int(y.group(1)) if y else 0, gen)
+
+        items_raw = _parsed(_rows(_read_text(kind, path, _GROUPLENS[1]), "|", False, where[1], 5 + len(GENRES)),
+                            where[1], item)
+        users_raw = _parsed(_rows(_read_text(kind, path, _GROUPLENS[2]), "|", False, where[2], 5), where[2],
+                            lambda r: (r[0], int(r[1]), r[2], r[3], r[4]))
     if not inter:
         raise ValueError(f"MovieLens-100k at {str(path)!r} has no ratings")
+    for what, known, used, file in (("users", {u[0] for u in users_raw}, {r[0] for r in inter}, where[2]),
+                                    ("movies", {i[0] for i in items_raw}, {r[1] for r in inter}, where[1])):
+        unknown = sorted(used - known, key=_id_key)
+        if unknown:
+            raise ValueError(f"MovieLens-100k: ratings name {len(unknown)} {what} missing from {file} "
+                             f"(e.g. {unknown[:5]}); the files do not belong together or one is truncated")
 
     item_ids = sorted({it[0] for it in items_raw} | {r[1] for r in inter}, key=_id_key)
     user_ids = sorted({u[0] for u in users_raw} | {r[0] for r in inter}, key=_id_key)

@@ -89,3 +89,29 @@ def test_hugging_face_backend_when_installed(con):
     assert "movie_year(title: title)" in hf.prompt("When did Heat come out?")
     call = hf.predict("When did Heat come out?", con)            # an untrained LM: output is parsed or marked
     assert isinstance(call, ApiCall)
+
+
+def test_rating_questions_ask_about_rated_movies_and_empty_results_earn_nothing(con):
+    qs = generate_questions(con, 240, split="test", seed=2)
+    rating_qs = [q for q in qs if q.call.api == "user_movie_rating"]
+    assert rating_qs and all(execute(con, q.call) for q in rating_qs)   # independent draws: ~98% empty
+
+    class WrongArgs:                      # the right API, arguments that match nothing in the database
+        def predict(self, texts, con):
+            calls = {q.text: q.call for q in qs}
+            return [ApiCall(calls[t].api, {k: ("no such thing" if isinstance(v, str) else -1)
+                                           for k, v in calls[t].args.items()}) for t in texts]
+
+    res = evaluate_retrieval(WrongArgs(), qs, con)
+    assert res["api_accuracy"] == 1.0 and res["call_accuracy"] == 0.0
+    assert res["retrieval_accuracy"] == 0.0, res
+
+    unrated = ApiCall("user_movie_rating", {"user": 1, "title": "no such movie"})
+    q = generate_questions(con, 1, split="test")[0]
+    q_empty = type(q)("How did user 1 rate no such movie?", unrated, {}, 0)
+
+    class Exact:
+        def predict(self, texts, con):
+            return [unrated for _ in texts]
+
+    assert evaluate_retrieval(Exact(), [q_empty], con)["retrieval_accuracy"] == 1.0

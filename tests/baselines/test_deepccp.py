@@ -109,3 +109,20 @@ def test_citation_csv_loader(tmp_path):
     c = load_citation_csv(dated, citing="src", cited="dst", time="date", pub_times={"A": 2001.0},
                           require_full_horizon=False)
     assert c[0].paper == "A" and 0.4 < c[0].times[1] < 0.6
+
+
+def test_loader_and_baselines_refuse_unusable_input(tmp_path, cascades):
+    p = tmp_path / "edges.csv"
+    p.write_text("citing,cited,time\nB,A,2001\n")
+    pub = tmp_path / "pub.csv"
+    pub.write_text("paper,time\nA\n")                                  # was an IndexError
+    with pytest.raises(ValueError, match="pub.csv:2: expected paper,time"):
+        load_citation_csv(p, pub_times=pub)
+    with pytest.raises(ValueError, match="need training and test cascades, got 3 and 0"):   # was numpy's stack error
+        baseline_predictions(cascades[:3], [], T_OBS)
+    swapped = tmp_path / "pub2.csv"                                    # columns by header name, not position
+    swapped.write_text("time,paper\n1995,7\n")
+    ids = tmp_path / "ids.csv"
+    ids.write_text("citing,cited,time\n8,7,2001\n")
+    (c,) = load_citation_csv(ids, pub_times=swapped, require_full_horizon=False)
+    assert c.paper == "7" and list(c.times) == [0.0, 6.0]             # was read as paper "1995" published in year 7

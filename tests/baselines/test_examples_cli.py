@@ -1,0 +1,62 @@
+"""The baseline examples refuse bad command lines and unusable data with one argparse line (not a traceback)."""
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run(monkeypatch, capsys, script: str, *argv: str) -> str:
+    monkeypatch.setattr("sys.argv", [script, *argv])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
+    assert exc.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    expr = tmp_path / "cohort.csv"
+    expr.write_text("gene,control_1,control_2,AD_1,AD_2\nG1,1,2,3,4\nG2,2,2,3,1\nG3,5,4,3,2\n")
+    edges = tmp_path / "ppi.txt"
+    edges.write_text("G1\tG2\nG2\tG3\n")
+    return str(expr), str(edges)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--prefix", "control=0", "--prefix", "AD=1"], "--expr needs --edges"),          # was TypeError on None path
+    (["--edges", "{edges}"], "--expr needs the labels"),                              # was TypeError: NoneType len
+    (["--edges", "{edges}", "--prefix", "control"], "--prefix takes PREFIX=LABEL"),   # was IndexError
+    (["--edges", "{edges}", "--prefix", "control=0", "--prefix", "AD=1"], "at least 10 samples"),
+    (["--edges", "{edges}", "--prefix", "ctl=0", "--prefix", "AD=1"], "match none of the prefixes"),
+])
+def test_pathformer_example_refuses_bad_real_data_options(monkeypatch, capsys, cohort, extra, message):
+    expr, edges = cohort
+    err = _run(monkeypatch, capsys, "baseline_pathformer.py", "--expr", expr,
+               *[a.format(edges=edges) for a in extra])
+    assert message in err and "Traceback" not in err
+
+
+def test_deepccp_example_refuses_unusable_citation_files(monkeypatch, capsys, tmp_path):
+    few = tmp_path / "few.csv"
+    few.write_text("citing,cited,time\nA,B,2000\nC,B,2001\n")
+    err = _run(monkeypatch, capsys, "baseline_deepccp.py", "--csv", str(few))   # was numpy's "need at least one array"
+    assert "only 0 papers have a full 10.0-year horizon" in err
+    assert "does not exist" in _run(monkeypatch, capsys, "baseline_deepccp.py", "--csv", str(tmp_path / "nope.csv"))
+    assert "--t-obs must be in (0, --horizon=10.0)" in _run(monkeypatch, capsys, "baseline_deepccp.py", "--t-obs", "12")
+
+
+def test_dna_finetune_example_refuses_bad_fasta_options(monkeypatch, capsys, tmp_path):
+    fa = tmp_path / "a.fa"
+    fa.write_text(">s1\nACGTACGT\n")
+    # one class reached the classifier ("num_labels must be >= 2" traceback); a missing file was a traceback
+    assert "at least two" in _run(monkeypatch, capsys, "dna_finetune.py", "--fasta", str(fa))
+    err = _run(monkeypatch, capsys, "dna_finetune.py", "--fasta", str(fa), str(tmp_path / "nope.fa"))
+    assert "nope.fa' does not exist" in err and "Traceback" not in err
+    bad = tmp_path / "bad.fa"
+    bad.write_text(">s1\nACGT-ACGT\n")
+    assert "invalid character '-'" in _run(monkeypatch, capsys, "dna_finetune.py", "--fasta", str(fa), str(bad))
+    assert "--test-fasta needs --fasta" in _run(monkeypatch, capsys, "dna_finetune.py", "--test-fasta", str(fa))
