@@ -20,7 +20,7 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, positive_int, timeit  # noqa: E402
 
 TAU, VTH = 2.0, 1.0
 
@@ -166,11 +166,13 @@ def run(shapes: List[tuple], device: str, repeat: int, peak: bool) -> Dict[str, 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="one small shape, few repeats (smoke test)")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--repeat", type=positive_int, default=7)
     ap.add_argument("--no-peak", action="store_true", help="skip the subprocess peak-RSS measurement")
     add_results_option(ap, "neuron_speed_<device>")
     args = ap.parse_args(argv)
+    if args.device == "cuda" and not torch.cuda.is_available():
+        ap.error("--device cuda: CUDA is not available here (torch.cuda.is_available() is False)")
     results_json = results_file(ap, args, f"neuron_speed_{args.device}")
     if args.quick:
         shapes, args.repeat = [(8, 32, 512)], 3

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_results_option, machine, print_table, results_file  # noqa: E402
+from _common import add_results_option, machine, non_negative_int, positive_int, print_table, results_file  # noqa: E402
 
 from snnkit.baselines.rwkv import RWKV, RWKVConfig  # noqa: E402
 from snnkit.data.text import CharTokenizer, load_shakespeare, load_text_file, split_text  # noqa: E402
@@ -74,13 +74,13 @@ def bpc(model: torch.nn.Module, x: torch.Tensor) -> float:
 
 def main(argv: Any = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, nargs=2, default=[150, 60], metavar=("TINY", "SMALL"),
+    ap.add_argument("--steps", type=non_negative_int, nargs=2, default=[150, 60], metavar=("TINY", "SMALL"),
                     help="training steps of the tiny and small configs (0 = random weights)")
     ap.add_argument("--text", help="a UTF-8 text file instead of Shakespeare")
-    ap.add_argument("--ctx", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--eval-batch", type=int, default=8, help="held-out sequences of ctx tokens counted")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ctx", type=positive_int, default=128)
+    ap.add_argument("--batch", type=positive_int, default=16)
+    ap.add_argument("--eval-batch", type=positive_int, default=8, help="held-out sequences of ctx tokens counted")
+    ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     add_results_option(ap, "spikegpt_energy")
     args = ap.parse_args(argv)

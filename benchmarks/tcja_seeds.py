@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, print_table, write_json  # noqa: E402
+from _common import RESULTS, machine, non_negative_int, positive_int, print_table, write_json  # noqa: E402
 
 
 def parse_variant(spec: str) -> Dict[str, Any]:
@@ -129,9 +129,9 @@ def previous_runs(path: Path, epochs: Optional[int], new: List[Dict[str, Any]],
 def main(argv: Any = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--variants", nargs="+", default=["tcja", "none"], help="tcja, none, t_xa, c_xa [:init gain]")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3])
-    ap.add_argument("--epochs", type=int, default=None, help="default: the digits_dvs config's")
-    ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
+    ap.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2, 3])
+    ap.add_argument("--epochs", type=positive_int, default=None, help="default: the digits_dvs config's")
+    ap.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one thread each)")
     ap.add_argument("--name", default="tcja_seeds", help="results file benchmarks/results/NAME.json")
     ap.add_argument("--extend", action="store_true",
                     help="keep the runs already in NAME.json (same epochs) and add these; a re-run pair replaces its old run")

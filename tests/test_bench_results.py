@@ -59,3 +59,41 @@ def test_lava_speed_with_a_checkpoint_leaves_the_committed_results_alone(tmp_pat
     mod.main(["--quick", "--checkpoint", str(ckpt)])
     assert not (tmp_path / "results").exists()
     assert "results not written: --checkpoint, --quick differ" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("neuron_speed", ["--repeat", "0"], "argument --repeat: must be an integer >= 1, got 0"),
+    ("neuron_speed", ["--device", "mps"], "argument --device: invalid choice: 'mps'"),
+    ("data_speed", ["--repeat", "-1"], "argument --repeat: must be an integer >= 1"),
+    ("wkv_speed", ["--model", "tinny"], "argument --model: invalid choice: 'tinny'"),
+    ("wkv_speed", ["--threads", "-2"], "argument --threads: must be an integer >= 0"),
+    ("rwkv_speed", ["--prefill", "8"], "argument --prefill: must be an integer >= 9"),
+    ("rwkv_speed", ["--mem-gib", "0"], "argument --mem-gib: must be a finite number > 0"),
+    ("lm_speed", ["--gen-tokens", "0"], "argument --gen-tokens: must be an integer >= 1"),
+    ("lm_speed", ["--lengths", "128", "0"], "argument --lengths: must be an integer >= 1"),
+    ("tcja_speed", ["--repeat", "0"], "argument --repeat: must be an integer >= 1"),
+    ("energy_report", ["--samples", "0"], "argument --samples: must be an integer >= 1"),
+    ("lava_speed", ["--samples", "0"], "argument --samples: must be an integer >= 1"),
+    ("spikegpt_energy", ["--eval-batch", "0"], "argument --eval-batch: must be an integer >= 1"),
+])
+def test_bad_option_is_refused_by_name_before_any_work(script, argv, message, tmp_path, monkeypatch, capsys) -> None:
+    """A zero/negative count used to crash deep inside (``no median for empty data``, an empty batch) or, for
+    ``--gen-tokens 0``, report 0 tokens/s; now argparse names the flag before anything runs."""
+    argv = [*argv, "--results", str(tmp_path / "r.json")]   # never the committed file, whatever happens
+    mod = _load(script)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *argv])  # rwkv_speed.main() reads sys.argv
+    with pytest.raises(SystemExit) as exc:
+        mod.main() if script == "rwkv_speed" else mod.main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_timeit_refuses_zero_repeats() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    with pytest.raises(ValueError, match="repeat must be >= 1"):
+        _common.timeit(lambda: None, repeat=0)
+    assert _common.timeit(lambda: None, repeat=1, warmup=0) >= 0.0
