@@ -97,3 +97,21 @@ def test_timeit_refuses_zero_repeats() -> None:
     with pytest.raises(ValueError, match="repeat must be >= 1"):
         _common.timeit(lambda: None, repeat=0)
     assert _common.timeit(lambda: None, repeat=1, warmup=0) >= 0.0
+
+
+def test_neuron_speed_checks_spikes_and_input_gradients_against_the_reference(monkeypatch) -> None:
+    """The benchmark times fwd+bwd, so both halves are checked: snnTorch and SpikingJelly (independent code) agree
+    with snnkit's reference loop, and a contender with a different backward (reset detached) is flagged."""
+    from snnkit import functional as F
+
+    mod = _load("neuron_speed")
+    contenders = mod.make_contenders("cpu")
+    contenders["detached_reset"] = lambda x: F.lif_multistep(x, tau=mod.TAU, decay_input=False, surrogate="atan",
+                                                             detach_reset=True, backend="reference")[0]
+    monkeypatch.setattr(mod, "make_contenders", lambda device: contenders)
+    rows = {r["impl"]: r for r in mod.run([(6, 3, 40)], "cpu", repeat=1, peak=False)["rows"]}
+    for name in ("snnkit_cpu", "snnkit_reference", "snntorch", "spikingjelly"):
+        if name in rows:
+            assert rows[name]["spikes_equal_ref"] and rows[name]["grad_close_ref"], name
+    assert rows["detached_reset"]["spikes_equal_ref"]                       # same forward ...
+    assert not rows["detached_reset"]["grad_close_ref"] and rows["detached_reset"]["grad_max_abs_diff_ref"] > 1e-3
