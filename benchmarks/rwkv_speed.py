@@ -196,7 +196,8 @@ def bench_dna(args: argparse.Namespace) -> Dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
-    ap.add_argument("--threads", type=positive_int, default=torch.get_num_threads())
+    ap.add_argument("--threads", type=positive_int, default=1, help="torch threads, both implementations (default 1, "
+                    "as the committed results/rwkv_speed.json)")
     ap.add_argument("--n-layer", type=positive_int, default=4)
     ap.add_argument("--n-embd", type=positive_int, default=256)
     ap.add_argument("--vocab", type=positive_int, default=8192)

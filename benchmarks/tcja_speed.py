@@ -5,7 +5,7 @@ The original DVS128 Gesture network of ridgerchu/TCJA is transcribed with Spikin
 reduced input size. snnkit also runs with its reference (non-fused) LIF loop, and the offline
 ``digits_dvs`` network is timed as the demo trains it.
 
-    python benchmarks/tcja_speed.py [--threads 1]
+    python benchmarks/tcja_speed.py [--threads N]
 """
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def _orig_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def main(argv: Any = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=positive_int, default=None)
+    ap.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1, as the committed results)")
     ap.add_argument("--repeat", type=positive_int, default=5)
     add_results_option(ap, "tcja_speed")
     args = ap.parse_args(argv)

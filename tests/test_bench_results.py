@@ -115,3 +115,27 @@ def test_neuron_speed_checks_spikes_and_input_gradients_against_the_reference(mo
             assert rows[name]["spikes_equal_ref"] and rows[name]["grad_close_ref"], name
     assert rows["detached_reset"]["spikes_equal_ref"]                       # same forward ...
     assert not rows["detached_reset"]["grad_close_ref"] and rows["detached_reset"]["grad_max_abs_diff_ref"] > 1e-3
+
+
+@pytest.mark.parametrize("script, result", [("wkv_speed", "wkv_speed_cpu"), ("tcja_speed", "tcja_speed"),
+                                            ("rwkv_speed", "rwkv_speed"), ("lm_speed", "lm_speed"),
+                                            ("spikegpt_energy", "spikegpt_energy")])
+def test_default_run_uses_the_thread_count_of_the_committed_results(script, result, monkeypatch) -> None:
+    """Only a run with every option at its default rewrites results/NAME.json (make bench does that), so the default
+    --threads must be the one the committed file was measured with; wkv/tcja/rwkv_speed defaulted to torch's own
+    count (2 here) while their committed files and the quoted figures are 1-thread runs."""
+    import json
+
+    class Parsed(Exception):
+        pass
+
+    def capture(ap, args, name):
+        raise Parsed(args)
+
+    mod = _load(script)
+    monkeypatch.setattr(mod, "results_file", capture)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py"])
+    with pytest.raises(Parsed) as exc:
+        mod.main() if script == "rwkv_speed" else mod.main([])
+    committed = json.loads((ROOT / "benchmarks" / "results" / f"{result}.json").read_text())
+    assert exc.value.args[0].threads == committed["machine"]["torch_threads"]
