@@ -95,6 +95,11 @@ def main(argv: Any = None) -> int:
     train_ids = np.asarray(tok.encode(train_text[:2_000_000]), dtype=np.int64)
     test_ids = np.asarray(tok.encode(test_text), dtype=np.int64)
     n_eval = args.eval_batch * (args.ctx + 1)
+    if len(test_ids) < n_eval or len(train_ids) < args.ctx + 2:
+        raise SystemExit(f"spikegpt_energy: {corpus!r} is too short: its held-out 5 % has {len(test_ids)} characters "
+                         f"and its training part {len(train_ids)}; --eval-batch {args.eval_batch} x (--ctx {args.ctx} "
+                         f"+ 1) needs {n_eval} held-out and training windows need {args.ctx + 2}. Use a longer text, "
+                         "or a smaller --ctx / --eval-batch")
     x_eval = torch.as_tensor(test_ids[:n_eval]).view(args.eval_batch, args.ctx + 1)
 
     rows, results = [], {}

@@ -139,3 +139,14 @@ def test_default_run_uses_the_thread_count_of_the_committed_results(script, resu
         mod.main() if script == "rwkv_speed" else mod.main([])
     committed = json.loads((ROOT / "benchmarks" / "results" / f"{result}.json").read_text())
     assert exc.value.args[0].threads == committed["machine"]["torch_threads"]
+
+
+def test_spikegpt_energy_refuses_a_text_too_short_to_count_on(tmp_path) -> None:
+    """A short --text crashed with "shape '[8, 129]' is invalid for input of size 350" after the tokenizer; it now
+    says what is too short, before any training."""
+    text = tmp_path / "short.txt"
+    text.write_text("hello world, this is a short text. " * 200)
+    mod = _load("spikegpt_energy")
+    with pytest.raises(SystemExit, match=r"too short: its held-out 5 % has 350 characters .* needs 1032 held-out"):
+        mod.main(["--text", str(text), "--results", str(tmp_path / "r.json")])
+    assert not (tmp_path / "r.json").exists()
