@@ -102,7 +102,10 @@ def results_file(ap: argparse.ArgumentParser, args: argparse.Namespace, name: st
                if a.option_strings and a.dest not in ("help", "results") and a.default is not argparse.SUPPRESS
                and getattr(args, a.dest, a.default) != a.default]
     if args.results:
-        return ResultsFile(name, Path(args.results), changed)
+        path = Path(args.results)
+        if path.is_dir():  # refused now, not by the write after a run of minutes
+            ap.error(f"--results {args.results}: that is a directory; give a file name, e.g. {path / (name + '.json')}")
+        return ResultsFile(name, path, changed)
     return ResultsFile(name, None if changed else RESULTS / f"{name}.json", changed)
 
 

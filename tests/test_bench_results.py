@@ -36,6 +36,9 @@ def test_results_file_rules(tmp_path, capsys) -> None:
     assert rf.save({"a": 1}) is None and "results not written: --quick, --checkpoint differ" in capsys.readouterr().out
     rf = _common.results_file(ap, ap.parse_args(["--quick", "--results", str(tmp_path / "q.json")]), "x")
     assert rf.save({"a": 1}) == tmp_path / "q.json" and (tmp_path / "q.json").read_text() == '{\n  "a": 1\n}'
+    with pytest.raises(SystemExit):  # a directory is refused before the run, not by the write at its end
+        _common.results_file(ap, ap.parse_args(["--results", str(tmp_path)]), "x")
+    assert "that is a directory; give a file name" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("script", [s for s in SCRIPTS if s != "tcja_seeds"])  # tcja_seeds --extend adds to its file
