@@ -1,7 +1,8 @@
 """Multi-step LIF forward+backward: snnkit fused vs snnkit reference vs snnTorch vs SpikingJelly.
 
 All contenders run side by side in this process on identical inputs and upstream
-gradients; each one's spikes and input gradient are compared with snnkit's reference loop. Reports median time, the memory each keeps for backward (exact, from
+gradients; each one's spikes and input gradient are compared with snnkit's reference
+loop. Reports median time, the memory each keeps for backward (exact, from
 autograd's saved tensors), peak resident memory of one fwd+bwd (in a fresh
 subprocess), and the fused kernel's achieved memory throughput next to a plain
 tensor copy of the same size measured in the same run.
@@ -187,8 +188,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     else:
         shapes = [(T, 32, n) for n in (512, 8192) for T in (8, 16, 32)]
     res = run(shapes, args.device, args.repeat, peak=not args.no_peak and not args.quick)
-    cols = ["shape", "impl", "ms", "saved_MiB", "peak_MiB", "GBps", "copy_GBps", "speedup_vs_best_peer", "spikes_equal_ref",
-            "grad_close_ref"]
+    cols = ["shape", "impl", "ms", "saved_MiB", "peak_MiB", "GBps", "copy_GBps", "speedup_vs_best_peer",
+            "spikes_equal_ref", "grad_close_ref"]
     print_table(res["rows"], cols, f"LIF fwd+bwd on {args.device} ({res['machine']['cpu']})")
     results_json.save(res)
     return res

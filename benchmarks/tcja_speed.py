@@ -51,7 +51,8 @@ def _orig_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def main(argv: Any = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=positive_int, default=1, help="torch threads (default 1, as the committed results)")
+    ap.add_argument("--threads", type=positive_int, default=1,
+                    help="torch threads (default 1, as the committed results)")
     ap.add_argument("--repeat", type=positive_int, default=5)
     add_results_option(ap, "tcja_speed")
     args = ap.parse_args(argv)

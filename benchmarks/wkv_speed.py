@@ -112,7 +112,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     ap.add_argument("--channels", type=positive_int, default=256, help="WKV channels C")
     ap.add_argument("--repeat", type=positive_int, default=5)
     ap.add_argument("--ref-max-T", type=non_negative_int, default=8192, help="longest T for the (slow) reference loop")
-    ap.add_argument("--model", default="tiny", choices=sorted(SPIKEGPT_CONFIGS), help="SpikeGPT config for the tokens/s part")
+    ap.add_argument("--model", default="tiny", choices=sorted(SPIKEGPT_CONFIGS),
+                    help="SpikeGPT config for the tokens/s part")
     ap.add_argument("--threads", type=non_negative_int, default=1,
                     help="torch threads (default 1, as the committed results/wkv_speed_cpu.json; 0: torch's default)")
     add_results_option(ap, "wkv_speed_cpu")

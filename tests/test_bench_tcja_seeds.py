@@ -127,7 +127,8 @@ def test_plain_run_refuses_to_replace_an_existing_results_file(tmp_path: Path, m
     monkeypatch.setattr(m, "ProcessPoolExecutor", ThreadPoolExecutor)
     monkeypatch.setattr(snnkit.data, "load", lambda *a, **k: None)
     monkeypatch.setattr(m, "RESULTS", tmp_path)
-    monkeypatch.setattr(m, "write_json", lambda name, payload: (tmp_path / f"{name}.json").write_text(json.dumps(payload)))
+    monkeypatch.setattr(m, "write_json",
+                        lambda name, payload: (tmp_path / f"{name}.json").write_text(json.dumps(payload)))
     old = {"epochs": None, "runs": [_run("tcja", s, 0.9) for s in range(5)] + [_run("none", s, 0.9) for s in range(5)]}
     (tmp_path / "sweep.json").write_text(json.dumps(old))
     with pytest.raises(SystemExit, match=r"already holds 10 runs; --extend adds to it, --overwrite replaces it"):
