@@ -41,7 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/wkv_speed.py
 	$(BIN)/python benchmarks/rwkv_speed.py
 	$(BIN)/python benchmarks/tcja_speed.py
-	$(BIN)/python benchmarks/tcja_seeds.py
+	$(BIN)/python benchmarks/tcja_seeds.py --extend
 	$(BIN)/python benchmarks/lava_speed.py
 	$(BIN)/python benchmarks/energy_report.py
 	$(BIN)/python benchmarks/spikegpt_energy.py

@@ -14,8 +14,23 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 from snnkit._io import atomic_write_text
+from snnkit.cli import int_at_least
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+positive_int = int_at_least(1)       # argparse ``type`` for counts, sizes, repeats, threads: refused below 1
+non_negative_int = int_at_least(0)   # argparse ``type`` for counts where 0 means "none" (epochs, steps)
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type``: a finite float > 0 (budgets in GiB or seconds), refused by argparse otherwise."""
+    try:
+        val = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (val > 0 and val != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return val
 
 
 def machine() -> Dict[str, Any]:
@@ -35,6 +50,8 @@ def machine() -> Dict[str, Any]:
 
 def timeit(fn: Callable[[], Any], repeat: int = 7, warmup: int = 2, sync: Callable[[], None] = lambda: None) -> float:
     """Median wall time of ``fn`` in seconds over ``repeat`` runs after ``warmup``."""
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f"timeit: repeat must be >= 1 and warmup >= 0, got repeat={repeat}, warmup={warmup}")
     for _ in range(warmup):
         fn()
     sync()
@@ -85,7 +102,10 @@ def results_file(ap: argparse.ArgumentParser, args: argparse.Namespace, name: st
                if a.option_strings and a.dest not in ("help", "results") and a.default is not argparse.SUPPRESS
                and getattr(args, a.dest, a.default) != a.default]
     if args.results:
-        return ResultsFile(name, Path(args.results), changed)
+        path = Path(args.results)
+        if path.is_dir():  # refused now, not by the write after a run of minutes
+            ap.error(f"--results {args.results}: that is a directory; give a file name, e.g. {path / (name + '.json')}")
+        return ResultsFile(name, path, changed)
     return ResultsFile(name, None if changed else RESULTS / f"{name}.json", changed)
 
 

@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, positive_int, timeit  # noqa: E402
 
 import snnkit.data as D  # noqa: E402
 
@@ -198,7 +198,7 @@ def bench_loading(quick: bool) -> List[Dict[str, Any]]:
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer samples and repeats (smoke test)")
-    ap.add_argument("--repeat", type=int, default=9, help="interleaved timing rounds")
+    ap.add_argument("--repeat", type=positive_int, default=9, help="interleaved timing rounds")
     add_results_option(ap, "data_speed")
     args = ap.parse_args(argv)
     results_json = results_file(ap, args, "data_speed")

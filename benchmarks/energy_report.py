@@ -33,7 +33,8 @@ from typing import Any, Dict, List
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
+from _common import (add_results_option, machine, non_negative_int, positive_int, print_table,  # noqa: E402
+                     results_file, timeit)
 
 
 def train(model: Any, train_set: Any, epochs: int, batch_size: int, lr: float, seed: int,
@@ -89,13 +90,13 @@ def summarize(ops: Any, ens: List[Any]) -> Dict[str, Any]:
 
 def main(argv: Any = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=8, help="training epochs (0: random weights)")
-    ap.add_argument("--max-train", type=int, default=1437, help="training samples used (default: all 1437)")
+    ap.add_argument("--epochs", type=non_negative_int, default=8, help="training epochs (0: random weights)")
+    ap.add_argument("--max-train", type=positive_int, default=1437, help="training samples used (default: all 1437)")
     ap.add_argument("--checkpoint", help="use a `snnkit train` checkpoint instead of training")
-    ap.add_argument("--samples", type=int, default=128, help="test samples to count over")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--samples", type=positive_int, default=128, help="test samples to count over")
+    ap.add_argument("--batch-size", type=positive_int, default=32)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, help="torch threads")
+    ap.add_argument("--threads", type=positive_int, help="torch threads")
     ap.add_argument("--out", default=None, help="also write the full report (CSV, PNG) to this folder")
     add_results_option(ap, "energy_report")
     args = ap.parse_args(argv)

@@ -29,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, positive_int, timeit  # noqa: E402
 
 
 def _model(checkpoint: str = None):
@@ -147,7 +147,7 @@ def _minimal_step() -> float:
 def main(argv: List[str] = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--checkpoint", help="a TCJA-SNN checkpoint (default: the untrained digits_dvs network)")
-    ap.add_argument("--samples", type=int, default=4, help="samples per end-to-end Lava run (default 4)")
+    ap.add_argument("--samples", type=positive_int, default=4, help="samples per end-to-end Lava run (default 4)")
     ap.add_argument("--conv", choices=["sparse", "native"], default="sparse")
     ap.add_argument("--quick", action="store_true", help="1 sample, floating_pt only, fewer repeats")
     add_results_option(ap, "lava_speed")

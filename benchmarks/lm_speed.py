@@ -23,7 +23,7 @@ from typing import Any, Dict
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, positive_int, timeit  # noqa: E402
 
 from snnkit.baselines.rwkv import RWKV, RWKVConfig  # noqa: E402
 from snnkit.models.spikegpt import SpikeGPT, get_config  # noqa: E402
@@ -82,13 +82,13 @@ def forward_time(model: torch.nn.Module, vocab: int, T: int, repeat: int) -> flo
 def main(argv: Any = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--size", default="small", choices=list(SIZES))
-    ap.add_argument("--vocab", type=int, default=128, help="vocabulary (character level ~ 100)")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--ctx", type=int, default=128)
-    ap.add_argument("--gen-tokens", type=int, default=200)
-    ap.add_argument("--lengths", type=int, nargs="+", default=[128, 256, 512, 1024, 2048])
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--vocab", type=positive_int, default=128, help="vocabulary (character level ~ 100)")
+    ap.add_argument("--batch", type=positive_int, default=8)
+    ap.add_argument("--ctx", type=positive_int, default=128)
+    ap.add_argument("--gen-tokens", type=positive_int, default=200)
+    ap.add_argument("--lengths", type=positive_int, nargs="+", default=[128, 256, 512, 1024, 2048])
+    ap.add_argument("--repeat", type=positive_int, default=3)
+    ap.add_argument("--threads", type=positive_int, default=1)
     add_results_option(ap, "lm_speed")
     args = ap.parse_args(argv)
     results_json = results_file(ap, args, "lm_speed")

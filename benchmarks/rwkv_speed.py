@@ -41,9 +41,11 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
+from _common import (add_results_option, machine, positive_float, positive_int, print_table,  # noqa: E402
+                     results_file, timeit)
 
 from snnkit.baselines.rwkv import RWKV, RWKVConfig  # noqa: E402
+from snnkit.cli import int_at_least  # noqa: E402
 
 
 def random_rwkv(version: int, n_layer: int, n_embd: int, vocab: int, seed: int = 0) -> RWKV:
@@ -86,7 +88,8 @@ def bench_rwkv(args: argparse.Namespace) -> List[Dict[str, Any]]:
             pm = PipRWKV(str(path), "cpu fp32", verbose=False)
             _, pst = pm.forward(prompt[0, :8].tolist(), None)
             t = int(prompt[0, 8])
-            pgen = timeit(lambda: pm.forward([t], [s.clone() for s in pst]), repeat=args.repeat * 5, warmup=3)
+            pstate = [s.clone() for s in pst]  # copied once, outside the timing (snnkit's step has no copy either)
+            pgen = timeit(lambda: pm.forward([t], pstate), repeat=args.repeat * 5, warmup=3)
             plist = prompt[0].tolist()
             ppre = timeit(lambda: pm.forward(plist, None, full_output=True), repeat=args.repeat, warmup=1)
             ref, _ = pm.forward(plist, None, full_output=True)
@@ -193,24 +196,26 @@ def bench_dna(args: argparse.Namespace) -> Dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats")
-    ap.add_argument("--threads", type=int, default=torch.get_num_threads())
-    ap.add_argument("--n-layer", type=int, default=4)
-    ap.add_argument("--n-embd", type=int, default=256)
-    ap.add_argument("--vocab", type=int, default=8192)
-    ap.add_argument("--prefill", type=int, default=512)
-    ap.add_argument("--train-batch", type=int, default=4)
-    ap.add_argument("--train-len", type=int, default=256)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=positive_int, default=1, help="torch threads, both implementations (default 1, "
+                    "as the committed results/rwkv_speed.json)")
+    ap.add_argument("--n-layer", type=positive_int, default=4)
+    ap.add_argument("--n-embd", type=positive_int, default=256)
+    ap.add_argument("--vocab", type=positive_int, default=8192)
+    ap.add_argument("--prefill", type=int_at_least(9), default=512,
+                    help="prompt tokens (>= 9: generation is timed after the first 8)")
+    ap.add_argument("--train-batch", type=positive_int, default=4)
+    ap.add_argument("--train-len", type=positive_int, default=256)
+    ap.add_argument("--repeat", type=positive_int, default=5)
     ap.add_argument("--reference", action="store_true", help="also time the reference WKV loop in training")
     ap.add_argument("--skip-rwkv", action="store_true")
     ap.add_argument("--skip-dna", action="store_true")
-    ap.add_argument("--mem-gib", type=float, default=8.0,
+    ap.add_argument("--mem-gib", type=positive_float, default=8.0,
                     help="dnaGrinder memory budget: saved activations + weights, grads, AdamW moments")
-    ap.add_argument("--step-seconds", type=float, default=30.0, help="dnaGrinder time budget per fwd+bwd")
-    ap.add_argument("--max-len", type=int, default=65536)
-    ap.add_argument("--dna-d", type=int, default=256)
-    ap.add_argument("--dna-layers", type=int, default=4)
-    ap.add_argument("--dna-heads", type=int, default=8)
+    ap.add_argument("--step-seconds", type=positive_float, default=30.0, help="dnaGrinder time budget per fwd+bwd")
+    ap.add_argument("--max-len", type=positive_int, default=65536)
+    ap.add_argument("--dna-d", type=positive_int, default=256)
+    ap.add_argument("--dna-layers", type=positive_int, default=4)
+    ap.add_argument("--dna-heads", type=positive_int, default=8)
     ap.add_argument("--_probe", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--_probe-batch", type=int, default=1, help=argparse.SUPPRESS)
     add_results_option(ap, "rwkv_speed")

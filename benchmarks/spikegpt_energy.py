@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_results_option, machine, print_table, results_file  # noqa: E402
+from _common import add_results_option, machine, non_negative_int, positive_int, print_table, results_file  # noqa: E402
 
 from snnkit.baselines.rwkv import RWKV, RWKVConfig  # noqa: E402
 from snnkit.data.text import CharTokenizer, load_shakespeare, load_text_file, split_text  # noqa: E402
@@ -74,13 +74,13 @@ def bpc(model: torch.nn.Module, x: torch.Tensor) -> float:
 
 def main(argv: Any = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--steps", type=int, nargs=2, default=[150, 60], metavar=("TINY", "SMALL"),
+    ap.add_argument("--steps", type=non_negative_int, nargs=2, default=[150, 60], metavar=("TINY", "SMALL"),
                     help="training steps of the tiny and small configs (0 = random weights)")
     ap.add_argument("--text", help="a UTF-8 text file instead of Shakespeare")
-    ap.add_argument("--ctx", type=int, default=128)
-    ap.add_argument("--batch", type=int, default=16)
-    ap.add_argument("--eval-batch", type=int, default=8, help="held-out sequences of ctx tokens counted")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--ctx", type=positive_int, default=128)
+    ap.add_argument("--batch", type=positive_int, default=16)
+    ap.add_argument("--eval-batch", type=positive_int, default=8, help="held-out sequences of ctx tokens counted")
+    ap.add_argument("--threads", type=positive_int, default=1)
     ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     add_results_option(ap, "spikegpt_energy")
     args = ap.parse_args(argv)
@@ -95,6 +95,11 @@ def main(argv: Any = None) -> int:
     train_ids = np.asarray(tok.encode(train_text[:2_000_000]), dtype=np.int64)
     test_ids = np.asarray(tok.encode(test_text), dtype=np.int64)
     n_eval = args.eval_batch * (args.ctx + 1)
+    if len(test_ids) < n_eval or len(train_ids) < args.ctx + 2:
+        raise SystemExit(f"spikegpt_energy: {corpus!r} is too short: its held-out 5 % has {len(test_ids)} characters "
+                         f"and its training part {len(train_ids)}; --eval-batch {args.eval_batch} x (--ctx {args.ctx} "
+                         f"+ 1) needs {n_eval} held-out and training windows need {args.ctx + 2}. Use a longer text, "
+                         "or a smaller --ctx / --eval-batch")
     x_eval = torch.as_tensor(test_ids[:n_eval]).view(args.eval_batch, args.ctx + 1)
 
     rows, results = [], {}

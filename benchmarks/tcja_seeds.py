@@ -10,7 +10,7 @@ deviation per variant, and the paired per-seed difference to ``none``.
 A variant is an attention mode, optionally with the TCJA convolutions' init gain after a colon
 (``tcja:1`` = PyTorch's default init as in the original code; without a gain the config's, 10).
 
-    python benchmarks/tcja_seeds.py                       # tcja vs none, seeds 0-3
+    python benchmarks/tcja_seeds.py --extend              # tcja vs none, seeds 0-3 (re-run) in results/tcja_seeds.json
     python benchmarks/tcja_seeds.py --variants tcja tcja:1 none t_xa:1 c_xa:1 --seeds 0 1 2 3
     python benchmarks/tcja_seeds.py --variants tcja:1 --seeds 8 9 --extend   # add runs to results/tcja_seeds.json
     python benchmarks/tcja_seeds.py --set 'stages=[[8],[16],[16]]' --seeds 0 1 2 3 4 5 --name tcja_seeds_narrow
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, print_table, write_json  # noqa: E402
+from _common import RESULTS, machine, non_negative_int, positive_int, print_table, write_json  # noqa: E402
 
 
 def parse_variant(spec: str) -> Dict[str, Any]:
@@ -129,19 +129,31 @@ def previous_runs(path: Path, epochs: Optional[int], new: List[Dict[str, Any]],
 def main(argv: Any = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--variants", nargs="+", default=["tcja", "none"], help="tcja, none, t_xa, c_xa [:init gain]")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3])
-    ap.add_argument("--epochs", type=int, default=None, help="default: the digits_dvs config's")
-    ap.add_argument("--jobs", type=int, default=2, help="runs in parallel (one thread each)")
+    ap.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2, 3])
+    ap.add_argument("--epochs", type=positive_int, default=None, help="default: the digits_dvs config's")
+    ap.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one thread each)")
     ap.add_argument("--name", default="tcja_seeds", help="results file benchmarks/results/NAME.json")
     ap.add_argument("--extend", action="store_true",
                     help="keep the runs already in NAME.json (same epochs) and add these; a re-run pair replaces its old run")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace an existing NAME.json (without --extend or --overwrite an existing file is refused)")
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=JSON",
                     help="change the digits_dvs network for every variant, e.g. --set 'stages=[[8],[16],[16]]'")
     args = ap.parse_args(argv)
     for v in args.variants:
         parse_variant(v)
+    for flag, items in (("--seeds", args.seeds), ("--variants", args.variants)):
+        dup = sorted({str(i) for i in items if items.count(i) > 1})
+        if dup:  # a repeated pair would be trained twice and counted once
+            raise SystemExit(f"tcja_seeds: {flag} repeats {', '.join(dup)}")
     overrides = parse_sets(args.sets)
     path = RESULTS / f"{args.name}.json"
+    if args.extend and args.overwrite:
+        raise SystemExit("tcja_seeds: --extend keeps the runs in the file, --overwrite drops them; pass one")
+    if path.exists() and not (args.extend or args.overwrite):
+        # refused before training: a plain run would replace every earlier run (hours of training) with its few
+        raise SystemExit(f"tcja_seeds: {path} already holds {len(json.loads(path.read_text()).get('runs', []))} "
+                         "runs; --extend adds to it, --overwrite replaces it, or use another --name")
     have = ({(r["attention"], r["seed"]) for r in previous_runs(path, args.epochs, [], overrides)}
             if args.extend else set())
     # every variant is paired with the baseline `none` of its seed; one already in the file is kept, not re-run

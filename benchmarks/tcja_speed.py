@@ -5,7 +5,7 @@ The original DVS128 Gesture network of ridgerchu/TCJA is transcribed with Spikin
 reduced input size. snnkit also runs with its reference (non-fused) LIF loop, and the offline
 ``digits_dvs`` network is timed as the demo trains it.
 
-    python benchmarks/tcja_speed.py [--threads 1]
+    python benchmarks/tcja_speed.py [--threads N]
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(ROOT))
-from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
+from _common import add_results_option, machine, print_table, results_file, positive_int, timeit  # noqa: E402
 
 
 def _step_fn(model: nn.Module, x: torch.Tensor, y: torch.Tensor, forward: Callable) -> Callable[[], None]:
@@ -51,8 +51,9 @@ def _orig_forward(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def main(argv: Any = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--threads", type=positive_int, default=1,
+                    help="torch threads (default 1, as the committed results)")
+    ap.add_argument("--repeat", type=positive_int, default=5)
     add_results_option(ap, "tcja_speed")
     args = ap.parse_args(argv)
     results_json = results_file(ap, args, "tcja_speed")

@@ -20,7 +20,10 @@ from typing import Any, Dict, List, Optional
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_results_option, machine, print_table, results_file, timeit  # noqa: E402
+from _common import (add_results_option, machine, non_negative_int, positive_int, print_table,  # noqa: E402
+                     results_file, timeit)
+
+from snnkit.models.spikegpt import CONFIGS as SPIKEGPT_CONFIGS  # noqa: E402
 
 
 def wkv_rows(Ts: List[int], B: int, C: int, repeat: int, ref_max_T: int) -> List[Dict[str, Any]]:
@@ -105,12 +108,14 @@ def model_rows(name: str, batch: int, ctx: int, gen_tokens: int, repeat: int) ->
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, few repeats (smoke test)")
-    ap.add_argument("--batch", type=int, default=2, help="WKV batch B")
-    ap.add_argument("--channels", type=int, default=256, help="WKV channels C")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--ref-max-T", type=int, default=8192, help="longest T for the (slow) reference loop")
-    ap.add_argument("--model", default="tiny", help="SpikeGPT config for the tokens/s part (tiny, 45m)")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--batch", type=positive_int, default=2, help="WKV batch B")
+    ap.add_argument("--channels", type=positive_int, default=256, help="WKV channels C")
+    ap.add_argument("--repeat", type=positive_int, default=5)
+    ap.add_argument("--ref-max-T", type=non_negative_int, default=8192, help="longest T for the (slow) reference loop")
+    ap.add_argument("--model", default="tiny", choices=sorted(SPIKEGPT_CONFIGS),
+                    help="SpikeGPT config for the tokens/s part")
+    ap.add_argument("--threads", type=non_negative_int, default=1,
+                    help="torch threads (default 1, as the committed results/wkv_speed_cpu.json; 0: torch's default)")
     add_results_option(ap, "wkv_speed_cpu")
     args = ap.parse_args(argv)
     results_json = results_file(ap, args, "wkv_speed_cpu")

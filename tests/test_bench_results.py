@@ -36,6 +36,9 @@ def test_results_file_rules(tmp_path, capsys) -> None:
     assert rf.save({"a": 1}) is None and "results not written: --quick, --checkpoint differ" in capsys.readouterr().out
     rf = _common.results_file(ap, ap.parse_args(["--quick", "--results", str(tmp_path / "q.json")]), "x")
     assert rf.save({"a": 1}) == tmp_path / "q.json" and (tmp_path / "q.json").read_text() == '{\n  "a": 1\n}'
+    with pytest.raises(SystemExit):  # a directory is refused before the run, not by the write at its end
+        _common.results_file(ap, ap.parse_args(["--results", str(tmp_path)]), "x")
+    assert "that is a directory; give a file name" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("script", [s for s in SCRIPTS if s != "tcja_seeds"])  # tcja_seeds --extend adds to its file
@@ -59,3 +62,94 @@ def test_lava_speed_with_a_checkpoint_leaves_the_committed_results_alone(tmp_pat
     mod.main(["--quick", "--checkpoint", str(ckpt)])
     assert not (tmp_path / "results").exists()
     assert "results not written: --checkpoint, --quick differ" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("neuron_speed", ["--repeat", "0"], "argument --repeat: must be an integer >= 1, got 0"),
+    ("neuron_speed", ["--device", "mps"], "argument --device: invalid choice: 'mps'"),
+    ("data_speed", ["--repeat", "-1"], "argument --repeat: must be an integer >= 1"),
+    ("wkv_speed", ["--model", "tinny"], "argument --model: invalid choice: 'tinny'"),
+    ("wkv_speed", ["--threads", "-2"], "argument --threads: must be an integer >= 0"),
+    ("rwkv_speed", ["--prefill", "8"], "argument --prefill: must be an integer >= 9"),
+    ("rwkv_speed", ["--mem-gib", "0"], "argument --mem-gib: must be a finite number > 0"),
+    ("lm_speed", ["--gen-tokens", "0"], "argument --gen-tokens: must be an integer >= 1"),
+    ("lm_speed", ["--lengths", "128", "0"], "argument --lengths: must be an integer >= 1"),
+    ("tcja_speed", ["--repeat", "0"], "argument --repeat: must be an integer >= 1"),
+    ("energy_report", ["--samples", "0"], "argument --samples: must be an integer >= 1"),
+    ("lava_speed", ["--samples", "0"], "argument --samples: must be an integer >= 1"),
+    ("spikegpt_energy", ["--eval-batch", "0"], "argument --eval-batch: must be an integer >= 1"),
+])
+def test_bad_option_is_refused_by_name_before_any_work(script, argv, message, tmp_path, monkeypatch, capsys) -> None:
+    """A zero/negative count used to crash deep inside (``no median for empty data``, an empty batch) or, for
+    ``--gen-tokens 0``, report 0 tokens/s; now argparse names the flag before anything runs."""
+    argv = [*argv, "--results", str(tmp_path / "r.json")]   # never the committed file, whatever happens
+    mod = _load(script)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *argv])  # rwkv_speed.main() reads sys.argv
+    with pytest.raises(SystemExit) as exc:
+        mod.main() if script == "rwkv_speed" else mod.main(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_timeit_refuses_zero_repeats() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    with pytest.raises(ValueError, match="repeat must be >= 1"):
+        _common.timeit(lambda: None, repeat=0)
+    assert _common.timeit(lambda: None, repeat=1, warmup=0) >= 0.0
+
+
+def test_neuron_speed_checks_spikes_and_input_gradients_against_the_reference(monkeypatch) -> None:
+    """The benchmark times fwd+bwd, so both halves are checked: snnTorch and SpikingJelly (independent code) agree
+    with snnkit's reference loop, and a contender with a different backward (reset detached) is flagged."""
+    from snnkit import functional as F
+
+    mod = _load("neuron_speed")
+    contenders = mod.make_contenders("cpu")
+    contenders["detached_reset"] = lambda x: F.lif_multistep(x, tau=mod.TAU, decay_input=False, surrogate="atan",
+                                                             detach_reset=True, backend="reference")[0]
+    monkeypatch.setattr(mod, "make_contenders", lambda device: contenders)
+    rows = {r["impl"]: r for r in mod.run([(6, 3, 40)], "cpu", repeat=1, peak=False)["rows"]}
+    for name in ("snnkit_cpu", "snnkit_reference", "snntorch", "spikingjelly"):
+        if name in rows:
+            assert rows[name]["spikes_equal_ref"] and rows[name]["grad_close_ref"], name
+    assert rows["detached_reset"]["spikes_equal_ref"]                       # same forward ...
+    assert not rows["detached_reset"]["grad_close_ref"] and rows["detached_reset"]["grad_max_abs_diff_ref"] > 1e-3
+
+
+@pytest.mark.parametrize("script, result", [("wkv_speed", "wkv_speed_cpu"), ("tcja_speed", "tcja_speed"),
+                                            ("rwkv_speed", "rwkv_speed"), ("lm_speed", "lm_speed"),
+                                            ("spikegpt_energy", "spikegpt_energy")])
+def test_default_run_uses_the_thread_count_of_the_committed_results(script, result, monkeypatch) -> None:
+    """Only a run with every option at its default rewrites results/NAME.json (make bench does that), so the default
+    --threads must be the one the committed file was measured with; wkv/tcja/rwkv_speed defaulted to torch's own
+    count (2 here) while their committed files and the quoted figures are 1-thread runs."""
+    import json
+
+    class Parsed(Exception):
+        pass
+
+    def capture(ap, args, name):
+        raise Parsed(args)
+
+    mod = _load(script)
+    monkeypatch.setattr(mod, "results_file", capture)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py"])
+    with pytest.raises(Parsed) as exc:
+        mod.main() if script == "rwkv_speed" else mod.main([])
+    committed = json.loads((ROOT / "benchmarks" / "results" / f"{result}.json").read_text())
+    assert exc.value.args[0].threads == committed["machine"]["torch_threads"]
+
+
+def test_spikegpt_energy_refuses_a_text_too_short_to_count_on(tmp_path) -> None:
+    """A short --text crashed with "shape '[8, 129]' is invalid for input of size 350" after the tokenizer; it now
+    says what is too short, before any training."""
+    text = tmp_path / "short.txt"
+    text.write_text("hello world, this is a short text. " * 200)
+    mod = _load("spikegpt_energy")
+    with pytest.raises(SystemExit, match=r"too short: its held-out 5 % has 350 characters .* needs 1032 held-out"):
+        mod.main(["--text", str(text), "--results", str(tmp_path / "r.json")])
+    assert not (tmp_path / "r.json").exists()

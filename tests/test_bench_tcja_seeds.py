@@ -107,3 +107,44 @@ def test_bad_set_is_refused(item: str, message: str) -> None:
     with pytest.raises(SystemExit, match=message):
         _module().parse_sets([item])
 
+
+
+def test_plain_run_refuses_to_replace_an_existing_results_file(tmp_path: Path, monkeypatch) -> None:
+    """Without --extend or --overwrite an existing NAME.json (e.g. the committed 40-seed sweep) is refused before
+    any training; --overwrite replaces it, --extend adds to it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import snnkit.data
+
+    m = _module()
+    trained = []
+
+    def fake_train(variant: str, seed: int, epochs, out: str, overrides=None) -> dict:
+        trained.append((variant, seed))
+        return {**_run(variant, seed, 0.9), "seconds": 1.0}
+
+    monkeypatch.setattr(m, "train_one", fake_train)
+    monkeypatch.setattr(m, "ProcessPoolExecutor", ThreadPoolExecutor)
+    monkeypatch.setattr(snnkit.data, "load", lambda *a, **k: None)
+    monkeypatch.setattr(m, "RESULTS", tmp_path)
+    monkeypatch.setattr(m, "write_json",
+                        lambda name, payload: (tmp_path / f"{name}.json").write_text(json.dumps(payload)))
+    old = {"epochs": None, "runs": [_run("tcja", s, 0.9) for s in range(5)] + [_run("none", s, 0.9) for s in range(5)]}
+    (tmp_path / "sweep.json").write_text(json.dumps(old))
+    with pytest.raises(SystemExit, match=r"already holds 10 runs; --extend adds to it, --overwrite replaces it"):
+        m.main(["--seeds", "0", "--name", "sweep"])
+    assert trained == [] and json.loads((tmp_path / "sweep.json").read_text()) == old
+    with pytest.raises(SystemExit, match="pass one"):
+        m.main(["--seeds", "0", "--name", "sweep", "--extend", "--overwrite"])
+    assert len(m.main(["--seeds", "0", "--name", "sweep", "--extend"])["runs"]) == 10
+    assert len(m.main(["--seeds", "0", "--name", "sweep", "--overwrite"])["runs"]) == 2
+
+
+@pytest.mark.parametrize("argv, message", [(["--seeds", "1", "1"], "--seeds repeats 1"),
+                                           (["--variants", "tcja", "tcja"], "--variants repeats tcja")])
+def test_repeated_seeds_or_variants_are_refused(argv, message, tmp_path: Path, monkeypatch) -> None:
+    m = _module()
+    monkeypatch.setattr(m, "RESULTS", tmp_path)  # never the committed results, whatever happens
+    monkeypatch.setattr(m, "train_one", lambda *a, **k: pytest.fail("trained despite the bad option"))
+    with pytest.raises(SystemExit, match=message):
+        m.main(argv)
