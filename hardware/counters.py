@@ -507,7 +507,9 @@ class _HookCounter:
         self.unknown: Dict[str, Dict[str, str]] = {}
         self.custom: List[str] = []
         self.folded: Dict[str, str] = {}
-        self.weighted_out: Dict[int, str] = {}
+        # output address of each Linear/Conv (or BatchNorm folded into one) -> (layer name, the output, kept alive
+        # so that its address cannot be reused by another tensor during the batch)
+        self.weighted_out: Dict[int, Tuple[str, torch.Tensor]] = {}
         # latest output of each foldable pool, with the nonzero inputs in each of its windows
         self.pooled: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
         self.handles: List[Any] = []
@@ -571,6 +573,8 @@ class _HookCounter:
         if x is None or y is None:
             self._unknown(name or "<model>", mod, "called without a tensor input/output")
             return
+        if kind not in ("linear", "conv", "norm"):
+            self._overwritten(y)
         try:
             with torch.no_grad():
                 hook(name or "<model>", kind, mod, x.detach(), y.detach())
@@ -675,7 +679,18 @@ class _HookCounter:
         self.unknown.setdefault(name, {"name": name, "module": type(mod).__name__, "reason": reason})
 
     # ---- rules
+    def _overwritten(self, y: Optional[torch.Tensor]) -> None:
+        """Forget a Linear/Conv or pool output that ``y`` overwrote in place (``ReLU(inplace=True)``): a BatchNorm
+        or layer reading that memory afterwards reads ``y``, not the weighted layer's or pool's output."""
+        if y is None:
+            return
+        ptr = y.data_ptr()
+        self.weighted_out.pop(ptr, None)
+        for pname in [n for n, (py, _) in self.pooled.items() if py.data_ptr() == ptr]:
+            del self.pooled[pname]
+
     def _on_unknown(self, name: str, mod: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
+        self._overwritten(_first_out(out))
         self._unknown(name or "<model>", mod, "no counting rule for this module type: its operations are NOT "
                       "counted (see docs/energy.md to add one)")
 
@@ -718,7 +733,7 @@ class _HookCounter:
             self._add_uniform(a, "bias_read_bytes", self._lead(x, feat), float(out_per * mod.bias.element_size()))
         a.neurons = self._per_sample(y)
         a.synapses = int(fo.sum())
-        self.weighted_out[y.data_ptr()] = a.name
+        self.weighted_out[y.data_ptr()] = (a.name, y)
 
     def _folded_pool(self, x: torch.Tensor) -> Optional[Tuple[str, torch.Tensor]]:
         """``(pool name, nonzero inputs per window)`` when ``x`` is (a view of) a foldable pool's output."""
@@ -807,9 +822,9 @@ class _HookCounter:
 
     def _on_norm(self, name: str, kind: str, mod: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         src = self.weighted_out.get(x.data_ptr())
-        if src is not None and not mod.training:
-            self.folded.setdefault(name, src)
-            self.weighted_out[y.data_ptr()] = src
+        if src is not None and src[1].numel() == x.numel() and not mod.training:
+            self.folded.setdefault(name, src[0])
+            self.weighted_out[y.data_ptr()] = (src[0], y)
             return
         a = self._get(name, mod, kind)
         self._input_kind(a, self._events(x)[0])

@@ -384,6 +384,20 @@ def test_adaptive_pool_batchnorm_and_relu_counts() -> None:
     assert "0.module.4" not in r.layers and any("0.module.4 -> 0.module.3" in n for n in r.notes)  # folded
 
 
+@pytest.mark.parametrize("act", [lambda: nn.ReLU(inplace=True), lambda: nn.Hardtanh(inplace=True)])
+def test_batchnorm_folds_only_right_after_its_linear(act) -> None:
+    """BatchNorm after Linear -> in-place activation reads the activation's output from the Linear's memory: it
+    cannot be folded into the Linear, and costs one MAC per element as any unfoldable BatchNorm. (The same holds
+    when a later tensor reuses the Linear's freed memory: the counter keeps the Linear's output alive.)"""
+    net = nn.Sequential(L.TimeDistributed(nn.Linear(20, 20)), L.TimeDistributed(act()), L.BatchNorm1d(20)).eval()
+    r = _hooks(net, torch.rand(4, 3, 20))
+    bn = r.layers["2"]
+    assert bn.kind == "norm" and bn.macs == 4 * 3 * 20
+    assert not any("folded" in note for note in r.notes)
+    direct = _hooks(nn.Sequential(L.TimeDistributed(nn.Linear(20, 20)), L.BatchNorm1d(20)).eval(), torch.rand(4, 3, 20))
+    assert "1" not in direct.layers and any("1 -> 0.module" in n for n in direct.notes)  # right after it: folded
+
+
 def _pooled_net(tcja: bool) -> nn.Module:
     """Conv -> LIF [-> TCJA] -> AvgPool -> Conv -> LIF -> SumPool -> Flatten -> Linear -> LIF (to_lava maps it)."""
     torch.manual_seed(3)
