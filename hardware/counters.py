@@ -513,6 +513,8 @@ class _HookCounter:
         # latest output of each foldable pool, with the nonzero inputs in each of its windows
         self.pooled: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
         self.handles: List[Any] = []
+        self._seen = 0  # modules with a rule (or listed as unknown) called so far
+        self._calls: List[int] = []  # self._seen when each custom module now running was entered
         self._pool_cache: Dict[Tuple[int, Tuple[int, ...]], Tuple[torch.Tensor, int]] = {}
         self.cls = _snnkit_classes()
 
@@ -557,8 +559,13 @@ class _HookCounter:
             elif kind == "unknown":
                 self.handles.append(mod.register_forward_hook(
                     lambda m, a, kw, o, name=name: self._on_unknown(name, m, a, kw, o), with_kwargs=True))
+            elif kind == "noop":  # runs no operation, but a custom module that calls it is not all own work
+                self.handles.append(mod.register_forward_hook(lambda m, a, o: self._saw()))
             elif kind == "custom":
                 self.custom.append(f"{name or '<model>'} ({type(mod).__name__})")
+                self.handles.append(mod.register_forward_pre_hook(lambda m, a: self._calls.append(self._seen)))
+                self.handles.append(mod.register_forward_hook(
+                    lambda m, a, o, name=name: self._on_custom(name or "<model>", m)))
 
     def detach(self) -> None:
         for h in self.handles:
@@ -568,6 +575,7 @@ class _HookCounter:
     # ---- helpers
     def _dispatch(self, hook: Callable, name: str, kind: str, mod: nn.Module, args: tuple, kwargs: dict,
                   out: Any) -> None:
+        self._seen += 1
         x = _first_tensor(args, kwargs)
         y = _first_out(out)
         if x is None or y is None:
@@ -690,9 +698,22 @@ class _HookCounter:
             del self.pooled[pname]
 
     def _on_unknown(self, name: str, mod: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
+        self._seen += 1
         self._overwritten(_first_out(out))
         self._unknown(name or "<model>", mod, "no counting rule for this module type: its operations are NOT "
                       "counted (see docs/energy.md to add one)")
+
+    def _saw(self) -> None:
+        self._seen += 1
+
+    def _on_custom(self, name: str, mod: nn.Module) -> None:
+        """A module with children whose forward() ran none of them that has a counting rule (``MultiheadAttention``
+        uses its ``out_proj`` weight directly): its work is all its own tensor operations, which are not counted."""
+        start = self._calls.pop() if self._calls else self._seen
+        if self._seen == start:
+            self._unknown(name, mod, "its forward() runs no submodule with a counting rule: its operations are NOT "
+                          "counted (see docs/energy.md to add one)")
+            self._seen += 1
 
     def _events_x_fanout(self, ev: torch.Tensor, fo: torch.Tensor, lead_shape: Tuple[int, ...]) -> torch.Tensor:
         """Per leading position: sum over one sample's elements of (event multiplicity x fan-out)."""

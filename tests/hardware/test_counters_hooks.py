@@ -323,6 +323,37 @@ def test_unknown_layers_are_listed_never_silently_zero() -> None:
     assert any("NOT COUNTED" in n for n in energy(r, "horowitz45").notes)
 
 
+def test_module_with_children_that_runs_none_of_them_is_listed() -> None:
+    """nn.MultiheadAttention has a Linear child (out_proj) but computes everything in F.multi_head_attention_forward:
+    none of its work is seen, so it is NOT COUNTED, not a silent zero; a wrapper that runs a counted child, or only
+    a no-op one (Flatten), is not listed."""
+
+    class Wrap(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mha, self.lin, self.flat = nn.MultiheadAttention(8, 2), nn.Linear(8, 8), nn.Flatten(0, 1)
+
+        def forward(self, x):
+            return self.flat(self.lin(self.mha(x, x, x)[0]))
+
+    r = _hooks(Wrap(), torch.rand(4, 2, 8))
+    assert [(u["name"], u["module"]) for u in r.unknown] == [("mha", "MultiheadAttention")]
+    assert r.layers["lin"].macs == 4 * 2 * 8 * 8
+    from snnkit.hardware import energy
+
+    assert any("NOT COUNTED" in n and "mha" in n for n in energy(r, "horowitz45").notes)
+
+    class Reshape(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.flat = nn.Flatten(2)
+
+        def forward(self, x):
+            return self.flat(x)
+
+    assert _hooks(nn.Sequential(Reshape(), L.TimeDistributed(nn.Linear(8, 2))), torch.rand(4, 2, 2, 4)).unknown == []
+
+
 def test_single_step_models_are_counted_per_call() -> None:
     net = nn.Sequential(nn.Linear(3, 2, bias=False), snnkit.IF(v_threshold=0.5, step_mode="s"))
     with torch.no_grad():
