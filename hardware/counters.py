@@ -507,10 +507,14 @@ class _HookCounter:
         self.unknown: Dict[str, Dict[str, str]] = {}
         self.custom: List[str] = []
         self.folded: Dict[str, str] = {}
-        self.weighted_out: Dict[int, str] = {}
+        # output address of each Linear/Conv (or BatchNorm folded into one) -> (layer name, the output, kept alive
+        # so that its address cannot be reused by another tensor during the batch)
+        self.weighted_out: Dict[int, Tuple[str, torch.Tensor]] = {}
         # latest output of each foldable pool, with the nonzero inputs in each of its windows
         self.pooled: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
         self.handles: List[Any] = []
+        self._seen = 0  # modules with a rule (or listed as unknown) called so far
+        self._calls: List[int] = []  # self._seen when each custom module now running was entered
         self._pool_cache: Dict[Tuple[int, Tuple[int, ...]], Tuple[torch.Tensor, int]] = {}
         self.cls = _snnkit_classes()
 
@@ -555,8 +559,13 @@ class _HookCounter:
             elif kind == "unknown":
                 self.handles.append(mod.register_forward_hook(
                     lambda m, a, kw, o, name=name: self._on_unknown(name, m, a, kw, o), with_kwargs=True))
+            elif kind == "noop":  # runs no operation, but a custom module that calls it is not all own work
+                self.handles.append(mod.register_forward_hook(lambda m, a, o: self._saw()))
             elif kind == "custom":
                 self.custom.append(f"{name or '<model>'} ({type(mod).__name__})")
+                self.handles.append(mod.register_forward_pre_hook(lambda m, a: self._calls.append(self._seen)))
+                self.handles.append(mod.register_forward_hook(
+                    lambda m, a, o, name=name: self._on_custom(name or "<model>", m)))
 
     def detach(self) -> None:
         for h in self.handles:
@@ -566,11 +575,14 @@ class _HookCounter:
     # ---- helpers
     def _dispatch(self, hook: Callable, name: str, kind: str, mod: nn.Module, args: tuple, kwargs: dict,
                   out: Any) -> None:
+        self._seen += 1
         x = _first_tensor(args, kwargs)
         y = _first_out(out)
         if x is None or y is None:
             self._unknown(name or "<model>", mod, "called without a tensor input/output")
             return
+        if kind not in ("linear", "conv", "norm"):
+            self._overwritten(y)
         try:
             with torch.no_grad():
                 hook(name or "<model>", kind, mod, x.detach(), y.detach())
@@ -675,9 +687,33 @@ class _HookCounter:
         self.unknown.setdefault(name, {"name": name, "module": type(mod).__name__, "reason": reason})
 
     # ---- rules
+    def _overwritten(self, y: Optional[torch.Tensor]) -> None:
+        """Forget a Linear/Conv or pool output that ``y`` overwrote in place (``ReLU(inplace=True)``): a BatchNorm
+        or layer reading that memory afterwards reads ``y``, not the weighted layer's or pool's output."""
+        if y is None:
+            return
+        ptr = y.data_ptr()
+        self.weighted_out.pop(ptr, None)
+        for pname in [n for n, (py, _) in self.pooled.items() if py.data_ptr() == ptr]:
+            del self.pooled[pname]
+
     def _on_unknown(self, name: str, mod: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
+        self._seen += 1
+        self._overwritten(_first_out(out))
         self._unknown(name or "<model>", mod, "no counting rule for this module type: its operations are NOT "
                       "counted (see docs/energy.md to add one)")
+
+    def _saw(self) -> None:
+        self._seen += 1
+
+    def _on_custom(self, name: str, mod: nn.Module) -> None:
+        """A module with children whose forward() ran none of them that has a counting rule (``MultiheadAttention``
+        uses its ``out_proj`` weight directly): its work is all its own tensor operations, which are not counted."""
+        start = self._calls.pop() if self._calls else self._seen
+        if self._seen == start:
+            self._unknown(name, mod, "its forward() runs no submodule with a counting rule: its operations are NOT "
+                          "counted (see docs/energy.md to add one)")
+            self._seen += 1
 
     def _events_x_fanout(self, ev: torch.Tensor, fo: torch.Tensor, lead_shape: Tuple[int, ...]) -> torch.Tensor:
         """Per leading position: sum over one sample's elements of (event multiplicity x fan-out)."""
@@ -718,7 +754,7 @@ class _HookCounter:
             self._add_uniform(a, "bias_read_bytes", self._lead(x, feat), float(out_per * mod.bias.element_size()))
         a.neurons = self._per_sample(y)
         a.synapses = int(fo.sum())
-        self.weighted_out[y.data_ptr()] = a.name
+        self.weighted_out[y.data_ptr()] = (a.name, y)
 
     def _folded_pool(self, x: torch.Tensor) -> Optional[Tuple[str, torch.Tensor]]:
         """``(pool name, nonzero inputs per window)`` when ``x`` is (a view of) a foldable pool's output."""
@@ -807,9 +843,9 @@ class _HookCounter:
 
     def _on_norm(self, name: str, kind: str, mod: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         src = self.weighted_out.get(x.data_ptr())
-        if src is not None and not mod.training:
-            self.folded.setdefault(name, src)
-            self.weighted_out[y.data_ptr()] = src
+        if src is not None and src[1].numel() == x.numel() and not mod.training:
+            self.folded.setdefault(name, src[0])
+            self.weighted_out[y.data_ptr()] = (src[0], y)
             return
         a = self._get(name, mod, kind)
         self._input_kind(a, self._events(x)[0])

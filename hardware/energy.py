@@ -294,10 +294,14 @@ def energy(counts: Any, model: Union[str, Mapping[str, Any]] = "loihi") -> Energ
     event_driven = c.get("synop_pj") is not None
     if extra.get("bias_synops"):
         cost = c["synop_pj"] if event_driven else c.get("ac_pj", 0.0)
-        add("bias-current synaptic ops", extra["bias_synops"] * cost * PJ)
+        over = {"bias-current synaptic ops": extra["bias_synops"] * cost * PJ}
         if event_driven:
-            add("bias neuron", extra.get("bias_neuron_updates", 0) * c.get("neuron_update_active_pj", 0.0) * PJ
-                + extra.get("bias_neuron_spikes", 0) * c.get("spike_pj", 0.0) * PJ)
+            over["bias neuron"] = (extra.get("bias_neuron_updates", 0) * c.get("neuron_update_active_pj", 0.0) * PJ
+                                   + extra.get("bias_neuron_spikes", 0) * c.get("spike_pj", 0.0) * PJ)
+        for k, v in over.items():
+            add(k, v)
+            for t in range(T):  # the always-on bias neuron does the same work at every step
+                per_step[t] += v / T
     if name == "loihi":
         notes.append("tile-hop routing energy (3.0-4.0 pJ per hop) depends on placement and is not included")
         notes.append("active update = a neuron that received synaptic input that step or has a bias")

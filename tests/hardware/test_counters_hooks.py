@@ -323,6 +323,37 @@ def test_unknown_layers_are_listed_never_silently_zero() -> None:
     assert any("NOT COUNTED" in n for n in energy(r, "horowitz45").notes)
 
 
+def test_module_with_children_that_runs_none_of_them_is_listed() -> None:
+    """nn.MultiheadAttention has a Linear child (out_proj) but computes everything in F.multi_head_attention_forward:
+    none of its work is seen, so it is NOT COUNTED, not a silent zero; a wrapper that runs a counted child, or only
+    a no-op one (Flatten), is not listed."""
+
+    class Wrap(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.mha, self.lin, self.flat = nn.MultiheadAttention(8, 2), nn.Linear(8, 8), nn.Flatten(0, 1)
+
+        def forward(self, x):
+            return self.flat(self.lin(self.mha(x, x, x)[0]))
+
+    r = _hooks(Wrap(), torch.rand(4, 2, 8))
+    assert [(u["name"], u["module"]) for u in r.unknown] == [("mha", "MultiheadAttention")]
+    assert r.layers["lin"].macs == 4 * 2 * 8 * 8
+    from snnkit.hardware import energy
+
+    assert any("NOT COUNTED" in n and "mha" in n for n in energy(r, "horowitz45").notes)
+
+    class Reshape(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.flat = nn.Flatten(2)
+
+        def forward(self, x):
+            return self.flat(x)
+
+    assert _hooks(nn.Sequential(Reshape(), L.TimeDistributed(nn.Linear(8, 2))), torch.rand(4, 2, 2, 4)).unknown == []
+
+
 def test_single_step_models_are_counted_per_call() -> None:
     net = nn.Sequential(nn.Linear(3, 2, bias=False), snnkit.IF(v_threshold=0.5, step_mode="s"))
     with torch.no_grad():
@@ -382,6 +413,20 @@ def test_adaptive_pool_batchnorm_and_relu_counts() -> None:
     assert relu.nonzero == int((net[0].module[:3](x.flatten(0, 1)) > 0).sum())
     assert relu.firing_rate == relu.nonzero / relu.activations
     assert "0.module.4" not in r.layers and any("0.module.4 -> 0.module.3" in n for n in r.notes)  # folded
+
+
+@pytest.mark.parametrize("act", [lambda: nn.ReLU(inplace=True), lambda: nn.Hardtanh(inplace=True)])
+def test_batchnorm_folds_only_right_after_its_linear(act) -> None:
+    """BatchNorm after Linear -> in-place activation reads the activation's output from the Linear's memory: it
+    cannot be folded into the Linear, and costs one MAC per element as any unfoldable BatchNorm. (The same holds
+    when a later tensor reuses the Linear's freed memory: the counter keeps the Linear's output alive.)"""
+    net = nn.Sequential(L.TimeDistributed(nn.Linear(20, 20)), L.TimeDistributed(act()), L.BatchNorm1d(20)).eval()
+    r = _hooks(net, torch.rand(4, 3, 20))
+    bn = r.layers["2"]
+    assert bn.kind == "norm" and bn.macs == 4 * 3 * 20
+    assert not any("folded" in note for note in r.notes)
+    direct = _hooks(nn.Sequential(L.TimeDistributed(nn.Linear(20, 20)), L.BatchNorm1d(20)).eval(), torch.rand(4, 3, 20))
+    assert "1" not in direct.layers and any("1 -> 0.module" in n for n in direct.notes)  # right after it: folded
 
 
 def _pooled_net(tcja: bool) -> nn.Module:

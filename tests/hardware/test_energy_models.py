@@ -45,6 +45,22 @@ def test_horowitz_and_loihi_by_hand_on_hook_counts() -> None:
     json.dumps(lo.to_dict())
 
 
+def test_bias_neuron_overhead_is_in_every_step_energy() -> None:
+    """The Lava mapping's always-on bias neuron (a current bias before a CubaLIF with du < 1) costs the same at
+    every step: it is part of per_step_j, which adds up to the total."""
+    net = nn.Sequential(nn.Linear(4, 3), snnkit.CubaLIF(du=0.5, dv=0.5)).eval()
+    with torch.no_grad():
+        net[0].bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    c = count_ops(net, torch.rand(5, 2, 4) + 0.1)  # torch backend: the Lava mapping's counts
+    assert c.overhead == {"bias_neuron_spikes": 10, "bias_neuron_updates": 10, "bias_synops": 30}
+    for model in ("loihi", "horowitz45"):
+        e = energy(c, model)
+        layers = [energy({**c.to_dict(), "overhead": {}}, model).per_step_j[t] for t in range(5)]
+        per_step = (30 * 23.6 + 10 * 81.0 + 10 * 1.7) / 5 if model == "loihi" else 30 * 0.9 / 5
+        assert e.per_step_j == pytest.approx([v + per_step * PJ for v in layers])
+        assert sum(e.per_step_j) == pytest.approx(e.total_j)
+
+
 def test_real_valued_and_non_native_ops() -> None:
     torch.manual_seed(0)
     T, B, C = 4, 2, 3
