@@ -35,6 +35,17 @@ def test_failed_compile_leaves_no_file(tmp_path, monkeypatch) -> None:
     assert not target.exists() and list(target.parent.iterdir()) == []
 
 
+def test_a_missing_compiler_named_by_cxx_is_reported_as_such(tmp_path, monkeypatch) -> None:
+    """A mistyped $CXX gives a reason naming the compiler and $CXX, not a bare '[Errno 2] ...'."""
+    monkeypatch.setenv("CXX", "no-such-cxx-compiler")
+    target = tmp_path / "out" / "lib.so"
+    assert build._compiler() == "no-such-cxx-compiler"
+    with pytest.raises(RuntimeError, match=r"C\+\+ compiler 'no-such-cxx-compiler' \(\$CXX\) cannot be run: "
+                                           r"No such file or directory; install g\+\+ or set CXX"):
+        build._compile(build._compiler(), target)
+    assert list(target.parent.iterdir()) == []
+
+
 def test_disabled_kernels_fall_back_to_reference_with_a_warning() -> None:
     code = (
         "import warnings, torch; from snnkit import functional as F\n"

@@ -296,7 +296,7 @@ def test_ctrl_c_during_simulate_stops_lava_and_exits_130(files, tmp_path, sig, r
     assert not out.exists()
 
 
-def test_the_networks_own_dataset_is_split_as_its_training_run_split_it(tmp_path) -> None:
+def test_the_networks_own_dataset_is_split_as_its_training_run_split_it(tmp_path, monkeypatch) -> None:
     """simulate/export/energy read a checkpoint's dataset with the run's seed and split_seed (no train samples in test)."""
     from types import SimpleNamespace
 
@@ -313,6 +313,9 @@ def test_the_networks_own_dataset_is_split_as_its_training_run_split_it(tmp_path
     assert test3.names == tcja_data(digits, seed=3, progress=False)[1].names
     assert test0.names == D.load("digits_dvs", frames=digits.T, progress=False)[1].names != test3.names
 
+    # the fake CIFAR10-DVS copy lives in tmp_path: keep its frame caches there too, not in the
+    # user's ~/.cache/snnkit/data, where every run of the suite would leave four new files
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
     root = make_cifar10_dvs(tmp_path / "cf", per_class=10)
     cifar = dataclasses.replace(get_config("cifar10_dvs"), T=3, split_seed=2)
     want = D.load("cifar10_dvs", root=root, frames=3, split_seed=2, progress=False)[1]

@@ -66,7 +66,12 @@ def _compile(compiler: str, target: Path, source: Optional[Path] = None, flags: 
     fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
     os.close(fd)
     try:
-        proc = subprocess.run([compiler, *flags, "-o", tmp, str(source)], capture_output=True, text=True)
+        try:
+            proc = subprocess.run([compiler, *flags, "-o", tmp, str(source)], capture_output=True, text=True)
+        except (FileNotFoundError, PermissionError) as err:  # e.g. a mistyped $CXX
+            origin = " ($CXX)" if os.environ.get("CXX") == compiler else ""
+            raise RuntimeError(f"C++ compiler {compiler!r}{origin} cannot be run: {err.strerror}; "
+                               "install g++ or set CXX to a working compiler") from err
         if proc.returncode != 0:
             raise RuntimeError(f"compiling {source.name} with {compiler} failed:\n{proc.stderr[-4000:]}")
         os.replace(tmp, target)
