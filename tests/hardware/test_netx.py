@@ -202,6 +202,27 @@ def _import_netx_with_stubs():
                 sys.modules.pop(name, None)
 
 
+def _run_netx(net, data: np.ndarray, T: int) -> list:
+    """Run a netx ``Network`` in Lava (fixed_pt) for ``T`` steps on ``data`` (time last); each layer's spikes."""
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.sink import RingBuffer as Sink
+    from lava.proc.io.source import RingBuffer as Source
+
+    src = Source(data=data)
+    src.s_out.connect(net.inp)
+    sinks = []
+    for layer in net.layers:
+        sink = Sink(shape=layer.out.shape, buffer=T)
+        layer.out.connect(sink.a_in)
+        sinks.append(sink)
+    try:
+        net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        return [s.data.get() for s in sinks]
+    finally:
+        net.stop()
+
+
 def test_lava_dl_netx_reads_our_file_if_installed(tmp_path) -> None:
     """Optional: lava-dl is not a dependency; when installed, its netx Network must build from our file
     and, run in Lava (fixed_pt), spike exactly as snnkit's ``netx_plan`` simulation of the same file.
@@ -210,11 +231,6 @@ def test_lava_dl_netx_reads_our_file_if_installed(tmp_path) -> None:
     ``i + 1`` steps; the comparison shifts by that, and it is exact.
     """
     netx = _import_netx_with_stubs()
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
-
     from snnkit.hardware.lava import LavaNetwork
 
     path = export_netx(_net(bias=False), tmp_path / "n.net", (2, 8, 8))
@@ -227,18 +243,7 @@ def test_lava_dl_netx_reads_our_file_if_installed(tmp_path) -> None:
     x = (torch.rand(T, 1, 2, 8, 8, generator=torch.Generator().manual_seed(1)) < 0.4).float()
     ref = LavaNetwork(plan).simulate(x)
 
-    src = Source(data=x[:, 0].numpy().transpose(3, 2, 1, 0))  # netx order: (x, y, c, t)
-    src.s_out.connect(net.inp)
-    sinks = []
-    for layer in net.layers:
-        sink = Sink(shape=layer.out.shape, buffer=T)
-        layer.out.connect(sink.a_in)
-        sinks.append(sink)
-    try:
-        net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        got = [s.data.get() for s in sinks]
-    finally:
-        net.stop()
+    got = _run_netx(net, x[:, 0].numpy().transpose(3, 2, 1, 0), T)  # netx order: (x, y, c, t)
 
     assert len(plan.stages) == len(got)
     for i, (stage, out) in enumerate(zip(plan.stages, got)):
@@ -316,11 +321,6 @@ def test_slayer_file_without_input_layer_loads(tmp_path) -> None:
 def test_lava_dl_netx_runs_a_file_without_input_layer_as_netx_plan(tmp_path) -> None:
     """Optional (lava-dl): netx's own run of the SLAYER-style file spikes as ``netx_plan``'s, layer i i+1 steps later."""
     netx = _import_netx_with_stubs()
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.sink import RingBuffer as Sink
-    from lava.proc.io.source import RingBuffer as Source
-
     from snnkit.hardware.lava import LavaNetwork
 
     path = tmp_path / "slayer.net"
@@ -330,18 +330,7 @@ def test_lava_dl_netx_runs_a_file_without_input_layer_as_netx_plan(tmp_path) -> 
     x = (torch.rand(T, 1, 12, generator=torch.Generator().manual_seed(0)) < 0.5).float()
     plan = netx_plan(path)
     ref = LavaNetwork(plan).simulate(x)
-    src = Source(data=x[:, 0].numpy().T)
-    src.s_out.connect(net.inp)
-    sinks = []
-    for layer in net.layers:
-        sink = Sink(shape=layer.out.shape, buffer=T)
-        layer.out.connect(sink.a_in)
-        sinks.append(sink)
-    try:
-        net.run(condition=RunSteps(num_steps=T), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        got = [s.data.get() for s in sinks]
-    finally:
-        net.stop()
+    got = _run_netx(net, x[:, 0].numpy().T, T)
     for i, (stage, out) in enumerate(zip(plan.stages, got)):
         out = np.moveaxis(out, -1, 0)
         np.testing.assert_array_equal(out[i + 1:], ref[stage.name][: T - i - 1, 0], err_msg=f"layer {i}")
