@@ -32,6 +32,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     sweep = summary["seed_sweep"]                                  # the shipped 40-seed result is printed beside it
     assert sweep["seeds"] >= 40 and f"over {sweep['seeds']} seeds" in r.stdout and sweep["reading"] in r.stdout
 
+    # a second demo into the same folder replaces the first one's runs (it used to stop: "already holds a run")
+    r2 = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--epochs", "1", "--samples", "2",
+                         "--out", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+    assert r2.returncode == 0, r2.stdout[-3000:] + r2.stderr[-3000:]
+    assert "replacing the previous demo runs" in r2.stdout
+    assert json.loads((out / "demo.json").read_text())["lava"]["fixed_pt"]["B"] == 2
+
 
 def _demo_module():
     import importlib.util
