@@ -208,7 +208,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
     print(f"counting overhead: forward {plain * 1e3:.0f} ms, forward with counting hooks {counted * 1e3:.0f} ms "
           f"(batch {x0.shape[1]}, T={x0.shape[0]})")
     payload = {"benchmark": "energy_report", "machine": machine(), "model": "tcja_snn digits_dvs",
-               "config": tcja_snn.get_config("digits_dvs").__dict__, "training": training,
+               "config": dict(model.config.__dict__), "training": training,
                "test_samples": n, "test_accuracy_snn": acc, "views": views, "snn_vs_ann": comparisons, **extra,
                "counting_overhead": {"forward_s": plain, "forward_with_hooks_s": counted, "batch": int(x0.shape[1])},
                "notes": notes + ["ANN: the same network and weights with ReLU, one pass on the time-averaged frame; "
