@@ -295,10 +295,12 @@ class EventFiles(torch.utils.data.Dataset):
         r = self.records[i]
         try:
             ev = self._read_file(r.path)
-            if r.window is not None:
+            if r.window is not None:   # boolean indexing copies: the cached recording stays untouched
                 ev = ev[(ev["t"] >= r.window[0]) & (ev["t"] < r.window[1])]
                 if len(ev) == 0:
                     raise ValueError(f"no events in the labelled window [{r.window[0]}, {r.window[1]}) us")
+            else:                      # a copy, so a caller editing its sample in place never changes the next read
+                ev = ev.copy()
             check_events(ev, self.sensor_size, name="events")
         except ModuleNotFoundError:
             raise
