@@ -280,7 +280,7 @@ class FrameDataset(torch.utils.data.Dataset):
     def _frames(self, i: int) -> torch.Tensor:
         a, b = int(self.offsets[i]), int(self.offsets[i + 1])
         if self._memory is not None:
-            return self._memory[a:b].to(torch.float32)
+            return self._memory[a:b].to(torch.float32, copy=True)   # never a view: editing x must not edit the cache
         with _named_read_errors(self.path):
             if self._file is None or self._pid != os.getpid():
                 import h5py

@@ -21,7 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 import numpy as np
 import torch
 
-from .events import EVENT_DTYPE, check_events, make_events
+from .events import EVENT_DTYPE, _polarity, check_events, make_events
 
 __all__ = ["SampleError", "Record", "EventFiles", "LAYOUTS", "SOURCES", "dvs128_gesture", "cifar10_dvs", "n_mnist",
            "n_caltech101", "per_class_split", "read_atis_bin", "read_aedat2_dvs128", "read_aedat3_polarity",
@@ -204,6 +204,10 @@ def read_gesture_npy(path: PathLike) -> np.ndarray:
         raise ValueError(f"expected a numeric [N, 4] array (x, y, p, t in ms), got {raw.dtype} {raw.shape}")
     if len(raw) == 0:
         raise ValueError("the file holds no events")
+    pol = raw[:, 2]
+    if not np.isin(pol, (-1, 0, 1)).all():   # tonic casts it to bool, so any other value would pass there silently
+        raise ValueError(f"column 2 (polarity) holds values in [{pol.min()}, {pol.max()}], not 0/1: tonic's files are "
+                         "[N, 4] columns x, y, p, t (ms); is this file in another column order (e.g. x, y, t, p)?")
     t = raw[:, 3].copy()
     t *= 1000          # tonic: ``events[:, 3] *= 1000`` in the file's dtype, then the cast to int64 (fractions of ms kept)
     return make_events(raw[:, 0], raw[:, 1], t.astype(np.int64), raw[:, 2])
@@ -295,11 +299,14 @@ class EventFiles(torch.utils.data.Dataset):
         r = self.records[i]
         try:
             ev = self._read_file(r.path)
-            if r.window is not None:
+            if r.window is not None:   # boolean indexing copies: the cached recording stays untouched
                 ev = ev[(ev["t"] >= r.window[0]) & (ev["t"] < r.window[1])]
                 if len(ev) == 0:
                     raise ValueError(f"no events in the labelled window [{r.window[0]}, {r.window[1]}) us")
+            else:                      # a copy, so a caller editing its sample in place never changes the next read
+                ev = ev.copy()
             check_events(ev, self.sensor_size, name="events")
+            _polarity(ev["p"], self.sensor_size[2], "events")   # here, so a bad polarity names its sample
         except ModuleNotFoundError:
             raise
         except Exception as e:  # noqa: BLE001 - any failure to read one file is reported with that file's name

@@ -84,9 +84,10 @@ class StaticFrames(torch.utils.data.Dataset):
     def __getitem__(self, key: Any) -> Tuple[torch.Tensor, int]:
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
         index = int(index)
-        x = self.images[index][None, None].expand(self.T, 1, *self.images.shape[1:])
+        # a copy, not an expanded view of the stored images: editing x in place must not change the dataset
+        x = self.images[index][None, None].expand(self.T, 1, *self.images.shape[1:]).clone()
         if self.augment is not None:
-            x = self.augment(x.contiguous(), sample_generator(self.seed, epoch, index))
+            x = self.augment(x, sample_generator(self.seed, epoch, index))
         return x, int(self.targets[index])
 
     def __repr__(self) -> str:

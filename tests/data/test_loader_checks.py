@@ -27,6 +27,20 @@ def test_gesture_npy_fractional_ms_times_as_tonic(tmp_path: Path, monkeypatch, d
     assert ours["t"][0] in (14_256, 14_257)                           # not cut to 14_000 before the x1000
 
 
+def test_gesture_npy_in_another_column_order_is_a_named_skippable_sample_error(tmp_path: Path) -> None:
+    from .native import make_gesture_tonic
+
+    root = make_gesture_tonic(tmp_path / "g", users_train=(1,), users_test=(24,))
+    bad = root / "DVSGesture" / "ibmGestureTrain" / "user01_fluorescent" / "3.npy"
+    raw = np.load(bad)
+    np.save(bad, raw[:, [0, 1, 3, 2]])              # x, y, t, p: the polarity column now holds times
+    with pytest.raises(D.SampleError, match=r"3\.npy.*column 2 \(polarity\) holds values in \[0, \d+\], not 0/1"):
+        D.load("dvs128_gesture", root, frames=4, progress=False)
+    with pytest.warns(RuntimeWarning, match=r"1 unreadable sample.*user01_fluorescent/3\.npy"):
+        train, _ = D.load("dvs128_gesture", root, frames=4, progress=False, on_error="skip")
+    assert len(train) == 10 and 3 not in train.targets.tolist()
+
+
 # --------------------------------------------------------------------------- messages
 
 

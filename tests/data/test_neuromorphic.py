@@ -223,3 +223,32 @@ def test_aedat4_needs_the_aedat_package(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(builtins, "__import__", no_aedat)
     with pytest.raises(ModuleNotFoundError, match="pip install aedat"):
         D.load("cifar10_dvs", root=root)
+
+
+def test_aedat3_timestamp_overflow_and_special_packets_as_spikingjelly(tmp_path) -> None:
+    """Packets with eventTSOverflow 0, 1, 2 (t += overflow << 31) and type-0 special packets between them:
+    snnkit's reader gives what SpikingJelly's ``load_aedat_v3`` (the DVS128 Gesture reference) gives."""
+    import struct
+
+    from .test_framing import load_sj_utils
+
+    rng = np.random.default_rng(3)
+    out = [b"#!AER-DAT3.1\r\n", b"#Format: RAW\r\n", b"#Source 1: DVS128\r\n", b"#!END-HEADER\r\n"]
+
+    def pkt(kind: int, data: np.ndarray, ts: np.ndarray, overflow: int) -> bytes:
+        body = np.empty((len(data), 2), dtype="<u4")
+        body[:, 0], body[:, 1] = data, ts
+        return struct.pack("<hhiiiiii", kind, 1, 8, 4, overflow, len(data), len(data), len(data)) + body.tobytes()
+
+    for overflow in (0, 1, 1, 2):
+        n = 40
+        x, y, p = rng.integers(0, 128, n), rng.integers(0, 128, n), rng.integers(0, 2, n)
+        out.append(pkt(1, (x << 17) | (y << 2) | (p << 1) | 1, np.sort(rng.integers(0, 2 ** 31, n)), overflow))
+        out.append(pkt(0, np.zeros(2, dtype=np.int64), np.array([7, 8]), overflow))
+    path = tmp_path / "user01_led.aedat"
+    path.write_bytes(b"".join(out))
+    ref = load_sj_utils().load_aedat_v3(path)
+    ev = read_aedat3_polarity(path)
+    assert len(ev) == 160 and ev["t"].max() >= 2 ** 32
+    for k in "txyp":
+        np.testing.assert_array_equal(ev[k], ref[k].astype(np.int64))
