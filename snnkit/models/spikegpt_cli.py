@@ -302,7 +302,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"note: the validation part ({len(valid_ids)} tokens) is shorter than one window of {ctx}: "
               "no validation", file=sys.stderr)
     tcfg = TrainConfig(epochs=args.epochs or 1, T_max=getattr(args, "t_max", None), batch_size=args.batch_size or 32,
-                       lr=args.lr or 6e-4,
+                       lr=6e-4 if args.lr is None else args.lr,  # `or` would turn --lr 0 into 6e-4
                        grad_clip=1.0, loss="ce", input_layout="B", seed=args.seed, out_dir=str(out),
                        num_workers=getattr(args, "workers", 0), device=getattr(args, "device", "auto"),
                        amp=getattr(args, "amp", "auto"))
