@@ -356,8 +356,8 @@ def checkpoint_arch(path: str) -> Optional[str]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """TCJA-SNN checkpoints: accuracy, per class and confusion matrix; SpikeGPT/RWKV: loss, bpc, perplexity."""
     if checkpoint_arch(args.checkpoint) != "tcja_snn":
-        if args.root or args.json:
-            raise ValueError("--root and --json are for TCJA-SNN checkpoints; "
+        if args.root or args.json or args.workers:  # --workers feeds the TCJA DataLoader only
+            raise ValueError("--root, --json and --workers are for TCJA-SNN checkpoints; "
                              f"{args.checkpoint!r} is not one (SpikeGPT/RWKV take --data)")
         return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_evaluate"]).cmd_evaluate(args)
     import torch
