@@ -231,9 +231,9 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     order = torch.randperm(len(images), generator=gen)
     n_test = max(1, len(images) // 10)
     test, train = images[order[:n_test]], images[order[n_test:]]
-    if saved:
+    gen = torch.Generator().manual_seed(args.seed)  # samples: from --seed alone, so a run's samples.png is
+    if saved:                                        # redrawn by --checkpoint OUT/vae.pt with the same --seed
         model, cfg = saved[0], saved[0].config
-        gen = torch.Generator().manual_seed(args.seed)
         print(f"loaded {args.checkpoint} (attention {cfg.attention}, trained {len(saved[1].get('history', []))} "
               f"epochs, seed {saved[1].get('seed')})")
     else:

@@ -101,6 +101,31 @@ def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thr
     assert "epoch 1/1" in capsys.readouterr().out and len(V.load_vae(out / "vae.pt")[1]["history"]) == 1
 
 
+def test_generate_images_samples_depend_on_the_seed_alone(tmp_path, capsys, monkeypatch, one_thread) -> None:
+    """Training drew its samples from the generator the held-out split had already advanced, so
+    `--checkpoint OUT/vae.pt --seed S` could not redraw the samples.png of a run with --seed S."""
+    import torch
+
+    from snnkit.models import tcja_vae as V
+
+    states = []
+    real = V.sample
+
+    def spy(model, n, generator=None):
+        states.append(generator.get_state().clone())
+        return real(model, n, generator)
+
+    monkeypatch.setattr(V, "sample", spy)
+    images = _npy(tmp_path / "images.npy", (np.random.default_rng(0).random((12, 8, 8)) > 0.5).astype(np.float32))
+    out = tmp_path / "out"
+    assert cli.main(["generate-images", "--images", images, "--epochs", "1", "--n", "2", "--seed", "3",
+                     "--out", str(out)]) == 0
+    assert cli.main(["generate-images", "--checkpoint", str(out / "vae.pt"), "--n", "2", "--seed", "3",
+                     "--out", str(tmp_path / "again")]) == 0
+    want = torch.Generator().manual_seed(3).get_state()
+    assert len(states) == 2 and all(torch.equal(s, want) for s in states)
+
+
 def test_generate_images_checkpoint_errors(tmp_path, capsys, monkeypatch) -> None:
     import torch
 
