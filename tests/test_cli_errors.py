@@ -136,10 +136,17 @@ def test_generate_images_checkpoint_errors(tmp_path, capsys, monkeypatch) -> Non
     other = tmp_path / "other.pt"
     torch.save({"arch": "tcja_snn", "model": {}}, other)
     V.save_vae(V.TCJAVAE(V.TCJAVAEConfig(image_size=[6, 6])), tmp_path / "small.pt", seed=0)
+    # damaged files crashed with KeyError / RuntimeError tracebacks
+    ckpt = torch.load(tmp_path / "small.pt", weights_only=False)
+    torch.save({**ckpt, "model_config": {**ckpt["model_config"], "latent_dim": 4}}, tmp_path / "unfit.pt")
+    torch.save({k: v for k, v in ckpt.items() if k != "model_config"}, tmp_path / "noconfig.pt")
     for flags, message in ((["--checkpoint", str(other)], "is not a TCJA VAE checkpoint (arch 'tcja_snn'"),
                            (["--checkpoint", str(tmp_path / "none.pt")], "none.pt' does not exist"),
                            (["--checkpoint", str(tmp_path / "small.pt")], "was trained on images (1, 6, 6), these "
                                                                           "are (1, 8, 8)"),
+                           (["--checkpoint", str(tmp_path / "unfit.pt")], "unfit.pt': its weights do not fit its "
+                                                                          "model_config (Error(s) in loading"),
+                           (["--checkpoint", str(tmp_path / "noconfig.pt")], "lacks its 'model_config' or 'model'"),
                            (["--checkpoint", str(other), "--epochs", "3"], "--epochs, --attention and --overwrite describe training")):
         assert cli.main(["generate-images", "--images", images, "--out", str(tmp_path / "out"), *flags]) == 2
         err = capsys.readouterr().err

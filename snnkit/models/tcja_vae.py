@@ -267,12 +267,19 @@ def load_vae(path: "str | os.PathLike[str]") -> Tuple[TCJAVAE, Dict[str, Any]]:
     if arch != ARCH:
         raise ValueError(f"{where!r} is not a TCJA VAE checkpoint (arch {arch!r}; `snnkit generate-images` writes "
                          f"OUT/vae.pt with arch {ARCH!r})")
+    if not isinstance(ckpt.get("model_config"), dict) or not isinstance(ckpt.get("model"), dict):
+        raise ValueError(f"{where!r} is a damaged TCJA VAE checkpoint: it lacks its 'model_config' or 'model' entry")
     fields = {f.name for f in dataclasses.fields(TCJAVAEConfig)}
     unknown = sorted(set(ckpt["model_config"]) - fields)
     if unknown:
         raise ValueError(f"{where!r}: config fields {unknown} unknown to this snnkit (written by a newer version?)")
     model = TCJAVAE(TCJAVAEConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:  # torch's multi-line report, as one line
+        detail = " ".join(str(err).split())
+        raise ValueError(f"{where!r}: its weights do not fit its model_config ({detail[:500]}"
+                         f"{' ...' if len(detail) > 500 else ''})") from None
     return model.eval(), ckpt
 
 
