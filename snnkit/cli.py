@@ -231,9 +231,9 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     order = torch.randperm(len(images), generator=gen)
     n_test = max(1, len(images) // 10)
     test, train = images[order[:n_test]], images[order[n_test:]]
-    if saved:
+    gen = torch.Generator().manual_seed(args.seed)  # samples: from --seed alone, so a run's samples.png is
+    if saved:                                        # redrawn by --checkpoint OUT/vae.pt with the same --seed
         model, cfg = saved[0], saved[0].config
-        gen = torch.Generator().manual_seed(args.seed)
         print(f"loaded {args.checkpoint} (attention {cfg.attention}, trained {len(saved[1].get('history', []))} "
               f"epochs, seed {saved[1].get('seed')})")
     else:
@@ -356,8 +356,8 @@ def checkpoint_arch(path: str) -> Optional[str]:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """TCJA-SNN checkpoints: accuracy, per class and confusion matrix; SpikeGPT/RWKV: loss, bpc, perplexity."""
     if checkpoint_arch(args.checkpoint) != "tcja_snn":
-        if args.root or args.json:
-            raise ValueError("--root and --json are for TCJA-SNN checkpoints; "
+        if args.root or args.json or args.workers:  # --workers feeds the TCJA DataLoader only
+            raise ValueError("--root, --json and --workers are for TCJA-SNN checkpoints; "
                              f"{args.checkpoint!r} is not one (SpikeGPT/RWKV take --data)")
         return __import__("snnkit.models.spikegpt_cli", fromlist=["cmd_evaluate"]).cmd_evaluate(args)
     import torch

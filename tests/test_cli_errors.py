@@ -101,6 +101,31 @@ def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thr
     assert "epoch 1/1" in capsys.readouterr().out and len(V.load_vae(out / "vae.pt")[1]["history"]) == 1
 
 
+def test_generate_images_samples_depend_on_the_seed_alone(tmp_path, capsys, monkeypatch, one_thread) -> None:
+    """Training drew its samples from the generator the held-out split had already advanced, so
+    `--checkpoint OUT/vae.pt --seed S` could not redraw the samples.png of a run with --seed S."""
+    import torch
+
+    from snnkit.models import tcja_vae as V
+
+    states = []
+    real = V.sample
+
+    def spy(model, n, generator=None):
+        states.append(generator.get_state().clone())
+        return real(model, n, generator)
+
+    monkeypatch.setattr(V, "sample", spy)
+    images = _npy(tmp_path / "images.npy", (np.random.default_rng(0).random((12, 8, 8)) > 0.5).astype(np.float32))
+    out = tmp_path / "out"
+    assert cli.main(["generate-images", "--images", images, "--epochs", "1", "--n", "2", "--seed", "3",
+                     "--out", str(out)]) == 0
+    assert cli.main(["generate-images", "--checkpoint", str(out / "vae.pt"), "--n", "2", "--seed", "3",
+                     "--out", str(tmp_path / "again")]) == 0
+    want = torch.Generator().manual_seed(3).get_state()
+    assert len(states) == 2 and all(torch.equal(s, want) for s in states)
+
+
 def test_generate_images_checkpoint_errors(tmp_path, capsys, monkeypatch) -> None:
     import torch
 
@@ -111,10 +136,17 @@ def test_generate_images_checkpoint_errors(tmp_path, capsys, monkeypatch) -> Non
     other = tmp_path / "other.pt"
     torch.save({"arch": "tcja_snn", "model": {}}, other)
     V.save_vae(V.TCJAVAE(V.TCJAVAEConfig(image_size=[6, 6])), tmp_path / "small.pt", seed=0)
+    # damaged files crashed with KeyError / RuntimeError tracebacks
+    ckpt = torch.load(tmp_path / "small.pt", weights_only=False)
+    torch.save({**ckpt, "model_config": {**ckpt["model_config"], "latent_dim": 4}}, tmp_path / "unfit.pt")
+    torch.save({k: v for k, v in ckpt.items() if k != "model_config"}, tmp_path / "noconfig.pt")
     for flags, message in ((["--checkpoint", str(other)], "is not a TCJA VAE checkpoint (arch 'tcja_snn'"),
                            (["--checkpoint", str(tmp_path / "none.pt")], "none.pt' does not exist"),
                            (["--checkpoint", str(tmp_path / "small.pt")], "was trained on images (1, 6, 6), these "
                                                                           "are (1, 8, 8)"),
+                           (["--checkpoint", str(tmp_path / "unfit.pt")], "unfit.pt': its weights do not fit its "
+                                                                          "model_config (Error(s) in loading"),
+                           (["--checkpoint", str(tmp_path / "noconfig.pt")], "lacks its 'model_config' or 'model'"),
                            (["--checkpoint", str(other), "--epochs", "3"], "--epochs, --attention and --overwrite describe training")):
         assert cli.main(["generate-images", "--images", images, "--out", str(tmp_path / "out"), *flags]) == 2
         err = capsys.readouterr().err

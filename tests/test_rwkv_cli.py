@@ -85,3 +85,16 @@ def test_blinkdl_pth_needs_a_tokenizer(tmp_path: Path, cli_error) -> None:
     torch.save(official_state_dict(4, vocab=60, n_layer=1, n_embd=32), pth)
     err = cli_error(["generate", "--checkpoint", str(pth), "--prompt", "HI", "--tokens", "2"])
     assert re.search("--tokenizer", err), err
+
+
+def test_checkpoint_whose_weights_do_not_fit_its_config_is_one_clear_line(run: Path, tmp_path: Path,
+                                                                          cli_error) -> None:
+    """An RWKV checkpoint whose model_config disagrees with its weights: an error line, not a RuntimeError traceback."""
+    ckpt = torch.load(run / "last.pt", map_location="cpu", weights_only=False)
+    ckpt["model_config"]["n_layer"] = 3                 # weights of 2 layers
+    (tmp_path / "tokenizer.json").write_bytes((run / "tokenizer.json").read_bytes())
+    torch.save(ckpt, tmp_path / "last.pt")
+    for argv in (["generate", "--prompt", "Fir", "--tokens", "2"], ["evaluate", "--data", str(run.parent / "corpus.txt")]):
+        err = cli_error([*argv, "--checkpoint", str(tmp_path / "last.pt")])
+        assert "its weights do not fit its model_config" in err and "blocks.2.ln1.weight" in err, err
+        assert "Traceback" not in err and err.count("\n") <= 2, err

@@ -121,6 +121,11 @@ def test_language_model_options_that_cannot_apply_are_refused(run: Path, tmp_pat
     ckpt = str(run / "last.pt")
     assert "--version picks the RWKV generation" in cli_error(
         ["train", "spikegpt", "--data", str(corpus), "--version", "6", "--out", str(tmp_path / "v")])
+    # --lr 0 was read as "not given" and trained at the default 6e-4; it is refused like a negative one
+    for lr in ("0", "-1"):
+        assert "lr must be > 0" in cli_error(["train", "spikegpt", "--data", str(corpus), "--lr", lr,
+                                              "--out", str(tmp_path / "lr")])
+    assert not (tmp_path / "lr" / "last.pt").exists()
     assert "--vocab-size sizes the vocabulary --tokenizer bpe learns" in cli_error(
         ["train", "spikegpt", "--data", str(corpus), "--vocab-size", "10", "--out", str(tmp_path / "w")])
     for bad in ("nan", "-1"):

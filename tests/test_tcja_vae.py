@@ -98,6 +98,15 @@ def test_input_checks() -> None:
         save_grid_png(torch.rand(2, 2, 4, 4), "unused.png")
     with pytest.raises(ValueError, match=r"\(4, 8, 8, 3\) look channels-last.*permute\(0, 3, 1, 2\)"):
         train_vae(torch.rand(4, 8, 8, 3), TINY, epochs=1)   # read as 8 channels of 8 x 3 before
+    # a negative beta maximised the KL and lr 0 trained nothing, both silently
+    for arg, val in (("beta", -1.0), ("beta", float("nan")), ("lr", 0.0), ("lr", -1e-3)):
+        with pytest.raises(ValueError, match=f"{arg} must be a finite number"):
+            TCJAVAE(dataclasses.replace(TINY, **{arg: val}))
+    TCJAVAE(dataclasses.replace(TINY, beta=0.0))   # a plain autoencoder: allowed
+    # nrow 0 fell back to the default grid width, a negative nrow or pad crashed inside torch
+    for kw in ({"nrow": 0}, {"nrow": -2}, {"pad": -1}):
+        with pytest.raises(ValueError, match=f"{next(iter(kw))} must be an int >="):
+            save_grid_png(torch.rand(2, 4, 4), "unused.png", **kw)
 
 
 def test_grid_png_scale_enlarges_pixels(tmp_path) -> None:

@@ -224,7 +224,12 @@ def load_model(checkpoint: str, tokenizer_path: Optional[str] = None, device: An
                 mc = dict(ckpt["model_config"])
                 ctx = mc.pop("ctx_len", RWKV_PTH_CTX)
                 model = _rwkv_ctx(RWKV(RWKVConfig.from_dict(mc), init_weights=False), ctx)
-                model.load_state_dict(state)
+                try:
+                    model.load_state_dict(state)
+                except RuntimeError as err:  # torch's multi-line report: one line, as SpikeGPT's load_weights gives
+                    detail = " ".join(str(err).split())
+                    raise ValueError(f"checkpoint {checkpoint!r}: its weights do not fit its model_config ("
+                                     f"{detail[:500]}{' ...' if len(detail) > 500 else ''})") from None
             else:
                 model = SpikeGPT(SpikeGPTConfig.from_dict(ckpt["model_config"]))
                 model.load_weights(state)
@@ -302,7 +307,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"note: the validation part ({len(valid_ids)} tokens) is shorter than one window of {ctx}: "
               "no validation", file=sys.stderr)
     tcfg = TrainConfig(epochs=args.epochs or 1, T_max=getattr(args, "t_max", None), batch_size=args.batch_size or 32,
-                       lr=args.lr or 6e-4,
+                       lr=6e-4 if args.lr is None else args.lr,  # `or` would turn --lr 0 into 6e-4
                        grad_clip=1.0, loss="ce", input_layout="B", seed=args.seed, out_dir=str(out),
                        num_workers=getattr(args, "workers", 0), device=getattr(args, "device", "auto"),
                        amp=getattr(args, "amp", "auto"))

@@ -87,6 +87,12 @@ class TCJAVAEConfig:
             val = getattr(self, arg)
             if not is_int(val) or val < 1:
                 raise ValueError(f"TCJAVAEConfig: {arg} must be a positive int, got {val!r}")
+        for arg, low_ok in (("beta", True), ("lr", False)):  # beta < 0 would maximise the KL; lr 0 trains nothing
+            val = getattr(self, arg)
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) \
+                    or val < 0 or (val == 0 and not low_ok):
+                raise ValueError(f"TCJAVAEConfig: {arg} must be a finite number {'>=' if low_ok else '>'} 0, "
+                                 f"got {val!r}")
         if not self.channels or any(not isinstance(c, int) or c < 1 for c in self.channels):
             raise ValueError(f"TCJAVAEConfig: channels must be a non-empty list of positive ints, "
                              f"got {self.channels!r}")
@@ -267,12 +273,19 @@ def load_vae(path: "str | os.PathLike[str]") -> Tuple[TCJAVAE, Dict[str, Any]]:
     if arch != ARCH:
         raise ValueError(f"{where!r} is not a TCJA VAE checkpoint (arch {arch!r}; `snnkit generate-images` writes "
                          f"OUT/vae.pt with arch {ARCH!r})")
+    if not isinstance(ckpt.get("model_config"), dict) or not isinstance(ckpt.get("model"), dict):
+        raise ValueError(f"{where!r} is a damaged TCJA VAE checkpoint: it lacks its 'model_config' or 'model' entry")
     fields = {f.name for f in dataclasses.fields(TCJAVAEConfig)}
     unknown = sorted(set(ckpt["model_config"]) - fields)
     if unknown:
         raise ValueError(f"{where!r}: config fields {unknown} unknown to this snnkit (written by a newer version?)")
     model = TCJAVAE(TCJAVAEConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["model"])
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:  # torch's multi-line report, as one line
+        detail = " ".join(str(err).split())
+        raise ValueError(f"{where!r}: its weights do not fit its model_config ({detail[:500]}"
+                         f"{' ...' if len(detail) > 500 else ''})") from None
     return model.eval(), ckpt
 
 
@@ -292,6 +305,10 @@ def save_grid_png(images: Tensor, path: "str | os.PathLike[str]", nrow: Optional
     """
     import matplotlib.image as mpimg  # imsave renders off-screen; no GUI backend is touched
 
+    for arg, val, low in (("nrow", nrow, 1), ("pad", pad, 0)):  # nrow 0 fell back to the default, < 0 crashed
+        if val is not None and (not is_int(val) or val < low):
+            raise ValueError(f"save_grid_png: {arg} must be an int >= {low}{' or None' if arg == 'nrow' else ''}, "
+                             f"got {val!r}")
     x = as_images(images.detach().cpu())
     n, c, h, w = x.shape
     if c not in (1, 3) or n == 0:

@@ -120,8 +120,11 @@ def test_cli_evaluate_refuses_options_of_the_other_model(tmp_path: Path, flags, 
 
 def test_cli_evaluate_refuses_tcja_options_for_a_language_model(tmp_path: Path, cli_error) -> None:
     torch.save({"model": {}, "snnkit_version": "0", "arch": "spikegpt"}, tmp_path / "lm.pt")
-    assert "--root and --json are for TCJA-SNN checkpoints" in cli_error(
+    assert "--root, --json and --workers are for TCJA-SNN checkpoints" in cli_error(
         ["evaluate", "--checkpoint", str(tmp_path / "lm.pt"), "--root", str(tmp_path)])
+    # --workers was accepted and silently ignored (the text evaluation has no DataLoader)
+    assert "--root, --json and --workers are for TCJA-SNN checkpoints" in cli_error(
+        ["evaluate", "--checkpoint", str(tmp_path / "lm.pt"), "--workers", "2"])
 
 
 def test_evaluation_reads_the_dataset_folder_the_run_trained_on(tmp_path: Path, monkeypatch, capsys) -> None:
