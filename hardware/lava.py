@@ -430,6 +430,8 @@ class LavaNetwork:
         """``x[T, B, *shape]`` -> RingBuffer data ``[*lava_shape, steps]`` (zero padded), scaled for fixed point."""
         T, B = x.shape[:2]
         flat = x.transpose((1, 0) + tuple(range(2, x.ndim))).reshape((B * T,) + tuple(x.shape[2:]))
+        if self.plan.mode == "fixed_pt":
+            _refuse_real_input(self.plan, x)  # the raw inputs, before a first layer's input scale
         first = self.plan.stages[0]
         if first.conn == "none" and first.input_scale != 1.0:
             flat = flat * first.input_scale
@@ -440,7 +442,6 @@ class LavaNetwork:
         data = np.zeros(flat.shape[1:] + (steps,), dtype=np.float64)
         data[..., : B * T] = np.moveaxis(flat, 0, -1)
         if self.plan.mode == "fixed_pt":
-            _refuse_real_input(self.plan, data)
             data = np.round(data * self.plan.input_scale)
             lim = 2 ** 23 - 1
             if np.any(np.abs(data) > lim):
@@ -709,9 +710,10 @@ def simulate_plan(plan: NetworkPlan, x: Any) -> Dict[str, np.ndarray]:
     x = _as_input(x, plan.input_shape, "simulate")
     T, B = x.shape[:2]
     first = plan.stages[0]
+    if fixed:
+        _refuse_real_input(plan, x)   # as LavaNetwork.run: rounding would silently change such inputs
     src = x * first.input_scale if (first.conn == "none" and first.input_scale != 1.0) else x
     if fixed:
-        _refuse_real_input(plan, src)   # as LavaNetwork.run: rounding would silently change such inputs
         src = np.round(src * plan.input_scale).astype(np.int64)
     out: Dict[str, np.ndarray] = {}
     for sp in plan.stages:
