@@ -560,6 +560,8 @@ def _trace_unfolded(model: nn.Module, input_shape: Sequence[int]) -> LayerGraph:
         raise TypeError(f"trace: model must be a torch.nn.Module, got {type(model).__name__}")
     try:
         shape: Shape = tuple(int(s) for s in input_shape)
+        if any(int(s) != s for s in input_shape):  # 3.5 -> 3 would trace a different network
+            raise TypeError
     except TypeError:
         raise TypeError(f"trace: input_shape must be a sequence of ints (one sample, no time/batch), "
                         f"got {input_shape!r}") from None
@@ -714,6 +716,8 @@ def _pool(path: str, mod: nn.Module, cur: Shape, mode: str) -> Pool2d:
             raise _reject(path, mod, "count_include_pad=False with padding divides border windows differently")
     C, H, W = cur
     out = (C, _conv_out(H, k[0], s[0], p[0]), _conv_out(W, k[1], s[1], p[1]))
+    if out[1] <= 0 or out[2] <= 0:
+        raise _reject(path, mod, f"the output would be empty for input shape {cur} (kernel {k}, padding {p})")
     return Pool2d(path, cur, out, mode=mode, kernel_size=k, stride=s, padding=p)
 
 

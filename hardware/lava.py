@@ -308,16 +308,25 @@ class LavaResult:
 # --------------------------------------------------------------------------- building
 
 
-def _as_input(x: Any, in_shape: Tuple[int, ...], name: str = "to_lava") -> np.ndarray:
+def _as_input(x: Any, in_shape: Tuple[int, ...], name: str = "to_lava", empty_ok: bool = False) -> np.ndarray:
+    """``x`` as float64 ``[T, B, *in_shape]`` (a missing batch axis is added); clear errors for anything else."""
     if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise ValueError(f"{name}: inputs must be real numbers, got dtype {x.dtype}")
         x = x.detach().to("cpu", torch.float64).numpy()
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":  # complex parts would be dropped; strings/objects are not data
+        raise ValueError(f"{name}: inputs must be real numbers (bool, int or float), got dtype {x.dtype}")
+    x = x.astype(np.float64, copy=False)
     nd = len(in_shape)
     if x.ndim == nd + 1:
         x = x[:, None]
     if x.ndim != nd + 2 or tuple(x.shape[2:]) != tuple(in_shape):
         raise ValueError(f"{name}: inputs must be time-major [T, B, *{tuple(in_shape)}] (or [T, *input_shape]), "
                          f"got shape {tuple(x.shape)}")
+    if not empty_ok and (x.shape[0] == 0 or x.shape[1] == 0):
+        raise ValueError(f"{name}: inputs hold no time steps or no samples (shape {tuple(x.shape)}); "
+                         "give [T, B, ...] with T >= 1 and B >= 1")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name}: inputs contain NaN or infinity")
     return x

@@ -245,7 +245,7 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
     if calibration is not None:
         from .lava import _as_input
 
-        c = _as_input(calibration, p.input_shape, "quantize")
+        c = _as_input(calibration, p.input_shape, "quantize", empty_ok=True)
         if c.size == 0:  # np.all of nothing is True: it would plan for binary inputs without having seen any
             raise ValueError(f"quantize: calibration holds no samples (shape {tuple(c.shape)}); give inputs "
                              "[T, B, ...] with B >= 1, from the model's own dataset")
