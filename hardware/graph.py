@@ -23,7 +23,9 @@ Hard reset to 0 is required (Lava's LIF resets to 0). snnkit's ``IF``/``LIF``/``
 potential lands exactly on the threshold - a measure-zero event for real-valued inputs, but a
 common one with integer weights and sum pooling. ``Neuron.spike_rule`` records the source's rule;
 the Lava exporters lower the threshold by one float ulp (``floating_pt``: then ``v > vth'`` is
-exactly ``v >= vth``) or by one integer unit (``fixed_pt``, netx) for ``>=`` neurons.
+exactly ``v >= vth``) or by one integer unit (``fixed_pt``, netx) for ``>=`` neurons. Ties are then
+exact only where both sides round alike: ``LIF(decay_input=True)`` computes ``v + (x - v)/tau`` in
+PyTorch and ``v*(1 - 1/tau) + x/tau`` in Lava, which differ in the last bit for e.g. ``tau=3``.
 
 BatchNorm after a Linear/Conv is folded into its weight and bias with the running (eval)
 statistics. A TCJA attention block directly after a neuron layer becomes a :class:`TCJA` layer
