@@ -463,6 +463,10 @@ _NOT_NATIVE = {
 }
 
 
+# every torch dropout (Dropout, Dropout1d/2d/3d, AlphaDropout...): the identity at inference
+_DROPOUT = (nn.modules.dropout._DropoutNd,)
+
+
 def _reject(path: str, mod: nn.Module, why: str) -> ValueError:
     return ValueError(f"cannot map module {path or '<model>'!r} ({type(mod).__name__}) to Loihi: {why}")
 
@@ -589,7 +593,7 @@ def _trace_unfolded(model: nn.Module, input_shape: Sequence[int]) -> LayerGraph:
         prev = layers[-1]
         cur = prev.out_shape
         tname = type(mod).__name__
-        if isinstance(mod, (nn.Identity, nn.Dropout)) or ("TemporalDropout" in cls and isinstance(mod, cls["TemporalDropout"])):
+        if isinstance(mod, (nn.Identity, _DROPOUT)) or ("TemporalDropout" in cls and isinstance(mod, cls["TemporalDropout"])):
             continue  # identity at inference
         if isinstance(mod, neuron_types):
             layers.append(_neuron(path, mod, cur, cls))
@@ -666,7 +670,7 @@ def _check_readout(path: str, mod: nn.Module, cls: Dict[str, Any]) -> None:
     if "TCJA" in cls and isinstance(mod, cls["TCJA"]):
         raise _reject(path, mod, "TCJA after the last neuron layer is not supported: it is mapped as a host process "
                                  "between two neuron layers (its gated, graded output must feed a synapse layer)")
-    ok = (nn.Linear, nn.Identity, nn.Dropout, nn.Flatten, nn.AvgPool2d)
+    ok = (nn.Linear, nn.Identity, _DROPOUT, nn.Flatten, nn.AvgPool2d)
     extra = tuple(cls[k] for k in ("VotingLayer", "Flatten", "SumPool2d", "TemporalDropout") if k in cls)
     if not isinstance(mod, ok + extra):
         raise _reject(path, mod, "after the last neuron layer only stateless readout ops (Linear, Flatten, "
