@@ -31,6 +31,9 @@ non-negative data), ``max|x|`` from ``calibration`` data. Integer data that fit 
 (event-count frames) get a whole number of units per count, so they are sent exactly: at most
 ``floor(that scale)``, and no more than lets the first layer's weights fill their 8 bits at the
 largest state scale (a Conv has no ``weight_exp`` to absorb a larger input scale).
+A first neuron layer without weights (reading the input directly) gets even binary spikes as such
+graded integers (``2**input_bits - 1`` units per spike, times its ``1/tau`` input scale), so its
+threshold keeps its precision; the inputs must still be spikes unless ``calibration`` says otherwise.
 
 Non-native host ops (TCJA, see :mod:`snnkit.hardware.host_ops`) are not quantized themselves (they
 run on the host CPU); their graded output ``spike * gate`` (gate in (0, 1)) is sent as the
@@ -238,9 +241,12 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
     sigma_in = 1.0
     raw_max = 1.0
     first = p.stages[0]
-    # A first neuron layer reading the input directly scales it by 1/tau (LIF/PLIF decay_input): even
-    # spikes then arrive as the graded values {0, 1/tau}, which need graded messages.
-    scale0 = float(first.input_scale) if first.conn == "none" else 1.0
+    # A first neuron layer reading the input directly (no weights) gets the input as integer messages:
+    # spikes too are sent as graded values, a whole number of units each, so its threshold keeps its
+    # precision (one unit per spike would make lam = 64: v_threshold 1.3 -> 1). With LIF/PLIF
+    # decay_input its 1/tau also scales them: {0, 1/tau} is not binary at all.
+    direct = first.conn == "none"
+    scale0 = float(first.input_scale) if direct else 1.0
     c: Optional[np.ndarray] = None
     if calibration is not None:
         from .lava import _as_input
@@ -252,7 +258,7 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
         binary = bool(np.all((c == 0) | (c == 1)))
         if not binary:
             raw_max = float(np.abs(c).max())
-    if not binary or scale0 != 1.0:
+    if not binary or direct:
         c = (c if c is not None else np.array([0.0, 1.0])) * scale0
         xmax = float(np.abs(c).max())
         limit = (2 ** input_bits - 1) if c.min() >= 0 else (2 ** (input_bits - 1) - 1)
@@ -411,6 +417,6 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
                      "numbers are rounded to the nearest unit")
     if non_native:
         notes.append(p.non_native_note())
-    p.quant_report = QuantReport(input_scale=sigma_in, input_bits=None if (binary and scale0 == 1.0) else input_bits, layers=layers,
+    p.quant_report = QuantReport(input_scale=sigma_in, input_bits=None if (binary and not direct) else input_bits, layers=layers,
                                  non_native=non_native, notes=notes)
     return p
