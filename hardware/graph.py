@@ -23,7 +23,9 @@ Hard reset to 0 is required (Lava's LIF resets to 0). snnkit's ``IF``/``LIF``/``
 potential lands exactly on the threshold - a measure-zero event for real-valued inputs, but a
 common one with integer weights and sum pooling. ``Neuron.spike_rule`` records the source's rule;
 the Lava exporters lower the threshold by one float ulp (``floating_pt``: then ``v > vth'`` is
-exactly ``v >= vth``) or by one integer unit (``fixed_pt``, netx) for ``>=`` neurons.
+exactly ``v >= vth``) or by one integer unit (``fixed_pt``, netx) for ``>=`` neurons. Ties are then
+exact only where both sides round alike: ``LIF(decay_input=True)`` computes ``v + (x - v)/tau`` in
+PyTorch and ``v*(1 - 1/tau) + x/tau`` in Lava, which differ in the last bit for e.g. ``tau=3``.
 
 BatchNorm after a Linear/Conv is folded into its weight and bias with the running (eval)
 statistics. A TCJA attention block directly after a neuron layer becomes a :class:`TCJA` layer
@@ -461,6 +463,10 @@ _NOT_NATIVE = {
 }
 
 
+# every torch dropout (Dropout, Dropout1d/2d/3d, AlphaDropout...): the identity at inference
+_DROPOUT = (nn.modules.dropout._DropoutNd,)
+
+
 def _reject(path: str, mod: nn.Module, why: str) -> ValueError:
     return ValueError(f"cannot map module {path or '<model>'!r} ({type(mod).__name__}) to Loihi: {why}")
 
@@ -560,6 +566,8 @@ def _trace_unfolded(model: nn.Module, input_shape: Sequence[int]) -> LayerGraph:
         raise TypeError(f"trace: model must be a torch.nn.Module, got {type(model).__name__}")
     try:
         shape: Shape = tuple(int(s) for s in input_shape)
+        if any(int(s) != s for s in input_shape):  # 3.5 -> 3 would trace a different network
+            raise TypeError
     except TypeError:
         raise TypeError(f"trace: input_shape must be a sequence of ints (one sample, no time/batch), "
                         f"got {input_shape!r}") from None
@@ -585,7 +593,7 @@ def _trace_unfolded(model: nn.Module, input_shape: Sequence[int]) -> LayerGraph:
         prev = layers[-1]
         cur = prev.out_shape
         tname = type(mod).__name__
-        if isinstance(mod, (nn.Identity, nn.Dropout)) or ("TemporalDropout" in cls and isinstance(mod, cls["TemporalDropout"])):
+        if isinstance(mod, (nn.Identity, _DROPOUT)) or ("TemporalDropout" in cls and isinstance(mod, cls["TemporalDropout"])):
             continue  # identity at inference
         if isinstance(mod, neuron_types):
             layers.append(_neuron(path, mod, cur, cls))
@@ -662,7 +670,7 @@ def _check_readout(path: str, mod: nn.Module, cls: Dict[str, Any]) -> None:
     if "TCJA" in cls and isinstance(mod, cls["TCJA"]):
         raise _reject(path, mod, "TCJA after the last neuron layer is not supported: it is mapped as a host process "
                                  "between two neuron layers (its gated, graded output must feed a synapse layer)")
-    ok = (nn.Linear, nn.Identity, nn.Dropout, nn.Flatten, nn.AvgPool2d)
+    ok = (nn.Linear, nn.Identity, _DROPOUT, nn.Flatten, nn.AvgPool2d)
     extra = tuple(cls[k] for k in ("VotingLayer", "Flatten", "SumPool2d", "TemporalDropout") if k in cls)
     if not isinstance(mod, ok + extra):
         raise _reject(path, mod, "after the last neuron layer only stateless readout ops (Linear, Flatten, "
@@ -714,6 +722,8 @@ def _pool(path: str, mod: nn.Module, cur: Shape, mode: str) -> Pool2d:
             raise _reject(path, mod, "count_include_pad=False with padding divides border windows differently")
     C, H, W = cur
     out = (C, _conv_out(H, k[0], s[0], p[0]), _conv_out(W, k[1], s[1], p[1]))
+    if out[1] <= 0 or out[2] <= 0:
+        raise _reject(path, mod, f"the output would be empty for input shape {cur} (kernel {k}, padding {p})")
     return Pool2d(path, cur, out, mode=mode, kernel_size=k, stride=s, padding=p)
 
 

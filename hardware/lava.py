@@ -308,16 +308,25 @@ class LavaResult:
 # --------------------------------------------------------------------------- building
 
 
-def _as_input(x: Any, in_shape: Tuple[int, ...], name: str = "to_lava") -> np.ndarray:
+def _as_input(x: Any, in_shape: Tuple[int, ...], name: str = "to_lava", empty_ok: bool = False) -> np.ndarray:
+    """``x`` as float64 ``[T, B, *in_shape]`` (a missing batch axis is added); clear errors for anything else."""
     if isinstance(x, torch.Tensor):
+        if x.is_complex():
+            raise ValueError(f"{name}: inputs must be real numbers, got dtype {x.dtype}")
         x = x.detach().to("cpu", torch.float64).numpy()
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":  # complex parts would be dropped; strings/objects are not data
+        raise ValueError(f"{name}: inputs must be real numbers (bool, int or float), got dtype {x.dtype}")
+    x = x.astype(np.float64, copy=False)
     nd = len(in_shape)
     if x.ndim == nd + 1:
         x = x[:, None]
     if x.ndim != nd + 2 or tuple(x.shape[2:]) != tuple(in_shape):
         raise ValueError(f"{name}: inputs must be time-major [T, B, *{tuple(in_shape)}] (or [T, *input_shape]), "
                          f"got shape {tuple(x.shape)}")
+    if not empty_ok and (x.shape[0] == 0 or x.shape[1] == 0):
+        raise ValueError(f"{name}: inputs hold no time steps or no samples (shape {tuple(x.shape)}); "
+                         "give [T, B, ...] with T >= 1 and B >= 1")
     if not np.all(np.isfinite(x)):
         raise ValueError(f"{name}: inputs contain NaN or infinity")
     return x
@@ -430,6 +439,8 @@ class LavaNetwork:
         """``x[T, B, *shape]`` -> RingBuffer data ``[*lava_shape, steps]`` (zero padded), scaled for fixed point."""
         T, B = x.shape[:2]
         flat = x.transpose((1, 0) + tuple(range(2, x.ndim))).reshape((B * T,) + tuple(x.shape[2:]))
+        if self.plan.mode == "fixed_pt":
+            _refuse_real_input(self.plan, x)  # the raw inputs, before a first layer's input scale
         first = self.plan.stages[0]
         if first.conn == "none" and first.input_scale != 1.0:
             flat = flat * first.input_scale
@@ -440,7 +451,6 @@ class LavaNetwork:
         data = np.zeros(flat.shape[1:] + (steps,), dtype=np.float64)
         data[..., : B * T] = np.moveaxis(flat, 0, -1)
         if self.plan.mode == "fixed_pt":
-            _refuse_real_input(self.plan, data)
             data = np.round(data * self.plan.input_scale)
             lim = 2 ** 23 - 1
             if np.any(np.abs(data) > lim):
@@ -709,9 +719,10 @@ def simulate_plan(plan: NetworkPlan, x: Any) -> Dict[str, np.ndarray]:
     x = _as_input(x, plan.input_shape, "simulate")
     T, B = x.shape[:2]
     first = plan.stages[0]
+    if fixed:
+        _refuse_real_input(plan, x)   # as LavaNetwork.run: rounding would silently change such inputs
     src = x * first.input_scale if (first.conn == "none" and first.input_scale != 1.0) else x
     if fixed:
-        _refuse_real_input(plan, src)   # as LavaNetwork.run: rounding would silently change such inputs
         src = np.round(src * plan.input_scale).astype(np.int64)
     out: Dict[str, np.ndarray] = {}
     for sp in plan.stages:

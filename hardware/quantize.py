@@ -31,6 +31,9 @@ non-negative data), ``max|x|`` from ``calibration`` data. Integer data that fit 
 (event-count frames) get a whole number of units per count, so they are sent exactly: at most
 ``floor(that scale)``, and no more than lets the first layer's weights fill their 8 bits at the
 largest state scale (a Conv has no ``weight_exp`` to absorb a larger input scale).
+A first neuron layer without weights (reading the input directly) gets even binary spikes as such
+graded integers (``2**input_bits - 1`` units per spike, times its ``1/tau`` input scale), so its
+threshold keeps its precision; the inputs must still be spikes unless ``calibration`` says otherwise.
 
 Non-native host ops (TCJA, see :mod:`snnkit.hardware.host_ops`) are not quantized themselves (they
 run on the host CPU); their graded output ``spike * gate`` (gate in (0, 1)) is sent as the
@@ -233,35 +236,44 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
     p = copy.deepcopy(plan)
     p.mode = "fixed_pt"
     # --- input scale
-    binary = True
+    binary = True  # the raw inputs (before a first neuron layer's input scale) are spikes
     integer_input = False
     sigma_in = 1.0
+    raw_max = 1.0
+    first = p.stages[0]
+    # A first neuron layer reading the input directly (no weights) gets the input as integer messages:
+    # spikes too are sent as graded values, a whole number of units each, so its threshold keeps its
+    # precision (one unit per spike would make lam = 64: v_threshold 1.3 -> 1). With LIF/PLIF
+    # decay_input its 1/tau also scales them: {0, 1/tau} is not binary at all.
+    direct = first.conn == "none"
+    scale0 = float(first.input_scale) if direct else 1.0
+    c: Optional[np.ndarray] = None
     if calibration is not None:
         from .lava import _as_input
 
-        c = _as_input(calibration, p.input_shape, "quantize")
+        c = _as_input(calibration, p.input_shape, "quantize", empty_ok=True)
         if c.size == 0:  # np.all of nothing is True: it would plan for binary inputs without having seen any
             raise ValueError(f"quantize: calibration holds no samples (shape {tuple(c.shape)}); give inputs "
                              "[T, B, ...] with B >= 1, from the model's own dataset")
-        first = p.stages[0]
-        if first.conn == "none":
-            c = c * first.input_scale
         binary = bool(np.all((c == 0) | (c == 1)))
         if not binary:
-            xmax = float(np.abs(c).max())
-            limit = (2 ** input_bits - 1) if c.min() >= 0 else (2 ** (input_bits - 1) - 1)
-            sigma_in = limit / xmax if xmax > 0 else 1.0
-            # Integer data (event counts) are sent exactly at a whole number of units per count.
-            integer_input = bool(np.all(c == np.round(c))) and xmax <= limit
-            if integer_input:
-                sigma_in = float(math.floor(sigma_in))
+            raw_max = float(np.abs(c).max())
+    if not binary or direct:
+        c = (c if c is not None else np.array([0.0, 1.0])) * scale0
+        xmax = float(np.abs(c).max())
+        limit = (2 ** input_bits - 1) if c.min() >= 0 else (2 ** (input_bits - 1) - 1)
+        sigma_in = limit / xmax if xmax > 0 else 1.0
+        # Integer data (event counts) are sent exactly at a whole number of units per count.
+        integer_input = bool(np.all(c == np.round(c))) and xmax <= limit
+        if integer_input:
+            sigma_in = float(math.floor(sigma_in))
     p.input_binary = binary
     layers: List[LayerQuant] = []
     non_native: List[Dict[str, Any]] = []
     for sp in p.stages:
         msgs: List[str] = []
         sigma = sigma_in if sp.index == 0 else 1.0
-        x_max = (1.0 if binary else float(np.abs(np.asarray(calibration)).max())) if sp.index == 0 else 1.0
+        x_max = raw_max if sp.index == 0 else 1.0
         if sp.pre is not None:  # graded input from a host op: spike * round(gate * out_scale), gate in (0, 1)
             sp.pre.out_scale = float(2 ** gate_bits - 1)
             sigma, x_max = sp.pre.out_scale, 1.0
@@ -405,6 +417,6 @@ def quantize_plan(plan, calibration: Any = None, *, input_bits: int = 8, clip_pe
                      "numbers are rounded to the nearest unit")
     if non_native:
         notes.append(p.non_native_note())
-    p.quant_report = QuantReport(input_scale=sigma_in, input_bits=None if binary else input_bits, layers=layers,
+    p.quant_report = QuantReport(input_scale=sigma_in, input_bits=None if (binary and not direct) else input_bits, layers=layers,
                                  non_native=non_native, notes=notes)
     return p

@@ -124,6 +124,25 @@ def test_custom_container_and_no_neuron_and_bad_shapes() -> None:
         trace(nn.Sequential(nn.Linear(3, 3), snnkit.LIF()), (5,))
     with pytest.raises(TypeError):
         trace("not a model", (3,))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="sequence of ints"):  # int(3.5) = 3 traced a 3-feature network
+        trace(nn.Sequential(nn.Linear(3, 3), snnkit.LIF()), (3.5,))
+
+
+def test_every_dropout_flavour_is_the_identity_at_inference() -> None:
+    """Dropout2d/AlphaDropout are not nn.Dropout subclasses: a conv SNN using Dropout2d was refused."""
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), L.TimeDistributed(nn.Dropout2d(0.2)), snnkit.IF(), L.Flatten(),
+                        nn.AlphaDropout(0.1), nn.Linear(8, 3), snnkit.IF(), nn.Dropout1d(0.1), nn.Linear(3, 2))
+    g = trace(net, (1, 4, 4))
+    assert [layer.kind for layer in g.layers] == ["input", "conv2d", "neuron", "flatten", "dense", "neuron"]
+    assert [type(m).__name__ for _, m in g.readout] == ["Dropout1d", "Linear"]
+
+
+def test_pooling_with_an_empty_output_is_refused_naming_it() -> None:
+    """A 4x4 window on a 3x3 map has no output (torch's own pooling raises); it was traced as a (1, 0, 0) layer."""
+    with pytest.raises(ValueError, match=r"'1'.*SumPool2d.*empty"):
+        trace(nn.Sequential(snnkit.IF(), L.SumPool2d(4), snnkit.IF()), (1, 3, 3))
+    with pytest.raises(ValueError, match=r"'1.module'.*AvgPool2d.*empty"):
+        trace(nn.Sequential(snnkit.IF(), L.TimeDistributed(nn.AvgPool2d((1, 5))), snnkit.IF()), (1, 3, 3))
 
 
 def test_adaptive_average_pooling_maps_when_its_size_divides_the_input() -> None:

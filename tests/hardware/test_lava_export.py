@@ -156,6 +156,22 @@ def test_refusals_happen_before_any_lava_process_is_built() -> None:
         to_lava(_cuba_net(), (6,)).build(torch.rand(4, 1, 5))
 
 
+def test_empty_and_non_real_inputs_are_refused_with_a_clear_error() -> None:
+    """No time steps or no samples crashed in a reshape (B = 0) or returned nothing (T = 0); complex inputs
+    lost their imaginary part with only a numpy warning."""
+    lnet = to_lava(_cuba_net(), (6,))
+    for shape in ((0, 2, 6), (4, 0, 6)):
+        with pytest.raises(ValueError, match=r"no time steps or no samples \(shape \(%d, %d, 6\)\)" % shape[:2]):
+            lnet.simulate(np.zeros(shape))
+        with pytest.raises(ValueError, match="no time steps or no samples"):
+            lnet.build(np.zeros(shape))
+    with pytest.raises(ValueError, match="real numbers.*complex"):
+        lnet.simulate(np.ones((4, 1, 6)) * 1j)
+    with pytest.raises(ValueError, match="real numbers.*complex"):
+        lnet.simulate(torch.ones(4, 1, 6, dtype=torch.complex64))
+    assert lnet.simulate(torch.ones(4, 1, 6, dtype=torch.bool))["1"].shape == (4, 1, 12)  # bool spikes are fine
+
+
 def test_bias_neuron_mode_puts_current_biases_into_bias_mant() -> None:
     g = trace(_cuba_net(), (6,))
     with pytest.warns(UserWarning, match="b/du"):

@@ -169,3 +169,37 @@ def test_integer_input_straight_into_neurons_keeps_threshold_precision(data_sign
     limit = 255 if data_sign > 0 else 127
     assert plan.input_scale == limit // 9
     assert plan.quant_report.layers[0].vth_rel_error < 0.02  # one unit per count would give 1.3 -> 1 (23 %)
+
+
+def test_spikes_into_a_first_lif_layer_are_accepted_and_sent_as_graded_values() -> None:
+    """A first LIF (decay_input) reading spikes directly scales them by 1/tau: without calibration the plan
+    used to refuse binary inputs as real-valued (it checked the scaled values) and sized the input for
+    unit spikes (0.5 would round to 0). PyTorch reference: the model's own spikes."""
+    from snnkit.hardware.compare import model_copy, torch_spikes
+
+    torch.manual_seed(0)
+    net = nn.Sequential(snnkit.LIF(tau=2.0, v_threshold=0.4), nn.Linear(4, 3), snnkit.IF(v_threshold=0.3)).eval()
+    x = (torch.rand(8, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) > 0.5).double()
+    plan = quantize_plan(plan_network(trace(net, (4,))))
+    assert plan.input_binary
+    ref = torch_spikes(model_copy(net, torch.float64), x, ["0"])["spikes"]["0"]
+    got = simulate_plan(plan, x)["0"]
+    assert ref.sum() > 20
+    np.testing.assert_array_equal(got, ref)
+    assert plan.quant_report.layers[0].vth_rel_error < 0.01  # was vth_int = 0: fire on any input
+    with pytest.raises(ValueError, match="planned for binary"):  # real values are still refused
+        simulate_plan(plan, x * 0.7)
+
+
+def test_spikes_straight_into_a_first_neuron_layer_keep_threshold_precision() -> None:
+    """Binary inputs into a first layer without weights were sent as 1 unit (lam = 64): v_threshold 1.3 became 1,
+    so spike, gap, spike (LIF tau=2: v = 1.25 < 1.3) fired. Now spikes are whole graded values (255 units)."""
+    from snnkit.hardware.compare import model_copy, torch_spikes
+
+    net = nn.Sequential(snnkit.LIF(tau=2.0, decay_input=False, v_threshold=1.3)).eval()
+    x = (torch.rand(12, 40, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3)) > 0.5).double()
+    plan = quantize_plan(plan_network(trace(net, (5,))))
+    ref = torch_spikes(model_copy(net, torch.float64), x, ["0"])["spikes"]["0"]
+    assert ref.sum() > 100
+    np.testing.assert_array_equal(simulate_plan(plan, x)["0"], ref)
+    assert plan.input_scale == 255 and plan.quant_report.layers[0].vth_rel_error < 0.01
