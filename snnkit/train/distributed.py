@@ -56,6 +56,13 @@ def all_reduce_sum(values: List[float], device: torch.device) -> List[float]:
     return t.tolist()
 
 
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank (nothing without a process group)."""
+    if dist.is_initialized():
+        for buf in module.buffers():
+            dist.broadcast(buf.data, src=0)
+
+
 def epoch_indices(n: int, seed: int, epoch: int, shuffle: bool, pad: bool) -> List[int]:
     """This rank's sample indices for ``epoch``: a seeded permutation split round-robin.
 

@@ -192,8 +192,11 @@ class Trainer:
             x = mix_inputs(x, perm, lam, batch_dim=0 if self.config.input_layout == "B" else 1)
             loss_fn = lambda out, y: mixup_loss(self.loss_fn, out, y, perm, lam)  # noqa: E731
         reset(self.model)
+        # evaluation runs the bare model: DDP's forward may start a collective (its buffer broadcast), which a rank
+        # holding no evaluation batch never joins
+        net = self.net if step is not None else self.model
         with self._autocast():
-            out = self.net(x)
+            out = net(x)
             loss = loss_fn(out, y)
         correct = (rate(out).argmax(-1) == y).sum().item()
         return loss, correct, len(y)
@@ -228,6 +231,7 @@ class Trainer:
         if dataset is None or len(dataset) == 0:
             raise ValueError("Trainer.evaluate: no (non-empty) dataset to evaluate on")
         self.net.eval()
+        dist.broadcast_buffers(self.model)  # rank 0's BatchNorm statistics on every rank, as DDP's forward would
         idx = dist.epoch_indices(len(dataset), self.config.seed, 0, shuffle=False, pad=False)
         tot_loss = tot_correct = tot_n = 0.0
         for x, y in _progress(self._loader(dataset, idx), "eval", self.config.progress and self.bars, leave=False):

@@ -280,3 +280,25 @@ def test_deterministic_sets_cudnn_flags(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
     Trainer(_model(), dataset(8), None, _cfg(tmp_path))
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+
+
+@pytest.mark.slow
+def test_ddp_evaluates_a_test_set_smaller_than_the_ranks(tmp_path: Path) -> None:
+    """2 gloo ranks, a BatchNorm model and one test sample: rank 1 has no evaluation batch. Evaluating through the
+    DDP wrapper hung (its forward broadcast the buffers, a collective rank 1 never joined); the logged accuracy is
+    rank 0's model scored on that sample in one process."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29518",
+           str(ROOT / "tests/train/ddp_eval_worker.py"), str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from tests.train.ddp_eval_worker import BNNet, test_set
+
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    model = BNNet()
+    model.load_state_dict(ckpt["model"])
+    x, y = test_set()[0]
+    with torch.no_grad():
+        pred = int(model.eval()(x[:, None]).mean(0).argmax(-1))
+    assert [r["test_acc"] for r in ckpt["history"]][-1] == float(pred == int(y))
+    assert len(ckpt["history"]) == 2
