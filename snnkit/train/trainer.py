@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 from .. import __version__
 from ..base import reset
 from . import distributed as dist
-from .checkpoint import check_state_dict, config_differences, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (check_state_dict, config_differences, load_checkpoint, rng_state, save_checkpoint, seed_rngs,
+                         set_rng_state)
 from .config import TrainConfig
 from .metrics import MetricLogger, format_epoch
 from .mixup import mix_inputs, mixup_draw, mixup_loss
@@ -254,7 +255,8 @@ class Trainer:
         if not resume and not overwrite and self.epoch == 0 and (self.out_dir / "last.pt").is_file():
             raise ValueError(f"{str(self.out_dir)!r} already holds a run (last.pt): fit(resume=True) continues it, "
                              "fit(overwrite=True) writes over it, or give another out_dir")
-        torch.manual_seed(self.config.seed)
+        if not resume and self.epoch == 0:  # a new run; a second fit() on this trainer continues its RNG streams
+            seed_rngs(self.config.seed)
         c = self.config
         if c.scheduler == "cosine" and c.epochs > c.cosine_period and dist.is_main():
             warnings.warn(f"{c.epochs} epochs run past the cosine schedule's T_max {c.cosine_period}: the learning "

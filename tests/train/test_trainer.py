@@ -302,3 +302,54 @@ def test_ddp_evaluates_a_test_set_smaller_than_the_ranks(tmp_path: Path) -> None
         pred = int(model.eval()(x[:, None]).mean(0).argmax(-1))
     assert [r["test_acc"] for r in ckpt["history"]][-1] == float(pred == int(y))
     assert len(ckpt["history"]) == 2
+
+
+def test_a_second_fit_continues_like_one_uninterrupted_run(tmp_path: Path) -> None:
+    """fit(stop_after=1) then fit() on the same trainer equals one fit(): the second call does not re-seed the RNG
+    (it did, so the dropout masks of the later epochs repeated the first epoch's)."""
+    def trainer(out: Path) -> Trainer:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Dropout(0.3), TinySNN())
+        return Trainer(model, dataset(), dataset(n=30, seed=1), _cfg(out, tensorboard=False))
+
+    full, split = trainer(tmp_path / "a"), trainer(tmp_path / "b")
+    full.fit()
+    split.fit(stop_after=1)
+    split.fit()
+    assert [r["train_loss"] for r in split.history] == [r["train_loss"] for r in full.history]
+    assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), split.model.state_dict().values()))
+
+
+def test_the_seed_fixes_numpy_and_python_draws_too(tmp_path: Path) -> None:
+    """A dataset augmenting with numpy's or Python's global RNG gives the same run twice for one seed (fit seeded
+    only torch: the second run went on from the first one's numpy and Python streams)."""
+    import random
+
+    import numpy as np
+
+    class Noisy(torch.utils.data.Dataset):
+        def __init__(self) -> None:
+            self.base = dataset(48)
+
+        def __len__(self) -> int:
+            return len(self.base)
+
+        def __getitem__(self, i: int):
+            x, y = self.base[i]
+            return x * float(np.random.uniform(0.5, 1.5)) * random.uniform(0.5, 1.5), y
+
+    runs = []
+    for name in ("a", "b"):
+        np.random.seed(len(runs))   # whatever state the caller left
+        random.seed(len(runs))
+        fed = []
+
+        class Probe(TinySNN):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                fed.append(x.clone())
+                return super().forward(x)
+
+        torch.manual_seed(0)
+        Trainer(Probe(), Noisy(), None, _cfg(tmp_path / name, epochs=2, tensorboard=False)).fit()
+        runs.append(torch.cat(fed, 1))
+    assert torch.equal(runs[0], runs[1])
