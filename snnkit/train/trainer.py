@@ -271,6 +271,7 @@ class Trainer:
             while self.epoch < last:
                 t0 = time.time()
                 row: Dict[str, Any] = {"epoch": self.epoch + 1, **self.train_epoch()}
+                self._check_finite(row)
                 row["lr"] = self.optimizer.param_groups[0]["lr"]
                 if self.scheduler is not None:
                     self.scheduler.step()
@@ -295,6 +296,16 @@ class Trainer:
             if logger is not None:
                 logger.close()
         return self.history
+
+    def _check_finite(self, row: Dict[str, Any]) -> None:
+        """Stop a diverged run (NaN/inf weights) before it writes them over ``last.pt``: every later epoch is lost."""
+        bad = [name for name, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise FloatingPointError(
+                f"training diverged in epoch {row['epoch']}: parameters {', '.join(bad[:4])}"
+                f"{' ...' if len(bad) > 4 else ''} hold NaN or inf (train loss {row['train_loss']:.4g}); "
+                f"{f'last.pt keeps epoch {self.epoch}' if self.epoch else 'no checkpoint was written'}: lower the lr, "
+                "set grad_clip, or check the data and the loss for NaN")
 
     def close(self, wait: bool = True) -> None:
         """Under torchrun: drop the DDP wrapper, then leave the process group (call once training is over).

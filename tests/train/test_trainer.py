@@ -353,3 +353,21 @@ def test_the_seed_fixes_numpy_and_python_draws_too(tmp_path: Path) -> None:
         Trainer(Probe(), Noisy(), None, _cfg(tmp_path / name, epochs=2, tensorboard=False)).fit()
         runs.append(torch.cat(fed, 1))
     assert torch.equal(runs[0], runs[1])
+
+
+def test_a_diverged_run_stops_with_a_clear_message_and_keeps_its_last_good_checkpoint(tmp_path: Path) -> None:
+    """A NaN loss makes the weights NaN: training stops at that epoch instead of writing them over last.pt."""
+    holder = {}
+
+    def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ce = torch.nn.functional.cross_entropy(out.mean(0), y)
+        return ce * float("nan") if holder["tr"].epoch == 1 else ce
+
+    holder["tr"] = tr = Trainer(_model(), dataset(), dataset(n=30, seed=1), _cfg(tmp_path, tensorboard=False),
+                                loss_fn=loss)
+    with pytest.raises(FloatingPointError, match="training diverged in epoch 2: parameters fc1.weight, .* hold NaN "
+                                                 "or inf \\(train loss nan\\); last.pt keeps epoch 1: lower the lr"):
+        tr.fit()
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["epoch"] == 1 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    assert [int(r["epoch"]) for r in csv.DictReader(open(tmp_path / "metrics.csv"))] == [1]
