@@ -132,6 +132,7 @@ class Trainer:
         self.epoch = self.first_epoch = 0
         self.best = -math.inf
         self.history: List[Dict[str, Any]] = []
+        self.rank_rngs: Optional[List[Dict[str, Any]]] = None  # under torchrun: every rank's RNG states, for resume
 
     def summary(self) -> str:
         """One line saying what this run trains, on what, where: printed by ``snnkit train`` before training."""
@@ -281,6 +282,8 @@ class Trainer:
                 row["seconds"] = time.time() - t0
                 self.epoch += 1
                 self.history.append(row)
+                # each rank's RNG states (ranks draw apart: a model sampling in evaluation, uneven evaluation shards)
+                self.rank_rngs = dist.all_gather_object(rng_state()) if dist.world_size() > 1 else None
                 improved = row.get("test_acc", -math.inf) > self.best
                 self.best = max(self.best, row.get("test_acc", -math.inf))
                 if logger is not None:
@@ -339,7 +342,7 @@ class Trainer:
             "history": self.history, "rng": rng_state(), "config": self.config.to_dict(),
             "arch": self.arch, "model_config": self.model_config, "snnkit_version": __version__,
             "data": self._data_sizes(), "threads": torch.get_num_threads(), "ranks": dist.world_size(),
-            "data_source": self.data_source,
+            "data_source": self.data_source, "rank_rngs": self.rank_rngs,
         }
 
     def _data_sizes(self) -> Dict[str, Optional[int]]:
@@ -382,7 +385,8 @@ class Trainer:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.best, self.history = ckpt["epoch"], ckpt["best"], list(ckpt["history"])
-        set_rng_state(ckpt["rng"])
+        rank_rngs = ckpt.get("rank_rngs")  # absent in checkpoints of one process (and older ones): rank 0's for all
+        set_rng_state(rank_rngs[dist.rank()] if rank_rngs and len(rank_rngs) == dist.world_size() else ckpt["rng"])
 
 
 def _write_line(line: str) -> None:
