@@ -508,7 +508,8 @@ PATH_OPTIONS = ("out", "root", "cache_dir", "checkpoint", "images", "json", "dat
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    """Run one subcommand; bad input (ValueError, OSError) ends with its message and exit code 2, not a traceback."""
+    """Run one subcommand; bad input (ValueError, OSError) or a diverged training run (FloatingPointError) ends
+    with its message and exit code 2, not a traceback."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["demo"]:  # everything after it, --help included, is examples/demo.py's
         argv = ["demo", "--", *argv[1:]]
@@ -524,7 +525,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(err.code, file=sys.stderr)
         return 2
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, FloatingPointError) as err:  # FloatingPointError: a training run diverged
         if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
             raise
         print(f"snnkit {args.command}: error: {err}\n(set {TRACEBACK_ENV}=1 to see the traceback)", file=sys.stderr)

@@ -24,6 +24,13 @@ def rng_state() -> Dict[str, Any]:
     return state
 
 
+def seed_rngs(seed: int) -> None:
+    """Seed every RNG :func:`rng_state` saves (torch, NumPy, Python), so two runs with one seed draw alike."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
 def set_rng_state(state: Dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     np.random.set_state(state["numpy"])

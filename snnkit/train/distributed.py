@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import List
+from typing import Any, List
 
 import torch
 import torch.distributed as dist
@@ -54,6 +54,22 @@ def all_reduce_sum(values: List[float], device: torch.device) -> List[float]:
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
+
+
+def all_gather_object(obj: Any) -> List[Any]:
+    """Every rank's ``obj``, in rank order (``[obj]`` without a process group)."""
+    if not dist.is_initialized():
+        return [obj]
+    out: List[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank (nothing without a process group)."""
+    if dist.is_initialized():
+        for buf in module.buffers():
+            dist.broadcast(buf.data, src=0)
 
 
 def epoch_indices(n: int, seed: int, epoch: int, shuffle: bool, pad: bool) -> List[int]:

@@ -23,7 +23,8 @@ from torch.utils.data import DataLoader, Dataset
 from .. import __version__
 from ..base import reset
 from . import distributed as dist
-from .checkpoint import check_state_dict, config_differences, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from .checkpoint import (check_state_dict, config_differences, load_checkpoint, rng_state, save_checkpoint, seed_rngs,
+                         set_rng_state)
 from .config import TrainConfig
 from .metrics import MetricLogger, format_epoch
 from .mixup import mix_inputs, mixup_draw, mixup_loss
@@ -131,6 +132,7 @@ class Trainer:
         self.epoch = self.first_epoch = 0
         self.best = -math.inf
         self.history: List[Dict[str, Any]] = []
+        self.rank_rngs: Optional[List[Dict[str, Any]]] = None  # under torchrun: every rank's RNG states, for resume
 
     def summary(self) -> str:
         """One line saying what this run trains, on what, where: printed by ``snnkit train`` before training."""
@@ -192,8 +194,11 @@ class Trainer:
             x = mix_inputs(x, perm, lam, batch_dim=0 if self.config.input_layout == "B" else 1)
             loss_fn = lambda out, y: mixup_loss(self.loss_fn, out, y, perm, lam)  # noqa: E731
         reset(self.model)
+        # evaluation runs the bare model: DDP's forward may start a collective (its buffer broadcast), which a rank
+        # holding no evaluation batch never joins
+        net = self.net if step is not None else self.model
         with self._autocast():
-            out = self.net(x)
+            out = net(x)
             loss = loss_fn(out, y)
         correct = (rate(out).argmax(-1) == y).sum().item()
         return loss, correct, len(y)
@@ -228,6 +233,7 @@ class Trainer:
         if dataset is None or len(dataset) == 0:
             raise ValueError("Trainer.evaluate: no (non-empty) dataset to evaluate on")
         self.net.eval()
+        dist.broadcast_buffers(self.model)  # rank 0's BatchNorm statistics on every rank, as DDP's forward would
         idx = dist.epoch_indices(len(dataset), self.config.seed, 0, shuffle=False, pad=False)
         tot_loss = tot_correct = tot_n = 0.0
         for x, y in _progress(self._loader(dataset, idx), "eval", self.config.progress and self.bars, leave=False):
@@ -250,7 +256,8 @@ class Trainer:
         if not resume and not overwrite and self.epoch == 0 and (self.out_dir / "last.pt").is_file():
             raise ValueError(f"{str(self.out_dir)!r} already holds a run (last.pt): fit(resume=True) continues it, "
                              "fit(overwrite=True) writes over it, or give another out_dir")
-        torch.manual_seed(self.config.seed)
+        if not resume and self.epoch == 0:  # a new run; a second fit() on this trainer continues its RNG streams
+            seed_rngs(self.config.seed)
         c = self.config
         if c.scheduler == "cosine" and c.epochs > c.cosine_period and dist.is_main():
             warnings.warn(f"{c.epochs} epochs run past the cosine schedule's T_max {c.cosine_period}: the learning "
@@ -265,6 +272,7 @@ class Trainer:
             while self.epoch < last:
                 t0 = time.time()
                 row: Dict[str, Any] = {"epoch": self.epoch + 1, **self.train_epoch()}
+                self._check_finite(row)
                 row["lr"] = self.optimizer.param_groups[0]["lr"]
                 if self.scheduler is not None:
                     self.scheduler.step()
@@ -274,6 +282,8 @@ class Trainer:
                 row["seconds"] = time.time() - t0
                 self.epoch += 1
                 self.history.append(row)
+                # each rank's RNG states (ranks draw apart: a model sampling in evaluation, uneven evaluation shards)
+                self.rank_rngs = dist.all_gather_object(rng_state()) if dist.world_size() > 1 else None
                 improved = row.get("test_acc", -math.inf) > self.best
                 self.best = max(self.best, row.get("test_acc", -math.inf))
                 if logger is not None:
@@ -289,6 +299,16 @@ class Trainer:
             if logger is not None:
                 logger.close()
         return self.history
+
+    def _check_finite(self, row: Dict[str, Any]) -> None:
+        """Stop a diverged run (NaN/inf weights) before it writes them over ``last.pt``: every later epoch is lost."""
+        bad = [name for name, p in self.model.named_parameters() if not torch.isfinite(p).all()]
+        if bad:
+            raise FloatingPointError(
+                f"training diverged in epoch {row['epoch']}: parameters {', '.join(bad[:4])}"
+                f"{' ...' if len(bad) > 4 else ''} hold NaN or inf (train loss {row['train_loss']:.4g}); "
+                f"{f'last.pt keeps epoch {self.epoch}' if self.epoch else 'no checkpoint was written'}: lower the lr, "
+                "set grad_clip, or check the data and the loss for NaN")
 
     def close(self, wait: bool = True) -> None:
         """Under torchrun: drop the DDP wrapper, then leave the process group (call once training is over).
@@ -322,7 +342,7 @@ class Trainer:
             "history": self.history, "rng": rng_state(), "config": self.config.to_dict(),
             "arch": self.arch, "model_config": self.model_config, "snnkit_version": __version__,
             "data": self._data_sizes(), "threads": torch.get_num_threads(), "ranks": dist.world_size(),
-            "data_source": self.data_source,
+            "data_source": self.data_source, "rank_rngs": self.rank_rngs,
         }
 
     def _data_sizes(self) -> Dict[str, Optional[int]]:
@@ -365,7 +385,8 @@ class Trainer:
             self.scheduler.load_state_dict(ckpt["scheduler"])
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.best, self.history = ckpt["epoch"], ckpt["best"], list(ckpt["history"])
-        set_rng_state(ckpt["rng"])
+        rank_rngs = ckpt.get("rank_rngs")  # absent in checkpoints of one process (and older ones): rank 0's for all
+        set_rng_state(rank_rngs[dist.rank()] if rank_rngs and len(rank_rngs) == dist.world_size() else ckpt["rng"])
 
 
 def _write_line(line: str) -> None:

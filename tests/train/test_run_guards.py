@@ -404,3 +404,15 @@ def test_checkpoints_and_pth_files_are_read_without_running_code(tmp_path: Path,
                               tcja_stages=[0, 1], hidden=[16], T=4, epochs=1, batch_size=8)
     tcja_trainer(cfg, out_dir=tmp_path / "run", data=data, progress=False, tensorboard=False).fit()
     assert load_checkpoint(tmp_path / "run" / "last.pt")["rng"]["numpy"][0] == "MT19937"
+
+
+def test_a_diverged_run_ends_with_its_message_not_a_traceback(tmp_path, monkeypatch, capsys) -> None:
+    def diverging(args):
+        nan_loss = lambda out, y: torch.nn.functional.cross_entropy(out.mean(0), y) * float("nan")  # noqa: E731
+        torch.manual_seed(0)
+        cfg = TrainConfig(epochs=1, batch_size=16, out_dir=str(tmp_path), progress=False, tensorboard=False)
+        Trainer(TinySNN(), dataset(n=32), None, cfg, loss_fn=nan_loss).fit()
+
+    rc, err = _train_with(diverging, monkeypatch, capsys)
+    assert rc == 2 and "snnkit train: error: training diverged in epoch 1: parameters fc1.weight" in err
+    assert "no checkpoint was written" in err and "Traceback" not in err

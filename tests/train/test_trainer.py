@@ -280,3 +280,110 @@ def test_deterministic_sets_cudnn_flags(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
     Trainer(_model(), dataset(8), None, _cfg(tmp_path))
     assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+
+
+@pytest.mark.slow
+def test_ddp_evaluates_a_test_set_smaller_than_the_ranks(tmp_path: Path) -> None:
+    """2 gloo ranks, a BatchNorm model and one test sample: rank 1 has no evaluation batch. Evaluating through the
+    DDP wrapper hung (its forward broadcast the buffers, a collective rank 1 never joined); the logged accuracy is
+    rank 0's model scored on that sample in one process."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29518",
+           str(ROOT / "tests/train/ddp_eval_worker.py"), str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    from tests.train.ddp_eval_worker import BNNet, test_set
+
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    model = BNNet()
+    model.load_state_dict(ckpt["model"])
+    x, y = test_set()[0]
+    with torch.no_grad():
+        pred = int(model.eval()(x[:, None]).mean(0).argmax(-1))
+    assert [r["test_acc"] for r in ckpt["history"]][-1] == float(pred == int(y))
+    assert len(ckpt["history"]) == 2
+
+
+def test_a_second_fit_continues_like_one_uninterrupted_run(tmp_path: Path) -> None:
+    """fit(stop_after=1) then fit() on the same trainer equals one fit(): the second call does not re-seed the RNG
+    (it did, so the dropout masks of the later epochs repeated the first epoch's)."""
+    def trainer(out: Path) -> Trainer:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Dropout(0.3), TinySNN())
+        return Trainer(model, dataset(), dataset(n=30, seed=1), _cfg(out, tensorboard=False))
+
+    full, split = trainer(tmp_path / "a"), trainer(tmp_path / "b")
+    full.fit()
+    split.fit(stop_after=1)
+    split.fit()
+    assert [r["train_loss"] for r in split.history] == [r["train_loss"] for r in full.history]
+    assert all(torch.equal(a, b) for a, b in zip(full.model.state_dict().values(), split.model.state_dict().values()))
+
+
+def test_the_seed_fixes_numpy_and_python_draws_too(tmp_path: Path) -> None:
+    """A dataset augmenting with numpy's or Python's global RNG gives the same run twice for one seed (fit seeded
+    only torch: the second run went on from the first one's numpy and Python streams)."""
+    import random
+
+    import numpy as np
+
+    class Noisy(torch.utils.data.Dataset):
+        def __init__(self) -> None:
+            self.base = dataset(48)
+
+        def __len__(self) -> int:
+            return len(self.base)
+
+        def __getitem__(self, i: int):
+            x, y = self.base[i]
+            return x * float(np.random.uniform(0.5, 1.5)) * random.uniform(0.5, 1.5), y
+
+    runs = []
+    for name in ("a", "b"):
+        np.random.seed(len(runs))   # whatever state the caller left
+        random.seed(len(runs))
+        fed = []
+
+        class Probe(TinySNN):
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                fed.append(x.clone())
+                return super().forward(x)
+
+        torch.manual_seed(0)
+        Trainer(Probe(), Noisy(), None, _cfg(tmp_path / name, epochs=2, tensorboard=False)).fit()
+        runs.append(torch.cat(fed, 1))
+    assert torch.equal(runs[0], runs[1])
+
+
+def test_a_diverged_run_stops_with_a_clear_message_and_keeps_its_last_good_checkpoint(tmp_path: Path) -> None:
+    """A NaN loss makes the weights NaN: training stops at that epoch instead of writing them over last.pt."""
+    holder = {}
+
+    def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ce = torch.nn.functional.cross_entropy(out.mean(0), y)
+        return ce * float("nan") if holder["tr"].epoch == 1 else ce
+
+    holder["tr"] = tr = Trainer(_model(), dataset(), dataset(n=30, seed=1), _cfg(tmp_path, tensorboard=False),
+                                loss_fn=loss)
+    with pytest.raises(FloatingPointError, match="training diverged in epoch 2: parameters fc1.weight, .* hold NaN "
+                                                 "or inf \\(train loss nan\\); last.pt keeps epoch 1: lower the lr"):
+        tr.fit()
+    ckpt = load_checkpoint(tmp_path / "last.pt")
+    assert ckpt["epoch"] == 1 and all(torch.isfinite(v).all() for v in ckpt["model"].values())
+    assert [int(r["epoch"]) for r in csv.DictReader(open(tmp_path / "metrics.csv"))] == [1]
+
+
+@pytest.mark.slow
+def test_ddp_resume_restores_every_ranks_rng(tmp_path: Path) -> None:
+    """2 gloo ranks whose RNG streams part (a model sampling in evaluation, 16/15 test samples): stopped after
+    epoch 1 and resumed, the run ends with the uninterrupted run's weights. Checkpoints held rank 0's RNG state
+    only and resume gave it to rank 1 too, so rank 1's later dropout masks and spikes changed."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29519",
+           str(ROOT / "tests/train/ddp_resume_worker.py"), str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    weights = torch.load(tmp_path / "weights.pt")
+    for k, v in weights["full"].items():
+        assert torch.equal(weights["resumed"][k], v), k
+    assert len(load_checkpoint(tmp_path / "split" / "last.pt")["rank_rngs"]) == 2
