@@ -290,7 +290,7 @@ class TimeMix4(nn.Module):
         self.output = nn.Linear(A, C, bias=False)
 
     @torch.no_grad()
-    def init_time(self) -> None:
+    def init_time(self, generator: Optional[torch.Generator] = None) -> None:
         cfg, A = self.cfg, self.cfg.dim_att
         r01 = self.layer_id / max(1, cfg.n_layer - 1)
         r10 = 1.0 - self.layer_id / cfg.n_layer
@@ -335,7 +335,7 @@ class TimeMix5(nn.Module):
         _add_head_projections(self, cfg, C, A, H)
 
     @torch.no_grad()
-    def init_time(self) -> None:
+    def init_time(self, generator: Optional[torch.Generator] = None) -> None:
         cfg, A = self.cfg, self.cfg.dim_att
         r01 = self.layer_id / max(1, cfg.n_layer - 1)
         r10 = 1.0 - self.layer_id / cfg.n_layer
@@ -395,7 +395,7 @@ class TimeMix6(TimeMix5):
         _add_head_projections(self, cfg, C, A, H)
 
     @torch.no_grad()
-    def init_time(self) -> None:
+    def init_time(self, generator: Optional[torch.Generator] = None) -> None:
         cfg, A = self.cfg, self.cfg.dim_att
         r01 = self.layer_id / max(1, cfg.n_layer - 1)
         r10 = 1.0 - self.layer_id / cfg.n_layer
@@ -403,8 +403,8 @@ class TimeMix6(TimeMix5):
         for name, p in (("x", r10), ("w", r10), ("k", r10), ("r", 0.5 * r10), ("g", 0.5 * r10)):
             getattr(self, f"time_maa_{name}").copy_(1.0 - ddd ** p)
         self.time_maa_v.copy_(1.0 - (ddd ** r10 + 0.3 * r01))
-        self.time_maa_w2.uniform_(-0.01, 0.01)
-        self.time_decay_w2.uniform_(-0.01, 0.01)
+        self.time_maa_w2.uniform_(-0.01, 0.01, generator=generator)
+        self.time_decay_w2.uniform_(-0.01, 0.01, generator=generator)
         self.time_maa_w1.zero_()
         self.time_decay_w1.zero_()
         td = torch.zeros(cfg.n_head, cfg.head_size)
@@ -452,7 +452,7 @@ class ChannelMix(nn.Module):
         self.value = nn.Linear(cfg.dim_ffn, C, bias=False)
 
     @torch.no_grad()
-    def init_time(self) -> None:
+    def init_time(self, generator: Optional[torch.Generator] = None) -> None:
         r10 = 1.0 - self.layer_id / self.cfg.n_layer
         ddd = _ddd(self.cfg.n_embd)
         mix = ddd ** (r10 ** 3) if self.maa else ddd ** r10
@@ -523,28 +523,38 @@ class RWKV(nn.Module):
     @torch.no_grad()
     def reset_parameters(self, generator: Optional[torch.Generator] = None) -> None:
         """BlinkDL's initialisation (RWKV-LM ``generate_init_weight``): small embedding, orthogonal
-        projections, zero output/value/ffn-receptance matrices, the "fancy" decay and mix schedules."""
+        projections, zeroed output matrices, the "fancy" decay and mix schedules.
+
+        Eagle/Finch follow ``RWKV-v5``: orthogonal with gain 1 (0.1 for ``att.key``/``att.gate``),
+        zero ``att.output``/``ffn.value``/``ffn.receptance``, ``ln_x.weight = ((i + 1) / n_layer) ** 0.7``.
+        RWKV-4 follows ``RWKV-v4neo``: gain ``sqrt(out / in)`` when ``out > in``, and also zero
+        ``att.key``/``att.receptance``. The embedding is uniform in +-1e-4 for every version.
+        """
         cfg = self.config
         self.emb.weight.uniform_(-1e-4, 1e-4, generator=generator)
         gain = 0.5 * math.sqrt(cfg.vocab_size / cfg.n_embd) if cfg.vocab_size > cfg.n_embd else 0.5
         nn.init.orthogonal_(self.head.weight, gain=gain, generator=generator)
+        zero = {"output", "ffn.value", "ffn.receptance"} | ({"key", "receptance"} if cfg.version == 4 else set())
         for blk in self.blocks:
-            blk.att.init_time()
-            blk.ffn.init_time()
+            blk.att.init_time(generator)
+            blk.ffn.init_time(generator)
             for name, lin in list(blk.att.named_children()) + [(f"ffn.{n}", m) for n, m in blk.ffn.named_children()]:
                 if not isinstance(lin, nn.Linear):
                     continue
-                if name in ("output", "ffn.value", "ffn.receptance"):
+                if name in zero:
                     lin.weight.zero_()
-                else:
+                    continue
+                if cfg.version == 4:
                     o, i = lin.weight.shape
                     g = math.sqrt(o / i) if o > i else 1.0
-                    g *= 0.1 if name in ("key", "gate") else 1.0
-                    nn.init.orthogonal_(lin.weight, gain=g, generator=generator)
+                else:
+                    g = 0.1 if name in ("key", "gate") else 1.0
+                nn.init.orthogonal_(lin.weight, gain=g, generator=generator)
             for ln in (blk.ln1, blk.ln2) + ((blk.ln0,) if blk.layer_id == 0 else ()):
                 ln.reset_parameters()
             if hasattr(blk.att, "ln_x"):
                 blk.att.ln_x.reset_parameters()
+                blk.att.ln_x.weight.fill_(((blk.layer_id + 1) / cfg.n_layer) ** 0.7)
         self.ln_out.reset_parameters()
 
     # ---------------------------------------------------------------- state

@@ -197,6 +197,57 @@ def test_bad_tokens_and_state():
         model.step(torch.tensor([1]), st[:1])
 
 
+# ------------------------------------------------------------------------- initialisation
+def _blinkdl_gain(version: int, name: str, shape, vocab: int, n_embd: int) -> float:
+    """Orthogonal gain of a 2-D weight, transcribed from RWKV-LM ``generate_init_weight``
+    (``RWKV-v4neo`` for v4 with the default ``--my_testing ''``, ``RWKV-v5`` for v5/v6)."""
+    if name == "head.weight":
+        return 0.5 * (vocab / n_embd) ** 0.5 if vocab > n_embd else 0.5
+    zero = [".att.output.", ".ffn.value.", ".ffn.receptance."]
+    if version == 4:
+        zero += [".att.key.", ".att.receptance."]
+    if any(z in name for z in zero):
+        return 0.0
+    if version == 4:
+        return (shape[0] / shape[1]) ** 0.5 if shape[0] > shape[1] else 1.0
+    return 0.1 if (".att.key." in name or ".att.gate." in name) else 1.0
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_reset_parameters_follows_blinkdl_generate_init_weight(version):
+    n_layer, C, A, F_ = 3, 16, 24, 40
+    cfg = RWKVConfig(version=version, vocab_size=50, n_layer=n_layer, n_embd=C, dim_att=A, dim_ffn=F_, head_size=8,
+                     mix_lora=4, decay_lora=6)
+    model = RWKV(cfg)
+    for name, p in model.state_dict().items():
+        if name == "emb.weight":
+            assert p.abs().max() <= 1e-4 and p.abs().max() > 0
+        elif name.endswith("ln_x.weight"):   # RWKV-v5: layer_scale ** 0.7
+            layer = int(name.split(".")[1])
+            torch.testing.assert_close(p, torch.full_like(p, ((1 + layer) / n_layer) ** 0.7))
+        elif name.endswith(".weight") and p.ndim == 2 and "time_" not in name:
+            gain = _blinkdl_gain(version, name, p.shape, 50, C)
+            w = p.double() / gain if gain else p.double()
+            if gain == 0:
+                assert not p.any(), name
+                continue
+            gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w    # orthogonal: rows or columns orthonormal
+            torch.testing.assert_close(gram, torch.eye(gram.shape[0], dtype=torch.float64), rtol=0, atol=1e-5,
+                                       msg=lambda m, name=name: f"{name}: {m}")
+
+
+def test_reset_parameters_is_reproducible_with_a_generator():
+    for version in VERSIONS:
+        model = RWKV(RWKVConfig(version=version, vocab_size=20, n_layer=2, n_embd=16, head_size=8, mix_lora=4,
+                                decay_lora=6))
+        model.reset_parameters(torch.Generator().manual_seed(3))
+        first = {k: v.clone() for k, v in model.state_dict().items()}
+        torch.manual_seed(99)   # the global generator must not matter (Finch's LoRA w2 used to draw from it)
+        model.reset_parameters(torch.Generator().manual_seed(3))
+        for k, v in model.state_dict().items():
+            torch.testing.assert_close(v, first[k], rtol=0, atol=0, msg=f"{k} differs")
+
+
 # ------------------------------------------------------------------------- BlinkDL state dicts
 @pytest.mark.parametrize("version", VERSIONS)
 def test_from_state_dict_detects_and_infers(version):
