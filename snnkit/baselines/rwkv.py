@@ -691,6 +691,11 @@ class RWKV(nn.Module):
             raise ValueError(f"RWKV.from_state_dict: the state dict does not match an RWKV-{cfg.version} layout "
                              f"(n_layer={cfg.n_layer}, n_embd={cfg.n_embd}): missing keys {_brief(missing)}, "
                              f"unexpected keys {_brief(unexpected)}")
+        not_float = sorted(k for k in own if not sd[k].is_floating_point())
+        if not_float:
+            raise ValueError(f"RWKV.from_state_dict: weights must be floating point (fp32/fp16/bf16); "
+                             f"{_brief([f'{k} ({sd[k].dtype})' for k in not_float])} are not (a quantised or "
+                             "corrupt checkpoint?)")
         converted: Dict[str, Tensor] = {}
         bad_shapes = []
         for key, ref in own.items():

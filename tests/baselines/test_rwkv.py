@@ -306,6 +306,14 @@ def test_load_file_and_module_prefix(tmp_path: Path):
         RWKV.load(tmp_path / "junk.pth")
 
 
+def test_integer_weights_are_rejected_by_name():
+    # an int8/int64 tensor is a quantised or corrupt checkpoint: it used to be cast to float silently
+    sd = official_state_dict(5)
+    sd["blocks.1.ffn.key.weight"] = sd["blocks.1.ffn.key.weight"].to(torch.int8)
+    with pytest.raises(ValueError, match=r"floating point.*blocks\.1\.ffn\.key\.weight \(torch\.int8\)"):
+        RWKV.from_state_dict(sd)
+
+
 def test_unknown_layout_names_the_keys():
     sd = official_state_dict(6)
     del sd["blocks.1.att.time_decay_w2"]
