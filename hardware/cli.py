@@ -329,6 +329,7 @@ def run_export(args: argparse.Namespace) -> int:
                 kw["calibration"] = x
                 meta["calibration"] = desc
             net = to_lava(model, shape, args.mode or "floating_pt", conv=args.conv or "sparse", **kw)
+            out.parent.mkdir(parents=True, exist_ok=True)  # as nir and netx: the network was accepted
             net.save(out, meta=meta)
             print(net.summary())
             note = net.plan.non_native_note()

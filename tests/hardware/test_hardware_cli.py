@@ -61,6 +61,9 @@ def test_export_to_lava_and_refusals(files, capsys, cli_error) -> None:
         err = cli_error(["export", "--checkpoint", str(ckpt), "--to", fmt, "--out", str(d / "new" / f"net.{fmt}")])
         assert re.search("not native to Loihi", err), err
         assert not (d / "new").exists()   # a refused network leaves no folders behind either
+    # a new folder is made for the file, as for nir (LavaNetwork.save itself refuses a missing folder)
+    assert main(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(d / "made" / "sub" / "n.lava")]) == 0
+    assert load_lava(d / "made" / "sub" / "n.lava").meta["T"] == T
     err = cli_error(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(d / "newdir") + "/"])
     assert "newdir/' is a directory; give a file path (e.g." in err and not (d / "newdir").exists()
     err = cli_error(["export", "--checkpoint", str(d / "missing.pt"), "--to", "lava", "--out", str(d / "y.lava")])
