@@ -144,7 +144,7 @@ def _data(args: argparse.Namespace, model: Any, notes: List[str], ckpt: Optional
         return _file_batches(args, model, notes)
     _check_dataset_name(name, bool(args.data))
     try:
-        train, test = dataset_splits(name, cfg, ckpt, args.root, splits=(args.split,))
+        train, test = dataset_splits(name, cfg, ckpt, args.root, splits=(args.split,), progress=True)
     except Exception as err:  # noqa: BLE001 - any loader failure: its message says what is missing and where
         which = "--data" if args.data else "the network's dataset"
         raise SystemExit(f"snnkit energy: could not load {which} {name!r}: {err}\nGive the dataset's folder with --root "
