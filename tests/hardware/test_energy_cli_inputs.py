@@ -175,3 +175,11 @@ def test_frame_cache_built_for_energy_shows_progress(tmp_path, monkeypatch, caps
     assert "n_mnist/test frames" in first.err and "frames" not in first.out
     assert main(argv) == 0   # the cache is there now: nothing to show
     assert "frames" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--split", "train"], ["--root", "somewhere"]])
+def test_random_inputs_refuse_the_split_and_root_they_would_ignore(files, tmp_path, cli_error, flags) -> None:
+    """--data random draws from --seed alone: a --split or --root was accepted and silently ignored."""
+    ckpt = files[1]
+    err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", "random", *flags, "--out", str(tmp_path / "e")])
+    assert "--data random draws Bernoulli(0.05) spikes from --seed; it has no --split or --root" in err, err
