@@ -535,6 +535,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise _refusal("simulate", model, err) from None
     data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
+    if args.root and (data == "random" or is_sample_file(data)):
+        raise _fail("simulate", f"--root is the folder of a dataset; --data {data!r} is "
+                                f"{'random spikes' if data == 'random' else 'a file of samples'}: drop --root")
     progress = not args.no_progress
     x, y, desc = load_samples(data, model, args.samples, root=args.root, ckpt=ckpt, progress=progress)
     if data == "random":

@@ -338,3 +338,13 @@ def test_simulate_and_export_take_root(files, cli_error) -> None:
     assert args.root == "/data"
     err = cli_error(["export", "--checkpoint", str(ckpt), "--to", "lava", "--root", "/data", "--out", str(d / "r.lava")])
     assert "--root applies to --to lava --mode fixed_pt only" in err
+
+
+def test_simulate_refuses_root_with_data_it_would_ignore(files, cli_error) -> None:
+    """--root names a dataset's folder: with random spikes or a .pt file it was accepted and silently ignored."""
+    d, ckpt, data = files
+    for what in ("random", str(data)):
+        err = cli_error(["simulate", "--checkpoint", str(ckpt), "--data", what, "--root", str(d), "--samples", "1",
+                         "--out", str(d / "sim_root")])
+        assert "--root is the folder of a dataset" in err and "drop --root" in err, err
+    assert not (d / "sim_root" / "simulate.json").exists()
