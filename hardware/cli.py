@@ -150,12 +150,13 @@ def random_inputs(cfg: Any, n: int, batch_size: int, seed: int) -> List[Any]:
 
 
 def dataset_splits(name: str, cfg: Any, ckpt: Optional[Dict[str, Any]] = None, root: Optional[str] = None,
-                   splits: Sequence[str] = ("train", "test")) -> Tuple[Any, Any]:
+                   splits: Sequence[str] = ("train", "test"), progress: bool = False) -> Tuple[Any, Any]:
     """``(train, test)`` of dataset ``name`` framed for the network ``cfg``.
 
     The network's own dataset is split as its training run split it (the run's seed for
     digits_dvs, the config's ``split_seed`` for CIFAR10-DVS / N-Caltech101), so a test split
-    never holds samples the checkpoint trained on.
+    never holds samples the checkpoint trained on. ``progress``: a bar on stderr while a frame cache is built
+    (minutes for a full dataset, which would otherwise pass in silence).
     """
     from snnkit import data as snn_data
     from snnkit.train.recipes import run_data_source, tcja_data
@@ -167,23 +168,23 @@ def dataset_splits(name: str, cfg: Any, ckpt: Optional[Dict[str, Any]] = None, r
     if own:
         seed = int(((ckpt or {}).get("config") or {}).get("seed", 0))
         root, cache_dir = run_data_source(ckpt or {}, root)  # default: the folder the run trained on
-        return tcja_data(cfg, root, seed=seed, progress=False, cache_dir=cache_dir, splits=splits,
+        return tcja_data(cfg, root, seed=seed, progress=progress, cache_dir=cache_dir, splits=splits,
                          on_error=((ckpt or {}).get("data_source") or {}).get("on_error", "raise"))
     size = None if list(cfg.input_size) == list(cfg.sensor_size) else list(cfg.input_size)
-    return snn_data.load(name, root=root, frames=int(cfg.T), split_by="number", size=size, progress=False,
+    return snn_data.load(name, root=root, frames=int(cfg.T), split_by="number", size=size, progress=progress,
                          splits=splits)
 
 
 def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str = "simulate",
                  offset: int = 0, root: Optional[str] = None, ckpt: Optional[Dict[str, Any]] = None,
-                 ) -> Tuple[Any, Any, str]:
+                 progress: bool = False) -> Tuple[Any, Any, str]:
     """``(x[T, N, C, H, W] float32, y[N] or None, description)`` from a dataset name or a ``.pt`` file.
 
     A ``.pt`` file holds ``(x[N, T, C, H, W], y[N])`` (a tuple, or a dict with keys ``x``/``y``).
     ``random`` gives Bernoulli(0.05) spikes without labels (seed 0 for the test split, 1 for train).
     A dataset name is read by :func:`dataset_splits` (from ``root``; the model's ``T``, frames by
     number, SpikingJelly's bin edges, split as the checkpoint ``ckpt``'s run split it); the first
-    ``n`` samples of ``split`` after ``offset`` are used.
+    ``n`` samples of ``split`` after ``offset`` are used; ``progress`` shows a frame cache build.
     """
     import torch
 
@@ -215,7 +216,7 @@ def load_samples(data: str, model: Any, n: int, *, split: str = "test", cmd: str
         y = None if y is None else y[offset: offset + n]
         return x, y, f"{path.name} (samples {offset}..{offset + x.shape[1] - 1}{_capped(n, x.shape[1], total)})"
     try:
-        train, test = dataset_splits(data, cfg, ckpt, root, splits=(split,))  # frames only the split it reads
+        train, test = dataset_splits(data, cfg, ckpt, root, splits=(split,), progress=progress)  # frames only the split it reads
     except Exception as err:  # noqa: BLE001 - report any loader failure with its message
         raise _fail(cmd, f"could not load --data {data!r}: {err}") from None
     ds = test if split == "test" else train
@@ -325,10 +326,11 @@ def run_export(args: argparse.Namespace) -> int:
             if args.mode == "fixed_pt":
                 data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
                 x, _, desc = load_samples(data, model, args.calibration_samples or CALIBRATION_SAMPLES, split="train",
-                                          cmd="export", root=args.root, ckpt=ckpt)
+                                          cmd="export", root=args.root, ckpt=ckpt, progress=True)
                 kw["calibration"] = x
                 meta["calibration"] = desc
             net = to_lava(model, shape, args.mode or "floating_pt", conv=args.conv or "sparse", **kw)
+            out.parent.mkdir(parents=True, exist_ok=True)  # as nir and netx: the network was accepted
             net.save(out, meta=meta)
             print(net.summary())
             note = net.plan.non_native_note()
@@ -533,13 +535,16 @@ def run_simulate(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise _refusal("simulate", model, err) from None
     data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
-    x, y, desc = load_samples(data, model, args.samples, root=args.root, ckpt=ckpt)
+    if args.root and (data == "random" or is_sample_file(data)):
+        raise _fail("simulate", f"--root is the folder of a dataset; --data {data!r} is "
+                                f"{'random spikes' if data == 'random' else 'a file of samples'}: drop --root")
+    progress = not args.no_progress
+    x, y, desc = load_samples(data, model, args.samples, root=args.root, ckpt=ckpt, progress=progress)
     if data == "random":
         print(f"note: inputs are random Bernoulli({RANDOM_RATE}) spikes, not real data (--data random): no accuracy",
               file=sys.stderr)
     T, N = x.shape[:2]
     modes = list(MODES) if args.mode == "both" else [args.mode]
-    progress = not args.no_progress
     print(f"snnkit simulate: {model.config.name} ({ckpt.get('arch')}), {desc}: {N} samples, T={T}")
 
     # PyTorch float64 reference
@@ -565,7 +570,7 @@ def run_simulate(args: argparse.Namespace) -> int:
                       file=sys.stderr)
             else:
                 calib, _, cdesc = load_samples(data, model, args.calibration_samples, split="train", root=args.root,
-                                               ckpt=ckpt)
+                                               ckpt=ckpt, progress=progress)
             kw["calibration"] = calib
         t0 = time.perf_counter()
         try:

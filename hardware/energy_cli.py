@@ -138,13 +138,16 @@ def _data(args: argparse.Namespace, model: Any, notes: List[str], ckpt: Optional
     cfg = model.config
     name = args.data or _DATASET_OF.get(cfg.name, cfg.name)
     if name == "random":
+        if args.split != "test" or args.root:
+            raise SystemExit("snnkit energy: --data random draws Bernoulli(0.05) spikes from --seed; it has no --split "
+                             "or --root: drop them, or give a dataset name with --data")
         notes.append("inputs are random Bernoulli(0.05) spikes, not real data (--data random)")
         return _random_batches(cfg, args.samples, args.batch_size, args.seed), "random"
     if args.data and is_sample_file(args.data):
         return _file_batches(args, model, notes)
     _check_dataset_name(name, bool(args.data))
     try:
-        train, test = dataset_splits(name, cfg, ckpt, args.root, splits=(args.split,))
+        train, test = dataset_splits(name, cfg, ckpt, args.root, splits=(args.split,), progress=True)
     except Exception as err:  # noqa: BLE001 - any loader failure: its message says what is missing and where
         which = "--data" if args.data else "the network's dataset"
         raise SystemExit(f"snnkit energy: could not load {which} {name!r}: {err}\nGive the dataset's folder with --root "

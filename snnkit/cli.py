@@ -376,7 +376,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     rep = evaluate_tcja(args.checkpoint, root=args.root, split=args.split, batch_size=args.batch_size,
-                        device=args.device, num_workers=args.workers, cache_dir=args.cache_dir)
+                        device=args.device, num_workers=args.workers, cache_dir=args.cache_dir,
+                        progress=not args.no_progress)
     m = rep.meta
     logged = "" if m["logged_test_acc"] is None or args.split != "test" else \
         f"; training logged {100 * m['logged_test_acc']:.2f} % after this epoch"
@@ -473,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "where --data shakespeare is kept); else $SNNKIT_DATA or ~/.cache/snnkit/data")
     g.add_argument("--json", help="also write the report (scores, per class, confusion matrix) to this JSON file")
     g.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes")
+    s.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (for logs written to a file), as snnkit train --no-progress")
     s.set_defaults(func=cmd_evaluate)
     __import__("snnkit.models.spikegpt_cli", fromlist=["configure_generate"]).configure_generate(sub.add_parser("generate", help="stream text sampled from a SpikeGPT / RWKV checkpoint"))
     s = sub.add_parser("generate-images", help="train the TCJA spiking VAE (OUT/vae.pt) or load one "

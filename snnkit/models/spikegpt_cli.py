@@ -395,7 +395,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if len(ids) < 2:
         raise _fail(cmd, f"the {args.split} text has {len(ids)} tokens; need at least 2")
     chars = len(tokenizer.decode(ids[1:].tolist()))  # the characters of the predicted tokens
-    res = evaluate_bpc(model, ids, batch_size=args.batch_size or 8, chars=chars, progress=True)
+    res = evaluate_bpc(model, ids, batch_size=args.batch_size or 8, chars=chars, progress=not getattr(args, "no_progress", False))
     print(f"{args.data} ({args.split}, {int(res['tokens']):,} predicted tokens, {chars:,} characters)")
     print(f"loss {res['loss']:.4f} nats/token  bits per character {res['bpc']:.4f}  "
           f"perplexity {math.exp(res['loss']):.3f}")

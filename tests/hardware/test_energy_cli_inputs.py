@@ -159,3 +159,27 @@ def test_table_shows_graded_synops_and_counts_spiking_neurons_in_its_total() -> 
     net2 = nn.Sequential(L.TimeDistributed(nn.Linear(10, 5)), snnkit.IF())
     ops2 = count_ops(net2, (torch.rand(3, 2, 10) < 0.5).float(), backend="hooks")
     assert ops2.totals["graded_synops"] == 0 and "graded synops" not in _columns(ops_table(ops2))
+
+
+def test_frame_cache_built_for_energy_shows_progress(tmp_path, monkeypatch, capsys) -> None:
+    """A dataset whose frame cache must be built first (minutes for a full copy) shows a bar on stderr, not silence."""
+    from tests.data.native import make_nmnist
+
+    ckpt, _ = _checkpoint(tmp_path / "best.pt")
+    root = make_nmnist(tmp_path / "data", per_class=1, n_events=50)
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
+    argv = ["energy", "--checkpoint", str(ckpt), "--data", "n_mnist", "--root", str(root), "--samples", "2",
+            "--no-plots", "--energy-model", "loihi", "--out", str(tmp_path / "out")]
+    assert main(argv) == 0
+    first = capsys.readouterr()
+    assert "n_mnist/test frames" in first.err and "frames" not in first.out
+    assert main(argv) == 0   # the cache is there now: nothing to show
+    assert "frames" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags", [["--split", "train"], ["--root", "somewhere"]])
+def test_random_inputs_refuse_the_split_and_root_they_would_ignore(files, tmp_path, cli_error, flags) -> None:
+    """--data random draws from --seed alone: a --split or --root was accepted and silently ignored."""
+    ckpt = files[1]
+    err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", "random", *flags, "--out", str(tmp_path / "e")])
+    assert "--data random draws Bernoulli(0.05) spikes from --seed; it has no --split or --root" in err, err

@@ -61,6 +61,9 @@ def test_export_to_lava_and_refusals(files, capsys, cli_error) -> None:
         err = cli_error(["export", "--checkpoint", str(ckpt), "--to", fmt, "--out", str(d / "new" / f"net.{fmt}")])
         assert re.search("not native to Loihi", err), err
         assert not (d / "new").exists()   # a refused network leaves no folders behind either
+    # a new folder is made for the file, as for nir (LavaNetwork.save itself refuses a missing folder)
+    assert main(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(d / "made" / "sub" / "n.lava")]) == 0
+    assert load_lava(d / "made" / "sub" / "n.lava").meta["T"] == T
     err = cli_error(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(d / "newdir") + "/"])
     assert "newdir/' is a directory; give a file path (e.g." in err and not (d / "newdir").exists()
     err = cli_error(["export", "--checkpoint", str(d / "missing.pt"), "--to", "lava", "--out", str(d / "y.lava")])
@@ -335,3 +338,13 @@ def test_simulate_and_export_take_root(files, cli_error) -> None:
     assert args.root == "/data"
     err = cli_error(["export", "--checkpoint", str(ckpt), "--to", "lava", "--root", "/data", "--out", str(d / "r.lava")])
     assert "--root applies to --to lava --mode fixed_pt only" in err
+
+
+def test_simulate_refuses_root_with_data_it_would_ignore(files, cli_error) -> None:
+    """--root names a dataset's folder: with random spikes or a .pt file it was accepted and silently ignored."""
+    d, ckpt, data = files
+    for what in ("random", str(data)):
+        err = cli_error(["simulate", "--checkpoint", str(ckpt), "--data", what, "--root", str(d), "--samples", "1",
+                         "--out", str(d / "sim_root")])
+        assert "--root is the folder of a dataset" in err and "drop --root" in err, err
+    assert not (d / "sim_root" / "simulate.json").exists()

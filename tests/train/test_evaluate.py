@@ -109,6 +109,17 @@ def test_cli_evaluates_a_tcja_checkpoint(tmp_path: Path, capsys, monkeypatch) ->
     assert json.loads((tmp_path / "r.json").read_text())["accuracy"] == pytest.approx(best)
 
 
+def test_cli_evaluate_no_progress_reaches_the_evaluation(tmp_path: Path, monkeypatch) -> None:
+    """--no-progress (as train's, for logs written to a file) turns the bar off; without it the bar is drawn."""
+    seen = []
+    monkeypatch.setattr("snnkit.train.recipes.evaluate_tcja", lambda *a, **kw: seen.append(kw["progress"]) or 1 / 0)
+    monkeypatch.setattr(cli, "checkpoint_arch", lambda path: "tcja_snn")
+    for flags in ([], ["--no-progress"]):
+        with pytest.raises(ZeroDivisionError):
+            cli.main(["evaluate", "--checkpoint", str(tmp_path / "best.pt"), *flags])
+    assert seen == [True, False]
+
+
 @pytest.mark.parametrize("flags, message", [
     (["--data", "shakespeare"], "--data, --tokenizer and --max-tokens are for SpikeGPT/RWKV"),
     (["--split", "valid"], "'test' or 'train' split"),
