@@ -288,6 +288,8 @@ def configure_export(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--calibration-samples", type=int_at_least(1),
                         help=f"--to lava --mode fixed_pt only: training samples that size the fixed-point input "
                              f"scale (default {CALIBRATION_SAMPLES})")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar while a frame cache for the calibration samples is built")
     parser.set_defaults(func=run_export)
     return parser
 
@@ -326,7 +328,7 @@ def run_export(args: argparse.Namespace) -> int:
             if args.mode == "fixed_pt":
                 data = args.data or _DATASET_OF.get(model.config.name, model.config.name)
                 x, _, desc = load_samples(data, model, args.calibration_samples or CALIBRATION_SAMPLES, split="train",
-                                          cmd="export", root=args.root, ckpt=ckpt, progress=True)
+                                          cmd="export", root=args.root, ckpt=ckpt, progress=not args.no_progress)
                 kw["calibration"] = x
                 meta["calibration"] = desc
             net = to_lava(model, shape, args.mode or "floating_pt", conv=args.conv or "sparse", **kw)

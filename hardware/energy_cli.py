@@ -60,6 +60,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0, help="seed of random weights / random inputs")
     parser.add_argument("--threads", type=int_at_least(1), help="torch threads")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar while a frame cache is built")
     parser.add_argument("--out", required=True, help="output folder (JSON, CSV, PNG)")
     parser.set_defaults(func=run)
     return parser
@@ -147,7 +148,7 @@ def _data(args: argparse.Namespace, model: Any, notes: List[str], ckpt: Optional
         return _file_batches(args, model, notes)
     _check_dataset_name(name, bool(args.data))
     try:
-        train, test = dataset_splits(name, cfg, ckpt, args.root, splits=(args.split,), progress=True)
+        train, test = dataset_splits(name, cfg, ckpt, args.root, splits=(args.split,), progress=not args.no_progress)
     except Exception as err:  # noqa: BLE001 - any loader failure: its message says what is missing and where
         which = "--data" if args.data else "the network's dataset"
         raise SystemExit(f"snnkit energy: could not load {which} {name!r}: {err}\nGive the dataset's folder with --root "

@@ -175,6 +175,10 @@ def test_frame_cache_built_for_energy_shows_progress(tmp_path, monkeypatch, caps
     assert "n_mnist/test frames" in first.err and "frames" not in first.out
     assert main(argv) == 0   # the cache is there now: nothing to show
     assert "frames" not in capsys.readouterr().err
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache2"))   # a new cache to build, without a bar
+    assert main(argv + ["--no-progress"]) == 0
+    assert "frames" not in capsys.readouterr().err
+    assert any((tmp_path / "cache2").rglob("*.h5"))
 
 
 @pytest.mark.parametrize("flags", [["--split", "train"], ["--root", "somewhere"]])

@@ -348,3 +348,22 @@ def test_simulate_refuses_root_with_data_it_would_ignore(files, cli_error) -> No
                          "--out", str(d / "sim_root")])
         assert "--root is the folder of a dataset" in err and "drop --root" in err, err
     assert not (d / "sim_root" / "simulate.json").exists()
+
+
+@pytest.mark.parametrize("flags, shown", [([], True), (["--no-progress"], False)])
+def test_export_fixed_point_calibration_bar_follows_no_progress(files, monkeypatch, flags, shown) -> None:
+    """The calibration samples' frame cache shows a bar unless --no-progress (as simulate and energy)."""
+    import snnkit.hardware.cli as hcli
+
+    d, ckpt, _ = files
+    seen = {}
+
+    def fake_load_samples(*args, **kwargs):
+        seen["progress"] = kwargs.get("progress")
+        raise KeyboardInterrupt  # stop here: only the wiring is under test
+
+    monkeypatch.setattr(hcli, "load_samples", fake_load_samples)
+    with pytest.raises(KeyboardInterrupt):
+        hcli.run_export(build_parser().parse_args(["export", "--checkpoint", str(ckpt), "--to", "lava", "--mode",
+                                                   "fixed_pt", "--out", str(d / "q.lava"), *flags]))
+    assert seen == {"progress": shown}
