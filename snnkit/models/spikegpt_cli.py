@@ -224,12 +224,9 @@ def load_model(checkpoint: str, tokenizer_path: Optional[str] = None, device: An
                 mc = dict(ckpt["model_config"])
                 ctx = mc.pop("ctx_len", RWKV_PTH_CTX)
                 model = _rwkv_ctx(RWKV(RWKVConfig.from_dict(mc), init_weights=False), ctx)
-                try:
-                    model.load_state_dict(state)
-                except RuntimeError as err:  # torch's multi-line report: one line, as SpikeGPT's load_weights gives
-                    detail = " ".join(str(err).split())
-                    raise ValueError(f"checkpoint {checkpoint!r}: its weights do not fit its model_config ("
-                                     f"{detail[:500]}{' ...' if len(detail) > 500 else ''})") from None
+                from ..train.checkpoint import load_fitting_state
+
+                load_fitting_state(model, state, f"checkpoint {checkpoint!r}")
             else:
                 model = SpikeGPT(SpikeGPTConfig.from_dict(ckpt["model_config"]))
                 model.load_weights(state)

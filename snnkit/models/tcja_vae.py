@@ -39,6 +39,7 @@ from ..base import reset
 from ..layers import Flatten, SpikingConv2d, SpikingLinear, TimeDistributed
 from ..neurons import LIF
 from ..functional.validation import is_int
+from ..train.checkpoint import load_fitting_state
 
 Tensor = torch.Tensor
 __all__ = ["TCJAVAEConfig", "TCJAVAE", "kl_divergence", "vae_loss", "train_vae", "sample", "reconstruct",
@@ -280,12 +281,7 @@ def load_vae(path: "str | os.PathLike[str]") -> Tuple[TCJAVAE, Dict[str, Any]]:
     if unknown:
         raise ValueError(f"{where!r}: config fields {unknown} unknown to this snnkit (written by a newer version?)")
     model = TCJAVAE(TCJAVAEConfig(**ckpt["model_config"]))
-    try:
-        model.load_state_dict(ckpt["model"])
-    except RuntimeError as err:  # torch's multi-line report, as one line
-        detail = " ".join(str(err).split())
-        raise ValueError(f"{where!r}: its weights do not fit its model_config ({detail[:500]}"
-                         f"{' ...' if len(detail) > 500 else ''})") from None
+    load_fitting_state(model, ckpt["model"], repr(where))
     return model.eval(), ckpt
 
 

@@ -104,6 +104,17 @@ def config_differences(saved: Any, wanted: Any, limit: int = 8, defaults: Option
     return "; ".join(parts) + (" ..." if len(keys) > limit else "")
 
 
+def load_fitting_state(model: nn.Module, state: Dict[str, torch.Tensor], where: str) -> None:
+    """``model.load_state_dict(state)``; weights that do not fit the model are one ValueError line naming ``where``
+    (torch's report spans many lines), for checkpoints whose ``model_config`` built ``model``."""
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        detail = " ".join(str(err).split())
+        raise ValueError(f"{where}: its weights do not fit its model_config ({detail[:500]}"
+                         f"{' ...' if len(detail) > 500 else ''})") from None
+
+
 def check_state_dict(model: nn.Module, state: Dict[str, torch.Tensor], source: str) -> None:
     """Raise ValueError listing missing, unexpected and mis-shaped entries between ``model`` and ``state``."""
     own = model.state_dict()
