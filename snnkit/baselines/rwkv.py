@@ -54,6 +54,7 @@ import torch.nn.functional as F
 from ..data.text import BPETokenizer
 from ..kernels import wkv as _wkv4
 from ..functional.validation import is_int
+from ..sampling import sample_logits
 
 Tensor = torch.Tensor
 LayerState = Tuple[Tensor, ...]
@@ -833,33 +834,6 @@ def config_from_state_dict(state_dict: Mapping[str, Tensor]) -> RWKVConfig:
         kw["mix_lora"] = lm // 5
         kw["decay_lora"] = shape("blocks.0.att.time_decay_w1", 2)[1]
     return RWKVConfig(**kw)
-
-
-# =============================================================================== sampling
-def sample_logits(logits: Tensor, temperature: float = 1.0, top_p: float = 1.0,
-                  generator: Optional[torch.Generator] = None) -> Tensor:
-    """Sample token ids from ``logits [B, V]`` with temperature and nucleus (top-p) filtering.
-
-    ``temperature == 0`` is greedy (argmax). Top-p keeps the smallest set of most likely tokens
-    whose probability reaches ``top_p`` (at least one token), like ChatRWKV's ``sample_logits``;
-    the same rule as ``snnkit.models.spikegpt_train.sample_next`` (not imported here: that module
-    pulls in the trainer).
-    """
-    if not (isinstance(temperature, (int, float)) and temperature >= 0):
-        raise ValueError(f"sample_logits: temperature must be >= 0, got {temperature!r}")
-    if not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
-        raise ValueError(f"sample_logits: top_p must be in (0, 1], got {top_p!r}")
-    logits = logits.float()
-    if temperature == 0:
-        return logits.argmax(-1)
-    # shifted to max 0 before the division: a tiny temperature gives -inf, never inf - inf = nan
-    probs = torch.softmax((logits - logits.max(-1, keepdim=True).values) / temperature, -1)
-    if top_p < 1:
-        sp, si = probs.sort(-1, descending=True)
-        keep = sp.cumsum(-1) - sp < top_p       # tokens before which the mass is still < top_p
-        sp = sp * keep
-        probs = torch.zeros_like(probs).scatter_(-1, si, sp)
-    return torch.multinomial(probs, 1, generator=generator)[:, 0]
 
 
 # =============================================================================== tokenisers

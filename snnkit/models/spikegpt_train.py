@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..functional.validation import is_int
+from ..sampling import sample_logits
 from ..train import TrainConfig, Trainer
 from .spikegpt import SpikeGPT, SpikeGPTState
 
@@ -152,21 +153,7 @@ def evaluate_bpc(model: SpikeGPT, tokens: Union[Tensor, np.ndarray, Sequence[int
             "tokens": float(count)}
 
 
-def sample_next(logits: Tensor, temperature: float = 1.0, top_p: float = 1.0,
-                generator: Optional[torch.Generator] = None) -> Tensor:
-    """One token per row of ``logits[B, V]``: greedy if ``temperature == 0``, else nucleus sampling."""
-    if not (temperature >= 0 and math.isfinite(temperature)) or not 0 < top_p <= 1:
-        raise ValueError(f"sample_next: need a finite temperature >= 0 and 0 < top_p <= 1, got {temperature}, {top_p}")
-    if temperature == 0:
-        return logits.argmax(-1)
-    z = logits.float()  # shifted to max 0 before the division: a tiny temperature gives -inf, never inf - inf = nan
-    probs = torch.softmax((z - z.max(-1, keepdim=True).values) / temperature, dim=-1)
-    if top_p < 1:
-        sorted_p, order = probs.sort(-1, descending=True)
-        keep = sorted_p.cumsum(-1) - sorted_p < top_p  # the smallest set whose mass reaches top_p
-        sorted_p = sorted_p * keep
-        probs = torch.zeros_like(probs).scatter_(-1, order, sorted_p)
-    return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
+sample_next = sample_logits  # the shared rule (snnkit.sampling); the name this module has always exported
 
 
 @torch.no_grad()
