@@ -383,7 +383,14 @@ class Trainer:
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt["scheduler"] is not None:
             self.scheduler.load_state_dict(ckpt["scheduler"])
-        self.scaler.load_state_dict(ckpt["scaler"])
+        scaler_state = ckpt["scaler"]
+        if bool(scaler_state) != self.scaler.is_enabled():  # amp 'auto' is fp16 on CUDA and off on the CPU
+            warnings.warn(f"{path} was written {'with' if scaler_state else 'without'} fp16 loss scaling and this run "
+                          f"trains {'with' if self.scaler.is_enabled() else 'without'} it (amp 'auto' on another "
+                          "device type?): the resumed run will not repeat the uninterrupted one bit for bit",
+                          stacklevel=2)
+        if scaler_state or not self.scaler.is_enabled():  # an fp16 run from a run without: its scaler starts afresh
+            self.scaler.load_state_dict(scaler_state)
         self.epoch, self.best, self.history = ckpt["epoch"], ckpt["best"], list(ckpt["history"])
         rank_rngs = ckpt.get("rank_rngs")  # absent in checkpoints of one process (and older ones): rank 0's for all
         set_rng_state(rank_rngs[dist.rank()] if rank_rngs and len(rank_rngs) == dist.world_size() else ckpt["rng"])

@@ -387,3 +387,21 @@ def test_ddp_resume_restores_every_ranks_rng(tmp_path: Path) -> None:
     for k, v in weights["full"].items():
         assert torch.equal(weights["resumed"][k], v), k
     assert len(load_checkpoint(tmp_path / "split" / "last.pt")["rank_rngs"]) == 2
+
+
+def test_resume_across_devices_with_amp_auto(tmp_path: Path, monkeypatch) -> None:
+    """amp 'auto' means off on the CPU and fp16 on CUDA: a CPU run resumed where it means fp16 (simulated here
+    with a CPU GradScaler) used to fail in GradScaler.load_state_dict on the disabled scaler's empty state; it
+    now starts the scaler afresh and says the run is not bit for bit. The other way round loads as before."""
+    cfg = _cfg(tmp_path, epochs=3, tensorboard=False)
+    Trainer(_model(), dataset(n=48), None, cfg).fit(stop_after=1)
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "_amp_dtype", lambda self: torch.float16)
+        with pytest.warns(UserWarning) as record:
+            tr = Trainer(_model(), dataset(n=48), None, cfg)
+            assert tr.scaler.is_enabled()
+            assert len(tr.fit(resume=True, stop_after=1)) == 2
+        assert any("without fp16 loss scaling and this run trains with it" in str(w.message) for w in record)
+        assert load_checkpoint(tmp_path / "last.pt")["scaler"]["scale"] > 0
+    with pytest.warns(UserWarning, match="with fp16 loss scaling and this run trains without it"):
+        assert len(Trainer(_model(), dataset(n=48), None, cfg).fit(resume=True)) == 3
