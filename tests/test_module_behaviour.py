@@ -1,0 +1,117 @@
+"""Stateful snnkit modules as ordinary torch modules: copies, pickles, inference mode, checkpointing."""
+from __future__ import annotations
+
+import copy
+import io
+import pickle
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.utils.checkpoint
+
+import snnkit
+from snnkit.encoding import MembraneReadout
+from snnkit.layers import TemporalDropout, TimeDistributed
+
+NEURONS = [snnkit.IF, snnkit.LIF, snnkit.PLIF, snnkit.CubaLIF]
+
+
+def _state(m: nn.Module) -> list:
+    return [getattr(m, n) for n in ("u", "v") if getattr(m, n, None) is not None]
+
+
+@pytest.mark.parametrize("cls", NEURONS)
+def test_deepcopy_and_pickle_after_a_training_forward(cls) -> None:
+    # state left by a forward with autograd is a non-leaf tensor; deepcopy used to refuse it
+    n = cls()
+    x = (torch.rand(5, 3, 4) * 2).requires_grad_()
+    n(x).sum().backward(retain_graph=True)
+    assert any(t.grad_fn is not None for t in _state(n))
+    x2 = torch.rand(5, 3, 4) * 2
+    expected = n(x2).detach()  # the next call continues from the kept membrane
+    for c in (copy.deepcopy(n), pickle.loads(pickle.dumps(n))):
+        assert all(t.grad_fn is None for t in _state(c))
+        for a, b in zip(_state(c), _state(n)):
+            assert torch.equal(a, b.detach())
+    snnkit.reset(n)
+    n(x)
+    for c in (copy.deepcopy(n), pickle.loads(pickle.dumps(n))):
+        assert torch.equal(c(x2), expected)  # the copy carries the state on like the original did
+    buf = io.BytesIO()
+    torch.save(n, buf)
+    buf.seek(0)
+    assert type(torch.load(buf, weights_only=False)) is cls
+    n2 = cls()
+    n2(x)
+    copy.deepcopy(n2)
+    assert any(t.grad_fn is not None for t in _state(n2))  # the original keeps its graph
+
+
+def test_deepcopy_of_a_trained_membrane_readout_and_dropout() -> None:
+    r, d = MembraneReadout(mode="max"), TemporalDropout(0.5)
+    x = torch.rand(4, 2, 3, requires_grad=True)
+    r(d(x))
+    r2, d2 = copy.deepcopy(r), copy.deepcopy(d)
+    assert torch.equal(d2.mask, d.mask)
+    assert torch.equal(r2.v, r.v.detach()) and r2._stats[3] == r._stats[3] == 4
+    assert all(t.grad_fn is None for t in r2._stats[:3])
+
+
+@pytest.mark.parametrize("cls", NEURONS)
+def test_state_from_inference_mode_carries_into_training(cls) -> None:
+    x1, x2 = torch.rand(3, 2, 4) * 2, torch.rand(3, 2, 4) * 2
+    n, ref = cls(), cls(backend="reference")
+    with torch.inference_mode():
+        n(x1)
+    with torch.no_grad():
+        ref(x1)
+    x2a, x2b = x2.clone().requires_grad_(), x2.clone().requires_grad_()
+    out = n(x2a)  # used to raise "Inference tensors cannot be saved for backward"
+    out.sum().backward()
+    out_ref = ref(x2b)  # continues from the membrane kept under no_grad
+    out_ref.sum().backward()
+    assert torch.equal(out.detach(), out_ref.detach())
+    assert torch.allclose(x2a.grad, x2b.grad, atol=1e-6)
+
+
+def test_readout_and_dropout_state_from_inference_mode_carries_into_training() -> None:
+    r, d = MembraneReadout(mode="mean"), TemporalDropout(0.5)
+    with torch.inference_mode():
+        r(d(torch.rand(2, 3, 4)))
+    x = torch.rand(2, 3, 4, requires_grad=True)
+    r(d(x)).sum().backward()
+    # mean over 4 steps of a leaky integrator: d/dx of the last two steps' contribution, all finite and non-zero
+    assert x.grad is not None and bool((x.grad[:, d.mask != 0] > 0).all())
+
+
+@pytest.mark.parametrize("cls", NEURONS)
+def test_checkpoint_recomputes_from_the_state_the_forward_started_from(cls) -> None:
+    torch.manual_seed(1)
+    lin = nn.Linear(4, 4).double()
+    x0, x = torch.randn(3, 2, 4, dtype=torch.float64) * 2, torch.randn(5, 2, 4, dtype=torch.float64) * 2
+
+    def grads(run) -> tuple:
+        n = cls(backend="reference").double()
+        block = nn.Sequential(TimeDistributed(lin), n)
+        with torch.no_grad():
+            block(x0)  # a membrane carried into the checkpointed call
+        lin.zero_grad()
+        out = run(block, x)
+        (out * torch.arange(out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        return lin.weight.grad.clone(), out.detach(), [t.clone() for t in _state(n)]
+
+    g_ref, o_ref, s_ref = grads(lambda b, z: b(z))
+    g, o, s = grads(lambda b, z: snnkit.checkpoint(b, z))
+    assert torch.equal(o, o_ref)
+    assert torch.allclose(g, g_ref, rtol=1e-12, atol=1e-12)
+    assert all(torch.equal(a, b) for a, b in zip(s, s_ref))  # the live state is the forward's, not the recompute's
+    g_plain, _, _ = grads(lambda b, z: torch.utils.checkpoint.checkpoint(b, z, use_reentrant=False))
+    assert not torch.allclose(g_plain, g_ref)  # what snnkit.checkpoint exists for
+
+
+def test_checkpoint_refuses_reentrant_and_non_modules() -> None:
+    with pytest.raises(ValueError, match="use_reentrant"):
+        snnkit.checkpoint(snnkit.LIF(), torch.rand(2, 2, 2), use_reentrant=True)
+    with pytest.raises(TypeError, match="module must be a torch.nn.Module"):
+        snnkit.checkpoint(lambda z: z, torch.rand(2, 2))
