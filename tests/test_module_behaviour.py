@@ -115,3 +115,31 @@ def test_checkpoint_refuses_reentrant_and_non_modules() -> None:
         snnkit.checkpoint(snnkit.LIF(), torch.rand(2, 2, 2), use_reentrant=True)
     with pytest.raises(TypeError, match="module must be a torch.nn.Module"):
         snnkit.checkpoint(lambda z: z, torch.rand(2, 2))
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"])
+def test_torch_func_vmap_and_grad_match_a_loop(backend: str) -> None:
+    from snnkit import functional as F
+
+    x = torch.randn(3, 4, 2, 5, dtype=torch.float64) * 2  # a vmapped batch of 3 sequences [T, B, N]
+    w = torch.tensor(0.3, dtype=torch.float64)
+    out = torch.vmap(lambda z: F.plif_multistep(z, w=w, backend=backend)[0])(x)
+    loop = torch.stack([F.plif_multistep(z, w=w, backend="reference")[0] for z in x])
+    assert torch.equal(out, loop)
+    s = torch.vmap(lambda z: F.cuba_lif_multistep(z, du=0.5, dv=0.3, backend=backend)[0])(x)
+    assert torch.equal(s, torch.stack([F.cuba_lif_multistep(z, du=0.5, dv=0.3, backend="reference")[0] for z in x]))
+    # torch.func.grad against ordinary autograd on the reference loop
+    g = torch.func.grad(lambda z: F.lif_multistep(z, backend=backend)[0].mul(torch.arange(5.0)).sum())(x[0])
+    xr = x[0].clone().requires_grad_()
+    F.lif_multistep(xr, backend="reference")[0].mul(torch.arange(5.0)).sum().backward()
+    assert torch.allclose(g, xr.grad, rtol=1e-12, atol=0)
+
+
+def test_fused_backend_under_vmap_is_a_clear_error() -> None:
+    from snnkit import functional as F
+    from tests.conftest import CPU_BACKENDS
+
+    if "cpu" not in CPU_BACKENDS:
+        pytest.skip("the fused CPU kernel is unavailable here")
+    with pytest.raises(ValueError, match="backend='cpu' cannot run under torch.func"):
+        torch.vmap(lambda z: F.lif_multistep(z, backend="cpu")[0])(torch.rand(2, 3, 4))
