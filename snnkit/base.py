@@ -86,12 +86,28 @@ def set_step_mode(net: nn.Module, step_mode: str) -> nn.Module:
     return net
 
 
+_GEN = "__generator_state__"
+
+
 def _get_states(net: nn.Module) -> List[Tuple[StatefulModule, Dict[str, Any]]]:
-    return [(m, {n: m.__dict__.get(n) for n in m._state_attrs}) for m in net.modules() if isinstance(m, StatefulModule)]
+    """The state of every stateful module in ``net``, with the state of its own ``generator`` (dropout masks)."""
+    out = []
+    for m in net.modules():
+        if isinstance(m, StatefulModule):
+            st = {n: m.__dict__.get(n) for n in m._state_attrs}
+            gen = getattr(m, "generator", None)
+            if isinstance(gen, torch.Generator):
+                st[_GEN] = gen.get_state()
+            out.append((m, st))
+    return out
 
 
 def _set_states(states: List[Tuple[StatefulModule, Dict[str, Any]]]) -> None:
     for m, st in states:
+        st = dict(st)
+        gen_state = st.pop(_GEN, None)
+        if gen_state is not None:
+            m.generator.set_state(gen_state)  # type: ignore[union-attr]
         m.__dict__.update(st)
 
 
@@ -100,8 +116,9 @@ def checkpoint(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
 
     Plain ``torch.utils.checkpoint.checkpoint(module, x)`` re-runs ``module`` in backward from the
     state its forward *left*, so the recomputed graph (and the gradients) differ silently. This
-    saves the states of every :class:`StatefulModule` inside ``module`` before the forward,
-    restores them for the recomputation and puts the live states back afterwards. Extra
+    saves the states of every :class:`StatefulModule` inside ``module`` (and of its own
+    ``generator``, so a dropout mask is drawn again the same) before the forward, restores
+    them for the recomputation and puts the live states back afterwards. Extra
     keyword arguments go to :func:`torch.utils.checkpoint.checkpoint` (non-reentrant only).
     """
     if not isinstance(module, nn.Module):

@@ -143,3 +143,20 @@ def test_fused_backend_under_vmap_is_a_clear_error() -> None:
         pytest.skip("the fused CPU kernel is unavailable here")
     with pytest.raises(ValueError, match="backend='cpu' cannot run under torch.func"):
         torch.vmap(lambda z: F.lif_multistep(z, backend="cpu")[0])(torch.rand(2, 3, 4))
+
+
+@pytest.mark.parametrize("seeded", [False, True])
+def test_checkpoint_redraws_the_same_dropout_mask(seeded: bool) -> None:
+    lin = nn.Linear(4, 4).double()
+    x = torch.randn(5, 3, 4, dtype=torch.float64)
+
+    def grads(run) -> torch.Tensor:
+        torch.manual_seed(0)
+        gen = torch.Generator().manual_seed(1) if seeded else None
+        block = nn.Sequential(TimeDistributed(lin), TemporalDropout(0.5, generator=gen),
+                              snnkit.LIF(backend="reference").double())
+        lin.zero_grad()
+        run(block, x).sum().backward()
+        return lin.weight.grad.clone()
+
+    assert torch.equal(grads(snnkit.checkpoint), grads(lambda b, z: b(z)))
