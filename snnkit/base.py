@@ -57,6 +57,13 @@ class StatefulModule(nn.Module):
             if name in self.__dict__:
                 self.__dict__[name] = _map_tensors(self.__dict__[name], _thaw)
 
+    def _apply(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> "StatefulModule":
+        """``.to()``, ``.double()``, ``.half()``, ``.cuda()`` convert the kept state too, as they do buffers (SpikingJelly's ``MemoryModule``)."""
+        for name in self._state_attrs:
+            if name in self.__dict__:
+                self.__dict__[name] = _map_tensors(self.__dict__[name], fn)
+        return super()._apply(fn, *args, **kwargs)
+
     def __getstate__(self) -> Dict[str, Any]:
         """Copy and pickle the state by value: detached from the last forward's graph (deepcopy refuses non-leaf tensors)."""
         state = super().__getstate__()

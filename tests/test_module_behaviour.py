@@ -160,3 +160,19 @@ def test_checkpoint_redraws_the_same_dropout_mask(seeded: bool) -> None:
         return lin.weight.grad.clone()
 
     assert torch.equal(grads(snnkit.checkpoint), grads(lambda b, z: b(z)))
+
+
+@pytest.mark.parametrize("cls", NEURONS)
+def test_dtype_conversion_converts_the_kept_state(cls) -> None:
+    n = cls()
+    n(torch.rand(3, 2, 4) * 2)
+    kept = [t.clone() for t in _state(n)]
+    n.double()
+    assert all(t.dtype == torch.float64 for t in _state(n))
+    assert all(torch.equal(a.double(), b) for a, b in zip(kept, _state(n)))  # float32 -> float64 is exact
+    n.half()
+    assert all(t.dtype == torch.float16 for t in _state(n))
+    r = MembraneReadout(mode="max")
+    r(torch.rand(3, 2, 4))
+    r.double()
+    assert r.v.dtype == torch.float64 and all(t.dtype == torch.float64 for t in r._stats[:3]) and r._stats[3] == 3
