@@ -13,6 +13,7 @@ import torch.utils.checkpoint
 import snnkit
 from snnkit.encoding import MembraneReadout
 from snnkit.layers import TemporalDropout, TimeDistributed
+from tests.conftest import CPU_BACKENDS
 
 NEURONS = [snnkit.IF, snnkit.LIF, snnkit.PLIF, snnkit.CubaLIF]
 
@@ -85,14 +86,15 @@ def test_readout_and_dropout_state_from_inference_mode_carries_into_training() -
     assert x.grad is not None and bool((x.grad[:, d.mask != 0] > 0).all())
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
 @pytest.mark.parametrize("cls", NEURONS)
-def test_checkpoint_recomputes_from_the_state_the_forward_started_from(cls) -> None:
+def test_checkpoint_recomputes_from_the_state_the_forward_started_from(cls, backend: str) -> None:
     torch.manual_seed(1)
     lin = nn.Linear(4, 4).double()
     x0, x = torch.randn(3, 2, 4, dtype=torch.float64) * 2, torch.randn(5, 2, 4, dtype=torch.float64) * 2
 
     def grads(run) -> tuple:
-        n = cls(backend="reference").double()
+        n = cls(backend=backend).double()
         block = nn.Sequential(TimeDistributed(lin), n)
         with torch.no_grad():
             block(x0)  # a membrane carried into the checkpointed call
@@ -137,7 +139,6 @@ def test_torch_func_vmap_and_grad_match_a_loop(backend: str) -> None:
 
 def test_fused_backend_under_vmap_is_a_clear_error() -> None:
     from snnkit import functional as F
-    from tests.conftest import CPU_BACKENDS
 
     if "cpu" not in CPU_BACKENDS:
         pytest.skip("the fused CPU kernel is unavailable here")
