@@ -177,3 +177,21 @@ def test_dtype_conversion_converts_the_kept_state(cls) -> None:
     r(torch.rand(3, 2, 4))
     r.double()
     assert r.v.dtype == torch.float64 and all(t.dtype == torch.float64 for t in r._stats[:3]) and r._stats[3] == 3
+
+
+def test_checkpoint_per_chunk_of_time_steps_gives_the_full_gradients() -> None:
+    # the memory-saving pattern: checkpoint each chunk of T, the state carried from chunk to chunk
+    lin = nn.Linear(4, 4).double()
+    x = torch.randn(12, 3, 4, dtype=torch.float64) * 2
+
+    def grads(run) -> list:
+        torch.manual_seed(5)
+        block = nn.Sequential(TimeDistributed(lin), snnkit.PLIF().double(), TimeDistributed(nn.Linear(4, 4).double()),
+                              snnkit.CubaLIF(du=0.3, dv=0.2, v_threshold=0.5).double())
+        lin.zero_grad()
+        out = torch.cat([run(block, c) for c in x.split(4)])
+        (out * torch.arange(out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        return [lin.weight.grad.clone(), block[1].w.grad.clone(), block[2].module.weight.grad.clone()]
+
+    for a, b in zip(grads(snnkit.checkpoint), grads(lambda b, z: b(z))):
+        assert torch.allclose(a, b, rtol=1e-12, atol=1e-12)
