@@ -7,7 +7,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from . import data, encoding, functional, layers, surrogate
-from .base import StatefulModule, reset, set_step_mode
+from .base import StatefulModule, checkpoint, reset, set_step_mode
 from .neurons import IF, LIF, PLIF, CubaLIF
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "StatefulModule",
     "reset",
     "set_step_mode",
+    "checkpoint",
     "IF",
     "LIF",
     "PLIF",

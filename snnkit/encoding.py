@@ -398,6 +398,8 @@ class MembraneReadout(StatefulModule):
     steps, or a sequence split into several calls, give the same result as one multi-step call.
     """
 
+    _state_attrs = ("v", "_stats")
+
     def __init__(self, tau: float = 2.0, mode: str = "sequence", decay_input: bool = True, step_mode: str = "m") -> None:
         super().__init__(step_mode)
         self.tau = _check_readout(tau, mode, "MembraneReadout")
@@ -418,6 +420,7 @@ class MembraneReadout(StatefulModule):
         if self.v is not None and tuple(self.v.shape) != tuple(x.shape[1:]):
             raise ValueError(f"MembraneReadout: state has shape {tuple(self.v.shape)} but the input needs "
                              f"{tuple(x.shape[1:])}; call snnkit.reset(net) between batches")
+        self._thaw_state()
         v_seq = membrane_readout(x, self.tau, "sequence", self.v, self.decay_input)
         self.v = v_seq[-1]
         vmax, vmin, vsum, n = v_seq.amax(0), v_seq.amin(0), v_seq.sum(0), v_seq.shape[0]

@@ -321,6 +321,8 @@ class TemporalDropout(StatefulModule):
     A fresh mask per time step would average the dropout away over T.
     """
 
+    _state_attrs = ("mask",)
+
     def __init__(self, p: float = 0.5, generator: Optional[torch.Generator] = None, step_mode: str = "m") -> None:
         super().__init__(step_mode)
         _check_p(p, "TemporalDropout")
@@ -343,6 +345,7 @@ class TemporalDropout(StatefulModule):
             shape = x.shape
         if not self.training or self.p == 0.0:
             return x
+        self._thaw_state()
         if self.mask is None:
             self.mask = dropout_mask(shape, self.p, dtype=x.dtype, device=x.device, generator=self.generator)
         elif self.mask.shape != shape:

@@ -24,6 +24,8 @@ __all__ = ["IF", "LIF", "PLIF", "CubaLIF"]
 class _Neuron(StatefulModule):
     """Shared plumbing: step modes, state storage, argument checks."""
 
+    _state_attrs = ("v",)
+
     def __init__(
         self, v_threshold: float, v_reset: Optional[float], surrogate: Union[str, _sg.Surrogate],
         detach_reset: bool, step_mode: str, backend: str, graded: bool,
@@ -56,6 +58,7 @@ class _Neuron(StatefulModule):
         if self.step_mode == "s" and x.ndim < 1:
             raise ValueError(f"{type(self).__name__}: single-step input must be [B, ...], got a scalar")
         self._check_kept_state(x if self.step_mode == "m" else x.unsqueeze(0))
+        self._thaw_state()
         if self.step_mode == "m":
             return self._multistep(x)
         return self._multistep(x.unsqueeze(0))[0]
@@ -143,6 +146,8 @@ class CubaLIF(_Neuron):
     ``u = u*(1-du) + x; v = v*(1-dv) + u + bias; spike where v > v_threshold; v = 0 after a spike``.
     A trained CubaLIF maps onto a Lava ``LIF(du, dv, vth, bias_mant)`` without change.
     """
+
+    _state_attrs = ("u", "v")
 
     def __init__(self, du: float = 1.0, dv: float = 0.5, v_threshold: float = 1.0, bias: float = 0.0,
                  detach_reset: bool = False, surrogate: Union[str, _sg.Surrogate] = _sg.ATan(),

@@ -169,13 +169,19 @@ def get(name: Any = "atan", **params: float) -> Surrogate:
 
 
 class _SpikeFn(torch.autograd.Function):
+    """Heaviside forward, ``derivative`` backward; written with ``setup_context`` so vmap/grad/jacrev work."""
+
+    generate_vmap_rule = True
+
     @staticmethod
-    def forward(
-        ctx: Any, x: torch.Tensor, derivative: Callable[[torch.Tensor], torch.Tensor], strict: bool
-    ) -> torch.Tensor:
+    def forward(x: torch.Tensor, derivative: Callable[[torch.Tensor], torch.Tensor], strict: bool) -> torch.Tensor:
+        return (x > 0).to(x.dtype) if strict else heaviside(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: Tuple[Any, ...], output: torch.Tensor) -> None:
+        x, derivative, _ = inputs
         ctx.save_for_backward(x)
         ctx.derivative = derivative
-        return (x > 0).to(x.dtype) if strict else heaviside(x)
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> Tuple[torch.Tensor, None, None]:

@@ -47,7 +47,7 @@ def _lif_family(
     check_threshold(v_threshold, v_reset, name)
     v_init = 0.0 if v_reset is None else v_reset
     v0 = check_state(v0, x, "v0", name, fill=v_init)
-    impl = resolve_backend(backend, x, name, surrogate.code)
+    impl = resolve_backend(backend, x, name, surrogate.code, v0, k)
     if impl == "reference":
         return ref(v0)
     from ..kernels import ops_for
@@ -171,7 +171,7 @@ def cuba_lif_multistep(
     u0 = check_state(None if state is None else state[0], x, "state[0] (u)", name, fill=0.0)
     v0 = check_state(None if state is None else state[1], x, "state[1] (v)", name, fill=0.0)
     sg = _sg.get(surrogate)
-    impl = resolve_backend(backend, x, name, sg.code)
+    impl = resolve_backend(backend, x, name, sg.code, u0, v0)
     if impl == "reference":
         s, u, v = reference.cuba_multistep(x, u0, v0, du, dv, v_threshold, bias, sg, detach_reset, graded)
         return s, (u, v)

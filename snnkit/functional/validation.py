@@ -60,11 +60,19 @@ def check_threshold(v_threshold: object, v_reset: Optional[object], fn: str) -> 
         raise ValueError(f"{fn}: v_threshold ({v_threshold}) must be above v_reset ({v_reset})")
 
 
-def resolve_backend(backend: object, x: Tensor, fn: str, surrogate_code: int = 0) -> str:
+def _under_functorch(tensors: tuple) -> bool:
+    """True when a tensor is wrapped by a torch.func transform (vmap, grad, jacrev, ...)."""
+    wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)
+    return wrapped is not None and any(isinstance(t, Tensor) and wrapped(t) for t in tensors)
+
+
+def resolve_backend(backend: object, x: Tensor, fn: str, surrogate_code: int = 0, *others: Optional[Tensor]) -> str:
     """Map ``auto`` to the fastest backend usable for ``x``; check an explicit choice is usable.
 
     A user-defined surrogate (``code < 0``) is unknown to the fused kernels: ``auto`` then
-    runs the reference loop, and an explicit fused backend is an error.
+    runs the reference loop, and an explicit fused backend is an error. So it is under a
+    ``torch.func`` transform (``vmap``, ``grad``, ...) of ``x`` or of the ``others`` (state,
+    PLIF's ``w``): the fused kernels read raw memory, which a transformed tensor does not have.
     """
     from ..kernels import cpu, triton as triton_kernels, triton_available
 
@@ -75,6 +83,11 @@ def resolve_backend(backend: object, x: Tensor, fn: str, surrogate_code: int = 0
     if surrogate_code < 0:
         raise ValueError(f"{fn}: backend={backend!r} supports only snnkit's built-in surrogates; "
                          "use backend='reference' (or 'auto') for a custom surrogate")
+    if _under_functorch((x,) + others):
+        if backend == "auto":
+            return "reference"
+        raise ValueError(f"{fn}: backend={backend!r} cannot run under torch.func transforms (vmap, grad, jacrev, ...); "
+                         "use backend='reference' (or 'auto', which picks it there)")
     if backend == "cpu":
         if x.device.type != "cpu":
             raise ValueError(f"{fn}: backend='cpu' needs a CPU tensor, x is on {x.device}")
