@@ -2,8 +2,9 @@
 
 A cache file is ``<cache dir>/<dataset>-<split>-<key[:20]>.h5``; the key is the SHA-256 of a
 JSON record holding the dataset name, split, every framing parameter, the split seed and ratio,
-simulator version and parameters (``digits_dvs``) and the path, size and mtime of every source
-file, so any change reads a different file and stale frames are never used. Files are written
+simulator version and parameters (``digits_dvs``), the path, size and mtime of every source
+file, and :data:`FRAMES_VERSION` (the version of snnkit's readers and framing code), so any
+change reads a different file and stale frames are never used. Files are written
 to a temporary name in the same directory and renamed only when complete, and a reader checks
 the stored key and completion mark, so an interrupted build is never read.
 
@@ -32,10 +33,15 @@ import torch
 from .._io import atomic_write
 from .housekeeping import building, mark_used
 
-__all__ = ["CACHE_FORMAT", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
+__all__ = ["CACHE_FORMAT", "FRAMES_VERSION", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
            "write_cache", "verify_cache", "CorruptCacheError", "FrameDataset"]
 
 CACHE_FORMAT = 1
+# Version of what the frames of a given file and setting are: bump it with any change to a reader
+# (neuromorphic.py), the framing (events.py) or the frame stream that changes stored frames, so every
+# existing cache misses and is rebuilt instead of serving frames the fixed code would not give.
+# 2: first keyed version (caches built before it may predate the gesture .npy fractional-ms fix).
+FRAMES_VERSION = 2
 IN_MEMORY_LIMIT = 256 << 20   # bytes of stored frames below which FrameDataset reads them all at once
 PathLike = Union[str, os.PathLike]
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -79,7 +85,9 @@ def cache_key(record: Dict[str, Any]) -> str:
 
 
 def _canonical(record: Dict[str, Any]) -> str:
-    return json.dumps({"cache_format": CACHE_FORMAT, **record}, sort_keys=True, default=str)
+    # the running code's versions win over any a record carries (a record read back from an older file)
+    return json.dumps({**record, "cache_format": CACHE_FORMAT, "frames_version": FRAMES_VERSION}, sort_keys=True,
+                      default=str)
 
 
 def cache_path(cache_dir: PathLike, dataset: str, split: str, record: Dict[str, Any]) -> Path:

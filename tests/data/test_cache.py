@@ -126,3 +126,21 @@ def test_uncached_frames_equal_cached(nmnist_root, tmp_path) -> None:
     assert len(live) == len(cached) and live.classes == cached.classes
     for i in (0, 7, 19):
         assert np.array_equal(live[i][0].numpy(), cached[i][0].numpy()) and live[i][1] == cached[i][1]
+
+
+def test_frames_version_is_in_the_key_so_a_reader_fix_misses_old_caches(nmnist_root, tmp_path, monkeypatch) -> None:
+    cache = tmp_path / "c"
+    old, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert old[0][0].sum().item() == 300
+    # a reader/framing fix: the frames change and FRAMES_VERSION is raised with it
+    real = D.Framing.__call__
+    monkeypatch.setattr(D.Framing, "__call__", lambda self, ev, s: real(self, ev, s) * 2)
+    monkeypatch.setattr(C, "FRAMES_VERSION", C.FRAMES_VERSION + 1)
+    new, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert new.path != old.path and new[0][0].sum().item() == 600
+    assert old.path.exists() and not C.is_valid(old.path, old.record)
+    # an old-version file under the new name (e.g. copied in) is rejected by its stored key, and rebuilt
+    new.path.unlink()
+    old.path.rename(new.path)
+    again, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert again.path == new.path and again[0][0].sum().item() == 600
