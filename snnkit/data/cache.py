@@ -21,9 +21,11 @@ int64 ``[N]``, ``names`` (sample names), ``skipped`` (names of unreadable sample
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -134,7 +136,7 @@ def write_cache(
     def _write(tmp: str) -> None:
         with h5py.File(tmp, "w") as f:
             frame_bytes = c * h * w * 4
-            store = _FrameStore(f, (c, h, w), max(1, min(int(chunk_frames), (8 << 20) // frame_bytes)))
+            store = _FrameStore(f, (c, h, w), max(1, min(int(chunk_frames), (8 << 20) // frame_bytes)), Path(path))
             offsets: List[int] = [0]
             labels: List[int] = []
             names: List[str] = []
@@ -156,6 +158,7 @@ def write_cache(
                     store.append(buf)
                     buf, buffered = [], 0
             store.append(buf)
+            _check_space(Path(path), 16 * len(offsets) + sum(len(n) + 16 for n in names + skipped))
             f.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64))
             f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
             f.create_dataset("names", data=np.asarray(names, dtype=object), dtype=h5py.string_dtype())
@@ -172,11 +175,32 @@ def write_cache(
         return atomic_write(path, _write)
 
 
+SPACE_MARGIN = 8 << 20   # bytes kept free beyond a block's size: HDF5 metadata and its chunk cache, written later
+
+
+def _check_space(path: Path, need: int) -> None:
+    """Refuse (``OSError`` ENOSPC naming the folder) a write of up to ``need`` bytes the disk has no room for.
+
+    Checked before HDF5 writes, because HDF5 that hits a full disk itself leaves its file in a
+    state where closing or freeing it crashes the process (a segfault; h5py issue #914).
+    """
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:   # no statvfs here: let the write itself report
+        return
+    if free < need + SPACE_MARGIN:
+        raise OSError(errno.ENOSPC, f"no room to write the frame cache {path.name} in {str(path.parent)!r}: "
+                      f"{free / 2**20:.1f} MiB free, the next block needs up to {(need + SPACE_MARGIN) / 2**20:.1f} MiB; "
+                      "free some space (snnkit data cache clear) or point cache_dir= / --cache-dir / $SNNKIT_DATA "
+                      "at a disk with room")
+
+
 class _FrameStore:
     """The ``frames`` dataset: uint16 counts (exact, 2 bytes) unless a value needs float32, which it then switches to."""
 
-    def __init__(self, f: Any, shape: Tuple[int, int, int], chunk_frames: int) -> None:
-        self.f, self.shape, self.chunk, self.dtype = f, shape, chunk_frames, np.dtype(np.uint16)
+    def __init__(self, f: Any, shape: Tuple[int, int, int], chunk_frames: int, path: Path) -> None:
+        self.f, self.shape, self.chunk, self.dtype, self.path = f, shape, chunk_frames, np.dtype(np.uint16), path
+        _check_space(path, 0)
         self.dset = self._create(self.dtype)
 
     def _create(self, dtype: Any) -> Any:
@@ -191,11 +215,13 @@ class _FrameStore:
         if self.dtype == np.uint16:
             exact = block.size == 0 or (block.min() >= 0 and block.max() <= 65535 and np.array_equal(block, np.round(block)))
             if not exact:  # promote what is stored so far, then go on in float32
+                _check_space(self.path, (self.dset.size + block.size) * 4)
                 old = self.dset[()]
                 del self.f["frames"]
                 self.dtype = np.dtype(np.float32)
                 self.dset = self._create(self.dtype)
                 self._write(old.astype(np.float32))
+        _check_space(self.path, block.size * self.dtype.itemsize)   # stored uncompressed at worst
         self._write(block.astype(self.dtype))
 
     def _write(self, block: np.ndarray) -> None:

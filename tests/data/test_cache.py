@@ -144,3 +144,20 @@ def test_frames_version_is_in_the_key_so_a_reader_fix_misses_old_caches(nmnist_r
     old.path.rename(new.path)
     again, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
     assert again.path == new.path and again[0][0].sum().item() == 600
+
+
+def test_full_disk_is_refused_before_hdf5_writes_with_a_clear_error(tmp_path, monkeypatch) -> None:
+    import errno
+    from collections import namedtuple
+
+    # HDF5 itself hitting ENOSPC leaves a file whose close/free segfaults (h5py #914): the writer must stop first
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(C.shutil, "disk_usage", lambda p: usage(1 << 40, 0, C.SPACE_MARGIN + 1000))
+    frames = [("a", 0, np.ones((4, 2, 8, 8))), ("b", 1, np.ones((4, 2, 8, 8)))]   # 1024 values: 2 KiB as uint16
+    with pytest.raises(OSError, match=r"no room to write the frame cache x\.h5 .*SNNKIT_DATA") as e:
+        C.write_cache(tmp_path / "x.h5", {"a": 1}, iter(frames), 2, (2, 8, 8), progress=False)
+    assert e.value.errno == errno.ENOSPC
+    assert [p.name for p in tmp_path.iterdir() if p.name != H.LOCK_NAME] == []    # no final file, no temporary
+    monkeypatch.setattr(C.shutil, "disk_usage", lambda p: usage(1 << 40, 0, C.SPACE_MARGIN + 2048))
+    path = C.write_cache(tmp_path / "x.h5", {"a": 1}, iter(frames), 2, (2, 8, 8), progress=False)
+    assert C.FrameDataset(path, ["n", "y"])[1][0].sum().item() == 512
