@@ -161,3 +161,37 @@ def test_full_disk_is_refused_before_hdf5_writes_with_a_clear_error(tmp_path, mo
     monkeypatch.setattr(C.shutil, "disk_usage", lambda p: usage(1 << 40, 0, C.SPACE_MARGIN + 2048))
     path = C.write_cache(tmp_path / "x.h5", {"a": 1}, iter(frames), 2, (2, 8, 8), progress=False)
     assert C.FrameDataset(path, ["n", "y"])[1][0].sum().item() == 512
+
+
+def test_concurrent_loads_build_a_cache_once_and_the_other_reads_it(nmnist_root, tmp_path, monkeypatch) -> None:
+    import threading
+
+    cache = tmp_path / "c"
+    checked = threading.Semaphore(0)      # released on each validity check of a train cache
+    real_valid, real_frame = D.is_valid, D.Framing.__call__
+    framed = {"n": 0}
+
+    def is_valid(path, record):
+        if "-train-" in Path(path).name:
+            checked.release()
+        return real_valid(path, record)
+
+    def frame(self, ev, sensor_size):
+        if framed["n"] == 0:              # the first builder waits until the second load has looked for the cache
+            assert checked.acquire(timeout=30) and checked.acquire(timeout=30)
+        framed["n"] += 1
+        return real_frame(self, ev, sensor_size)
+
+    monkeypatch.setattr(D, "is_valid", is_valid)
+    monkeypatch.setattr(D.Framing, "__call__", frame)
+    out: list = []
+    loads = [threading.Thread(target=lambda: out.append(D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4,
+                                                             progress=False, splits=("train",))[0])) for _ in range(2)]
+    for t in loads:
+        t.start()
+    for t in loads:
+        t.join()
+    assert len(out) == 2 and out[0].path == out[1].path
+    assert framed["n"] == 20              # the 20 training samples framed once, not once per load
+    assert [p.name for p in cache.iterdir() if p.name != H.LOCK_NAME] == [out[0].path.name]   # no lock file left
+    assert all(ds[0][0].sum().item() == 300 for ds in out)
