@@ -14,6 +14,7 @@ A build first removes temporary files of builds that were killed in the same fol
 
 Layout: ``frames`` ``[sum T_i, C, H, W]`` event counts, uint16 (float32 if a count does not fit),
 lzf-compressed in chunks of one sample (T frames) when all samples have T frames, else one frame,
+with fletcher32 checksums (as ``offsets`` and ``labels``; the metadata has HDF5's own, ``libver="latest"``),
 ``offsets`` int64 ``[N + 1]`` (sample i is ``frames[offsets[i]:offsets[i + 1]]``), ``labels``
 int64 ``[N]``, ``names`` (sample names), ``skipped`` (names of unreadable samples left out with
 ``on_error="skip"``); attributes ``key``, ``record`` (the JSON), ``format``, ``complete``.
@@ -134,7 +135,7 @@ def write_cache(
     c, h, w = (int(v) for v in frame_shape)
 
     def _write(tmp: str) -> None:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver="latest") as f:   # "latest": checksummed metadata
             frame_bytes = c * h * w * 4
             store = _FrameStore(f, (c, h, w), max(1, min(int(chunk_frames), (8 << 20) // frame_bytes)), Path(path))
             offsets: List[int] = [0]
@@ -159,8 +160,8 @@ def write_cache(
                     buf, buffered = [], 0
             store.append(buf)
             _check_space(Path(path), 16 * len(offsets) + sum(len(n) + 16 for n in names + skipped))
-            f.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64))
-            f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+            f.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64), fletcher32=True)
+            f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64), fletcher32=True)
             f.create_dataset("names", data=np.asarray(names, dtype=object), dtype=h5py.string_dtype())
             f.create_dataset("skipped", data=np.asarray(skipped, dtype=object), dtype=h5py.string_dtype())
             f.attrs["record"] = _canonical(record)
@@ -206,7 +207,7 @@ class _FrameStore:
     def _create(self, dtype: Any) -> Any:
         c, h, w = self.shape
         return self.f.create_dataset("frames", shape=(0, c, h, w), maxshape=(None, c, h, w), dtype=dtype,
-                                     chunks=(self.chunk, c, h, w), compression="lzf", shuffle=True)
+                                     chunks=(self.chunk, c, h, w), compression="lzf", shuffle=True, fletcher32=True)
 
     def append(self, buf: List[np.ndarray]) -> None:
         if not buf:
@@ -245,7 +246,7 @@ def _named_read_errors(path: Path) -> Iterator[None]:
     """Turn h5py's read errors into one line naming the cache file and the fix (it is rebuilt on the next load)."""
     try:
         yield
-    except (OSError, KeyError) as e:
+    except (OSError, KeyError, ValueError) as e:   # ValueError: e.g. undecodable names or record (UnicodeDecodeError)
         if isinstance(e, CorruptCacheError):
             raise
         raise CorruptCacheError(path, str(e)) from None
@@ -260,7 +261,8 @@ def verify_cache(path: PathLike) -> None:
         step = max(1, (64 << 20) // max(1, dset.dtype.itemsize * int(np.prod(dset.shape[1:]))))
         for a in range(0, dset.shape[0], step):
             dset[a:a + step]
-        f["offsets"][()], f["labels"][()], f["names"][()], f["skipped"][()]
+        f["offsets"][()], f["labels"][()], json.loads(f.attrs["record"])
+        [s.decode() if isinstance(s, bytes) else str(s) for k in ("names", "skipped") for s in f[k][()]]
 
 
 class FrameDataset(torch.utils.data.Dataset):

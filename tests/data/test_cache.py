@@ -195,3 +195,34 @@ def test_concurrent_loads_build_a_cache_once_and_the_other_reads_it(nmnist_root,
     assert framed["n"] == 20              # the 20 training samples framed once, not once per load
     assert [p.name for p in cache.iterdir() if p.name != H.LOCK_NAME] == [out[0].path.name]   # no lock file left
     assert all(ds[0][0].sum().item() == 300 for ds in out)
+
+
+@pytest.mark.parametrize("where", ["frames", "labels"])
+def test_overwritten_bytes_are_detected_never_read_as_frames(tmp_path, where) -> None:
+    rng = np.random.default_rng(0)
+    frames = [(f"s{i}", i % 3, rng.poisson(1.0, (4, 2, 8, 8))) for i in range(6)]
+    path = C.write_cache(tmp_path / "x.h5", {"a": 1}, iter(frames), 6, (2, 8, 8), progress=False, chunk_frames=4)
+    with h5py.File(path, "r") as f:   # where the dataset's bytes lie in the file
+        dset = f[where]
+        chunk = dset.id.get_chunk_info(0) if dset.chunks else None
+        start, size = (chunk.byte_offset, chunk.size) if chunk else (dset.id.get_offset(), dset.id.get_storage_size())
+    raw = bytearray(path.read_bytes())
+    raw[start + size // 2] ^= 0x55                # one byte of the stored data changed (a disk or copy error)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(C.CorruptCacheError, match=r"x\.h5.* is corrupt"):
+        C.verify_cache(path)
+    with pytest.raises(C.CorruptCacheError, match=r"x\.h5.* is corrupt"):
+        ds = C.FrameDataset(path, ["a", "b", "c"], in_memory=False)
+        [ds[i] for i in range(len(ds))]
+
+
+def test_undecodable_names_are_a_corrupt_cache(tmp_path) -> None:
+    path = C.write_cache(tmp_path / "x.h5", {"a": 1}, iter([("a", 0, np.ones((1, 1, 2, 2)))]), 1, (1, 2, 2),
+                         progress=False)
+    with h5py.File(path, "a") as f:
+        del f["names"]
+        f.create_dataset("names", data=np.array([b"\xe0\x80"], dtype=object), dtype=h5py.string_dtype("ascii"))
+    with pytest.raises(C.CorruptCacheError, match="is corrupt"):
+        C.FrameDataset(path, ["n"])
+    with pytest.raises(C.CorruptCacheError, match="is corrupt"):
+        C.verify_cache(path)
