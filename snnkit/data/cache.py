@@ -234,10 +234,15 @@ class _FrameStore:
 class CorruptCacheError(OSError):
     """A frame cache file that cannot be read back; the message names the file and how to rebuild it."""
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path, reason: str, missing: bool = False) -> None:
         dataset = path.name.split("-")[0]
-        super().__init__(f"frame cache {str(path)!r} is corrupt ({reason}); delete it (snnkit data cache clear "
-                         f"{dataset}) and it is rebuilt on the next load")
+        if missing:   # not damage: the file went away (cache clear while training, another disk)
+            text = (f"frame cache {str(path)!r} is missing: it was removed after the dataset was loaded (e.g. by "
+                    "snnkit data cache clear); load the dataset again and it is rebuilt")
+        else:
+            text = (f"frame cache {str(path)!r} is corrupt ({reason}); delete it (snnkit data cache clear "
+                    f"{dataset}) and it is rebuilt on the next load")
+        super().__init__(text)
         self.path = path
 
 
@@ -249,7 +254,7 @@ def _named_read_errors(path: Path) -> Iterator[None]:
     except (OSError, KeyError, ValueError) as e:   # ValueError: e.g. undecodable names or record (UnicodeDecodeError)
         if isinstance(e, CorruptCacheError):
             raise
-        raise CorruptCacheError(path, str(e)) from None
+        raise CorruptCacheError(path, str(e), missing=getattr(e, "errno", None) == errno.ENOENT) from None
 
 
 def verify_cache(path: PathLike) -> None:
@@ -281,7 +286,7 @@ class FrameDataset(torch.utils.data.Dataset):
                  in_memory: Optional[bool] = None, name: str = "", split: str = "") -> None:
         import h5py
 
-        self.path = Path(path)
+        self.path = Path(path).absolute()   # workers, or the caller after a chdir, open it lazily by this name
         self.classes = list(classes)
         self.augment = augment
         self.seed = int(seed)

@@ -226,3 +226,17 @@ def test_undecodable_names_are_a_corrupt_cache(tmp_path) -> None:
         C.FrameDataset(path, ["n"])
     with pytest.raises(C.CorruptCacheError, match="is corrupt"):
         C.verify_cache(path)
+
+
+def test_relative_cache_dir_survives_a_chdir_and_a_removed_file_is_called_missing(nmnist_root, tmp_path,
+                                                                                  monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    train, _ = D.load("n_mnist", root=nmnist_root, cache_dir="rel", frames=4, progress=False, in_memory=False)
+    assert train.path == tmp_path / "rel" / train.path.name
+    monkeypatch.chdir(nmnist_root)               # e.g. a script that moves into its run folder after loading
+    assert train[0][0].sum().item() == 300       # streamed from disk by its full name
+    again, _ = D.load("n_mnist", root=nmnist_root, cache_dir=tmp_path / "rel", frames=4, progress=False,
+                      in_memory=False)
+    again.path.unlink()                          # e.g. snnkit data cache clear while a run still reads it
+    with pytest.raises(C.CorruptCacheError, match="is missing: it was removed after the dataset was loaded"):
+        again[0]
