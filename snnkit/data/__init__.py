@@ -25,6 +25,7 @@ from .cache import FrameDataset, cache_path, default_cache_dir, is_valid, sample
 from .collate import TimeMajorCollate, collate_time_major, make_loader
 from .digits_dvs import DigitsDVS, DVSSimParams, simulate, simulate_batch
 from .events import CONVENTIONS, EVENT_DTYPE, SPLIT_BY, Framing, _check_choice, bin_index, make_events, resize_events, to_frames
+from .housekeeping import build_lock
 from .neuromorphic import LAYOUTS, SOURCES, EventFiles, SampleError
 from .static import FASHION_LAYOUT, FASHION_SOURCE, StaticFrames
 
@@ -357,11 +358,14 @@ def _record(src: Any, framing: Framing, on_error: str) -> Dict[str, Any]:
 def _ensure_cache(src: Any, framing: Framing, cache_dir: Any, on_error: str, progress: bool) -> Path:
     record = _record(src, framing, on_error)
     path = cache_path(default_cache_dir(cache_dir), src.name, src.split, record)
-    if not is_valid(path, record):
-        w, h, p = framing.sensor_size(src.sensor_size)
-        write_cache(path, record, _frame_stream(src, framing, on_error), len(src), (p, h, w),
-                    desc=f"{src.name}/{src.split} frames", progress=progress,
-                    chunk_frames=framing.n_bins if framing.fixed_length else 1)
+    if is_valid(path, record):
+        return path
+    with build_lock(path):   # concurrent loads (torchrun ranks) build once: the others wait here, then read it
+        if not is_valid(path, record):
+            w, h, p = framing.sensor_size(src.sensor_size)
+            write_cache(path, record, _frame_stream(src, framing, on_error), len(src), (p, h, w),
+                        desc=f"{src.name}/{src.split} frames", progress=progress,
+                        chunk_frames=framing.n_bins if framing.fixed_length else 1)
     return path
 
 

@@ -2,8 +2,9 @@
 
 A cache file is ``<cache dir>/<dataset>-<split>-<key[:20]>.h5``; the key is the SHA-256 of a
 JSON record holding the dataset name, split, every framing parameter, the split seed and ratio,
-simulator version and parameters (``digits_dvs``) and the path, size and mtime of every source
-file, so any change reads a different file and stale frames are never used. Files are written
+simulator version and parameters (``digits_dvs``), the path, size and mtime of every source
+file, and :data:`FRAMES_VERSION` (the version of snnkit's readers and framing code), so any
+change reads a different file and stale frames are never used. Files are written
 to a temporary name in the same directory and renamed only when complete, and a reader checks
 the stored key and completion mark, so an interrupted build is never read.
 
@@ -13,6 +14,7 @@ A build first removes temporary files of builds that were killed in the same fol
 
 Layout: ``frames`` ``[sum T_i, C, H, W]`` event counts, uint16 (float32 if a count does not fit),
 lzf-compressed in chunks of one sample (T frames) when all samples have T frames, else one frame,
+with fletcher32 checksums (as ``offsets`` and ``labels``; the metadata has HDF5's own, ``libver="latest"``),
 ``offsets`` int64 ``[N + 1]`` (sample i is ``frames[offsets[i]:offsets[i + 1]]``), ``labels``
 int64 ``[N]``, ``names`` (sample names), ``skipped`` (names of unreadable samples left out with
 ``on_error="skip"``); attributes ``key``, ``record`` (the JSON), ``format``, ``complete``.
@@ -20,9 +22,11 @@ int64 ``[N]``, ``names`` (sample names), ``skipped`` (names of unreadable sample
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -32,10 +36,15 @@ import torch
 from .._io import atomic_write
 from .housekeeping import building, mark_used
 
-__all__ = ["CACHE_FORMAT", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
+__all__ = ["CACHE_FORMAT", "FRAMES_VERSION", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
            "write_cache", "verify_cache", "CorruptCacheError", "FrameDataset"]
 
 CACHE_FORMAT = 1
+# Version of what the frames of a given file and setting are: bump it with any change to a reader
+# (neuromorphic.py), the framing (events.py) or the frame stream that changes stored frames, so every
+# existing cache misses and is rebuilt instead of serving frames the fixed code would not give.
+# 2: first keyed version (caches built before it may predate the gesture .npy fractional-ms fix).
+FRAMES_VERSION = 2
 IN_MEMORY_LIMIT = 256 << 20   # bytes of stored frames below which FrameDataset reads them all at once
 PathLike = Union[str, os.PathLike]
 Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
@@ -79,7 +88,9 @@ def cache_key(record: Dict[str, Any]) -> str:
 
 
 def _canonical(record: Dict[str, Any]) -> str:
-    return json.dumps({"cache_format": CACHE_FORMAT, **record}, sort_keys=True, default=str)
+    # the running code's versions win over any a record carries (a record read back from an older file)
+    return json.dumps({**record, "cache_format": CACHE_FORMAT, "frames_version": FRAMES_VERSION}, sort_keys=True,
+                      default=str)
 
 
 def cache_path(cache_dir: PathLike, dataset: str, split: str, record: Dict[str, Any]) -> Path:
@@ -124,9 +135,9 @@ def write_cache(
     c, h, w = (int(v) for v in frame_shape)
 
     def _write(tmp: str) -> None:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", libver="latest") as f:   # "latest": checksummed metadata
             frame_bytes = c * h * w * 4
-            store = _FrameStore(f, (c, h, w), max(1, min(int(chunk_frames), (8 << 20) // frame_bytes)))
+            store = _FrameStore(f, (c, h, w), max(1, min(int(chunk_frames), (8 << 20) // frame_bytes)), Path(path))
             offsets: List[int] = [0]
             labels: List[int] = []
             names: List[str] = []
@@ -148,8 +159,9 @@ def write_cache(
                     store.append(buf)
                     buf, buffered = [], 0
             store.append(buf)
-            f.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64))
-            f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+            _check_space(Path(path), 16 * len(offsets) + sum(len(n) + 16 for n in names + skipped))
+            f.create_dataset("offsets", data=np.asarray(offsets, dtype=np.int64), fletcher32=True)
+            f.create_dataset("labels", data=np.asarray(labels, dtype=np.int64), fletcher32=True)
             f.create_dataset("names", data=np.asarray(names, dtype=object), dtype=h5py.string_dtype())
             f.create_dataset("skipped", data=np.asarray(skipped, dtype=object), dtype=h5py.string_dtype())
             f.attrs["record"] = _canonical(record)
@@ -164,17 +176,38 @@ def write_cache(
         return atomic_write(path, _write)
 
 
+SPACE_MARGIN = 8 << 20   # bytes kept free beyond a block's size: HDF5 metadata and its chunk cache, written later
+
+
+def _check_space(path: Path, need: int) -> None:
+    """Refuse (``OSError`` ENOSPC naming the folder) a write of up to ``need`` bytes the disk has no room for.
+
+    Checked before HDF5 writes, because HDF5 that hits a full disk itself leaves its file in a
+    state where closing or freeing it crashes the process (a segfault; h5py issue #914).
+    """
+    try:
+        free = shutil.disk_usage(path.parent).free
+    except OSError:   # no statvfs here: let the write itself report
+        return
+    if free < need + SPACE_MARGIN:
+        raise OSError(errno.ENOSPC, f"no room to write the frame cache {path.name} in {str(path.parent)!r}: "
+                      f"{free / 2**20:.1f} MiB free, the next block needs up to {(need + SPACE_MARGIN) / 2**20:.1f} MiB; "
+                      "free some space (snnkit data cache clear) or point cache_dir= / --cache-dir / $SNNKIT_DATA "
+                      "at a disk with room")
+
+
 class _FrameStore:
     """The ``frames`` dataset: uint16 counts (exact, 2 bytes) unless a value needs float32, which it then switches to."""
 
-    def __init__(self, f: Any, shape: Tuple[int, int, int], chunk_frames: int) -> None:
-        self.f, self.shape, self.chunk, self.dtype = f, shape, chunk_frames, np.dtype(np.uint16)
+    def __init__(self, f: Any, shape: Tuple[int, int, int], chunk_frames: int, path: Path) -> None:
+        self.f, self.shape, self.chunk, self.dtype, self.path = f, shape, chunk_frames, np.dtype(np.uint16), path
+        _check_space(path, 0)
         self.dset = self._create(self.dtype)
 
     def _create(self, dtype: Any) -> Any:
         c, h, w = self.shape
         return self.f.create_dataset("frames", shape=(0, c, h, w), maxshape=(None, c, h, w), dtype=dtype,
-                                     chunks=(self.chunk, c, h, w), compression="lzf", shuffle=True)
+                                     chunks=(self.chunk, c, h, w), compression="lzf", shuffle=True, fletcher32=True)
 
     def append(self, buf: List[np.ndarray]) -> None:
         if not buf:
@@ -183,11 +216,13 @@ class _FrameStore:
         if self.dtype == np.uint16:
             exact = block.size == 0 or (block.min() >= 0 and block.max() <= 65535 and np.array_equal(block, np.round(block)))
             if not exact:  # promote what is stored so far, then go on in float32
+                _check_space(self.path, (self.dset.size + block.size) * 4)
                 old = self.dset[()]
                 del self.f["frames"]
                 self.dtype = np.dtype(np.float32)
                 self.dset = self._create(self.dtype)
                 self._write(old.astype(np.float32))
+        _check_space(self.path, block.size * self.dtype.itemsize)   # stored uncompressed at worst
         self._write(block.astype(self.dtype))
 
     def _write(self, block: np.ndarray) -> None:
@@ -199,10 +234,15 @@ class _FrameStore:
 class CorruptCacheError(OSError):
     """A frame cache file that cannot be read back; the message names the file and how to rebuild it."""
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: Path, reason: str, missing: bool = False) -> None:
         dataset = path.name.split("-")[0]
-        super().__init__(f"frame cache {str(path)!r} is corrupt ({reason}); delete it (snnkit data cache clear "
-                         f"{dataset}) and it is rebuilt on the next load")
+        if missing:   # not damage: the file went away (cache clear while training, another disk)
+            text = (f"frame cache {str(path)!r} is missing: it was removed after the dataset was loaded (e.g. by "
+                    "snnkit data cache clear); load the dataset again and it is rebuilt")
+        else:
+            text = (f"frame cache {str(path)!r} is corrupt ({reason}); delete it (snnkit data cache clear "
+                    f"{dataset}) and it is rebuilt on the next load")
+        super().__init__(text)
         self.path = path
 
 
@@ -211,10 +251,10 @@ def _named_read_errors(path: Path) -> Iterator[None]:
     """Turn h5py's read errors into one line naming the cache file and the fix (it is rebuilt on the next load)."""
     try:
         yield
-    except (OSError, KeyError) as e:
+    except (OSError, KeyError, ValueError) as e:   # ValueError: e.g. undecodable names or record (UnicodeDecodeError)
         if isinstance(e, CorruptCacheError):
             raise
-        raise CorruptCacheError(path, str(e)) from None
+        raise CorruptCacheError(path, str(e), missing=getattr(e, "errno", None) == errno.ENOENT) from None
 
 
 def verify_cache(path: PathLike) -> None:
@@ -226,7 +266,8 @@ def verify_cache(path: PathLike) -> None:
         step = max(1, (64 << 20) // max(1, dset.dtype.itemsize * int(np.prod(dset.shape[1:]))))
         for a in range(0, dset.shape[0], step):
             dset[a:a + step]
-        f["offsets"][()], f["labels"][()], f["names"][()], f["skipped"][()]
+        f["offsets"][()], f["labels"][()], json.loads(f.attrs["record"])
+        [s.decode() if isinstance(s, bytes) else str(s) for k in ("names", "skipped") for s in f[k][()]]
 
 
 class FrameDataset(torch.utils.data.Dataset):
@@ -245,7 +286,7 @@ class FrameDataset(torch.utils.data.Dataset):
                  in_memory: Optional[bool] = None, name: str = "", split: str = "") -> None:
         import h5py
 
-        self.path = Path(path)
+        self.path = Path(path).absolute()   # workers, or the caller after a chdir, open it lazily by this name
         self.classes = list(classes)
         self.augment = augment
         self.seed = int(seed)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Union
 
-__all__ = ["CacheEntry", "LOCK_NAME", "building", "list_caches", "stale_temporaries", "remove_stale_temporaries",
+__all__ = ["CacheEntry", "LOCK_NAME", "building", "build_lock", "list_caches", "stale_temporaries", "remove_stale_temporaries",
            "select_caches", "remove_files", "mark_used"]
 
 PathLike = Union[str, os.PathLike]
@@ -75,6 +75,35 @@ def building(cache_dir: PathLike) -> Iterator[None]:
     remove_stale_temporaries(cache_dir)
     with _flock(cache_dir, "shared", blocking=True):
         yield
+
+
+@contextlib.contextmanager
+def build_lock(path: PathLike) -> Iterator[None]:
+    """Hold an exclusive lock for building cache file ``path``: concurrent loads (torchrun ranks) build it once.
+
+    The others wait, then find it built. Only an economy, never needed for correctness (writes
+    are atomic): where ``flock`` does not work, or the folder cannot be written, it locks nothing.
+    """
+    path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:   # the build itself reports an unwritable folder, naming it
+        yield
+        return
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except (ImportError, OSError):   # pragma: no cover - not POSIX, or a file system without flock
+            pass
+        yield
+    finally:
+        with contextlib.suppress(OSError):   # a waiter then holds the unlinked file's lock: harmless, it re-checks
+            os.unlink(lock)
+        os.close(fd)
 
 
 def stale_temporaries(cache_dir: PathLike) -> Optional[List[Path]]:

@@ -83,7 +83,10 @@ class StaticFrames(torch.utils.data.Dataset):
 
     def __getitem__(self, key: Any) -> Tuple[torch.Tensor, int]:
         index, epoch = key if isinstance(key, tuple) else (key, self.epoch)
-        index = int(index)
+        n = len(self)
+        if not -n <= int(index) < n:
+            raise IndexError(f"{self.name or 'dataset'}: index {index} out of range for {n} samples")
+        index = int(index) % n   # ds[-1] is ds[n - 1], augmentation draw included
         # a copy, not an expanded view of the stored images: editing x in place must not change the dataset
         x = self.images[index][None, None].expand(self.T, 1, *self.images.shape[1:]).clone()
         if self.augment is not None:

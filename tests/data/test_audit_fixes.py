@@ -48,8 +48,10 @@ def test_make_loader_on_subset_gives_new_draws_each_epoch(nmnist_root, tmp_path)
         assert torch.equal(got, want)
 
 
-FRAMES_KEY = "f10be8bc1434cf724502b05bafa214d46c0f542064863582814e77f083a6bb9f"   # computed before the change
-TIME_KEY = "d266aa1dd133b3db528426ca15a656e23aeb9f942e49265fa1edc3f992ffdb5e"
+# Pinned keys: only a FRAMES_VERSION (or CACHE_FORMAT) raise may move them. Under FRAMES_VERSION 1 (unkeyed) they
+# were f10be8bc1434... and d266aa1dd133...
+FRAMES_KEY = "215e27c4b8c1e0a6c18e02b460c5d2613bcf3341029f1b47c4163be831992142"
+TIME_KEY = "ade132f7a3d72c180f2106244d799babb595aba121bd1afbc18461ee10ed740c"
 
 
 def _key(f: Framing) -> str:
@@ -58,6 +60,9 @@ def _key(f: Framing) -> str:
 
 
 def test_frames_by_number_keeps_its_cache_key() -> None:
+    from snnkit.data.cache import CACHE_FORMAT, FRAMES_VERSION
+
+    assert (FRAMES_VERSION, CACHE_FORMAT) == (2, 1)   # the versions these keys were computed under
     assert _key(Framing(n_bins=4)) == FRAMES_KEY
     assert _key(Framing(n_bins=10, split_by="time", convention="tonic", size=(17, 17))) == TIME_KEY
 

@@ -85,3 +85,18 @@ def test_paper_augment_is_flip_and_roll() -> None:
     assert seen_flip
     with pytest.raises(ValueError, match="augment must be"):
         D.load("digits", augment="mixup")
+
+
+def test_resumed_loader_shuffles_epoch_k_as_an_uninterrupted_run(nmnist_root) -> None:
+    train, _ = D.load("n_mnist", root=nmnist_root, frames=4, augment=True, progress=False)
+    loader = make_loader(train, 5, shuffle=True, seed=4)
+    run = [[b for b in loader] for _ in range(3)]                   # epochs 0, 1, 2 of one run
+    resumed = list(make_loader(train, 5, shuffle=True, seed=4, start_epoch=2))
+    assert all(torch.equal(a[1], b[1]) and torch.equal(a[0], b[0]) for a, b in zip(run[2], resumed))
+    assert not torch.equal(torch.cat([b[1] for b in run[0]]), torch.cat([b[1] for b in run[2]]))
+    # a dataset without epoch keys (no augmentation draws) is shuffled per epoch the same way
+    plain = torch.utils.data.TensorDataset(torch.arange(20.0)[:, None], torch.arange(20))
+    order = [torch.cat([y for _, y in make_loader(plain, 4, shuffle=True, seed=4, start_epoch=e)]) for e in (0, 1)]
+    going = make_loader(plain, 4, shuffle=True, seed=4)
+    assert [torch.cat([y for _, y in going]).tolist() for _ in (0, 1)] == [o.tolist() for o in order]
+    assert sorted(order[1].tolist()) == list(range(20)) and order[0].tolist() != order[1].tolist()

@@ -75,3 +75,15 @@ def test_static_digits_share_the_digits_dvs_split() -> None:
     assert x.shape == (3, 1, 8, 8) and x.max() <= 1
     ev_train, _ = D.load("digits_dvs")
     assert np.array_equal(train.targets, ev_train.targets)
+
+
+def test_negative_index_is_the_same_sample_and_augmentation_draw() -> None:
+    import torch
+
+    train, _ = D.load("digits", frames=2, augment=True)
+    n = len(train)
+    for epoch in (0, 3):   # FrameDataset's rule: ds[-1] is ds[n - 1], draw included
+        assert torch.equal(train[(-1, epoch)][0], train[(n - 1, epoch)][0])
+    assert train[-1][1] == train[n - 1][1]
+    with pytest.raises(IndexError, match="index 1437 out of range for 1437"):
+        train[n]
