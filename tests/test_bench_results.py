@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def test_results_file_rules(tmp_path, capsys) -> None:
     assert rf.path is None and rf.changed == ["--quick", "--checkpoint"]
     assert rf.save({"a": 1}) is None and "results not written: --quick, --checkpoint differ" in capsys.readouterr().out
     rf = _common.results_file(ap, ap.parse_args(["--quick", "--results", str(tmp_path / "q.json")]), "x")
-    assert rf.save({"a": 1}) == tmp_path / "q.json" and (tmp_path / "q.json").read_text() == '{\n  "a": 1\n}'
+    assert rf.save({"a": 1}) == tmp_path / "q.json"
+    assert json.loads((tmp_path / "q.json").read_text()) == {"args": {"quick": True, "checkpoint": None}, "a": 1,
+                                                             "non_default_options": ["--quick"]}
     with pytest.raises(SystemExit):  # a directory is refused before the run, not by the write at its end
         _common.results_file(ap, ap.parse_args(["--results", str(tmp_path)]), "x")
     assert "that is a directory; give a file name" in capsys.readouterr().err
@@ -78,6 +81,8 @@ def test_lava_speed_with_a_checkpoint_leaves_the_committed_results_alone(tmp_pat
     ("energy_report", ["--samples", "0"], "argument --samples: must be an integer >= 1"),
     ("lava_speed", ["--samples", "0"], "argument --samples: must be an integer >= 1"),
     ("spikegpt_energy", ["--eval-batch", "0"], "argument --eval-batch: must be an integer >= 1"),
+    ("spikegpt_energy", ["--text", "no/such.txt"], "--text no/such.txt: no such file"),
+    ("energy_report", ["--checkpoint", "no/such.pt"], "--checkpoint no/such.pt: no such file"),
 ])
 def test_bad_option_is_refused_by_name_before_any_work(script, argv, message, tmp_path, monkeypatch, capsys) -> None:
     """A zero/negative count used to crash deep inside (``no median for empty data``, an empty batch) or, for
@@ -153,3 +158,20 @@ def test_spikegpt_energy_refuses_a_text_too_short_to_count_on(tmp_path) -> None:
     with pytest.raises(SystemExit, match=r"too short: its held-out 5 % has 350 characters .* needs 1032 held-out"):
         mod.main(["--text", str(text), "--results", str(tmp_path / "r.json")])
     assert not (tmp_path / "r.json").exists()
+
+
+def test_saved_results_record_the_options_they_were_run_with(tmp_path) -> None:
+    """A results JSON named neither its options nor whether it was the default run, so a --quick or
+    --checkpoint run written with --results could not be told from the reference run."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--samples", type=int, default=4)
+    _common.add_results_option(ap, "x")
+    rf = _common.results_file(ap, ap.parse_args(["--samples", "2", "--results", str(tmp_path / "r.json")]), "x")
+    saved = json.loads(rf.save({"rows": []}).read_text())
+    assert saved == {"args": {"quick": False, "samples": 2}, "rows": [], "non_default_options": ["--samples"]}
