@@ -83,6 +83,8 @@ def test_lava_speed_with_a_checkpoint_leaves_the_committed_results_alone(tmp_pat
     ("spikegpt_energy", ["--eval-batch", "0"], "argument --eval-batch: must be an integer >= 1"),
     ("spikegpt_energy", ["--text", "no/such.txt"], "--text no/such.txt: no such file"),
     ("energy_report", ["--checkpoint", "no/such.pt"], "--checkpoint no/such.pt: no such file"),
+    ("lava_speed", ["--checkpoint", "no/such.pt"], "--checkpoint no/such.pt: no such file"),
+    ("lava_speed", ["--epochs", "-1"], "argument --epochs: must be an integer >= 0"),
 ])
 def test_bad_option_is_refused_by_name_before_any_work(script, argv, message, tmp_path, monkeypatch, capsys) -> None:
     """A zero/negative count used to crash deep inside (``no median for empty data``, an empty batch) or, for
@@ -175,3 +177,35 @@ def test_saved_results_record_the_options_they_were_run_with(tmp_path) -> None:
     rf = _common.results_file(ap, ap.parse_args(["--samples", "2", "--results", str(tmp_path / "r.json")]), "x")
     saved = json.loads(rf.save({"rows": []}).read_text())
     assert saved == {"args": {"quick": False, "samples": 2}, "rows": [], "non_default_options": ["--samples"]}
+
+
+def _default_options(script: str, monkeypatch):
+    """The ResultsFile of a plain ``python benchmarks/SCRIPT.py`` (what make bench runs), captured before any work."""
+    class Parsed(Exception):
+        pass
+
+    mod = _load(script)
+    real = mod.results_file
+
+    def capture(ap, args, name):
+        raise Parsed(real(ap, args, name))
+
+    monkeypatch.setattr(mod, "results_file", capture)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py"])
+    with pytest.raises(Parsed) as exc:
+        mod.main() if script == "rwkv_speed" else mod.main([])
+    return exc.value.args[0]
+
+
+@pytest.mark.parametrize("script, result", [("lava_speed", "lava_speed")])
+def test_committed_results_are_what_the_default_run_produces(script, result, monkeypatch) -> None:
+    """make bench runs each script with its defaults; lava_speed.json had been measured on a checkpoint trained by
+    hand in /tmp, which no command here produces. The committed file must record the default run's options."""
+    committed = json.loads((ROOT / "benchmarks" / "results" / f"{result}.json").read_text())
+    rf = _default_options(script, monkeypatch)
+    assert rf.changed == [] and rf.path == ROOT / "benchmarks" / "results" / f"{result}.json"
+    assert committed["non_default_options"] == [] and committed["args"] == json.loads(json.dumps(rf.args))
+    if script == "lava_speed":   # its network is trained by the run itself, with the recipe it records
+        assert committed["model"] == f"digits_dvs trained here ({rf.args['epochs']} epochs, seed {rf.args['seed']})"
+        assert committed["model_recipe"]["epochs"] == rf.args["epochs"] == 8
+        assert committed["model_recipe"]["train_samples"] == 1437
