@@ -35,17 +35,15 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q tests
 
+# each script's wall time is printed after it (benchmarks/README.md lists what they took)
+BENCHES := neuron_speed.py data_speed.py wkv_speed.py rwkv_speed.py tcja_speed.py "tcja_seeds.py --extend" \
+           lava_speed.py energy_report.py spikegpt_energy.py lm_speed.py
 bench: $(STAMP)
-	$(BIN)/python benchmarks/neuron_speed.py
-	$(BIN)/python benchmarks/data_speed.py
-	$(BIN)/python benchmarks/wkv_speed.py
-	$(BIN)/python benchmarks/rwkv_speed.py
-	$(BIN)/python benchmarks/tcja_speed.py
-	$(BIN)/python benchmarks/tcja_seeds.py --extend
-	$(BIN)/python benchmarks/lava_speed.py
-	$(BIN)/python benchmarks/energy_report.py
-	$(BIN)/python benchmarks/spikegpt_energy.py
-	$(BIN)/python benchmarks/lm_speed.py
+	@for b in $(BENCHES); do \
+	  t0=$$(date +%s); echo "== benchmarks/$$b"; \
+	  $(BIN)/python benchmarks/$$b || exit 1; \
+	  echo "== benchmarks/$$b took $$(( $$(date +%s) - t0 )) s"; \
+	done
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict -d site

@@ -7,7 +7,7 @@ import os
 import platform
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional
 
@@ -84,14 +84,16 @@ class ResultsFile:
     name: str
     path: Optional[Path]
     changed: List[str]
+    args: Dict[str, Any] = field(default_factory=dict)
 
     def save(self, payload: Dict[str, Any]) -> Optional[Path]:
-        """Write ``payload`` (atomically) and say where, or say why it is not written."""
+        """Write ``payload`` (atomically), with the options it was run with, and say where, or why not."""
         if self.path is None:
             print(f"results not written: {', '.join(self.changed)} differ from the defaults, and "
                   f"benchmarks/results/{self.name}.json holds the reference run; pass --results PATH to keep them")
             return None
-        path = atomic_write_text(self.path, json.dumps(payload, indent=2))
+        payload = {"args": self.args, **payload, "non_default_options": self.changed}  # a script's own "args" wins
+        path = atomic_write_text(self.path, json.dumps(payload, indent=2, default=str))
         print(f"wrote {path}")
         return path
 
@@ -101,12 +103,13 @@ def results_file(ap: argparse.ArgumentParser, args: argparse.Namespace, name: st
     changed = [a.option_strings[0] for a in ap._actions
                if a.option_strings and a.dest not in ("help", "results") and a.default is not argparse.SUPPRESS
                and getattr(args, a.dest, a.default) != a.default]
+    options = {k: v for k, v in vars(args).items() if k != "results" and not k.startswith("_")}  # as parsed
     if args.results:
         path = Path(args.results)
         if path.is_dir():  # refused now, not by the write after a run of minutes
             ap.error(f"--results {args.results}: that is a directory; give a file name, e.g. {path / (name + '.json')}")
-        return ResultsFile(name, path, changed)
-    return ResultsFile(name, None if changed else RESULTS / f"{name}.json", changed)
+        return ResultsFile(name, path, changed, options)
+    return ResultsFile(name, None if changed else RESULTS / f"{name}.json", changed, options)
 
 
 def print_table(rows: List[Dict[str, Any]], columns: List[str], title: str) -> None:

@@ -100,6 +100,8 @@ def main(argv: Any = None) -> Dict[str, Any]:
     ap.add_argument("--out", default=None, help="also write the full report (CSV, PNG) to this folder")
     add_results_option(ap, "energy_report")
     args = ap.parse_args(argv)
+    if args.checkpoint and not Path(args.checkpoint).is_file():  # before the dataset is framed, not after
+        ap.error(f"--checkpoint {args.checkpoint}: no such file")
     results_json = results_file(ap, args, "energy_report")
     if args.threads:
         torch.set_num_threads(args.threads)

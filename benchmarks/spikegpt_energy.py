@@ -84,6 +84,8 @@ def main(argv: Any = None) -> int:
     ap.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
     add_results_option(ap, "spikegpt_energy")
     args = ap.parse_args(argv)
+    if args.text and not Path(args.text).is_file():
+        ap.error(f"--text {args.text}: no such file")
     results_json = results_file(ap, args, "spikegpt_energy")
     torch.set_num_threads(args.threads)
     if args.text:

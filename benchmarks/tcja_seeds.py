@@ -146,6 +146,10 @@ def main(argv: Any = None) -> Dict[str, Any]:
         dup = sorted({str(i) for i in items if items.count(i) > 1})
         if dup:  # a repeated pair would be trained twice and counted once
             raise SystemExit(f"tcja_seeds: {flag} repeats {', '.join(dup)}")
+    if not args.name or Path(args.name).name != args.name or args.name.startswith("."):
+        # a name with a folder in it wrote outside benchmarks/results (--name ../../x wrote ../../x.json)
+        raise SystemExit(f"tcja_seeds: --name {args.name!r} must be a plain file name (no folder): "
+                         f"the results go to {RESULTS}/NAME.json")
     overrides = parse_sets(args.sets)
     path = RESULTS / f"{args.name}.json"
     if args.extend and args.overwrite:
@@ -180,7 +184,8 @@ def main(argv: Any = None) -> Dict[str, Any]:
     rows = summarize(runs)
     print_table(rows, list(rows[0]), f"digits_dvs final test accuracy (%), {len(seeds)} seeds")
     payload = {"machine": machine(), "variants": variants, "epochs": args.epochs, "seeds": seeds,
-               **({"config_overrides": overrides} if overrides else {}), "summary": rows, "runs": runs, "wall_s": wall}
+               **({"config_overrides": overrides} if overrides else {}), "summary": rows, "runs": runs, "wall_s": wall,
+               "last_invocation_args": vars(args)}   # --extend merges invocations: the runs carry their own settings
     print(f"results: {write_json(args.name, payload)}")
     return payload
 

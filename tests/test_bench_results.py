@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -35,7 +36,9 @@ def test_results_file_rules(tmp_path, capsys) -> None:
     assert rf.path is None and rf.changed == ["--quick", "--checkpoint"]
     assert rf.save({"a": 1}) is None and "results not written: --quick, --checkpoint differ" in capsys.readouterr().out
     rf = _common.results_file(ap, ap.parse_args(["--quick", "--results", str(tmp_path / "q.json")]), "x")
-    assert rf.save({"a": 1}) == tmp_path / "q.json" and (tmp_path / "q.json").read_text() == '{\n  "a": 1\n}'
+    assert rf.save({"a": 1}) == tmp_path / "q.json"
+    assert json.loads((tmp_path / "q.json").read_text()) == {"args": {"quick": True, "checkpoint": None}, "a": 1,
+                                                             "non_default_options": ["--quick"]}
     with pytest.raises(SystemExit):  # a directory is refused before the run, not by the write at its end
         _common.results_file(ap, ap.parse_args(["--results", str(tmp_path)]), "x")
     assert "that is a directory; give a file name" in capsys.readouterr().err
@@ -78,6 +81,10 @@ def test_lava_speed_with_a_checkpoint_leaves_the_committed_results_alone(tmp_pat
     ("energy_report", ["--samples", "0"], "argument --samples: must be an integer >= 1"),
     ("lava_speed", ["--samples", "0"], "argument --samples: must be an integer >= 1"),
     ("spikegpt_energy", ["--eval-batch", "0"], "argument --eval-batch: must be an integer >= 1"),
+    ("spikegpt_energy", ["--text", "no/such.txt"], "--text no/such.txt: no such file"),
+    ("energy_report", ["--checkpoint", "no/such.pt"], "--checkpoint no/such.pt: no such file"),
+    ("lava_speed", ["--checkpoint", "no/such.pt"], "--checkpoint no/such.pt: no such file"),
+    ("lava_speed", ["--epochs", "-1"], "argument --epochs: must be an integer >= 0"),
 ])
 def test_bad_option_is_refused_by_name_before_any_work(script, argv, message, tmp_path, monkeypatch, capsys) -> None:
     """A zero/negative count used to crash deep inside (``no median for empty data``, an empty batch) or, for
@@ -153,3 +160,68 @@ def test_spikegpt_energy_refuses_a_text_too_short_to_count_on(tmp_path) -> None:
     with pytest.raises(SystemExit, match=r"too short: its held-out 5 % has 350 characters .* needs 1032 held-out"):
         mod.main(["--text", str(text), "--results", str(tmp_path / "r.json")])
     assert not (tmp_path / "r.json").exists()
+
+
+def test_saved_results_record_the_options_they_were_run_with(tmp_path) -> None:
+    """A results JSON named neither its options nor whether it was the default run, so a --quick or
+    --checkpoint run written with --results could not be told from the reference run."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--samples", type=int, default=4)
+    _common.add_results_option(ap, "x")
+    rf = _common.results_file(ap, ap.parse_args(["--samples", "2", "--results", str(tmp_path / "r.json")]), "x")
+    saved = json.loads(rf.save({"rows": []}).read_text())
+    assert saved == {"args": {"quick": False, "samples": 2}, "rows": [], "non_default_options": ["--samples"]}
+
+
+def _default_options(script: str, monkeypatch):
+    """The ResultsFile of a plain ``python benchmarks/SCRIPT.py`` (what make bench runs), captured before any work."""
+    class Parsed(Exception):
+        pass
+
+    mod = _load(script)
+    real = mod.results_file
+
+    def capture(ap, args, name):
+        raise Parsed(real(ap, args, name))
+
+    monkeypatch.setattr(mod, "results_file", capture)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py"])
+    with pytest.raises(Parsed) as exc:
+        mod.main() if script == "rwkv_speed" else mod.main([])
+    return exc.value.args[0]
+
+
+@pytest.mark.parametrize("script, result", [("lava_speed", "lava_speed"), ("neuron_speed", "neuron_speed_cpu")])
+def test_committed_results_are_what_the_default_run_produces(script, result, monkeypatch) -> None:
+    """make bench runs each script with its defaults; lava_speed.json had been measured on a checkpoint trained by
+    hand in /tmp, which no command here produces. The committed file must record the default run's options."""
+    committed = json.loads((ROOT / "benchmarks" / "results" / f"{result}.json").read_text())
+    rf = _default_options(script, monkeypatch)
+    assert rf.changed == [] and rf.path == ROOT / "benchmarks" / "results" / f"{result}.json"
+    assert committed["non_default_options"] == [] and committed["args"] == json.loads(json.dumps(rf.args))
+    if script == "lava_speed":   # its network is trained by the run itself, with the recipe it records
+        assert committed["model"] == f"digits_dvs trained here ({rf.args['epochs']} epochs, seed {rf.args['seed']})"
+        assert committed["model_recipe"]["epochs"] == rf.args["epochs"] == 8
+        assert committed["model_recipe"]["train_samples"] == 1437
+
+
+def test_neuron_speed_peak_rss_repeats_and_matches_what_autograd_keeps() -> None:
+    """Peak RSS was one sample per row and glibc's moving mmap threshold made it depend on allocation history
+    (SpikingJelly [16, 32, 8192] gave 100-189 MiB run to run). Now: repeated runs agree, and the growth lies
+    between what autograd saves plus the input gradient and that plus two more tensors of the input's size."""
+    import torch
+
+    pytest.importorskip("spikingjelly")
+    mod = _load("neuron_speed")
+    shape = (8, 16, 4096)
+    x_mib = torch.Size(shape).numel() * 4 / 2**20
+    saved = mod.saved_bytes(mod.make_contenders("cpu")["spikingjelly"], torch.randn(shape)) / 2**20
+    pk = mod.peak_rss_mib("spikingjelly", shape, runs=3)
+    assert pk is not None and pk["max"] - pk["min"] < 0.5
+    assert saved + x_mib - 0.5 <= pk["median"] <= saved + 3 * x_mib

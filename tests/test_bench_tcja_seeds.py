@@ -141,7 +141,9 @@ def test_plain_run_refuses_to_replace_an_existing_results_file(tmp_path: Path, m
 
 
 @pytest.mark.parametrize("argv, message", [(["--seeds", "1", "1"], "--seeds repeats 1"),
-                                           (["--variants", "tcja", "tcja"], "--variants repeats tcja")])
+                                           (["--variants", "tcja", "tcja"], "--variants repeats tcja"),
+                                           (["--name", "../../x"], r"--name '../../x' must be a plain file name"),
+                                           (["--name", ""], r"--name '' must be a plain file name")])
 def test_repeated_seeds_or_variants_are_refused(argv, message, tmp_path: Path, monkeypatch) -> None:
     m = _module()
     monkeypatch.setattr(m, "RESULTS", tmp_path)  # never the committed results, whatever happens
