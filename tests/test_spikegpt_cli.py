@@ -169,3 +169,25 @@ def test_an_unreadable_checkpoint_is_one_clear_line(run: Path, tmp_path: Path, c
     broken.write_bytes((run / "last.pt").read_bytes()[:2000])   # truncated
     err = cli_error(["generate", "--checkpoint", str(broken), "--prompt", "Fir"])
     assert "could not be read" in err and "nor is it a BlinkDL" not in err and err.count("could not be read") == 1
+
+
+@pytest.mark.slow
+def test_torchrun_training_prints_once(tmp_path: Path) -> None:
+    """`torchrun --nproc_per_node=2 -m snnkit.cli train spikegpt` (gloo): the model line, each epoch's line and the
+    done line come from rank 0 alone, as `snnkit train tcja` prints (every rank printed them)."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    corpus = write_corpus(tmp_path)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29521", "-m",
+           "snnkit.cli", "train", "spikegpt", "--data", str(corpus), "--epochs", "2", "--max-tokens", "200",
+           "--out", str(tmp_path / "o"), "--device", "cpu", *TRAIN_ARGS]
+    env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1")
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for line in ("SpikeGPT tiny: 2 layers", "epoch 1/2: train loss", "epoch 2/2: train loss", "done: 2 epochs"):
+        assert proc.stdout.count(line) == 1, proc.stdout
+    assert (tmp_path / "o" / "tokenizer.json").is_file()
+    assert torch.load(tmp_path / "o" / "last.pt", weights_only=False)["ranks"] == 2
