@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import runpy
@@ -32,6 +33,33 @@ def int_at_least(low: int) -> "argparse._ActionType":
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {val}")
         return val
     return parse
+
+
+def number_above(low: float, inclusive: bool = False) -> "argparse._ActionType":
+    """An argparse ``type``: a finite number > ``low`` (>= with ``inclusive``), refused with the flag's name otherwise,
+    so that a bad value is reported as the option typed, not as the library argument it fills."""
+    def parse(text: str) -> float:
+        try:
+            val = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(val) or not (val >= low if inclusive else val > low):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>=' if inclusive else '>'} {low:g}, "
+                                             f"got {text}")
+        return val
+    return parse
+
+
+def device_name(text: str) -> str:
+    """An argparse ``type`` for ``--device``: ``auto`` or a name torch reads as a device (cpu, cuda, cuda:1, ...)."""
+    if text != "auto":
+        import torch
+
+        try:
+            torch.device(text)
+        except RuntimeError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu, cuda, cuda:1, ...") from None
+    return text
 
 
 def _one_line_warning(message: Any, category: type, filename: str, lineno: int, file: Optional[TextIO] = None,
@@ -435,15 +463,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "or none")
     s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="tcja ablation: no attention, "
                                                                               "T-XA or C-XA only (default: the config's)")
-    s.add_argument("--tcja-init-gain", type=float, help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
+    s.add_argument("--tcja-init-gain", type=number_above(0), help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
     s.add_argument("--batch-size", type=int_at_least(1), help="samples per step and process (default: the config's)")
-    s.add_argument("--lr", type=float, help="learning rate (default: the config's)")
+    s.add_argument("--lr", type=number_above(0), help="learning rate (default: the config's)")
     s.add_argument("--seed", type=int_at_least(0), default=0,
                    help="initialisation, data order, augmentation and, for digits_dvs, the train/test split (default 0)")
     s.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random flip + roll of the training frames (default: the config's; on for cifar10_dvs, "
                         "as its original script)")
-    s.add_argument("--mixup", type=float, metavar="ALPHA",
+    s.add_argument("--mixup", type=number_above(0, inclusive=True), metavar="ALPHA",
                    help="mix training batches with lam ~ Beta(ALPHA, ALPHA) and mix the losses (the original scripts' "
                         "-mixup is 0.5; default: the config's, 0 = off)")
     s.add_argument("--on-error", choices=["raise", "skip"],
@@ -458,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "numbers use 1, as make demo)")
     s.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes (default 0: load in the "
                                                           "training process)")
-    s.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: CUDA when available; "
+    s.add_argument("--device", default="auto", type=device_name, help="cpu, cuda, cuda:1, ... (default: CUDA when available; "
                                                     "under torchrun each rank's LOCAL_RANK device)")
     s.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
                    help="mixed precision (default auto: fp16 autocast with loss scaling on CUDA, off on CPU)")

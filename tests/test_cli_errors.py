@@ -173,3 +173,27 @@ def test_a_quoted_tilde_in_a_path_option_is_the_home_folder(tmp_path, monkeypatc
     capsys.readouterr()
     assert cli.main(["generate-images", "--checkpoint", "~/vae/vae.pt", "--n", "4", "--out", "~/again"]) == 0
     assert (tmp_path / "home" / "again" / "samples.png").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    # each of these reached the library and came back naming its argument (frames, n_bins, random_state, lr, ...)
+    (["data", "prepare", "digits_dvs", "--frames", "0"], "argument --frames: must be an integer >= 1, got 0"),
+    (["data", "prepare", "digits_dvs", "--frames", "4", "--time-window", "5"],
+     "argument --time-window: not allowed with argument --frames"),
+    (["data", "prepare", "digits_dvs", "--event-count", "0"], "argument --event-count: must be an integer >= 1"),
+    (["data", "prepare", "digits_dvs", "--time-window", "-5"], "argument --time-window: must be a finite number > 0"),
+    (["data", "prepare", "digits_dvs", "--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
+    (["data", "prepare", "digits_dvs", "--size", "0", "4"], "argument --size: must be an integer >= 1, got 0"),
+    (["train", "tcja", "--lr", "-1"], "argument --lr: must be a finite number > 0, got -1"),
+    (["train", "spikegpt", "--lr", "nan"], "argument --lr: must be a finite number > 0, got nan"),
+    (["train", "tcja", "--mixup", "-0.5"], "argument --mixup: must be a finite number >= 0, got -0.5"),
+    (["train", "tcja", "--tcja-init-gain", "0"], "argument --tcja-init-gain: must be a finite number > 0, got 0"),
+    (["train", "tcja", "--device", "bogus"], "argument --device: 'bogus' is not a device"),
+    (["evaluate", "--checkpoint", "x.pt", "--device", "bogus"], "argument --device: 'bogus' is not a device"),
+])
+def test_bad_option_values_name_the_flag_not_the_library_argument(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err, err
+    assert message in err.splitlines()[-1] and "Traceback" not in err   # the usage, then the one error line

@@ -8,6 +8,8 @@ from typing import Any, Dict, List
 
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``list``, ``info`` and ``prepare`` actions to the ``snnkit data`` parser."""
+    from ..cli import int_at_least, number_above
+
     actions = p.add_subparsers(dest="data_command", required=True)
     s = actions.add_parser("list", help="the datasets snnkit.data.load accepts")
     s.set_defaults(func=cmd_list)
@@ -19,19 +21,21 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                        "keyed by every setting: prepare with the settings you will train with.")
     s.add_argument("name", help="dataset name (see `snnkit data list`)")
     s.add_argument("--root", default=None, help="folder holding your copy of the dataset (digits_dvs and digits take none)")
-    s.add_argument("--frames", type=int, default=None, help="number of frames T (default: the T of the dataset's TCJA-SNN config, else 10)")
+    framing = s.add_mutually_exclusive_group()
+    framing.add_argument("--frames", type=int_at_least(1), default=None,
+                         help="number of frames T (default: the T of the dataset's TCJA-SNN config, else 10)")
     s.add_argument("--split-by", default="number", choices=["number", "time"], help="equal event counts or equal durations")
-    s.add_argument("--time-window", type=float, default=None, help="microseconds per frame (instead of --frames)")
-    s.add_argument("--event-count", type=int, default=None, help="events per frame (instead of --frames)")
+    framing.add_argument("--time-window", type=number_above(0), default=None, help="microseconds per frame (instead of --frames)")
+    framing.add_argument("--event-count", type=int_at_least(1), default=None, help="events per frame (instead of --frames)")
     s.add_argument("--convention", default="spikingjelly", choices=["spikingjelly", "tonic"], help="bin-edge convention")
     s.add_argument("--include-incomplete", action="store_true",
                    help="--convention tonic only: keep the last partial frame (time_window/event_count)")
-    s.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None, help="resize the sensor grid")
-    s.add_argument("--split-seed", type=int, default=None,
+    s.add_argument("--size", type=int_at_least(1), nargs=2, metavar=("H", "W"), default=None, help="resize the sensor grid")
+    s.add_argument("--split-seed", type=int_at_least(0), default=None,
                    help="cifar10_dvs, n_caltech101: the per-class 90/10 split, as load's split_seed (default: each "
                         "class's sorted files, the first 90%% for training: TCJA's split, which `snnkit train tcja` "
                         "reads with the config's split_seed: null); an integer permutes each class first")
-    s.add_argument("--seed", type=int, default=None,
+    s.add_argument("--seed", type=int_at_least(0), default=None,
                    help="digits_dvs: the seed of its stratified 80/20 split, as load's seed (default 0); other "
                         "datasets take none (their cache does not depend on it; augmentation draws happen in training)")
     s.add_argument("--cache-dir", default=None, help="cache folder (default $SNNKIT_DATA or ~/.cache/snnkit/data)")

@@ -31,7 +31,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from ..cli import check_output_folder, clear_run, int_at_least
+from ..cli import check_output_folder, clear_run, device_name, int_at_least
 
 __all__ = ["configure_train", "configure_evaluate", "configure_generate", "cmd_train", "cmd_evaluate",
            "cmd_generate", "load_corpus", "load_model", "build_tokenizer", "VALID_FRACTION", "TEST_FRACTION"]
@@ -79,7 +79,7 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int_at_least(1), help="spikegpt/rwkv: parallel streams (the state is carried along "
                                                   "each; default 8); tcja: samples per batch (default: the config's)")
     p.add_argument("--threads", type=int_at_least(1), help="torch threads")
-    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--device", default="auto", type=device_name, help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -93,7 +93,7 @@ def configure_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="sampling seed (same seed, same text)")
     p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
     p.add_argument("--threads", type=int_at_least(1), help="torch threads")
-    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--device", default="auto", type=device_name, help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_generate)
 
 
