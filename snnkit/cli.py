@@ -287,7 +287,7 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
 
 
 # options of `snnkit train tcja` that SpikeGPT/RWKV training has no use for (refused there rather than ignored)
-TCJA_TRAIN_OPTIONS = {"root": None, "no_progress": False, "scheduler": None, "attention": None, "tcja_init_gain": None,
+TCJA_TRAIN_OPTIONS = {"root": None, "scheduler": None, "attention": None, "tcja_init_gain": None,
                       "augment": None, "mixup": None, "max_train": None, "on_error": None}
 
 
@@ -446,7 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
     s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
     s.add_argument("--no-progress", action="store_true",
-                   help="tcja: no progress bars (for logs written to a file); the per-epoch lines still print")
+                   help="no progress bars (on a terminal: live bars; with stderr in a file: a line per quarter "
+                        "epoch); the per-epoch lines still print")
     s.add_argument("--cache-dir", help="data cache folder (tcja: the frame cache, as for snnkit data prepare; "
                                        "spikegpt/rwkv: where --data shakespeare is kept); default $SNNKIT_DATA or "
                                        "~/.cache/snnkit/data")

@@ -59,3 +59,17 @@ def test_cli_training_with_stderr_in_a_file_writes_lines_not_frames(tmp_path: Pa
     assert "epoch 2/2: 100% (" in log, log
     out = capsys.readouterr().out
     assert "epoch 1/2: train loss" in out and "epoch 2/2: train loss" in out and "valid bpc" in out, out
+
+
+def test_spikegpt_training_takes_no_progress(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`snnkit train spikegpt --no-progress` draws no bars (it was refused as an option of `train tcja` only)."""
+    corpus = write_corpus(tmp_path)
+    drawn = {}
+    for flags in ([], ["--no-progress"]):
+        term = FakeTerminal()
+        monkeypatch.setattr(sys, "stderr", term)
+        assert cli.main(["train", "spikegpt", "--data", str(corpus), "--epochs", "1", "--max-tokens", "100",
+                         "--out", str(tmp_path / f"o{len(flags)}"), *TRAIN_ARGS, *flags]) == 0
+        drawn[bool(flags)] = term.getvalue()
+        assert "epoch 1/1: train loss" in capsys.readouterr().out
+    assert "epoch 1/1: 100%" in drawn[False] and drawn[True] == "", drawn

@@ -361,6 +361,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_same_corpus(out / "last.pt", source, cmd)
     trainer = _LMTrainer(LMWrapper(model), TokenDataset(train_ids, ctx), valid_set, tcfg, collate_fn=_collate,
                          arch=arch, model_config=model_config, loss_fn=lambda o, y: lm_loss(o, y), data_source=source)
+    trainer.bars = not getattr(args, "no_progress", False)
     if getattr(args, "overwrite", False):
         clear_run(out)
     if main_rank:
