@@ -444,15 +444,16 @@ def build_parser() -> argparse.ArgumentParser:
                                     "checkpoint (the config it trained with); spikegpt: tiny (default), 45m, 216m")
     s.add_argument("--print-config", action="store_true",
                    help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
-    s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
+    s.add_argument("--root", help="tcja: dataset folder (not needed for digits_dvs)")
     s.add_argument("--no-progress", action="store_true",
                    help="no progress bars (on a terminal: live bars; with stderr in a file: a line per quarter "
                         "epoch); the per-epoch lines still print")
     s.add_argument("--cache-dir", help="data cache folder (tcja: the frame cache, as for snnkit data prepare; "
                                        "spikegpt/rwkv: where --data shakespeare is kept); default $SNNKIT_DATA or "
                                        "~/.cache/snnkit/data")
-    s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
-    s.add_argument("--epochs", type=int_at_least(1), help="epochs to train (default: the config's; tcja: also the cosine "
+    s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt; spikegpt/rwkv: also tokenizer.json "
+                                 "(default runs/tcja, runs/spikegpt, runs/rwkv)")
+    s.add_argument("--epochs", type=int_at_least(1), help="epochs to train (default: the config's; spikegpt/rwkv: 1. tcja: also the cosine "
                                                "schedule's T_max unless --t-max is given; in a config file, epochs "
                                                "without T_max does the same)")
     s.add_argument("--t-max", type=int_at_least(1), dest="t_max",
@@ -464,21 +465,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "or none")
     s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="tcja ablation: no attention, "
                                                                               "T-XA or C-XA only (default: the config's)")
-    s.add_argument("--tcja-init-gain", type=number_above(0), help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
-    s.add_argument("--batch-size", type=int_at_least(1), help="samples per step and process (default: the config's)")
-    s.add_argument("--lr", type=number_above(0), help="learning rate (default: the config's)")
+    s.add_argument("--tcja-init-gain", type=number_above(0), help="tcja: x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
+    s.add_argument("--batch-size", type=int_at_least(1), help="samples per step and process (default: the config's; spikegpt/rwkv: 32)")
+    s.add_argument("--lr", type=number_above(0), help="learning rate (default: the config's; spikegpt/rwkv: 6e-4)")
     s.add_argument("--seed", type=int_at_least(0), default=0,
                    help="initialisation, data order, augmentation and, for digits_dvs, the train/test split (default 0)")
     s.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random flip + roll of the training frames (default: the config's; on for cifar10_dvs, "
+                   help="tcja: random flip + roll of the training frames (default: the config's; on for cifar10_dvs, "
                         "as its original script)")
     s.add_argument("--mixup", type=number_above(0, inclusive=True), metavar="ALPHA",
-                   help="mix training batches with lam ~ Beta(ALPHA, ALPHA) and mix the losses (the original scripts' "
+                   help="tcja: mix training batches with lam ~ Beta(ALPHA, ALPHA) and mix the losses (the original scripts' "
                         "-mixup is 0.5; default: the config's, 0 = off)")
     s.add_argument("--on-error", choices=["raise", "skip"],
                    help="tcja: unreadable samples stop the run (raise, the default) or are left out and listed (skip, "
                         "as snnkit data prepare --on-error skip; evaluation of the checkpoint does the same)")
-    s.add_argument("--max-train", type=int_at_least(1), help="train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
+    s.add_argument("--max-train", type=int_at_least(1), help="tcja: train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt, bit for bit: the run's settings "
                                                          "must match (--epochs may grow with the same --t-max)")
     s.add_argument("--overwrite", action="store_true", help="start a new run in an OUT that holds one (its "
