@@ -540,9 +540,21 @@ def _resume_hint(args: argparse.Namespace) -> str:
 PATH_OPTIONS = ("out", "root", "cache_dir", "checkpoint", "images", "json", "data", "config", "calibration")
 
 
+def _silence_stdout() -> None:
+    """Point stdout's file descriptor at /dev/null, so that the interpreter's final flush of output nobody reads
+    does not fail again ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured, embedded)
+        pass
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one subcommand; bad input (ValueError, OSError) or a diverged training run (FloatingPointError) ends
-    with its message and exit code 2, not a traceback."""
+    with its message and exit code 2, not a traceback; output piped into a reader that quits (``| head``) ends
+    quietly with 141, as a tool killed by SIGPIPE."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["demo"]:  # everything after it, --help included, is examples/demo.py's
         argv = ["demo", "--", *argv[1:]]
@@ -558,6 +570,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(err.code, file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `snnkit generate ... | head`: the reader has gone; stop quietly, as other tools do
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     except (ValueError, OSError, FloatingPointError) as err:  # FloatingPointError: a training run diverged
         if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
             raise

@@ -197,3 +197,36 @@ def test_bad_option_values_name_the_flag_not_the_library_argument(argv, message,
     err = capsys.readouterr().err
     assert exc.value.code == 2 and message in err, err
     assert message in err.splitlines()[-1] and "Traceback" not in err   # the usage, then the one error line
+
+
+class _ClosedPipe:
+    """A stdout whose reader has quit: every write fails as on a closed pipe."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_closed_stdout_pipe_is_exit_code_141_without_a_message(monkeypatch, capsys) -> None:
+    monkeypatch.setattr("sys.stdout", _ClosedPipe())
+    assert cli.main(["data", "list"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    """`snnkit ... | head`: once the reader has quit, the command stops with 141 (128 + SIGPIPE, as a tool killed by
+    it) and writes nothing to stderr; it printed 'snnkit data: error: [Errno 32] Broken pipe' and exit code 2."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "snnkit.cli", "data", "list"], cwd=root,
+                            env=dict(os.environ, PYTHONPATH=str(root)), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()   # the reader is gone before the first line is written (the command still imports)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err
