@@ -316,6 +316,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"{', '.join(given)}: option{'s' if len(given) > 1 else ''} of `snnkit train spikegpt|rwkv`, "
                          "not of `snnkit train tcja`")
     cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment, mixup=args.mixup, T_max=args.t_max, scheduler=args.scheduler)
+    if args.t_max is not None and cfg.scheduler != "cosine":
+        raise ValueError(f"--t-max sets the length of the cosine schedule; this run's schedule is {cfg.scheduler!r} "
+                         f"({'--scheduler' if args.scheduler else 'from its config'}), which does not read it: "
+                         "drop --t-max, or use --scheduler cosine")
     if args.print_config:
         import dataclasses
 

@@ -230,3 +230,17 @@ def test_output_into_a_closed_pipe_ends_quietly() -> None:
     proc.stdout.close()   # the reader is gone before the first line is written (the command still imports)
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and err == "", err
+
+
+@pytest.mark.parametrize("flags, origin", [(["--scheduler", "none"], "'none' (--scheduler)"),
+                                           (["--scheduler", "step"], "'step' (--scheduler)")])
+def test_train_refuses_t_max_that_its_schedule_ignores(flags, origin, cli_error, tmp_path) -> None:
+    """--t-max with a step or no schedule was accepted and silently had no effect on the learning rate."""
+    err = cli_error(["train", "tcja", "--t-max", "5", *flags, "--print-config"])
+    assert f"--t-max sets the length of the cosine schedule; this run's schedule is {origin}" in err, err
+    assert cli.main(["train", "tcja", "--t-max", "5", "--scheduler", "cosine", "--print-config"]) == 0
+    # the same from a config file's schedule
+    cfg = tmp_path / "step.yaml"
+    cfg.write_text("base: digits_dvs\nscheduler: step\n")
+    assert "this run's schedule is 'step' (from its config)" in cli_error(
+        ["train", "tcja", "--config", str(cfg), "--t-max", "5", "--print-config"])
