@@ -106,6 +106,15 @@ def _prepare_args_error(meta: Any, args: argparse.Namespace) -> str:
     if not meta.offline and args.root is None:
         return (f"{meta.name} needs --root, the folder holding your copy of the dataset.\nExpected layout:\n"
                 f"{meta.layout}\nWhere to get the files: {meta.source}")
+    if meta.kind == "static":   # read directly, no frame cache: the framing options would change nothing
+        framing = [flag for flag, val, unset in (
+            ("--frames", args.frames, None), ("--time-window", args.time_window, None),
+            ("--event-count", args.event_count, None), ("--size", args.size, None), ("--split-by", args.split_by, "number"),
+            ("--convention", args.convention, "spikingjelly"), ("--include-incomplete", args.include_incomplete, False),
+        ) if val != unset]
+        if framing:
+            return (f"{', '.join(framing)}: framing option{'s' if len(framing) > 1 else ''} of event datasets' frame "
+                    f"cache; {meta.name} is a static image dataset, read directly (no cache to prepare)")
     if args.split_seed is not None and "split_seed" not in meta.options:
         return f"--split-seed applies to cifar10_dvs and n_caltech101 (no published split); {meta.name} has its own split"
     if args.seed is not None and meta.name != "digits_dvs":

@@ -164,10 +164,13 @@ def test_empty_test_split_warns_why(tmp_path, capsys) -> None:
     assert "warning: cifar10_dvs: the test split is empty" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, match", [(["--size", "4", "4"], "size apply to event datasets only"),
-                                          (["--convention", "tonic"], "convention='tonic' only shape event frames"),
-                                          (["--split-by", "time"], "split_by='time' only shape event frames")])
+@pytest.mark.parametrize("extra, match", [(["--size", "4", "4"], "--size: framing option of event datasets'"),
+                                          (["--convention", "tonic"], "--convention: framing option"),
+                                          (["--split-by", "time"], "--split-by: framing option"),
+                                          (["--frames", "3", "--include-incomplete"],   # --frames: silently ignored
+                                           "--frames, --include-incomplete: framing options")])
 def test_prepare_static_refuses_framing_options(capsys, extra, match) -> None:
+    """In the flags' names (the library's errors said size=, convention='tonic', split_by='time')."""
     from snnkit import cli
 
     assert cli.main(["data", "prepare", "digits", *extra]) == 2
