@@ -128,6 +128,10 @@ def test_prepare_refuses_an_unwritable_cache_dir_before_work(nmnist_root, tmp_pa
     def unwritable(folder):   # root can write anywhere, so the probe is what we replace
         raise OSError(f"{str(folder)!r} is not writable: no file can be created in {str(folder)!r} (Permission denied)")
 
+    # import every subcommand's module first: one imported under the patch (snnkit.hardware.cli binds
+    # check_writable_folder by name) kept the fake for the rest of the session, and every later export/simulate/
+    # energy test in that process failed with 'not writable'
+    cli.build_parser()
     monkeypatch.setattr(_io, "check_writable_folder", unwritable)
     rc = cli.main(["data", "prepare", "n_mnist", "--root", str(nmnist_root), "--cache-dir", str(tmp_path / "ro"),
                    "--no-progress"])
