@@ -397,12 +397,11 @@ def configure_simulate(parser: argparse.ArgumentParser) -> argparse.ArgumentPars
     return parser
 
 
-def _progress(total: int, desc: str, enabled: bool):
-    if not enabled:
-        return None
-    from tqdm.auto import tqdm
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    """A bar to ``update(n)`` as samples are run (:func:`snnkit.progress.progress`: lines in a log)."""
+    from snnkit.progress import progress
 
-    return tqdm(total=total, desc=desc, unit="sample", dynamic_ncols=True, leave=True, file=sys.stderr)
+    return progress(total=total, desc=desc, enabled=enabled, unit="sample")
 
 
 def _class_scores(out: Any):
@@ -446,11 +445,9 @@ def _run_lava(net: Any, x: Any, chunk: int, desc: str,
             for k, v in (res.host_outputs or {}).items():
                 host.setdefault(k, []).append(v)
             outs.append(res.output)
-            if bar is not None:
-                bar.update(min(chunk, N - start))
+            bar.update(min(chunk, N - start))
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     cat = {k: np.concatenate(v, axis=1) for k, v in spikes.items()}
     hcat = {k: np.concatenate(v, axis=1) for k, v in host.items()}
     return cat, hcat, torch.cat(outs, dim=1), wall

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import platform
 import runpy
@@ -32,6 +33,33 @@ def int_at_least(low: int) -> "argparse._ActionType":
             raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {val}")
         return val
     return parse
+
+
+def number_above(low: float, inclusive: bool = False) -> "argparse._ActionType":
+    """An argparse ``type``: a finite number > ``low`` (>= with ``inclusive``), refused with the flag's name otherwise,
+    so that a bad value is reported as the option typed, not as the library argument it fills."""
+    def parse(text: str) -> float:
+        try:
+            val = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+        if not math.isfinite(val) or not (val >= low if inclusive else val > low):
+            raise argparse.ArgumentTypeError(f"must be a finite number {'>=' if inclusive else '>'} {low:g}, "
+                                             f"got {text}")
+        return val
+    return parse
+
+
+def device_name(text: str) -> str:
+    """An argparse ``type`` for ``--device``: ``auto`` or a name torch reads as a device (cpu, cuda, cuda:1, ...)."""
+    if text != "auto":
+        import torch
+
+        try:
+            torch.device(text)
+        except RuntimeError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu, cuda, cuda:1, ...") from None
+    return text
 
 
 def _one_line_warning(message: Any, category: type, filename: str, lineno: int, file: Optional[TextIO] = None,
@@ -259,7 +287,7 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
 
 
 # options of `snnkit train tcja` that SpikeGPT/RWKV training has no use for (refused there rather than ignored)
-TCJA_TRAIN_OPTIONS = {"root": None, "no_progress": False, "scheduler": None, "attention": None, "tcja_init_gain": None,
+TCJA_TRAIN_OPTIONS = {"root": None, "scheduler": None, "attention": None, "tcja_init_gain": None,
                       "augment": None, "mixup": None, "max_train": None, "on_error": None}
 
 
@@ -288,6 +316,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise ValueError(f"{', '.join(given)}: option{'s' if len(given) > 1 else ''} of `snnkit train spikegpt|rwkv`, "
                          "not of `snnkit train tcja`")
     cfg = resolve_config(args.config or "digits_dvs", attention=args.attention, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, tcja_init_gain=args.tcja_init_gain, augment=args.augment, mixup=args.mixup, T_max=args.t_max, scheduler=args.scheduler)
+    if args.t_max is not None and cfg.scheduler != "cosine":
+        raise ValueError(f"--t-max sets the length of the cosine schedule; this run's schedule is {cfg.scheduler!r} "
+                         f"({'--scheduler' if args.scheduler else 'from its config'}), which does not read it: "
+                         "drop --t-max, or use --scheduler cosine")
     if args.print_config:
         import dataclasses
 
@@ -416,14 +448,16 @@ def build_parser() -> argparse.ArgumentParser:
                                     "checkpoint (the config it trained with); spikegpt: tiny (default), 45m, 216m")
     s.add_argument("--print-config", action="store_true",
                    help="tcja: print the resolved network config as YAML (a file to edit and pass to --config) and exit")
-    s.add_argument("--root", help="dataset folder (not needed for digits_dvs)")
+    s.add_argument("--root", help="tcja: dataset folder (not needed for digits_dvs)")
     s.add_argument("--no-progress", action="store_true",
-                   help="tcja: no progress bars (for logs written to a file); the per-epoch lines still print")
+                   help="no progress bars (on a terminal: live bars; with stderr in a file: a line per quarter "
+                        "epoch); the per-epoch lines still print")
     s.add_argument("--cache-dir", help="data cache folder (tcja: the frame cache, as for snnkit data prepare; "
                                        "spikegpt/rwkv: where --data shakespeare is kept); default $SNNKIT_DATA or "
                                        "~/.cache/snnkit/data")
-    s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt (default runs/tcja, runs/spikegpt)")
-    s.add_argument("--epochs", type=int_at_least(1), help="epochs to train (default: the config's; tcja: also the cosine "
+    s.add_argument("--out", help="output folder: metrics.csv, tensorboard/, last.pt, best.pt; spikegpt/rwkv: also tokenizer.json "
+                                 "(default runs/tcja, runs/spikegpt, runs/rwkv)")
+    s.add_argument("--epochs", type=int_at_least(1), help="epochs to train (default: the config's; spikegpt/rwkv: 1. tcja: also the cosine "
                                                "schedule's T_max unless --t-max is given; in a config file, epochs "
                                                "without T_max does the same)")
     s.add_argument("--t-max", type=int_at_least(1), dest="t_max",
@@ -435,21 +469,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "or none")
     s.add_argument("--attention", choices=["tcja", "none", "t_xa", "c_xa"], help="tcja ablation: no attention, "
                                                                               "T-XA or C-XA only (default: the config's)")
-    s.add_argument("--tcja-init-gain", type=float, help="x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
-    s.add_argument("--batch-size", type=int_at_least(1), help="samples per step and process (default: the config's)")
-    s.add_argument("--lr", type=float, help="learning rate (default: the config's)")
+    s.add_argument("--tcja-init-gain", type=number_above(0), help="tcja: x PyTorch's default init of the TCJA convs (default: the config's; 1 = the original)")
+    s.add_argument("--batch-size", type=int_at_least(1), help="samples per step and process (default: the config's; spikegpt/rwkv: 32)")
+    s.add_argument("--lr", type=number_above(0), help="learning rate (default: the config's; spikegpt/rwkv: 6e-4)")
     s.add_argument("--seed", type=int_at_least(0), default=0,
                    help="initialisation, data order, augmentation and, for digits_dvs, the train/test split (default 0)")
     s.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random flip + roll of the training frames (default: the config's; on for cifar10_dvs, "
+                   help="tcja: random flip + roll of the training frames (default: the config's; on for cifar10_dvs, "
                         "as its original script)")
-    s.add_argument("--mixup", type=float, metavar="ALPHA",
-                   help="mix training batches with lam ~ Beta(ALPHA, ALPHA) and mix the losses (the original scripts' "
+    s.add_argument("--mixup", type=number_above(0, inclusive=True), metavar="ALPHA",
+                   help="tcja: mix training batches with lam ~ Beta(ALPHA, ALPHA) and mix the losses (the original scripts' "
                         "-mixup is 0.5; default: the config's, 0 = off)")
     s.add_argument("--on-error", choices=["raise", "skip"],
                    help="tcja: unreadable samples stop the run (raise, the default) or are left out and listed (skip, "
                         "as snnkit data prepare --on-error skip; evaluation of the checkpoint does the same)")
-    s.add_argument("--max-train", type=int_at_least(1), help="train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
+    s.add_argument("--max-train", type=int_at_least(1), help="tcja: train on N training samples drawn at random (seeded by --seed; all classes, not the first N)")
     s.add_argument("--resume", action="store_true", help="continue from OUT/last.pt, bit for bit: the run's settings "
                                                          "must match (--epochs may grow with the same --t-max)")
     s.add_argument("--overwrite", action="store_true", help="start a new run in an OUT that holds one (its "
@@ -458,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                            "numbers use 1, as make demo)")
     s.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes (default 0: load in the "
                                                           "training process)")
-    s.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... (default: CUDA when available; "
+    s.add_argument("--device", default="auto", type=device_name, help="cpu, cuda, cuda:1, ... (default: CUDA when available; "
                                                     "under torchrun each rank's LOCAL_RANK device)")
     s.add_argument("--amp", choices=["auto", "off", "bf16", "fp16"], default="auto",
                    help="mixed precision (default auto: fp16 autocast with loss scaling on CUDA, off on CPU)")
@@ -510,9 +544,21 @@ def _resume_hint(args: argparse.Namespace) -> str:
 PATH_OPTIONS = ("out", "root", "cache_dir", "checkpoint", "images", "json", "data", "config", "calibration")
 
 
+def _silence_stdout() -> None:
+    """Point stdout's file descriptor at /dev/null, so that the interpreter's final flush of output nobody reads
+    does not fail again ("Exception ignored ... BrokenPipeError")."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # stdout without a file descriptor (captured, embedded)
+        pass
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run one subcommand; bad input (ValueError, OSError) or a diverged training run (FloatingPointError) ends
-    with its message and exit code 2, not a traceback."""
+    with its message and exit code 2, not a traceback; output piped into a reader that quits (``| head``) ends
+    quietly with 141, as a tool killed by SIGPIPE."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["demo"]:  # everything after it, --help included, is examples/demo.py's
         argv = ["demo", "--", *argv[1:]]
@@ -528,6 +574,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             raise
         print(err.code, file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `snnkit generate ... | head`: the reader has gone; stop quietly, as other tools do
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     except (ValueError, OSError, FloatingPointError) as err:  # FloatingPointError: a training run diverged
         if os.environ.get(TRACEBACK_ENV, "") not in ("", "0"):
             raise

@@ -173,3 +173,74 @@ def test_a_quoted_tilde_in_a_path_option_is_the_home_folder(tmp_path, monkeypatc
     capsys.readouterr()
     assert cli.main(["generate-images", "--checkpoint", "~/vae/vae.pt", "--n", "4", "--out", "~/again"]) == 0
     assert (tmp_path / "home" / "again" / "samples.png").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    # each of these reached the library and came back naming its argument (frames, n_bins, random_state, lr, ...)
+    (["data", "prepare", "digits_dvs", "--frames", "0"], "argument --frames: must be an integer >= 1, got 0"),
+    (["data", "prepare", "digits_dvs", "--frames", "4", "--time-window", "5"],
+     "argument --time-window: not allowed with argument --frames"),
+    (["data", "prepare", "digits_dvs", "--event-count", "0"], "argument --event-count: must be an integer >= 1"),
+    (["data", "prepare", "digits_dvs", "--time-window", "-5"], "argument --time-window: must be a finite number > 0"),
+    (["data", "prepare", "digits_dvs", "--seed", "-1"], "argument --seed: must be an integer >= 0, got -1"),
+    (["data", "prepare", "digits_dvs", "--size", "0", "4"], "argument --size: must be an integer >= 1, got 0"),
+    (["train", "tcja", "--lr", "-1"], "argument --lr: must be a finite number > 0, got -1"),
+    (["train", "spikegpt", "--lr", "nan"], "argument --lr: must be a finite number > 0, got nan"),
+    (["train", "tcja", "--mixup", "-0.5"], "argument --mixup: must be a finite number >= 0, got -0.5"),
+    (["train", "tcja", "--tcja-init-gain", "0"], "argument --tcja-init-gain: must be a finite number > 0, got 0"),
+    (["train", "tcja", "--device", "bogus"], "argument --device: 'bogus' is not a device"),
+    (["evaluate", "--checkpoint", "x.pt", "--device", "bogus"], "argument --device: 'bogus' is not a device"),
+])
+def test_bad_option_values_name_the_flag_not_the_library_argument(argv, message, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err, err
+    assert message in err.splitlines()[-1] and "Traceback" not in err   # the usage, then the one error line
+
+
+class _ClosedPipe:
+    """A stdout whose reader has quit: every write fails as on a closed pipe."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        pass
+
+
+def test_a_closed_stdout_pipe_is_exit_code_141_without_a_message(monkeypatch, capsys) -> None:
+    monkeypatch.setattr("sys.stdout", _ClosedPipe())
+    assert cli.main(["data", "list"]) == 141
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    """`snnkit ... | head`: once the reader has quit, the command stops with 141 (128 + SIGPIPE, as a tool killed by
+    it) and writes nothing to stderr; it printed 'snnkit data: error: [Errno 32] Broken pipe' and exit code 2."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.Popen([sys.executable, "-m", "snnkit.cli", "data", "list"], cwd=root,
+                            env=dict(os.environ, PYTHONPATH=str(root)), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()   # the reader is gone before the first line is written (the command still imports)
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err
+
+
+@pytest.mark.parametrize("flags, origin", [(["--scheduler", "none"], "'none' (--scheduler)"),
+                                           (["--scheduler", "step"], "'step' (--scheduler)")])
+def test_train_refuses_t_max_that_its_schedule_ignores(flags, origin, cli_error, tmp_path) -> None:
+    """--t-max with a step or no schedule was accepted and silently had no effect on the learning rate."""
+    err = cli_error(["train", "tcja", "--t-max", "5", *flags, "--print-config"])
+    assert f"--t-max sets the length of the cosine schedule; this run's schedule is {origin}" in err, err
+    assert cli.main(["train", "tcja", "--t-max", "5", "--scheduler", "cosine", "--print-config"]) == 0
+    # the same from a config file's schedule
+    cfg = tmp_path / "step.yaml"
+    cfg.write_text("base: digits_dvs\nscheduler: step\n")
+    assert "this run's schedule is 'step' (from its config)" in cli_error(
+        ["train", "tcja", "--config", str(cfg), "--t-max", "5", "--print-config"])

@@ -130,7 +130,8 @@ def write_cache(
     every sample has T frames, so a sample is one chunk read).
     """
     import h5py
-    from tqdm.auto import tqdm
+
+    from ..progress import progress as progress_bar
 
     c, h, w = (int(v) for v in frame_shape)
 
@@ -144,7 +145,7 @@ def write_cache(
             skipped: List[str] = []
             buf: List[np.ndarray] = []
             buffered = 0
-            for name, label, fr in tqdm(samples, total=total, desc=desc, disable=not progress, unit="sample"):
+            for name, label, fr in progress_bar(samples, total=total, desc=desc, enabled=progress, unit="sample"):
                 if fr is None:
                     skipped.append(name)
                     continue

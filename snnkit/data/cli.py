@@ -8,6 +8,8 @@ from typing import Any, Dict, List
 
 def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``list``, ``info`` and ``prepare`` actions to the ``snnkit data`` parser."""
+    from ..cli import int_at_least, number_above
+
     actions = p.add_subparsers(dest="data_command", required=True)
     s = actions.add_parser("list", help="the datasets snnkit.data.load accepts")
     s.set_defaults(func=cmd_list)
@@ -19,19 +21,21 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                                        "keyed by every setting: prepare with the settings you will train with.")
     s.add_argument("name", help="dataset name (see `snnkit data list`)")
     s.add_argument("--root", default=None, help="folder holding your copy of the dataset (digits_dvs and digits take none)")
-    s.add_argument("--frames", type=int, default=None, help="number of frames T (default: the T of the dataset's TCJA-SNN config, else 10)")
+    framing = s.add_mutually_exclusive_group()
+    framing.add_argument("--frames", type=int_at_least(1), default=None,
+                         help="number of frames T (default: the T of the dataset's TCJA-SNN config, else 10)")
     s.add_argument("--split-by", default="number", choices=["number", "time"], help="equal event counts or equal durations")
-    s.add_argument("--time-window", type=float, default=None, help="microseconds per frame (instead of --frames)")
-    s.add_argument("--event-count", type=int, default=None, help="events per frame (instead of --frames)")
+    framing.add_argument("--time-window", type=number_above(0), default=None, help="microseconds per frame (instead of --frames)")
+    framing.add_argument("--event-count", type=int_at_least(1), default=None, help="events per frame (instead of --frames)")
     s.add_argument("--convention", default="spikingjelly", choices=["spikingjelly", "tonic"], help="bin-edge convention")
     s.add_argument("--include-incomplete", action="store_true",
                    help="--convention tonic only: keep the last partial frame (time_window/event_count)")
-    s.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None, help="resize the sensor grid")
-    s.add_argument("--split-seed", type=int, default=None,
+    s.add_argument("--size", type=int_at_least(1), nargs=2, metavar=("H", "W"), default=None, help="resize the sensor grid")
+    s.add_argument("--split-seed", type=int_at_least(0), default=None,
                    help="cifar10_dvs, n_caltech101: the per-class 90/10 split, as load's split_seed (default: each "
                         "class's sorted files, the first 90%% for training: TCJA's split, which `snnkit train tcja` "
                         "reads with the config's split_seed: null); an integer permutes each class first")
-    s.add_argument("--seed", type=int, default=None,
+    s.add_argument("--seed", type=int_at_least(0), default=None,
                    help="digits_dvs: the seed of its stratified 80/20 split, as load's seed (default 0); other "
                         "datasets take none (their cache does not depend on it; augmentation draws happen in training)")
     s.add_argument("--cache-dir", default=None, help="cache folder (default $SNNKIT_DATA or ~/.cache/snnkit/data)")
@@ -102,6 +106,15 @@ def _prepare_args_error(meta: Any, args: argparse.Namespace) -> str:
     if not meta.offline and args.root is None:
         return (f"{meta.name} needs --root, the folder holding your copy of the dataset.\nExpected layout:\n"
                 f"{meta.layout}\nWhere to get the files: {meta.source}")
+    if meta.kind == "static":   # read directly, no frame cache: the framing options would change nothing
+        framing = [flag for flag, val, unset in (
+            ("--frames", args.frames, None), ("--time-window", args.time_window, None),
+            ("--event-count", args.event_count, None), ("--size", args.size, None), ("--split-by", args.split_by, "number"),
+            ("--convention", args.convention, "spikingjelly"), ("--include-incomplete", args.include_incomplete, False),
+        ) if val != unset]
+        if framing:
+            return (f"{', '.join(framing)}: framing option{'s' if len(framing) > 1 else ''} of event datasets' frame "
+                    f"cache; {meta.name} is a static image dataset, read directly (no cache to prepare)")
     if args.split_seed is not None and "split_seed" not in meta.options:
         return f"--split-seed applies to cifar10_dvs and n_caltech101 (no published split); {meta.name} has its own split"
     if args.seed is not None and meta.name != "digits_dvs":

@@ -31,7 +31,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from ..cli import check_output_folder, clear_run, int_at_least
+from ..cli import check_output_folder, clear_run, device_name, int_at_least
 
 __all__ = ["configure_train", "configure_evaluate", "configure_generate", "cmd_train", "cmd_evaluate",
            "cmd_generate", "load_corpus", "load_model", "build_tokenizer", "VALID_FRACTION", "TEST_FRACTION"]
@@ -79,7 +79,7 @@ def configure_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int_at_least(1), help="spikegpt/rwkv: parallel streams (the state is carried along "
                                                   "each; default 8); tcja: samples per batch (default: the config's)")
     p.add_argument("--threads", type=int_at_least(1), help="torch threads")
-    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--device", default="auto", type=device_name, help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_evaluate)
 
 
@@ -93,7 +93,7 @@ def configure_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="sampling seed (same seed, same text)")
     p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
     p.add_argument("--threads", type=int_at_least(1), help="torch threads")
-    p.add_argument("--device", default="auto", help="cpu, cuda, ... (default: cuda when available)")
+    p.add_argument("--device", default="auto", type=device_name, help="cpu, cuda, ... (default: cuda when available)")
     p.set_defaults(func=cmd_generate)
 
 
@@ -251,11 +251,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from ..data.text import TokenDataset, load_tokenizer
     from ..train import TrainConfig, Trainer
+    from ..train import distributed as dist
     from .spikegpt import SpikeGPT, get_config
     from .spikegpt_train import LMWrapper, _collate, lm_loss
 
     is_rwkv = getattr(args, "model", "spikegpt") == "rwkv"
     cmd = "train rwkv" if is_rwkv else "train spikegpt"
+    main_rank = dist.launch_rank() == 0  # under torchrun rank 0 alone prints and writes the tokenizer
+
+    def say(line: str, **kw: Any) -> None:
+        if main_rank:
+            print(line, flush=True, **kw)
     if args.threads:
         torch.set_num_threads(args.threads)
     name = args.config or "tiny"
@@ -301,8 +307,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     chars_per_token = len(tokenizer.decode(valid_ids[:100_000].tolist())) / max(1, min(len(valid_ids), 100_000))
     valid_set = TokenDataset(valid_ids, ctx) if len(valid_ids) > ctx else None
     if valid_set is None:
-        print(f"note: the validation part ({len(valid_ids)} tokens) is shorter than one window of {ctx}: "
-              "no validation", file=sys.stderr)
+        say(f"note: the validation part ({len(valid_ids)} tokens) is shorter than one window of {ctx}: "
+            "no validation", file=sys.stderr)
     tcfg = TrainConfig(epochs=args.epochs or 1, T_max=getattr(args, "t_max", None), batch_size=args.batch_size or 32,
                        lr=6e-4 if args.lr is None else args.lr,  # `or` would turn --lr 0 into 6e-4
                        grad_clip=1.0, loss="ce", input_layout="B", seed=args.seed, out_dir=str(out),
@@ -328,9 +334,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         model = SpikeGPT(cfg)
         label = f"SpikeGPT {name}"
     n_params = sum(p.numel() for p in model.parameters())
-    print(f"{label}: {cfg.n_layer} layers x {cfg.n_embd}, ctx {ctx}, vocab {cfg.vocab_size} "
-          f"({tokenizer.__class__.__name__}), {n_params:,} parameters; {len(train_ids):,} training and "
-          f"{len(valid_ids):,} validation tokens", flush=True)
+    say(f"{label}: {cfg.n_layer} layers x {cfg.n_embd}, ctx {ctx}, vocab {cfg.vocab_size} "
+        f"({tokenizer.__class__.__name__}), {n_params:,} parameters; {len(train_ids):,} training and "
+        f"{len(valid_ids):,} validation tokens")
 
     class _LMTrainer(Trainer):
         """Prints the epoch's training loss and validation loss / BPC as each epoch ends."""
@@ -345,8 +351,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             ev = super().evaluate(dataset)
             tr = getattr(self, "_last_train", {})
             bpc = ev["loss"] / math.log(2) / chars_per_token
-            print(f"epoch {self.epoch + 1}/{self.config.epochs}: train loss {tr.get('train_loss', float('nan')):.4f}"
-                  f"  valid loss {ev['loss']:.4f}  valid bpc {bpc:.4f}  next-token acc {ev['acc']:.3f}", flush=True)
+            say(f"epoch {self.epoch + 1}/{self.config.epochs}: train loss {tr.get('train_loss', float('nan')):.4f}"
+                f"  valid loss {ev['loss']:.4f}  valid bpc {bpc:.4f}  next-token acc {ev['acc']:.3f}")
             return ev
 
     source = {"data": args.data, "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
@@ -355,9 +361,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         _check_same_corpus(out / "last.pt", source, cmd)
     trainer = _LMTrainer(LMWrapper(model), TokenDataset(train_ids, ctx), valid_set, tcfg, collate_fn=_collate,
                          arch=arch, model_config=model_config, loss_fn=lambda o, y: lm_loss(o, y), data_source=source)
+    trainer.bars = not getattr(args, "no_progress", False)
     if getattr(args, "overwrite", False):
         clear_run(out)
-    tokenizer.save(tok_file)
+    if main_rank:
+        tokenizer.save(tok_file)
     if args.resume and not (out / "last.pt").is_file():
         raise _fail(cmd, f"--resume: {str(out / 'last.pt')!r} does not exist")
     try:
@@ -367,8 +375,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise _fail(cmd, err) from None
     if valid_set is None:
         for row in hist:
-            print(f"epoch {row['epoch']}/{tcfg.epochs}: train loss {row['train_loss']:.4f}")
-    print(f"done: {trainer.epoch} epochs; checkpoints and {TOKENIZER_FILE} in {out}")
+            say(f"epoch {row['epoch']}/{tcfg.epochs}: train loss {row['train_loss']:.4f}")
+    say(f"done: {trainer.epoch} epochs; checkpoints and {TOKENIZER_FILE} in {out}")
     return 0
 
 

@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..functional.validation import is_int
+from ..progress import progress as progress_bar
 from ..sampling import sample_logits
 from ..train import TrainConfig, Trainer
 from .spikegpt import SpikeGPT, SpikeGPTState
@@ -128,12 +129,7 @@ def evaluate_bpc(model: SpikeGPT, tokens: Union[Tensor, np.ndarray, Sequence[int
     y = t[1: B * per + 1].view(B, per).to(device)
     total, count = 0.0, 0
     state: Optional[SpikeGPTState] = None
-    starts = range(0, per, ctx_len)
-    if progress:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="eval", leave=False)
-    for s in starts:
+    for s in progress_bar(range(0, per, ctx_len), desc="eval", enabled=progress, leave=False, unit="window"):
         logits, state = model.forward_state(x[:, s: s + ctx_len], state)
         total += F.cross_entropy(_full(logits).reshape(-1, logits.shape[-1]), y[:, s: s + ctx_len].reshape(-1),
                                  reduction="sum").item()

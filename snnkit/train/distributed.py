@@ -42,6 +42,11 @@ def is_main() -> bool:
     return rank() == 0
 
 
+def launch_rank() -> int:
+    """This process's rank: the process group's, or before it is joined torchrun's ``RANK`` (0 without torchrun)."""
+    return rank() if dist.is_initialized() else int(os.environ.get("RANK", "0"))
+
+
 def barrier() -> None:
     if dist.is_initialized():
         dist.barrier()

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .._io import atomic_write_text
 from ..base import reset
+from ..progress import progress as progress_bar
 from .trainer import pick_device, rate, to_time_major
 
 __all__ = ["confusion_matrix", "ClassificationReport", "predict", "classification_report"]
@@ -127,10 +128,7 @@ def predict(model: torch.nn.Module, dataset: Dataset, *, batch_size: int = 32, d
     dev = pick_device(device)
     model = model.to(dev).eval()
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    if progress:
-        from tqdm.auto import tqdm
-
-        loader = tqdm(loader, desc="evaluate", dynamic_ncols=True, leave=False)
+    loader = progress_bar(loader, desc="evaluate", enabled=progress, leave=False, unit="batch")
     scores, labels, loss_sum = [], [], 0.0
     for x, y in loader:
         x, y = to_time_major(x.to(dev), input_layout), torch.as_tensor(y).to(dev)

@@ -7,6 +7,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
+from . import distributed as dist
 from .config import TrainConfig
 from .trainer import Trainer, pick_device
 
@@ -45,7 +46,9 @@ def tcja_trainer(
     if data is None:
         check_dataset_fits(cfg)
     train, test = data if data is not None else tcja_data(cfg, root, seed=seed, augment=cfg.augment,
-                                                          progress=progress and bars, cache_dir=cache_dir,
+                                                          # under torchrun: rank 0's frame-cache bar alone
+                                                          progress=progress and bars and dist.launch_rank() == 0,
+                                                          cache_dir=cache_dir,
                                                           on_error=on_error)
     if data is None:
         check_classes_found(cfg, train)

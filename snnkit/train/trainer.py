@@ -28,6 +28,7 @@ from .checkpoint import (check_state_dict, config_differences, load_checkpoint, 
 from .config import TrainConfig
 from .metrics import MetricLogger, format_epoch
 from .mixup import mix_inputs, mixup_draw, mixup_loss
+from ..progress import progress, write_line
 
 Batch = Any
 # TrainConfig entries a resumed run must share with its checkpoint (the rest say where and how fast, or how long:
@@ -290,7 +291,7 @@ class Trainer:
                     logger.log(row)
                     if self.config.progress and self.epoch_lines:
                         line = format_epoch(row, self.config.epochs, self.best)
-                        _write_line(f"[{self.label}] {line}" if self.label else line)
+                        write_line(f"[{self.label}] {line}" if self.label else line)
                     if improved:  # before last.pt: a run stopped between the two redoes this epoch on resume
                         self.save(self.out_dir / "best.pt")  # (last.pt first, best.pt would stay the old epoch's)
                     self.save(self.out_dir / "last.pt")
@@ -396,23 +397,6 @@ class Trainer:
         set_rng_state(rank_rngs[dist.rank()] if rank_rngs and len(rank_rngs) == dist.world_size() else ckpt["rng"])
 
 
-def _write_line(line: str) -> None:
-    """Print above any live progress bar (tqdm.write keeps the bars intact)."""
-    from tqdm.auto import tqdm
-
-    tqdm.write(line)
-
-
 def _progress(it: Any, desc: str, enabled: bool, leave: bool = True) -> Any:
-    """A progress bar over ``it`` that draws nothing from any RNG, so results do not depend on it.
-
-    ``tqdm.auto`` calls ``iter()`` on what it wraps when it is built and again when the loop
-    starts; every ``DataLoader`` iterator draws a base seed from the global torch RNG, so the
-    bar would shift all later dropout masks. A generator (one ``iter()``, as a plain loop) avoids it.
-    """
-    if not enabled or not dist.is_main():
-        return it
-    from tqdm.auto import tqdm
-
-    total = len(it) if hasattr(it, "__len__") else None
-    return tqdm((item for item in it), total=total, desc=desc, leave=leave, dynamic_ncols=True)
+    """Rank 0's progress bar over ``it`` (:func:`snnkit.progress.progress`: drawn on a terminal, lines in a log)."""
+    return progress(it, desc=desc, enabled=enabled and dist.is_main(), leave=leave, unit="batch")

@@ -133,6 +133,10 @@ def test_prepare_refuses_an_unwritable_cache_dir_before_work(nmnist_root, tmp_pa
     def unwritable(folder):   # root can write anywhere, so the probe is what we replace
         raise OSError(f"{str(folder)!r} is not writable: no file can be created in {str(folder)!r} (Permission denied)")
 
+    # import every subcommand's module first: one imported under the patch (snnkit.hardware.cli binds
+    # check_writable_folder by name) kept the fake for the rest of the session, and every later export/simulate/
+    # energy test in that process failed with 'not writable'
+    cli.build_parser()
     monkeypatch.setattr(_io, "check_writable_folder", unwritable)
     rc = cli.main(["data", "prepare", "n_mnist", "--root", str(nmnist_root), "--cache-dir", str(tmp_path / "ro"),
                    "--no-progress"])
@@ -169,10 +173,13 @@ def test_empty_test_split_warns_why(tmp_path, capsys) -> None:
     assert "warning: cifar10_dvs: the test split is empty" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("extra, match", [(["--size", "4", "4"], "size apply to event datasets only"),
-                                          (["--convention", "tonic"], "convention='tonic' only shape event frames"),
-                                          (["--split-by", "time"], "split_by='time' only shape event frames")])
+@pytest.mark.parametrize("extra, match", [(["--size", "4", "4"], "--size: framing option of event datasets'"),
+                                          (["--convention", "tonic"], "--convention: framing option"),
+                                          (["--split-by", "time"], "--split-by: framing option"),
+                                          (["--frames", "3", "--include-incomplete"],   # --frames: silently ignored
+                                           "--frames, --include-incomplete: framing options")])
 def test_prepare_static_refuses_framing_options(capsys, extra, match) -> None:
+    """In the flags' names (the library's errors said size=, convention='tonic', split_by='time')."""
     from snnkit import cli
 
     assert cli.main(["data", "prepare", "digits", *extra]) == 2

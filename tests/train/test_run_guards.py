@@ -416,3 +416,21 @@ def test_a_diverged_run_ends_with_its_message_not_a_traceback(tmp_path, monkeypa
     rc, err = _train_with(diverging, monkeypatch, capsys)
     assert rc == 2 and "snnkit train: error: training diverged in epoch 1: parameters fc1.weight" in err
     assert "no checkpoint was written" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("rank, drawn", [("0", True), ("1", False)])
+def test_only_rank_0_draws_the_frame_cache_bar(rank, drawn, monkeypatch, tmp_path) -> None:
+    """Under torchrun every rank loads the data before the process group exists: each drew its own frame-cache bar."""
+    from snnkit.train import recipes
+
+    seen = {}
+
+    def spy(*a, **k):
+        seen["progress"] = k["progress"]
+        raise KeyboardInterrupt   # stop before any data is read
+
+    monkeypatch.setattr(recipes, "tcja_data", spy)
+    monkeypatch.setenv("RANK", rank)
+    with pytest.raises(KeyboardInterrupt):
+        recipes.tcja_trainer("digits_dvs", out_dir=tmp_path)
+    assert seen == {"progress": drawn}
