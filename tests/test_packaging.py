@@ -67,3 +67,21 @@ def test_make_install_remakes_a_broken_venv(tmp_path: Path) -> None:
         lines = plan.splitlines()
         assert lines and lines[0].endswith("-m venv --clear .venv"), plan
         assert any("pip install" in ln and "torch==2.13.0" in ln for ln in lines), plan
+
+
+def test_every_data_file_in_a_package_is_package_data() -> None:
+    """Files the code reads at run time (the C++ kernel sources) must be in the wheel: each non-Python file in
+    a package folder matches a [tool.setuptools.package-data] pattern of its package."""
+    from fnmatch import fnmatch
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    data = conf.get("package-data", {})
+    missing = []
+    for top, name in ((ROOT / "snnkit", "snnkit"), (ROOT / "hardware", "snnkit.hardware")):
+        for path in top.rglob("*"):
+            if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+                continue
+            pkg = ".".join([name, *path.parent.relative_to(top).parts])
+            if not any(fnmatch(path.name, pat) for pat in data.get(pkg, [])):
+                missing.append(f"{pkg}: {path.name}")
+    assert not missing, f"add to pyproject.toml [tool.setuptools.package-data]: {missing}"
