@@ -9,13 +9,20 @@ PIP    := $(BIN)/python -m pip install --disable-pip-version-check -q
 
 all: test
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+# The venv counts as made when its python can import pip. One that cannot (`python -m venv` interrupted
+# before it installed pip, an interpreter removed since, a venv made without pip) is made again from
+# scratch, and since pyvenv.cfg is then newer than the stamp, everything below is installed again.
+ifneq ($(shell $(BIN)/python -c "import pip" >/dev/null 2>&1 && echo ok),ok)
+.PHONY: $(VENV)/pyvenv.cfg
+endif
+
+$(VENV)/pyvenv.cfg:
+	$(PYTHON) -m venv --clear $(VENV)
 
 # torch first (the pinned CPU wheel; any other spec pulls CUDA packages), then the
 # project with test extras, then the peers whose declared dependencies cannot be met
 # here, with --no-deps (recipe in ../shared/DESIGN.md section 4).
-$(STAMP): pyproject.toml Makefile | $(BIN)/python
+$(STAMP): pyproject.toml Makefile $(VENV)/pyvenv.cfg
 	$(PIP) torch==2.13.0
 	$(PIP) -e ".[test,docs,gpu]"
 	$(PIP) aedat==2.3.0 lz4==4.4.5 zstandard==0.25.0 transformers==5.23.0

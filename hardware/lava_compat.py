@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import importlib
+import importlib.util
 import multiprocessing
 import threading
 import warnings
@@ -62,6 +63,34 @@ def _tolerant_set_start_method() -> Any:
     return original
 
 
+# lava-nc 0.10's declared requirements (import names). It is installed with --no-deps, so pip does not
+# bring them; asteval, for one, is imported only when a network is compiled, deep inside a run.
+LAVA_REQUIREMENTS = {"numpy": "numpy<2", "scipy": "scipy<2", "sklearn": "scikit-learn",
+                     "networkx": "networkx<=2.8.7", "asteval": "asteval>=0.9.31,<0.10"}
+
+
+def _check_lava_requirements() -> None:
+    """ImportError naming lava-nc's missing requirements (and the pip command) when lava-nc is installed."""
+    try:
+        if importlib.util.find_spec("lava") is None:
+            return  # lava-nc itself is missing: the import below says how to install it
+    except (ImportError, ValueError):
+        return
+    missing = []
+    for name, spec in LAVA_REQUIREMENTS.items():
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(spec)
+    if missing:
+        raise ImportError(
+            f"snnkit.hardware: lava-nc is installed but its requirements {', '.join(missing)} are missing "
+            "(lava-nc is installed with --no-deps, so pip does not bring them): "
+            "pip install " + " ".join(f'"{m}"' for m in missing))
+
+
 def import_lava() -> ModuleType:
     """Import and return ``lava.magma.core``'s parent package with the 3.11 shim applied once.
 
@@ -72,6 +101,7 @@ def import_lava() -> ModuleType:
         if not _done:
             original = dataclasses._get_field  # type: ignore[attr-defined]
             dataclasses._get_field = _patched_get_field(original)  # type: ignore[attr-defined]
+            _check_lava_requirements()
             set_start = _tolerant_set_start_method()
             try:
                 importlib.import_module("lava.magma.compiler.var_model")
@@ -83,7 +113,12 @@ def import_lava() -> ModuleType:
                         "snnkit.hardware needs lava-nc: pip install --no-deps --ignore-requires-python "
                         "lava-nc==0.10.0 (plus numpy<2, networkx<=2.8.7, asteval<0.10, scipy, scikit-learn)"
                     ) from err
-                raise
+                # lava-nc is installed with --no-deps, so its own requirements may be missing
+                raise ImportError(
+                    f"snnkit.hardware: lava-nc is installed but its requirement {err.name!r} is missing "
+                    f"({err}); lava-nc is installed with --no-deps, so install its requirements yourself: "
+                    "pip install \"numpy<2\" \"networkx<=2.8.7\" \"asteval>=0.9.31,<0.10\" \"scipy<2\" scikit-learn"
+                ) from err
             finally:
                 dataclasses._get_field = original  # type: ignore[attr-defined]
                 multiprocessing.set_start_method = set_start

@@ -46,6 +46,18 @@ def test_a_missing_compiler_named_by_cxx_is_reported_as_such(tmp_path, monkeypat
     assert list(target.parent.iterdir()) == []
 
 
+def test_an_unwritable_build_cache_names_snnkit_cache(tmp_path, monkeypatch) -> None:
+    """A cache folder that cannot be made (read-only home, a file in the way) says to set SNNKIT_CACHE."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SNNKIT_CACHE", str(blocker))
+    target = build.cache_dir() / "lib.so"
+    with pytest.raises(RuntimeError, match=r"cannot write the kernel build cache .*a-file/kernels \(\$SNNKIT_CACHE\): "
+                                           r".*set SNNKIT_CACHE to a writable folder"):
+        build._compile("g++", target)
+    assert blocker.read_text() == ""
+
+
 def test_disabled_kernels_fall_back_to_reference_with_a_warning() -> None:
     code = (
         "import warnings, torch; from snnkit import functional as F\n"

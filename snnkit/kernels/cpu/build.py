@@ -62,8 +62,13 @@ def library_path(compiler: str, source: Optional[Path] = None, flags: Optional[S
 def _compile(compiler: str, target: Path, source: Optional[Path] = None, flags: Optional[Sequence[str]] = None) -> None:
     source = SOURCE if source is None else source
     flags = FLAGS if flags is None else flags
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+    except OSError as err:  # e.g. a read-only home directory in a container
+        origin = "$SNNKIT_CACHE" if os.environ.get("SNNKIT_CACHE") else "the default, ~/.cache/snnkit"
+        raise RuntimeError(f"cannot write the kernel build cache {target.parent} ({origin}): "
+                           f"{err.strerror or err}; set SNNKIT_CACHE to a writable folder") from err
     os.close(fd)
     try:
         try:
