@@ -16,6 +16,7 @@ import torch
 
 from snnkit.baselines.smile import (SMILECTR, build_semantic_ids, cold_start_split, collaborative_vectors,
                                     evaluate_ctr, frequency_buckets, train_ctr)
+from snnkit.cli import int_at_least
 
 
 def main() -> None:
@@ -26,7 +27,11 @@ def main() -> None:
     ap.add_argument("--cold-frac", type=float, default=0.2)
     ap.add_argument("--side", action="store_true", help="give both models the genre multi-hot as side features")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int_at_least(1), default=1,
+                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch threads: {args.threads}")
     d = cold_start_split(n_users=args.users, cold_frac=args.cold_frac, shots=args.shots, seed=args.seed)
     print(d.description)
     tr = d.train

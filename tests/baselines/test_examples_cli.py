@@ -60,3 +60,41 @@ def test_dna_finetune_example_refuses_bad_fasta_options(monkeypatch, capsys, tmp
     bad.write_text(">s1\nACGT-ACGT\n")
     assert "invalid character '-'" in _run(monkeypatch, capsys, "dna_finetune.py", "--fasta", str(fa), str(bad))
     assert "--test-fasta needs --fasta" in _run(monkeypatch, capsys, "dna_finetune.py", "--test-fasta", str(fa))
+
+
+
+class _Threads(Exception):
+    pass
+
+
+FIRST_WORK = {"baseline_chatlr.py": ("snnkit.baselines.chatlr", "build_movielens_db"),
+              "baseline_deepccp.py": ("snnkit.data.graphs", "simulate_cascades"),
+              "baseline_diffusiongs.py": ("snnkit.baselines.diffusiongs", "movielens_search"),
+              "baseline_pathformer.py": ("snnkit.data.graphs", "simulate_expression"),
+              "baseline_rankdfm.py": ("snnkit.baselines.rankdfm", "movielens_ranking"),
+              "baseline_smile.py": ("snnkit.baselines.smile", "cold_start_split"),
+              "dna_finetune.py": ("snnkit.data.genomics", "load_oct4_mafk")}
+
+
+@pytest.mark.parametrize("script", sorted(FIRST_WORK))
+@pytest.mark.parametrize("argv, threads", [([], 1), (["--threads", "2"], 2)])
+def test_baseline_examples_fix_the_thread_count(monkeypatch, capsys, script, argv, threads):
+    """Trained numbers change with torch's thread count (~0.005 between 1 and 2), so each example sets it (default 1,
+    as the docs' numbers) and prints it before reading its data; before, they ran with torch's default."""
+    calls = []
+    monkeypatch.setattr("torch.set_num_threads", calls.append)
+
+    def stop(*args, **kwargs):
+        raise _Threads(list(calls))
+
+    module, name = FIRST_WORK[script]
+    monkeypatch.setattr(f"{module}.{name}", stop)
+    monkeypatch.setattr("sys.argv", [script, *argv])
+    with pytest.raises(_Threads) as exc:
+        runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
+    assert exc.value.args[0] == [threads]
+    assert f"torch threads: {threads}" in capsys.readouterr().out
+
+
+def test_baseline_examples_refuse_a_thread_count_below_one(monkeypatch, capsys):
+    assert "--threads: must be an integer >= 1, got 0" in _run(monkeypatch, capsys, "baseline_smile.py", "--threads", "0")
