@@ -98,3 +98,36 @@ def test_baseline_examples_fix_the_thread_count(monkeypatch, capsys, script, arg
 
 def test_baseline_examples_refuse_a_thread_count_below_one(monkeypatch, capsys):
     assert "--threads: must be an integer >= 1, got 0" in _run(monkeypatch, capsys, "baseline_smile.py", "--threads", "0")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--vocab", "0"], "--vocab: must be an integer >= 10, got 0"),           # were tracebacks from the library
+    (["--max-len", "0"], "--max-len: must be an integer >= 16, got 0"),
+    (["--pretrain-steps", "-1"], "--pretrain-steps: must be an integer >= 0, got -1"),
+    (["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    (["--layers", "0"], "--layers: must be an integer >= 1, got 0"),
+    (["--heads", "5"], "--d-model (96) must be a multiple of --heads (5)"),
+    (["--lr", "0"], "--lr must be > 0, got 0.0"),
+])
+def test_dna_finetune_example_refuses_bad_model_options(monkeypatch, capsys, argv, message):
+    err = _run(monkeypatch, capsys, "dna_finetune.py", *argv)
+    assert message in err and "Traceback" not in err
+
+
+def test_dna_finetune_example_refuses_an_out_holding_a_run(monkeypatch, tmp_path):
+    """Running the documented command twice was a traceback (fit(overwrite=True) was out of reach: now --overwrite)."""
+    fa, fb = tmp_path / "a.fa", tmp_path / "b.fa"
+    fa.write_text(">a1\nACGTACGTAAGGCCTT\n>a2\nACGTTTGGCCAAGGTT\n")
+    fb.write_text(">b1\nTTTTGGGGCCCCAAAA\n>b2\nGGGGCCCCAAAATTTT\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"a finished run")
+    argv = ["dna_finetune.py", "--fasta", str(fa), str(fb), "--test-fasta", str(fa), str(fb), "--pretrain-steps", "0",
+            "--epochs", "1", "--d-model", "16", "--layers", "1", "--heads", "2", "--out", str(out)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit, match="dna_finetune: .* already holds a run"):
+        runpy.run_path(str(ROOT / "examples" / "dna_finetune.py"), run_name="__main__")
+    assert (out / "last.pt").read_bytes() == b"a finished run"
+    monkeypatch.setattr("sys.argv", argv + ["--overwrite"])
+    runpy.run_path(str(ROOT / "examples" / "dna_finetune.py"), run_name="__main__")
+    assert '"accuracy"' in (out / "results.json").read_text() and (out / "last.pt").stat().st_size > 100
