@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 
 import numpy as np
 import torch
@@ -24,9 +25,9 @@ from snnkit.cli import int_at_least
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", default=":memory:", help="SQLite file to write (default: in memory)")
-    ap.add_argument("--train", type=int, default=1200)
-    ap.add_argument("--test", type=int, default=600)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--train", type=int_at_least(1), default=1200)
+    ap.add_argument("--test", type=int_at_least(1), default=600)
+    ap.add_argument("--epochs", type=int_at_least(1), default=8)
     ap.add_argument("--heldout-templates", action="store_true")
     ap.add_argument("--hf", default=None, help="path of a local Hugging Face causal LM to evaluate too")
     ap.add_argument("--ask", action="append", default=[])
@@ -36,7 +37,10 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch threads: {args.threads}")
-    con = build_movielens_db(path=args.db)
+    try:
+        con = build_movielens_db(path=args.db)
+    except sqlite3.Error as err:      # a folder that does not exist, a file that is not a SQLite database
+        ap.error(f"--db {args.db}: {err}")
     train = generate_questions(con, args.train, split="train", heldout_templates=args.heldout_templates,
                                seed=args.seed)
     test = generate_questions(con, args.test, split="test", heldout_templates=args.heldout_templates,
