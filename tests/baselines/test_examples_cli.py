@@ -131,3 +131,34 @@ def test_dna_finetune_example_refuses_an_out_holding_a_run(monkeypatch, tmp_path
     monkeypatch.setattr("sys.argv", argv + ["--overwrite"])
     runpy.run_path(str(ROOT / "examples" / "dna_finetune.py"), run_name="__main__")
     assert '"accuracy"' in (out / "results.json").read_text() and (out / "last.pt").stat().st_size > 100
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("baseline_rankdfm.py", ["--users", "0"], "--users: must be an integer >= 1, got 0"),   # was subset_users traceback
+    ("baseline_rankdfm.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),  # was an untrained model
+    ("baseline_smile.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    ("baseline_smile.py", ["--shots", "-1"], "--shots: must be an integer >= 0, got -1"),
+    ("baseline_diffusiongs.py", ["--users", "0"], "--users: must be an integer >= 1, got 0"),
+    ("baseline_diffusiongs.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    ("baseline_pathformer.py", ["--genes", "0"], "--genes: must be an integer >= 9, got 0"),  # was simulate_expression's
+    ("baseline_pathformer.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    ("baseline_pathformer.py", ["--k", "0"], "--k: must be an integer >= 1, got 0"),
+    ("baseline_pathformer.py", ["--genes", "12", "--samples", "20", "--k", "13"],
+     "--k (13) must be at most the number of genes (12)"),                                  # was train_pathformer's
+])
+def test_baseline_examples_refuse_bad_sizes(monkeypatch, capsys, script, argv, message):
+    err = _run(monkeypatch, capsys, script, *argv)
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("baseline_smile.py", ["--cold-frac", "2"], "cold_start_split: cold_frac must be in (0, 1), got 2.0"),
+    ("baseline_rankdfm.py", ["--users", "5000"], "n_users must be in [1, 943], got 5000"),
+    ("baseline_diffusiongs.py", ["--users", "5000"], "n_users must be in [1, 943], got 5000"),
+])
+def test_movielens_examples_refuse_bad_splits(monkeypatch, capsys, script, argv, message):
+    from ._util import movielens_or_skip
+
+    movielens_or_skip()
+    err = _run(monkeypatch, capsys, script, *argv)
+    assert message in err and "Traceback" not in err
