@@ -18,16 +18,24 @@ import torch
 
 from snnkit.baselines.diffusiongs import (DiffusionGS, SequenceRanker, evaluate_search, movielens_search,
                                           popularity_ranker, rank_scores, train_ranker)
+from snnkit.cli import int_at_least
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=None)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--users", type=int_at_least(1), default=None)
+    ap.add_argument("--epochs", type=int_at_least(1), default=8)
     ap.add_argument("--negatives", choices=("popularity", "uniform"), default="popularity")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int_at_least(1), default=1,
+                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
     args = ap.parse_args()
-    d = movielens_search(n_users=args.users, negatives=args.negatives, seed=args.seed)
+    torch.set_num_threads(args.threads)
+    print(f"torch threads: {args.threads}")
+    try:
+        d = movielens_search(n_users=args.users, negatives=args.negatives, seed=args.seed)
+    except ValueError as err:   # e.g. --users above the 943 of MovieLens-100k
+        ap.error(str(err))
     print(d.description)
     spec = DiffusionGS.spec(d)
     rows = {"random": evaluate_search(np.random.default_rng(args.seed).random(d.cands[d.test].shape)),

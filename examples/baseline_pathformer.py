@@ -18,6 +18,7 @@ import torch
 
 from snnkit.baselines.pathformer import (PathFormer, evaluate_classification, logistic_baseline, predict,
                                          reproducibility, standardize, t_statistic_ranking, train_pathformer)
+from snnkit.cli import int_at_least
 from snnkit.data.graphs import load_expression_csv, load_pathway_edges, simulate_expression
 
 
@@ -26,12 +27,16 @@ def main() -> None:
     ap.add_argument("--expr", action="append", default=[], help="genes x samples CSV (give two cohorts)")
     ap.add_argument("--edges", default=None, help="gene-gene edge list")
     ap.add_argument("--prefix", action="append", default=[], help="sample-name prefix=label, e.g. control=0")
-    ap.add_argument("--genes", type=int, default=100, help="simulated genes / top-variance genes kept")
-    ap.add_argument("--samples", type=int, default=150)
-    ap.add_argument("--k", type=int, default=20)
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--genes", type=int_at_least(9), default=100, help="simulated genes / top-variance genes kept")
+    ap.add_argument("--samples", type=int_at_least(10), default=150)
+    ap.add_argument("--k", type=int_at_least(1), default=20)
+    ap.add_argument("--epochs", type=int_at_least(1), default=30)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int_at_least(1), default=1,
+                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch threads: {args.threads}")
     truth = None
     if args.expr:
         if not args.edges:
@@ -60,6 +65,8 @@ def main() -> None:
         sim = simulate_expression([args.samples] * 2, args.genes, 8, seed=args.seed)
         cohorts, A, truth = sim.cohorts, sim.adjacency, sim.biomarkers
         print("planted biomarkers:", truth.tolist())
+    if args.k > A.shape[0]:
+        ap.error(f"--k ({args.k}) must be at most the number of genes ({A.shape[0]})")
     ranks, res = {}, {}
     for ci, coh in enumerate(cohorts):
         idx = np.random.default_rng(args.seed + ci).permutation(len(coh.y))

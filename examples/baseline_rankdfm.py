@@ -18,18 +18,26 @@ import torch
 
 from snnkit.baselines.rankdfm import (RankDFM, evaluate_ranking, movielens_ranking, popularity_scores, score,
                                       time_inference, train_rankdfm)
+from snnkit.cli import int_at_least
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=None, help="random subset of users (default: all 943)")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--users", type=int_at_least(1), default=None, help="random subset of users (default: all 943)")
+    ap.add_argument("--epochs", type=int_at_least(1), default=8)
     ap.add_argument("--sparsity", type=float, default=0.01, help="weight of the field-gate penalty")
     ap.add_argument("--threshold", type=float, default=0.5, help="keep fields with keep probability >= this")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int_at_least(1), default=1,
+                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"torch threads: {args.threads}")
     torch.manual_seed(args.seed)
-    data = movielens_ranking(n_users=args.users, seed=args.seed)
+    try:
+        data = movielens_ranking(n_users=args.users, seed=args.seed)
+    except ValueError as err:   # e.g. --users above the 943 of MovieLens-100k
+        ap.error(str(err))
     print(data.description)
     rows = {"random": evaluate_ranking(np.random.default_rng(args.seed).random(len(data.query)), data),
             "popularity (count)": evaluate_ranking(popularity_scores(data, "count"), data),

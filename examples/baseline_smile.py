@@ -16,18 +16,26 @@ import torch
 
 from snnkit.baselines.smile import (SMILECTR, build_semantic_ids, cold_start_split, collaborative_vectors,
                                     evaluate_ctr, frequency_buckets, train_ctr)
+from snnkit.cli import int_at_least
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--users", type=int, default=None)
-    ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--shots", type=int, default=0, help="training ratings kept per cold item")
+    ap.add_argument("--users", type=int_at_least(1), default=None)
+    ap.add_argument("--epochs", type=int_at_least(1), default=5)
+    ap.add_argument("--shots", type=int_at_least(0), default=0, help="training ratings kept per cold item")
     ap.add_argument("--cold-frac", type=float, default=0.2)
     ap.add_argument("--side", action="store_true", help="give both models the genre multi-hot as side features")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int_at_least(1), default=1,
+                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
     args = ap.parse_args()
-    d = cold_start_split(n_users=args.users, cold_frac=args.cold_frac, shots=args.shots, seed=args.seed)
+    torch.set_num_threads(args.threads)
+    print(f"torch threads: {args.threads}")
+    try:
+        d = cold_start_split(n_users=args.users, cold_frac=args.cold_frac, shots=args.shots, seed=args.seed)
+    except ValueError as err:   # --cold-frac outside (0, 1), --users above 943, ...
+        ap.error(str(err))
     print(d.description)
     tr = d.train
     collab = collaborative_vectors(d.user[tr], d.item[tr], d.label[tr], d.user_dims[0], d.n_items, seed=args.seed)

@@ -27,6 +27,7 @@ from snnkit._io import atomic_write_text
 from snnkit.baselines.dnagrinder import (DNACollate, DNAGrinderConfig, DNAGrinderForMaskedLM,
                                          DNAGrinderForSequenceClassification, DNATokenizer, SequenceLengthWarmup,
                                          evaluate_classifier, pretrain_mlm)
+from snnkit.cli import int_at_least
 from snnkit.data.genomics import SequenceDataset, load_fasta_classes, load_oct4_mafk
 from snnkit.train import Trainer, TrainConfig
 
@@ -45,22 +46,29 @@ def main() -> None:
     ap.add_argument("--fasta", nargs="+", help="one FASTA file per class (default: janggu's Oct4 vs MafK)")
     ap.add_argument("--test-fasta", nargs="+", help="test FASTA files, same class order as --fasta")
     ap.add_argument("--ambiguous", default="n", choices=["n", "keep", "reject", "skip"])
-    ap.add_argument("--vocab", type=int, default=256, help="BPE vocabulary size (the paper uses 4096 on genomes)")
-    ap.add_argument("--d-model", type=int, default=96)
-    ap.add_argument("--layers", type=int, default=3)
-    ap.add_argument("--heads", type=int, default=4)
-    ap.add_argument("--max-len", type=int, default=128, help="tokens per sequence (with [CLS]/[SEP])")
-    ap.add_argument("--pretrain-steps", type=int, default=300, help="0 skips MLM pretraining")
-    ap.add_argument("--pretrain-batch", type=int, default=32)
-    ap.add_argument("--epochs", type=int, default=4)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--vocab", type=int_at_least(10), default=256,
+                    help="BPE vocabulary size (the paper uses 4096 on genomes)")
+    ap.add_argument("--d-model", type=int_at_least(1), default=96)
+    ap.add_argument("--layers", type=int_at_least(1), default=3)
+    ap.add_argument("--heads", type=int_at_least(1), default=4)
+    ap.add_argument("--max-len", type=int_at_least(16), default=128, help="tokens per sequence (with [CLS]/[SEP])")
+    ap.add_argument("--pretrain-steps", type=int_at_least(0), default=300, help="0 skips MLM pretraining")
+    ap.add_argument("--pretrain-batch", type=int_at_least(1), default=32)
+    ap.add_argument("--epochs", type=int_at_least(1), default=4)
+    ap.add_argument("--batch-size", type=int_at_least(1), default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--threads", type=int_at_least(1), default=1,
+                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
     ap.add_argument("--out", default="runs/dna_finetune")
+    ap.add_argument("--overwrite", action="store_true", help="write over a run already in --out")
     args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if not args.lr > 0:
+        ap.error(f"--lr must be > 0, got {args.lr}")
+    if args.d_model % args.heads:
+        ap.error(f"--d-model ({args.d_model}) must be a multiple of --heads ({args.heads})")
+    torch.set_num_threads(args.threads)
+    print(f"torch threads: {args.threads}")
     torch.manual_seed(args.seed)
     t0 = time.time()
 
@@ -103,11 +111,14 @@ def main() -> None:
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer="adamw",
                          weight_decay=0.01, loss="ce", input_layout="B", out_dir=str(out), seed=args.seed,
                          tensorboard=False)
-    Trainer(model, train, test, config, collate_fn=DNACollate(tok, args.max_len), arch="dnagrinder",
-            model_config=cfg.to_dict()).fit()
+    try:
+        Trainer(model, train, test, config, collate_fn=DNACollate(tok, args.max_len), arch="dnagrinder",
+                model_config=cfg.to_dict()).fit(overwrite=args.overwrite)
+    except (ValueError, OSError) as err:   # e.g. an --out holding another run: say so, no traceback
+        raise SystemExit(f"dna_finetune: {err}") from None
     res = evaluate_classifier(model, test, tok, max_length=args.max_len)
     res.update(task=task, seconds=time.time() - t0, pretrain_steps=args.pretrain_steps, epochs=args.epochs,
-               model=cfg.to_dict())
+               threads=args.threads, model=cfg.to_dict())
     atomic_write_text(out / "results.json", json.dumps(res, indent=2))
     tok.save(out / "tokenizer.json")
     print(f"test accuracy {res['accuracy']:.3f}, MCC {res['mcc']:.3f} ({res['seconds']:.0f} s); wrote {out}")

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from snnkit.baselines.rwkv import RWKV, RWKVConfig, WorldTokenizer, load_tokenizer, sample_logits
+from snnkit.cli import int_at_least
 
 
 def demo_model(version: int, tmp: Path):
@@ -43,13 +44,17 @@ def main() -> None:
     ap.add_argument("--tokenizer", help="World vocab .txt or tokenizer.json")
     ap.add_argument("--demo", type=int, choices=[4, 5, 6], help="use a tiny random model of this version")
     ap.add_argument("--prompt", default="\nIn a shocking finding, scientists discovered")
-    ap.add_argument("--max-new-tokens", type=int, default=100)
+    ap.add_argument("--max-new-tokens", type=int_at_least(0), default=100)
     ap.add_argument("--temperature", type=float, default=1.0)
     ap.add_argument("--top-p", type=float, default=0.85)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
-    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--threads", type=int_at_least(1), help="torch threads (default: torch's)")
     args = ap.parse_args()
+    if args.temperature < 0:
+        ap.error(f"--temperature must be >= 0 (0 is greedy), got {args.temperature}")
+    if not 0 < args.top_p <= 1:
+        ap.error(f"--top-p must be in (0, 1], got {args.top_p}")
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.demo:
@@ -58,8 +63,11 @@ def main() -> None:
         ap.error("give --model and --tokenizer, or --demo 4|5|6")
 
     t0 = time.time()
-    model = RWKV.load(args.model, dtype=getattr(torch, args.dtype)).eval()
-    tok = load_tokenizer(args.tokenizer)
+    try:
+        model = RWKV.load(args.model, dtype=getattr(torch, args.dtype)).eval()
+        tok = load_tokenizer(args.tokenizer)
+    except (OSError, ValueError) as err:          # a missing or unreadable checkpoint / tokenizer: one line
+        ap.error(str(err))
     cfg = model.config
     print(f"RWKV-{cfg.version}: {cfg.n_layer} layers x {cfg.n_embd}, vocab {cfg.vocab_size} "
           f"({sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters), loaded in {time.time() - t0:.1f} s",
@@ -85,11 +93,12 @@ def main() -> None:
                 break
             out.append(int(nxt))
             text = tok.decode(out)
-            if "\ufffd" not in text[shown:]:          # print only whole UTF-8 characters
+            if not text.endswith("\ufffd"):          # hold back only a multi-byte character still incomplete
                 sys.stdout.write(text[shown:])
                 sys.stdout.flush()
                 shown = len(text)
             logits, state = model.step(nxt, state)
+        sys.stdout.write(tok.decode(out)[shown:])   # what is left (bytes that never formed a character)
     print(f"\n[{len(out)} tokens, {len(out) / max(1e-9, time.time() - t1):.1f} tokens/s]", file=sys.stderr)
 
 

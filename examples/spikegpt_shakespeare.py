@@ -22,6 +22,7 @@ from collections import Counter
 import numpy as np
 import torch
 
+from snnkit.cli import int_at_least
 from snnkit.data.text import CharTokenizer, TokenDataset, load_shakespeare, split_text
 from snnkit.models.spikegpt import SpikeGPT, get_config
 from snnkit.models.spikegpt_train import evaluate_bpc, generate_text, train_lm
@@ -38,15 +39,17 @@ def unigram_bpc(train: str, valid: str) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--max-tokens", type=int, default=1_500_000, help="training characters per epoch")
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--max-tokens", type=int_at_least(1), default=1_500_000, help="training characters per epoch")
+    ap.add_argument("--epochs", type=int_at_least(1), default=2)
+    ap.add_argument("--batch-size", type=int_at_least(1), default=32)
     ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--valid-tokens", type=int, default=100_000, help="validation characters to evaluate on")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is often fastest for the tiny model)")
+    ap.add_argument("--valid-tokens", type=int_at_least(1), default=100_000, help="validation characters to evaluate on")
+    ap.add_argument("--threads", type=int_at_least(1), default=1, help="torch threads (1 is often fastest for the tiny model)")
     ap.add_argument("--out", default="runs/spikegpt_shakespeare")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
+    if not args.lr > 0:
+        ap.error(f"--lr must be > 0, got {args.lr}")
     torch.set_num_threads(args.threads)
 
     text = load_shakespeare()
@@ -57,6 +60,9 @@ def main() -> None:
     valid_ids = np.asarray(tok.encode(valid_text), dtype=np.int64)
 
     cfg = get_config("tiny", vocab_size=tok.vocab_size)
+    for flag, ids in (("--max-tokens", train_ids), ("--valid-tokens", valid_ids)):
+        if len(ids) < cfg.ctx_len + 1:
+            ap.error(f"{flag} gives {len(ids)} characters, fewer than one window of ctx_len + 1 = {cfg.ctx_len + 1}")
     torch.manual_seed(args.seed)
     model = SpikeGPT(cfg)
     print(f"tiny SpikeGPT: {sum(p.numel() for p in model.parameters()):,} parameters, vocab {tok.vocab_size}, "
@@ -64,7 +70,10 @@ def main() -> None:
     t0 = time.time()
     tcfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, grad_clip=1.0, seed=args.seed,
                        out_dir=args.out, tensorboard=False)
-    trainer = train_lm(model, TokenDataset(train_ids, cfg.ctx_len), TokenDataset(valid_ids, cfg.ctx_len), tcfg)
+    try:
+        trainer = train_lm(model, TokenDataset(train_ids, cfg.ctx_len), TokenDataset(valid_ids, cfg.ctx_len), tcfg)
+    except (ValueError, OSError) as err:   # e.g. an --out holding another run: say so, no traceback
+        raise SystemExit(f"spikegpt_shakespeare: {err}") from None
     seconds = time.time() - t0
     tok.save(f"{args.out}/tokenizer.json")  # next to last.pt: `snnkit generate --checkpoint {out}/last.pt` works
 

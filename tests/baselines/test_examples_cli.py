@@ -60,3 +60,105 @@ def test_dna_finetune_example_refuses_bad_fasta_options(monkeypatch, capsys, tmp
     bad.write_text(">s1\nACGT-ACGT\n")
     assert "invalid character '-'" in _run(monkeypatch, capsys, "dna_finetune.py", "--fasta", str(fa), str(bad))
     assert "--test-fasta needs --fasta" in _run(monkeypatch, capsys, "dna_finetune.py", "--test-fasta", str(fa))
+
+
+
+class _Threads(Exception):
+    pass
+
+
+FIRST_WORK = {"baseline_chatlr.py": ("snnkit.baselines.chatlr", "build_movielens_db"),
+              "baseline_deepccp.py": ("snnkit.data.graphs", "simulate_cascades"),
+              "baseline_diffusiongs.py": ("snnkit.baselines.diffusiongs", "movielens_search"),
+              "baseline_pathformer.py": ("snnkit.data.graphs", "simulate_expression"),
+              "baseline_rankdfm.py": ("snnkit.baselines.rankdfm", "movielens_ranking"),
+              "baseline_smile.py": ("snnkit.baselines.smile", "cold_start_split"),
+              "dna_finetune.py": ("snnkit.data.genomics", "load_oct4_mafk")}
+
+
+@pytest.mark.parametrize("script", sorted(FIRST_WORK))
+@pytest.mark.parametrize("argv, threads", [([], 1), (["--threads", "2"], 2)])
+def test_baseline_examples_fix_the_thread_count(monkeypatch, capsys, script, argv, threads):
+    """Trained numbers change with torch's thread count (~0.005 between 1 and 2), so each example sets it (default 1,
+    as the docs' numbers) and prints it before reading its data; before, they ran with torch's default."""
+    calls = []
+    monkeypatch.setattr("torch.set_num_threads", calls.append)
+
+    def stop(*args, **kwargs):
+        raise _Threads(list(calls))
+
+    module, name = FIRST_WORK[script]
+    monkeypatch.setattr(f"{module}.{name}", stop)
+    monkeypatch.setattr("sys.argv", [script, *argv])
+    with pytest.raises(_Threads) as exc:
+        runpy.run_path(str(ROOT / "examples" / script), run_name="__main__")
+    assert exc.value.args[0] == [threads]
+    assert f"torch threads: {threads}" in capsys.readouterr().out
+
+
+def test_baseline_examples_refuse_a_thread_count_below_one(monkeypatch, capsys):
+    assert "--threads: must be an integer >= 1, got 0" in _run(monkeypatch, capsys, "baseline_smile.py", "--threads", "0")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--vocab", "0"], "--vocab: must be an integer >= 10, got 0"),           # were tracebacks from the library
+    (["--max-len", "0"], "--max-len: must be an integer >= 16, got 0"),
+    (["--pretrain-steps", "-1"], "--pretrain-steps: must be an integer >= 0, got -1"),
+    (["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    (["--layers", "0"], "--layers: must be an integer >= 1, got 0"),
+    (["--heads", "5"], "--d-model (96) must be a multiple of --heads (5)"),
+    (["--lr", "0"], "--lr must be > 0, got 0.0"),
+])
+def test_dna_finetune_example_refuses_bad_model_options(monkeypatch, capsys, argv, message):
+    err = _run(monkeypatch, capsys, "dna_finetune.py", *argv)
+    assert message in err and "Traceback" not in err
+
+
+def test_dna_finetune_example_refuses_an_out_holding_a_run(monkeypatch, tmp_path):
+    """Running the documented command twice was a traceback (fit(overwrite=True) was out of reach: now --overwrite)."""
+    fa, fb = tmp_path / "a.fa", tmp_path / "b.fa"
+    fa.write_text(">a1\nACGTACGTAAGGCCTT\n>a2\nACGTTTGGCCAAGGTT\n")
+    fb.write_text(">b1\nTTTTGGGGCCCCAAAA\n>b2\nGGGGCCCCAAAATTTT\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "last.pt").write_bytes(b"a finished run")
+    argv = ["dna_finetune.py", "--fasta", str(fa), str(fb), "--test-fasta", str(fa), str(fb), "--pretrain-steps", "0",
+            "--epochs", "1", "--d-model", "16", "--layers", "1", "--heads", "2", "--out", str(out)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit, match="dna_finetune: .* already holds a run"):
+        runpy.run_path(str(ROOT / "examples" / "dna_finetune.py"), run_name="__main__")
+    assert (out / "last.pt").read_bytes() == b"a finished run"
+    monkeypatch.setattr("sys.argv", argv + ["--overwrite"])
+    runpy.run_path(str(ROOT / "examples" / "dna_finetune.py"), run_name="__main__")
+    assert '"accuracy"' in (out / "results.json").read_text() and (out / "last.pt").stat().st_size > 100
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("baseline_rankdfm.py", ["--users", "0"], "--users: must be an integer >= 1, got 0"),   # was subset_users traceback
+    ("baseline_rankdfm.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),  # was an untrained model
+    ("baseline_smile.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    ("baseline_smile.py", ["--shots", "-1"], "--shots: must be an integer >= 0, got -1"),
+    ("baseline_diffusiongs.py", ["--users", "0"], "--users: must be an integer >= 1, got 0"),
+    ("baseline_diffusiongs.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    ("baseline_pathformer.py", ["--genes", "0"], "--genes: must be an integer >= 9, got 0"),  # was simulate_expression's
+    ("baseline_pathformer.py", ["--epochs", "0"], "--epochs: must be an integer >= 1, got 0"),
+    ("baseline_pathformer.py", ["--k", "0"], "--k: must be an integer >= 1, got 0"),
+    ("baseline_pathformer.py", ["--genes", "12", "--samples", "20", "--k", "13"],
+     "--k (13) must be at most the number of genes (12)"),                                  # was train_pathformer's
+])
+def test_baseline_examples_refuse_bad_sizes(monkeypatch, capsys, script, argv, message):
+    err = _run(monkeypatch, capsys, script, *argv)
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("script, argv, message", [
+    ("baseline_smile.py", ["--cold-frac", "2"], "cold_start_split: cold_frac must be in (0, 1), got 2.0"),
+    ("baseline_rankdfm.py", ["--users", "5000"], "n_users must be in [1, 943], got 5000"),
+    ("baseline_diffusiongs.py", ["--users", "5000"], "n_users must be in [1, 943], got 5000"),
+])
+def test_movielens_examples_refuse_bad_splits(monkeypatch, capsys, script, argv, message):
+    from ._util import movielens_or_skip
+
+    movielens_or_skip()
+    err = _run(monkeypatch, capsys, script, *argv)
+    assert message in err and "Traceback" not in err
