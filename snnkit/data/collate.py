@@ -4,9 +4,8 @@ from __future__ import annotations
 import bisect
 from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
 import torch
-from torch.utils.data import ConcatDataset, DataLoader, Sampler, SequentialSampler, Subset
+from torch.utils.data import ConcatDataset, DataLoader, RandomSampler, Sampler, SequentialSampler, Subset
 from ..functional.validation import is_int
 
 __all__ = ["collate_time_major", "TimeMajorCollate", "EpochShuffle", "EpochSampler", "EpochKeyedSubset", "EpochKeyedConcat",
@@ -85,16 +84,22 @@ class TimeMajorCollate:
 
 
 class EpochShuffle(Sampler):
-    """A permutation of ``range(n)`` per epoch from ``(seed, epoch)`` alone: a resumed run shuffles as the original did."""
+    """PyTorch's ``RandomSampler`` on ``torch.Generator().manual_seed(seed)``, first run on past ``start_epoch`` epochs.
+
+    An uninterrupted run shuffles exactly as ``RandomSampler`` with that generator (and as snnkit
+    did before); a loader made again at ``start_epoch=k`` (a resumed run) replays the k epochs it
+    skips, so its epoch k gets the order the uninterrupted run had, not epoch 0's.
+    """
 
     def __init__(self, n: int, seed: int = 0, start_epoch: int = 0) -> None:
-        self.n, self.seed, self.epoch = int(n), int(seed), int(start_epoch)
+        self.n = int(n)
+        self.sampler = RandomSampler(range(self.n), generator=torch.Generator().manual_seed(int(seed)))
+        for _ in range(int(start_epoch)):
+            for _ in self.sampler:  # the generator draws exactly as in those epochs
+                pass
 
     def __iter__(self) -> Iterator[int]:
-        epoch, self.epoch = self.epoch, self.epoch + 1
-        mixed = np.random.SeedSequence([self.seed & 0xFFFFFFFF, (self.seed >> 32) & 0xFFFFFFFF, epoch & 0xFFFFFFFF])
-        gen = torch.Generator().manual_seed(int(mixed.generate_state(1, dtype=np.uint64)[0]) >> 1)
-        yield from torch.randperm(self.n, generator=gen).tolist()
+        return iter(self.sampler)
 
     def __len__(self) -> int:
         return self.n
@@ -166,8 +171,8 @@ def make_loader(dataset: Any, batch_size: int = 32, shuffle: bool = False, *, le
                 return_lengths: bool = False, start_epoch: int = 0, **kwargs: Any) -> DataLoader:
     """A DataLoader of time-major batches ``(x[T, B, C, H, W], labels[B])``.
 
-    Shuffling draws a new permutation each epoch from ``(seed, epoch)`` (epochs counted from
-    ``start_epoch``, so a resumed run gets the same order as an uninterrupted one); ``pin_memory`` defaults to
+    Shuffling draws from ``torch.Generator().manual_seed(seed)`` as ``RandomSampler`` does, run on past
+    ``start_epoch`` epochs (so a resumed run gets the order of an uninterrupted one); ``pin_memory`` defaults to
     True when CUDA is available; workers stay alive between epochs when ``num_workers > 0``.
     For snnkit's frame datasets each epoch gets a fresh, reproducible augmentation draw.
     """
@@ -175,7 +180,6 @@ def make_loader(dataset: Any, batch_size: int = 32, shuffle: bool = False, *, le
         raise ValueError(f"make_loader: batch_size must be a positive integer, got {batch_size!r}")
     if not is_int(num_workers) or num_workers < 0:
         raise ValueError(f"make_loader: num_workers must be a non-negative integer, got {num_workers!r}")
-    # one permutation per (seed, epoch), not one generator run on: a resumed run's epoch k is shuffled as the original's
     base: Sampler = EpochShuffle(len(dataset), int(seed), start_epoch) if shuffle else SequentialSampler(dataset)
     keyed = _epoch_keyed(dataset)
     sampler: Sampler = base if keyed is None else EpochSampler(base, start_epoch)

@@ -100,3 +100,13 @@ def test_resumed_loader_shuffles_epoch_k_as_an_uninterrupted_run(nmnist_root) ->
     going = make_loader(plain, 4, shuffle=True, seed=4)
     assert [torch.cat([y for _, y in going]).tolist() for _ in (0, 1)] == [o.tolist() for o in order]
     assert sorted(order[1].tolist()) == list(range(20)) and order[0].tolist() != order[1].tolist()
+
+
+def test_shuffle_order_is_randomsampler_on_the_seeded_generator() -> None:
+    """An uninterrupted run's order is RandomSampler's on Generator(seed), epoch after epoch, as before the resume
+    fix: the benchmarks' committed trained networks (energy_report, lava_speed) depend on it."""
+    plain = torch.utils.data.TensorDataset(torch.arange(23.0)[:, None], torch.arange(23))
+    ref = torch.utils.data.RandomSampler(plain, generator=torch.Generator().manual_seed(9))
+    going = make_loader(plain, 5, shuffle=True, seed=9)
+    for epoch in range(3):
+        assert torch.cat([y for _, y in going]).tolist() == list(ref), epoch
