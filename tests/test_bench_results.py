@@ -14,6 +14,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = sorted(p.stem for p in (ROOT / "benchmarks").glob("*.py") if not p.stem.startswith("_"))
 
 
+
+def _bench_common():
+    """benchmarks/_common.py, imported from its folder (benchmarks/ is not a package)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import _common
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    return _common
+
 def _load(name: str):
     spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
@@ -22,11 +32,7 @@ def _load(name: str):
 
 
 def test_results_file_rules(tmp_path, capsys) -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import _common
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    _common = _bench_common()
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--checkpoint")
@@ -99,11 +105,7 @@ def test_bad_option_is_refused_by_name_before_any_work(script, argv, message, tm
 
 
 def test_timeit_refuses_zero_repeats() -> None:
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import _common
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    _common = _bench_common()
     with pytest.raises(ValueError, match="repeat must be >= 1"):
         _common.timeit(lambda: None, repeat=0)
     assert _common.timeit(lambda: None, repeat=1, warmup=0) >= 0.0
@@ -165,11 +167,7 @@ def test_spikegpt_energy_refuses_a_text_too_short_to_count_on(tmp_path) -> None:
 def test_saved_results_record_the_options_they_were_run_with(tmp_path) -> None:
     """A results JSON named neither its options nor whether it was the default run, so a --quick or
     --checkpoint run written with --results could not be told from the reference run."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import _common
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
+    _common = _bench_common()
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--samples", type=int, default=4)

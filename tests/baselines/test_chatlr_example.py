@@ -9,28 +9,17 @@ import torch
 
 import snnkit.baselines.chatlr as chatlr
 
-from ._util import movielens_or_skip, one_thread  # noqa: F401
+from ._util import example_initial_weights, movielens_or_skip, one_thread  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 _REAL_DB = chatlr.build_movielens_db
 
 
-class _Stop(Exception):
-    pass
-
-
 def _initial_weights(monkeypatch, seed: int) -> torch.Tensor:
     ml = movielens_or_skip()
     monkeypatch.setattr(chatlr, "build_movielens_db", lambda path=":memory:": _REAL_DB(ml, path=path))
-
-    def first_model(model, questions, **kw):
-        raise _Stop(torch.cat([p.detach().flatten() for p in model.parameters()]))
-
-    monkeypatch.setattr(chatlr, "train_text2api", first_model)
-    monkeypatch.setattr("sys.argv", ["baseline_chatlr.py", "--train", "60", "--test", "12", "--seed", str(seed)])
-    with pytest.raises(_Stop) as exc:
-        runpy.run_path(str(ROOT / "examples" / "baseline_chatlr.py"), run_name="__main__")
-    return exc.value.args[0]
+    return example_initial_weights(monkeypatch, "baseline_chatlr.py", (chatlr, "train_text2api"),
+                                   ["--train", "60", "--test", "12", "--seed", str(seed)])
 
 
 def test_seed_sets_initial_weights(monkeypatch):
