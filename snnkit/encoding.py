@@ -154,9 +154,11 @@ def latency_times(x: Tensor, T: int, tau: float = 1.0, threshold: float = 0.01, 
 
     Log code (an RC neuron charging to ``x``): ``t = tau * log(x / (x - threshold))`` with ``x``
     clamped to ``threshold + epsilon``. Linear code: ``t = tau * (1 - x)``, capped at
-    ``tau * (1 - threshold)``. Both plus ``first_spike_time``. ``normalize=True`` scales the times so
-    that the latest possible spike (an input at or below ``threshold``) falls on step ``T - 1``
-    (linear: ``tau = T - 1 - first_spike_time``, exactly as snnTorch). For the log code snnTorch
+    ``tau * (1 - threshold)``. Both plus ``first_spike_time``. ``normalize=True`` scales the log code so
+    that the latest possible spike (an input at or below ``threshold``) falls on step ``T - 1``;
+    the linear code uses ``tau = T - 1 - first_spike_time`` (exactly as snnTorch), so its latest
+    time is ``tau * (1 - threshold) + first_spike_time``, which rounds to a step before ``T - 1``
+    once ``tau * threshold > 0.5`` (``T > 51`` at the default threshold). For the log code snnTorch
     divides by the largest time *in the batch* instead; the two agree whenever the batch holds an
     input at or below ``threshold`` (any zero pixel), and ours does not depend on the batch.
     """

@@ -108,6 +108,8 @@ def sum_pool2d(x: Tensor, kernel_size: IntPair, stride: Optional[IntPair] = None
 
 def vote(x: Tensor, voting_size: int) -> Tensor:
     """Average consecutive groups of ``voting_size`` entries of the last dim: ``[..., C*voting_size] -> [..., C]``."""
+    _check_tensor(x, "vote")
+    _check_int(voting_size, "voting_size", "vote")
     n = x.shape[-1] if x.ndim else 0
     if x.ndim == 0 or n % voting_size != 0:
         raise ValueError(f"vote: the last dim ({n}) of input shape {tuple(x.shape)} must be a multiple of "
@@ -129,6 +131,8 @@ def dropout_mask(
 ) -> Tensor:
     """A dropout mask: 0 with probability ``p``, else ``1/(1-p)`` so the expected value is 1."""
     p = _check_p(p, "dropout_mask")
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"dropout_mask: generator must be a torch.Generator or None, got {type(generator).__name__}")
     gen_device = generator.device if generator is not None else device
     keep_prob = torch.full(tuple(shape), 1.0 - p, dtype=torch.float32, device=gen_device)
     keep = torch.bernoulli(keep_prob, generator=generator)

@@ -110,6 +110,12 @@ def test_latency_hand_computed() -> None:
     t = E.latency_times(torch.tensor([0.0, 0.01, 1.0]), 8)
     assert t[0].item() == pytest.approx(7.0) and t[1].item() == pytest.approx(7.0, rel=1e-3)
     assert 0 < t[2].item() < 0.1
+    # normalised linear code: the threshold cap (T-1)(1-threshold) = 99 * 0.99 = 98.01 keeps dark inputs
+    # off step T-1 = 99 (as snnTorch); the docstring used to say they land on T-1 for both codes
+    dark = torch.tensor([0.0])
+    assert E.latency_times(dark, 100, linear=True).item() == pytest.approx(98.01)
+    assert E.latency(dark, 100, linear=True)[:, 0].nonzero().flatten().tolist() == [98]
+    assert E.latency(dark, 100)[:, 0].nonzero().flatten().tolist() == [99]
 
 
 @pytest.mark.parametrize("T", [1, 2, 5, 25])

@@ -400,6 +400,22 @@ def test_voting_layer_errors() -> None:
         L.VotingLayer(2.0)
 
 
+def test_functional_vote_and_dropout_mask_name_bad_arguments() -> None:
+    """The functional forms validate like their modules (they gave ZeroDivisionError / AttributeError)."""
+    x = torch.rand(2, 10)
+    with pytest.raises(ValueError, match=r"vote: voting_size must be >= 1, got 0"):
+        L.vote(x, 0)
+    with pytest.raises(ValueError, match=r"vote: voting_size must be >= 1, got -5"):
+        L.vote(x, -5)
+    with pytest.raises(TypeError, match=r"vote: voting_size must be an int, got 2.5"):
+        L.vote(x, 2.5)
+    with pytest.raises(TypeError, match=r"vote: input must be a floating-point tensor.*int64"):
+        L.vote(torch.arange(10), 2)
+    assert L.vote(torch.tensor([1.0, 0.0, 1.0, 1.0]), 2).tolist() == [0.5, 1.0]  # hand-computed
+    with pytest.raises(TypeError, match=r"dropout_mask: generator must be a torch.Generator or None, got int"):
+        L.dropout_mask((2, 3), 0.5, generator=3)
+
+
 def test_set_step_mode_reaches_all_layers() -> None:
     net = nn.Sequential(L.SpikingConv2d(1, 2, 3, padding=1), L.MaxPool2d(2), L.Flatten(), L.TemporalDropout(0.2),
                         L.SpikingLinear(8, 4), L.VotingLayer(2), L.TimeDistributed(nn.Identity()), L.BatchNorm1d(2),
