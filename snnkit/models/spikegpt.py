@@ -292,7 +292,9 @@ class SpikeGPT(nn.Module):
 
         Linear layers are orthogonal with gain ``sqrt(out/in)`` for expanding maps; the
         time-mixing key/receptance/output and channel-mixing value/receptance start at 0;
-        the embedding is orthogonal with gain ``1e-4 * sqrt(max(V, C))``, the head 0.5.
+        the embedding is orthogonal with gain ``1e-4 * sqrt(max(V, C))``, the head 0.5. (The
+        published SpikeGPT ``train.py`` skips ``RWKV_Init``: it never sets ``RWKV_LOAD_MODEL``;
+        see docs/spikegpt.md.)
         """
         c = self.config
         C, L = c.n_embd, c.n_layer

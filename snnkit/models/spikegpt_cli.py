@@ -250,10 +250,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     import torch
 
     from ..data.text import TokenDataset, load_tokenizer
-    from ..train import TrainConfig, Trainer
+    from ..train import Trainer
     from ..train import distributed as dist
     from .spikegpt import SpikeGPT, get_config
-    from .spikegpt_train import LMWrapper, _collate, lm_loss
+    from .spikegpt_train import LMWrapper, _collate, lm_loss, original_recipe
 
     is_rwkv = getattr(args, "model", "spikegpt") == "rwkv"
     cmd = "train rwkv" if is_rwkv else "train spikegpt"
@@ -309,9 +309,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if valid_set is None:
         say(f"note: the validation part ({len(valid_ids)} tokens) is shorter than one window of {ctx}: "
             "no validation", file=sys.stderr)
-    tcfg = TrainConfig(epochs=args.epochs or 1, T_max=getattr(args, "t_max", None), batch_size=args.batch_size or 32,
+    tcfg = original_recipe(epochs=args.epochs or 1, T_max=getattr(args, "t_max", None), batch_size=args.batch_size or 32,
                        lr=6e-4 if args.lr is None else args.lr,  # `or` would turn --lr 0 into 6e-4
-                       grad_clip=1.0, loss="ce", input_layout="B", seed=args.seed, out_dir=str(out),
+                       loss="ce", input_layout="B", seed=args.seed, out_dir=str(out),
                        num_workers=getattr(args, "workers", 0), device=getattr(args, "device", "auto"),
                        amp=getattr(args, "amp", "auto"))
     arch, model_config = "spikegpt", cfg.to_dict()

@@ -30,7 +30,7 @@ from ..train import TrainConfig, Trainer
 from .spikegpt import SpikeGPT, SpikeGPTState
 
 Tensor = torch.Tensor
-__all__ = ["train_lm", "evaluate_bpc", "generate", "generate_text", "sample_next", "lm_loss", "LMWrapper"]
+__all__ = ["train_lm", "original_recipe", "ORIGINAL_RECIPE", "evaluate_bpc", "generate", "generate_text", "sample_next", "lm_loss", "LMWrapper"]
 
 
 class _L2Wrap(torch.autograd.Function):
@@ -79,17 +79,36 @@ def _collate(batch: List[Tuple[Tensor, Tensor]]) -> Tuple[Tensor, Tensor]:
     return x, y.reshape(-1)
 
 
+# ridgerchu/SpikeGPT train.py and src/trainer.py: Adam (no weight decay on any parameter), lr_init 6e-4
+# annealed by a cosine to lr_final 1e-5 over the whole run, no warmup, betas (0.9, 0.99), eps 4e-9,
+# gradient-norm clipping 1.0, batch 12 windows of ctx_len 1024 tokens
+ORIGINAL_RECIPE: Dict[str, Any] = {"optimizer": "adam", "lr": 6e-4, "lr_min": 1e-5, "betas": (0.9, 0.99), "eps": 4e-9,
+                                   "weight_decay": 0.0, "grad_clip": 1.0, "batch_size": 12, "scheduler": "cosine"}
+
+
+def original_recipe(**overrides: Any) -> TrainConfig:
+    """A TrainConfig with the original SpikeGPT training settings, ``overrides`` applied.
+
+    The final rate is ``min(1e-5, lr)``: a smaller ``lr`` (fine-tuning) would otherwise make the
+    cosine rise towards the original's fixed ``lr_final``.
+    """
+    values = {**ORIGINAL_RECIPE, **overrides}
+    if "lr_min" not in overrides and isinstance(values["lr"], (int, float)):
+        values["lr_min"] = min(ORIGINAL_RECIPE["lr_min"], values["lr"])
+    return TrainConfig(**values)
+
+
 def train_lm(model: SpikeGPT, train_set: Any, valid_set: Any = None, config: Optional[TrainConfig] = None,
              l2wrap: float = 1e-4, resume: Union[bool, str] = False, stop_after: Optional[int] = None) -> Trainer:
     """Train ``model`` on ``(x[T], y[T])`` windows; returns the :class:`Trainer` (``.history``, ``.save``).
 
-    ``config`` defaults to the original's recipe where TrainConfig can express it: Adam,
-    lr 6e-4 with cosine decay, gradient clipping 1.0 (betas and eps stay torch's defaults).
+    ``config`` defaults to :func:`original_recipe` (the original train.py's optimiser and
+    schedule; the cosine runs per epoch here, per token there).
     ``config.loss`` and ``config.input_layout`` are set to ``"ce"`` and ``"B"`` here.
     """
     if not isinstance(model, SpikeGPT):
         raise TypeError(f"train_lm: model must be a SpikeGPT, got {type(model).__name__}")
-    config = config or TrainConfig(lr=6e-4, grad_clip=1.0, out_dir="runs/spikegpt")
+    config = config or original_recipe(out_dir="runs/spikegpt")
     config = dataclasses.replace(config, loss="ce", input_layout="B")
     x0, _ = train_set[0]
     if x0.shape[0] > model.config.ctx_len:

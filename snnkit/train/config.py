@@ -58,6 +58,9 @@ class TrainConfig:
     drop_last: bool = False  # leave out each epoch's last partial training batch
     deterministic: bool = True  # cuDNN: deterministic algorithms, no autotuning (resume bit for bit on GPU too)
     mixup: float = 0.0  # Beta(alpha, alpha) of batch mixup while training (0: off; the TCJA scripts' -mixup is 0.5)
+    betas: Tuple[float, float] = (0.9, 0.999)  # Adam/AdamW moment decays (torch's defaults; SpikeGPT: 0.9, 0.99)
+    eps: float = 1e-8  # Adam/AdamW denominator guard (torch's default; SpikeGPT: 4e-9)
+    lr_min: float = 0.0  # where the cosine schedule ends (CosineAnnealingLR's eta_min; SpikeGPT: lr_final 1e-5)
 
     def __post_init__(self) -> None:
         for key, options in _CHOICES.items():
@@ -69,6 +72,17 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{key} must be a positive integer, got {val!r}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        betas = self.betas
+        if (isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2
+                or any(isinstance(b, bool) or not isinstance(b, (int, float)) or not 0.0 <= b < 1.0 for b in betas)):
+            raise ValueError(f"TrainConfig.betas must be two numbers in [0, 1), got {betas!r}")
+        self.betas = (float(betas[0]), float(betas[1]))  # a list after JSON/YAML: one type, so configs compare equal
+        for key in ("eps", "lr_min"):
+            val = getattr(self, key)
+            if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0.0 <= val < math.inf:
+                raise ValueError(f"TrainConfig.{key} must be a finite number >= 0, got {val!r}")
+        if not self.eps > 0:
+            raise ValueError(f"TrainConfig.eps must be > 0, got {self.eps!r}")
         if self.T_max is not None and (not is_int(self.T_max) or self.T_max < 1):
             raise ValueError(f"TrainConfig.T_max must be a positive integer or None, got {self.T_max!r}")
         if isinstance(self.mixup, bool) or not isinstance(self.mixup, (int, float)) or not 0 <= self.mixup < math.inf:
@@ -85,7 +99,8 @@ class TrainConfig:
                                  f"'cuda:1', got {self.device!r}") from None
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        """Plain JSON/YAML data (``betas`` as a list: YAML's safe dumper refuses tuples)."""
+        return {**asdict(self), "betas": list(self.betas)}
 
     @property
     def cosine_period(self) -> int:

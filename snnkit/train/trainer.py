@@ -34,7 +34,7 @@ Batch = Any
 # TrainConfig entries a resumed run must share with its checkpoint (the rest say where and how fast, or how long:
 # ``epochs`` may grow, which continues the same schedule when ``T_max`` stays)
 RESUME_KEYS = ("batch_size", "lr", "weight_decay", "optimizer", "momentum", "scheduler", "T_max", "step_size",
-               "gamma", "loss", "amp", "seed", "grad_clip", "input_layout", "drop_last", "mixup")
+               "gamma", "loss", "amp", "seed", "grad_clip", "input_layout", "drop_last", "mixup", "betas", "eps", "lr_min")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -152,15 +152,15 @@ class Trainer:
     def _optimizer(self) -> torch.optim.Optimizer:
         c, params = self.config, self.model.parameters()
         if c.optimizer == "adam":
-            return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
+            return torch.optim.Adam(params, lr=c.lr, betas=c.betas, eps=c.eps, weight_decay=c.weight_decay)
         if c.optimizer == "adamw":
-            return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
+            return torch.optim.AdamW(params, lr=c.lr, betas=c.betas, eps=c.eps, weight_decay=c.weight_decay)
         return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
 
     def _scheduler(self) -> Optional[torch.optim.lr_scheduler.LRScheduler]:
         c = self.config
         if c.scheduler == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=c.cosine_period)
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, T_max=c.cosine_period, eta_min=c.lr_min)
         if c.scheduler == "step":
             return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=c.step_size, gamma=c.gamma)
         return None
