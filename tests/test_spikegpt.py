@@ -9,13 +9,7 @@ from snnkit.models.spikegpt import (CONFIGS, LayerState, SpikeGPT, SpikeGPTConfi
 from snnkit.train.checkpoint import check_state_dict
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread, so that shared CPU cores do not stall OpenMP teams."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (tests/conftest.py)
 
 
 def _model(dtype: torch.dtype = torch.float64, **overrides) -> SpikeGPT:

@@ -16,13 +16,7 @@ import torch
 from snnkit.models.spikegpt import CONFIGS, LayerState, SpikeGPT, get_config, param_count
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread, so that shared CPU cores do not stall OpenMP teams."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (tests/conftest.py)
 
 
 # ---------------------------------------------------------------------------- sizes

@@ -23,12 +23,7 @@ NONE, LZ4, ZSTD = 0, 1, 3                       # Ioheader.compression (flatbuff
 _EVENT = np.dtype([("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("on", "u1"), ("_pad", "V3")])   # struct Event, 16 bytes
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (tests/conftest.py)
 
 
 # --------------------------------------------------------------------------- an AEDAT 4.0 writer
