@@ -44,3 +44,13 @@ def test_warnings_print_as_one_clean_line(monkeypatch, capsys) -> None:
     err = capsys.readouterr().err
     assert err == "warning: quantize: layer 'fc': 3% of the weights clipped\n" * 2, err
     assert warnings.showwarning is shown  # restored after the command
+
+
+def test_python_dash_m_snnkit_is_the_snnkit_command() -> None:
+    """`python -m snnkit` (no __main__.py before) runs the same command, exit code included."""
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "snnkit", "data", "prepare", "nosuch"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "unknown dataset 'nosuch'" in r.stderr, (r.returncode, r.stderr)
