@@ -194,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     check_out("energy", Path(args.out), Path(args.out))
     if args.threads:
         torch.set_num_threads(args.threads)
-    models = args.energy_models or ["horowitz45", "loihi"]
+    models = list(dict.fromkeys(args.energy_models or ["horowitz45", "loihi"]))  # a repeated model once, not two rows
     notes: List[str] = []
     model, meta, ckpt = _build(args)
     if not meta["trained"]:

@@ -80,13 +80,15 @@ def test_snnkit_energy_command(tmp_path: Path, capsys, cli_error) -> None:
 
     out = tmp_path / "energy"
     rc = main(["energy", "--model", "digits_dvs", "--data", "random", "--samples", "3", "--batch-size", "2",
-               "--ann", "--energy-model", "horowitz45", "--energy-model", "loihi", "--out", str(out)])
+               "--ann", "--energy-model", "horowitz45", "--energy-model", "loihi", "--energy-model", "loihi",
+               "--out", str(out)])
     assert rc == 0
     captured = capsys.readouterr()
     assert "SNN vs ANN" in captured.out and "random" in captured.err
     d = json.loads((out / "ops.json").read_text())
     assert d["meta"]["samples"] == 3 and d["meta"]["data"] == "random" and d["counts"]["T"] == 8
     assert set(d["energy"]) == {"horowitz45", "loihi"} and d["snn_vs_ann"]["ann"]["time_steps"] == 1
+    assert d["meta"]["energy_models"] == ["horowitz45", "loihi"]  # the repeated model is priced once
     assert (out / "snn_vs_ann.png").is_file() and (out / "layers.csv").is_file()
     with pytest.raises(SystemExit):  # argparse: invalid choice
         main(["energy", "--model", "digits_dvs", "--energy-model", "gpu", "--out", str(out)])
