@@ -24,6 +24,7 @@ PathLike = Union[str, os.PathLike]
 LOCK_NAME = ".snnkit-cache.lock"
 CACHE_RE = re.compile(r"^(?P<dataset>.+)-(?P<split>[^-]+)-(?P<key>[0-9a-f]{20})\.h5$")
 TEMP_RE = re.compile(r"^\.(?P<final>.+-[0-9a-f]{20}\.h5)\.[A-Za-z0-9_]+\.h5\.tmp$")   # _io.atomic_write's names
+BUILD_LOCK_RE = re.compile(r"^\.(?P<final>.+-[0-9a-f]{20}\.h5)\.lock$")   # build_lock's files
 
 
 @dataclass(frozen=True)
@@ -106,19 +107,41 @@ def build_lock(path: PathLike) -> Iterator[None]:
         os.close(fd)
 
 
+def _unheld(lock: Path) -> bool:
+    """Whether no process holds ``build_lock``'s file ``lock`` (a killed build leaves it behind, unheld)."""
+    try:
+        import fcntl
+
+        fd = os.open(lock, os.O_RDWR)
+    except (ImportError, OSError):
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def _stale(p: Path) -> bool:
+    """A temporary cache file or an unheld build-lock file (only asked while no build runs in the folder)."""
+    return p.is_file() and (bool(TEMP_RE.match(p.name)) or (bool(BUILD_LOCK_RE.match(p.name)) and _unheld(p)))
+
+
 def stale_temporaries(cache_dir: PathLike) -> Optional[List[Path]]:
-    """Temporary cache files in ``cache_dir`` (from killed builds) if no build is running there, else None."""
+    """Temporary cache and build-lock files in ``cache_dir`` (from killed builds) if no build is running there, else None."""
     cache_dir = Path(cache_dir)
     if not cache_dir.is_dir():
         return []
     with _flock(cache_dir, "exclusive", blocking=False) as idle:
         if not idle:
             return None
-        return sorted(p for p in cache_dir.iterdir() if TEMP_RE.match(p.name) and p.is_file())
+        return sorted(p for p in cache_dir.iterdir() if _stale(p))
 
 
 def remove_stale_temporaries(cache_dir: PathLike) -> List[Path]:
-    """Delete temporary cache files left by builds that died; nothing while another build runs."""
+    """Delete temporary cache and build-lock files left by builds that died; nothing while another build runs."""
     cache_dir = Path(cache_dir)
     if not cache_dir.is_dir():
         return []
@@ -127,7 +150,7 @@ def remove_stale_temporaries(cache_dir: PathLike) -> List[Path]:
         if not idle:
             return []
         for p in sorted(cache_dir.iterdir()):
-            if TEMP_RE.match(p.name) and p.is_file():
+            if _stale(p):
                 with contextlib.suppress(FileNotFoundError):
                     p.unlink()
                     removed.append(p)

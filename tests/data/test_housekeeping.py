@@ -56,9 +56,25 @@ def test_killed_build_leaves_a_temporary_that_the_next_build_removes_but_a_live_
             child.kill()
             child.wait()
     assert _temporaries(cache) == live                      # SIGKILL cannot clean up after itself
-    assert H.stale_temporaries(cache) == live               # the lock died with the process
+    locks = sorted(cache.glob(".*.h5.lock"))                # nor remove its build-lock file
+    assert len(locks) == 1
+    assert H.stale_temporaries(cache) == sorted(live + locks)   # the locks died with the process
     train, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
     assert len(train) == 20 and _temporaries(cache) == []   # the next build removed it
+    assert not list(cache.glob(".*.h5.lock"))               # and the dead build's lock file
+
+
+def test_a_held_build_lock_is_not_stale(tmp_path) -> None:
+    """build_lock's file is stale only when no process holds it: a killed build's, not a running one's."""
+    cache = tmp_path / "c"
+    target = cache / ("n_mnist-train-" + "0" * 20 + ".h5")
+    with H.build_lock(target):
+        lock = cache / f".{target.name}.lock"
+        assert lock.is_file() and H.stale_temporaries(cache) == []
+        assert H.remove_stale_temporaries(cache) == [] and lock.is_file()
+    lock.touch()                                            # as a SIGKILLed build leaves it
+    assert H.stale_temporaries(cache) == [lock] and H.remove_stale_temporaries(cache) == [lock]
+    assert not lock.exists()
 
 
 def _age(paths, days: float) -> None:
