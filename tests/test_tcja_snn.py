@@ -274,6 +274,46 @@ def test_paper_parameter_counts_match_original_code() -> None:
     assert counts["fashion_mnist"] == fm
 
 
+
+class OrigTetCaltechNet(nn.Module):
+    """src/tet/caltech101.py CextNet (construction only): src/caltech101.py's net with TCJA(4,4) twice and no
+    output neuron (a linear FC101 readout for its TET_loss)."""
+
+    def __init__(self):
+        super().__init__()
+        mp = lambda: sj_layer.SeqToANNContainer(nn.MaxPool2d(2, 2))  # noqa: E731
+        conv = _orig_conv3x3(2, 64) + [mp()] + _orig_conv3x3(64, 128) + [mp()] + _orig_conv3x3(128, 256) + [mp()]
+        conv += _orig_conv3x3(256, 256) + [OrigTCJA(4, 4, 14, 256), mp()]
+        conv += _orig_conv3x3(256, 512) + [OrigTCJA(4, 4, 14, 512), mp()]
+        self.conv = nn.Sequential(*conv)
+        self.fc = nn.Sequential(
+            nn.Flatten(2), sj_layer.Dropout(0.5, step_mode="m"),
+            sj_layer.SeqToANNContainer(nn.Linear(512 * 5 * 7, 1024, bias=False)), _lif(),
+            sj_layer.Dropout(0.5, step_mode="m"), sj_layer.SeqToANNContainer(nn.Linear(1024, 101, bias=False)))
+
+
+def test_tet_caltech_script_is_the_documented_base_file(tmp_path) -> None:
+    """docs/tcja.md's base file for src/tet/caltech101.py: its layers, parameter count (by hand) and loss."""
+    from snnkit.models.tcja_original import load_original_state_dict
+    from snnkit.models.tcja_snn import load_config
+    from snnkit.neurons import LIF
+
+    (tmp_path / "tet_caltech.yaml").write_text("base: ncaltech101\ntcja_kernels: [[4, 4], [4, 4]]\n"
+                                               "output_neuron: false\nloss: tet\ntet_lamb: 0.001\n")
+    cfg = load_config(tmp_path / "tet_caltech.yaml")
+    model = build_model(cfg)
+    convs = 2 * 64 * 9 + 64 * 128 * 9 + 128 * 256 * 9 + 256 * 256 * 9 + 256 * 512 * 9
+    bn = 2 * (64 + 128 + 256 + 256 + 512)
+    tcja = (256 * 256 * 4 + 14 * 14 * 4) + (512 * 512 * 4 + 14 * 14 * 4)
+    fc = 512 * 5 * 7 * 1024 + 1024 * 101
+    assert count_parameters(model) == convs + bn + tcja + fc == 21_907_488
+    orig = OrigTetCaltechNet()
+    assert count_parameters(orig) == count_parameters(model)
+    load_original_state_dict(model, orig.state_dict())  # every layer in order, same shapes (refuses otherwise)
+    assert not isinstance(model.classifier[-1], LIF) and sum(isinstance(m, LIF) for m in model.classifier) == 1
+    assert (cfg.T, cfg.loss, cfg.tet_lamb, cfg.voting, cfg.surrogate, cfg.detach_reset) == (14, "tet", 1e-3, 1,
+                                                                                            "atan", True)
+
 @pytest.mark.filterwarnings("ignore:Using padding='same'")
 def test_gesture_net_equals_original_on_copied_weights() -> None:
     torch.manual_seed(3)

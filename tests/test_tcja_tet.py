@@ -217,6 +217,35 @@ def test_tet_loss_equals_the_scripts(name) -> None:
     torch.testing.assert_close(model.loss(out, labels), want, rtol=1e-14, atol=0)
 
 
+
+@pytest.mark.parametrize("name", ["cifar10_dvs", "ncaltech101"])
+def test_tet_loss_on_the_plain_networks_is_the_scripts_tmt(name) -> None:
+    """src/cifar10dvs.py / src/caltech101.py -loss tmt: SpikingJelly's per-step cross-entropy, no MSE term (lamb 0)."""
+    from spikingjelly.activation_based.functional import temporal_efficient_training_cross_entropy as tmt_loss
+
+    n_stages, n_hidden = len(get_config(name).stages), len(get_config(name).hidden)
+    cfg = get_config(name, loss="tet", stages=[[4]] * n_stages, hidden=[8][:n_hidden])
+    assert cfg.tet_lamb == 0.0 and get_config(name + "_tet").tet_lamb == 1e-3   # src/tet's TET_loss: lamb 1e-3
+    model = build_model(cfg)
+    torch.manual_seed(1)
+    out = torch.randn(cfg.T, 5, cfg.num_classes, dtype=torch.float64) * 3   # [T, B, classes], as the scripts' out_fr
+    labels = torch.randint(cfg.num_classes, (5,))
+    want = tmt_loss(out, labels)
+    torch.testing.assert_close(model.loss(out, labels), want, rtol=1e-14, atol=0)
+    # by hand: the mean over steps of the per-step cross-entropy, = src/tet's TET_loss with lamb 0
+    by_hand = sum(nn.functional.cross_entropy(o, labels) for o in out) / cfg.T
+    torch.testing.assert_close(want, by_hand, rtol=1e-14, atol=0)
+    torch.testing.assert_close(want, TET_loss(out.transpose(0, 1), labels, nn.CrossEntropyLoss(), 1.0, 0.0),
+                               rtol=1e-14, atol=0)
+    # tet_lamb 1e-3 adds the MSE-to-1 term of src/tet (and differs by more than rounding)
+    model.config.tet_lamb = 1e-3
+    with_mse = TET_loss(out.transpose(0, 1), labels, nn.CrossEntropyLoss(), 1.0, 1e-3)
+    torch.testing.assert_close(model.loss(out, labels), with_mse, rtol=1e-14, atol=0)
+    assert abs(with_mse - want) > 1e-4
+    for bad in (1.0, -0.1, float("nan"), "0.001", True):
+        with pytest.raises(ValueError, match="tet_lamb must be a number in \\[0, 1\\)"):
+            get_config(name, tet_lamb=bad)
+
 def test_kaiming_init_of_the_tet_networks() -> None:
     """conv_init='kaiming': every Conv2d weight ~ N(0, 2/fan_out) as TET's VGG-SNN; the TCJA convs keep PyTorch's."""
     torch.manual_seed(0)

@@ -85,6 +85,7 @@ _FIELD_CHECKS: Dict[str, Any] = {
     **{k: (lambda v: isinstance(v, bool), "true or false") for k in
        ("conv_bias", "fc_bias", "output_neuron", "decay_input", "detach_reset", "augment", "drop_last")},
     "dropout": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "tet_lamb": (lambda v: _is_num(v) and 0 <= v < 1, "a number in [0, 1) (0: per-step cross-entropy alone)"),
     "mixup": (lambda v: _is_num(v) and v >= 0, "a number >= 0 (0: off)"),
     "v_reset": (lambda v: v is None or _is_num(v), "a number or null (soft reset)"),
     "resize": (lambda v: v is None or _pos_int(v), "a positive int or null"),
@@ -139,6 +140,9 @@ class TCJASNNConfig:
     surrogate_alpha: Optional[float] = None  # the surrogate's alpha; None: its default (atan 2.0)
     # training recipe
     loss: str = "mse"  # "mse" (firing rate vs one-hot), "ce" (on the mean output), "tet" (per step)
+    # TET loss: (1 - tet_lamb) x per-step CE + tet_lamb x MSE(out, 1); src/tet's TET_loss (lamb 1e-3), while
+    # SpikingJelly's temporal_efficient_training_cross_entropy (src/cifar10dvs.py, src/caltech101.py -loss tmt) is 0
+    tet_lamb: float = 1e-3
     optimizer: str = "adam"
     lr: float = 1e-3
     scheduler: str = "cosine"  # "cosine" (CosineAnnealingLR, T_max), "step" (StepLR, step_size, step_gamma) or "none"
@@ -306,8 +310,8 @@ class TCJASNN(nn.Module):
             return F.mse_loss(out.mean(0), F.one_hot(labels, self.config.num_classes).to(out.dtype))
         if kind == "ce":
             return F.cross_entropy(out.mean(0), labels)
-        # TET (Deng et al. 2022, the repo's src/tet/functions.py with lamb=1e-3, means=1.0)
-        lamb = 1e-3
+        # TET (Deng et al. 2022): src/tet/functions.py TET_loss with means=1.0 and lamb=config.tet_lamb
+        lamb = self.config.tet_lamb
         per_step = torch.stack([F.cross_entropy(o, labels) for o in out]).mean()
         return (1 - lamb) * per_step + lamb * F.mse_loss(out, torch.ones_like(out))
 
@@ -366,22 +370,24 @@ def _cifar10_dvs() -> TCJASNNConfig:
         stages=[[64, 128], [256, 256], [512, 512], [512, 512]], pool="avg", resize=48, conv_bias=True,
         tcja_stages=[2, 3], tcja_kernels=[[4, 4], [4, 4]], hidden=[], dropout=0.0, fc_bias=True,
         output_neuron=False, voting=1, surrogate="piecewise_quadratic", surrogate_alpha=1.0,
-        loss="mse", T_max=1024, epochs=1024, batch_size=16, augment=True,
+        loss="mse", tet_lamb=0.0, T_max=1024, epochs=1024, batch_size=16, augment=True,
         notes="src/cifar10dvs.py VGGNet (TET's VGG-11 on 48x48): TCJA(4,4,T=10) after the last conv of the last two "
               "stages, linear readout FC10 averaged over T, PiecewiseQuadratic surrogate, conv bias; T=10 as the "
               "hard-coded TCJA (the README's -T 20 crashes it). Loss: MSE vs one-hot as intended (the script "
               "overwrites the one-hot target with the integer label). Train augmentation: random h-flip and roll "
-              "by +-5 px; 90/10 split per class.")
+              "by +-5 px; 90/10 split per class. loss: tet is the script's -loss tmt (SpikingJelly's per-step CE, "
+              "tet_lamb 0).")
 
 
 def _ncaltech101() -> TCJASNNConfig:
     return TCJASNNConfig(
         name="ncaltech101", num_classes=101, in_channels=2, input_size=[180, 240], sensor_size=[180, 240], T=14,
         stages=[[64], [128], [256], [256], [512]], pool="max", tcja_stages=[3, 4], tcja_kernels=[[4, 4], [4, 2]],
-        hidden=[1024], dropout=0.5, voting=1, loss="mse", T_max=1024, epochs=1024, batch_size=16,
+        hidden=[1024], dropout=0.5, voting=1, loss="mse", tet_lamb=0.0, T_max=1024, epochs=1024, batch_size=16,
         notes="src/caltech101.py CextNet: c64-MP-c128-MP-c256-MP-c256-TCJA(4,4)-MP-c512-TCJA(2,4)-MP (original "
               "argument order; ours kernel_t=4, kernel_c=2 for the last), DP-FC1024-LIF-DP-FC101-LIF, no voting "
-              "(its VotingLayer is built but unused); README: -T 14 -loss mse; 90/10 split per class.")
+              "(its VotingLayer is built but unused); README: -T 14 -loss mse; 90/10 split per class. loss: tet is the "
+              "script's -loss tmt (SpikingJelly's per-step CE, tet_lamb 0).")
 
 
 # TET's neuron (src/tet/models/layers.py LIFSpike: mem = 0.5 mem + x, spike where mem > 1, mem = (1 - spike) mem
@@ -389,7 +395,8 @@ def _ncaltech101() -> TCJASNNConfig:
 # with alpha = 1/g), conv bias, Kaiming init and a non-spiking readout trained with the TET loss
 _TET = dict(neuron="lif", tau=2.0, decay_input=False, v_threshold=1.0, v_reset=0.0, detach_reset=False,
             surrogate="piecewise_quadratic", surrogate_alpha=1.0, conv_bias=True, conv_init="kaiming", fc_bias=True,
-            output_neuron=False, voting=1, loss="tet", optimizer="adam", lr=1e-3, T_max=1024, epochs=1024)
+            output_neuron=False, voting=1, loss="tet", tet_lamb=1e-3, optimizer="adam", lr=1e-3, T_max=1024,
+            epochs=1024)
 
 
 def _cifar10_dvs_tet() -> TCJASNNConfig:

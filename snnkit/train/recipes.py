@@ -63,9 +63,11 @@ def tcja_trainer(
     source = None if data is not None else {
         **{key: None if where is None else str(Path(where).expanduser().resolve())
            for key, where in (("root", root), ("cache_dir", cache_dir))}, "on_error": on_error}
+    defaults = _asdict(tcja_snn.TCJASNNConfig())  # what a field missing from an older checkpoint meant
+    if cfg.loss != "tet":  # only the TET loss reads tet_lamb: a checkpoint without it resumes under any other loss
+        defaults["tet_lamb"] = cfg.tet_lamb
     trainer = Trainer(model, train, test, tc, arch="tcja_snn", model_config=_asdict(cfg), loss_fn=model.loss,
-                      label=f"{cfg.name} {cfg.attention}", model_config_defaults=_asdict(tcja_snn.TCJASNNConfig()),
-                      data_source=source)
+                      label=f"{cfg.name} {cfg.attention}", model_config_defaults=defaults, data_source=source)
     trainer.bars = bars
     return trainer
 

@@ -285,6 +285,25 @@ def test_checkpoint_from_before_a_new_config_field_still_resumes(tmp_path: Path)
         other.fit(resume=True)
 
 
+
+@pytest.mark.parametrize("loss, resumes", [("mse", True), ("tet", False)])
+def test_checkpoint_without_tet_lamb(tmp_path: Path, loss: str, resumes: bool) -> None:
+    """A checkpoint lacking `tet_lamb` trained with the TET loss's then fixed lamb 1e-3: a run with tet_lamb 0 (the
+    plain configs') resumes from it unless its loss reads tet_lamb, which is then named."""
+    data = (_fake_frames(16, 0), _fake_frames(8, 1))
+    cfg = dataclasses.replace(_tiny_cfg(), loss=loss, tet_lamb=0.0)
+    tcja_trainer(cfg, out_dir=tmp_path, data=data, progress=False, tensorboard=False).fit(stop_after=1)
+    ckpt = torch.load(tmp_path / "last.pt", weights_only=False)
+    assert ckpt["model_config"]["tet_lamb"] == 0.0
+    del ckpt["model_config"]["tet_lamb"]
+    torch.save(ckpt, tmp_path / "last.pt")
+    again = tcja_trainer(cfg, out_dir=tmp_path, data=data, progress=False, tensorboard=False)
+    if resumes:
+        assert len(again.fit(resume=True)) == 2
+    else:
+        with pytest.raises(ValueError, match="tet_lamb: checkpoint 0.001 vs this run 0.0"):
+            again.fit(resume=True)
+
 def test_config_of_a_checkpoint_trains_again(tmp_path: Path, capsys) -> None:
     """--config run/best.pt: the config that run trained with (to train it again, changed); other files refused."""
     import yaml
