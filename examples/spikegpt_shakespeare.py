@@ -7,7 +7,9 @@ The corpus is the offline Shakespeare (``snnkit.data.text.load_shakespeare``), s
 contiguously 90/5/5. The unigram baseline is the cross-entropy of the training-set character
 frequencies (add-one smoothed) on the validation text, in bits per character; SpikeGPT is
 evaluated on the same validation text with its recurrent state carried across windows
-(``evaluate_bpc``). The same run from the command line::
+(``evaluate_bpc``). The command line trains the same model on the same data, but with the original
+SpikeGPT optimiser settings (``original_recipe``: Adam betas (0.9, 0.99), eps 4e-9, cosine down to
+1e-5; this script keeps torch's Adam defaults and a cosine to 0), so its numbers differ a little::
 
     snnkit train spikegpt --config tiny --data shakespeare --max-tokens 1500000 --epochs 2 --lr 2e-3
 """

@@ -99,9 +99,9 @@ def import_lava() -> ModuleType:
     global _done
     with _lock:
         if not _done:
+            _check_lava_requirements()  # before the shim: a refusal must leave dataclasses as it was
             original = dataclasses._get_field  # type: ignore[attr-defined]
             dataclasses._get_field = _patched_get_field(original)  # type: ignore[attr-defined]
-            _check_lava_requirements()
             set_start = _tolerant_set_start_method()
             try:
                 importlib.import_module("lava.magma.compiler.var_model")

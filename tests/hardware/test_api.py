@@ -55,3 +55,23 @@ def test_lava_with_its_requirements_imports(monkeypatch) -> None:
         pytest.skip("needs lava-nc")
     monkeypatch.setattr(lava_compat, "_done", False)
     assert lava_compat.import_lava().__name__ == "lava"
+
+
+def test_lava_missing_requirements_leave_dataclasses_unpatched(monkeypatch) -> None:
+    # import_lava swaps in a 3.11 shim for dataclasses._get_field while lava imports; a refusal for lava's
+    # missing requirements must put the original back, not leave every later dataclass patched
+    import dataclasses
+    import importlib.util
+
+    import pytest
+
+    from snnkit.hardware import lava_compat
+
+    if importlib.util.find_spec("lava") is None:
+        pytest.skip("needs lava-nc")
+    original = dataclasses._get_field
+    monkeypatch.setattr(lava_compat, "_done", False)
+    monkeypatch.setitem(sys.modules, "asteval", None)
+    with pytest.raises(ImportError, match="asteval"):
+        lava_compat.import_lava()
+    assert dataclasses._get_field is original
