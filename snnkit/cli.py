@@ -137,9 +137,12 @@ def check_output_folder(out: Path, resume: bool, overwrite: bool) -> None:
 def clear_run(out: Path) -> None:
     """``--overwrite``: delete the run files ``snnkit train`` writes in ``out`` (nothing else), once the new run's
     data and settings have been checked, so that a mistyped option does not cost the old run."""
-    if os.environ.get("RANK", "0") != "0":  # under torchrun rank 0 clears the folder
-        return
     import shutil
+
+    from .train.distributed import launch_rank
+
+    if launch_rank() != 0:  # under torchrun rank 0 clears the folder
+        return
 
     for name in RUN_FILES:
         path = out / name

@@ -68,7 +68,7 @@ class LineProgress(_NoBar):
 
     def __iter__(self) -> Iterator[Any]:
         try:
-            for item in self.iterable or ():
+            for item in (() if self.iterable is None else self.iterable):  # bool() would call len()
                 yield item
                 self.update(1)
         finally:
@@ -111,7 +111,10 @@ def progress(iterable: Optional[Iterable[Any]] = None, *, total: Optional[int] =
     iterable is the iterable itself.
     """
     if total is None and iterable is not None and hasattr(iterable, "__len__"):
-        total = len(iterable)  # type: ignore[arg-type]
+        try:
+            total = len(iterable)  # type: ignore[arg-type]
+        except TypeError:  # a DataLoader over an IterableDataset has __len__ but no length
+            total = None
     stream = file if file is not None else sys.stderr
     live = _notebook_tqdm() if file is None else None
     if enabled and (live is not None or is_terminal(stream)):

@@ -73,3 +73,17 @@ def test_spikegpt_training_takes_no_progress(tmp_path: Path, monkeypatch, capsys
         drawn[bool(flags)] = term.getvalue()
         assert "epoch 1/1: train loss" in capsys.readouterr().out
     assert "epoch 1/1: 100%" in drawn[False] and drawn[True] == "", drawn
+
+
+def test_an_iterable_dataset_loader_has_no_total_but_still_gets_a_bar() -> None:
+    """A DataLoader over an IterableDataset has __len__ that raises TypeError; tqdm treats that as no total."""
+    import torch
+
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            return iter(range(5))
+
+    loader = torch.utils.data.DataLoader(Stream(), batch_size=None)
+    log = io.StringIO()
+    assert [int(x) for x in progress(loader, desc="stream", file=log)] == list(range(5))
+    assert log.getvalue().startswith("stream") and "\r" not in log.getvalue()

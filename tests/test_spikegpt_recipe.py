@@ -148,7 +148,7 @@ def test_train_config_checks_and_round_trips_the_new_optimiser_fields(tmp_path) 
     assert TrainConfig().betas == (0.9, 0.999) and TrainConfig().eps == 1e-8 and TrainConfig().lr_min == 0.0
     for bad, what in ((dict(betas=(0.9,)), "betas"), (dict(betas=(0.9, 1.0)), "betas"), (dict(betas="ab"), "betas"),
                       (dict(eps=0.0), "eps"), (dict(eps=-1e-8), "eps"), (dict(lr_min=-1.0), "lr_min"),
-                      (dict(lr_min=float("inf")), "lr_min")):
+                      (dict(lr_min=float("inf")), "lr_min"), (dict(lr=1e-4, lr_min=1e-3), "lr_min")):
         with pytest.raises(ValueError, match=f"TrainConfig.{what}"):
             TrainConfig(**bad)
 

@@ -83,6 +83,9 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{key} must be a finite number >= 0, got {val!r}")
         if not self.eps > 0:
             raise ValueError(f"TrainConfig.eps must be > 0, got {self.eps!r}")
+        if self.lr_min > self.lr:  # the cosine would climb from lr to lr_min
+            raise ValueError(f"TrainConfig.lr_min ({self.lr_min!r}) must not exceed lr ({self.lr!r}): the cosine "
+                             "schedule goes from lr down to lr_min")
         if self.T_max is not None and (not is_int(self.T_max) or self.T_max < 1):
             raise ValueError(f"TrainConfig.T_max must be a positive integer or None, got {self.T_max!r}")
         if isinstance(self.mixup, bool) or not isinstance(self.mixup, (int, float)) or not 0 <= self.mixup < math.inf:
