@@ -29,6 +29,8 @@ def test_train_writes_an_rwkv_checkpoint(run: Path) -> None:
     assert ckpt["arch"] == "rwkv" and ckpt["model_config"]["version"] == 4
     assert ckpt["model_config"]["ctx_len"] == 16 and ckpt["model_config"]["n_layer"] == 2
     assert (run / "tokenizer.json").is_file()
+    # RWKV-LM's train.py optimiser (betas 0.9/0.99, adam_eps 1e-8, lr_final 1e-5), not SpikeGPT's eps 4e-9
+    assert (ckpt["config"]["betas"], ckpt["config"]["eps"], ckpt["config"]["lr_min"]) == ([0.9, 0.99], 1e-8, 1e-5)
 
 
 def test_evaluate_prints_bpc(run: Path, capsys) -> None:

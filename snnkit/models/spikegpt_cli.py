@@ -313,7 +313,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                        lr=6e-4 if args.lr is None else args.lr,  # `or` would turn --lr 0 into 6e-4
                        loss="ce", input_layout="B", seed=args.seed, out_dir=str(out),
                        num_workers=getattr(args, "workers", 0), device=getattr(args, "device", "auto"),
-                       amp=getattr(args, "amp", "auto"))
+                       amp=getattr(args, "amp", "auto"),
+                       # RWKV-LM's train.py (v4neo, v5): adam_eps 1e-8 where SpikeGPT's has 4e-9; betas, lr_final alike
+                       **({"eps": 1e-8} if is_rwkv else {}))
     arch, model_config = "spikegpt", cfg.to_dict()
     if is_rwkv:
         from ..baselines.rwkv import RWKV, RWKVConfig
