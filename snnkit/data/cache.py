@@ -3,7 +3,8 @@
 A cache file is ``<cache dir>/<dataset>-<split>-<key[:20]>.h5``; the key is the SHA-256 of a
 JSON record holding the dataset name, split, every framing parameter, the split seed and ratio,
 simulator version and parameters (``digits_dvs``), the path, size and mtime of every source
-file, and :data:`FRAMES_VERSION` (the version of snnkit's readers and framing code), so any
+file, :data:`FRAMES_VERSION` (the version of snnkit's readers and framing code) and the
+installed tonic's version (:func:`reader_versions`: its ``tonic.io`` parses several formats), so any
 change reads a different file and stale frames are never used. Files are written
 to a temporary name in the same directory and renamed only when complete, and a reader checks
 the stored key and completion mark, so an interrupted build is never read.
@@ -36,7 +37,7 @@ import torch
 from .._io import atomic_write
 from .housekeeping import building, mark_used
 
-__all__ = ["CACHE_FORMAT", "FRAMES_VERSION", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
+__all__ = ["CACHE_FORMAT", "FRAMES_VERSION", "reader_versions", "default_cache_dir", "cache_key", "file_fingerprint", "cache_path", "is_valid",
            "write_cache", "verify_cache", "CorruptCacheError", "FrameDataset"]
 
 CACHE_FORMAT = 1
@@ -87,10 +88,21 @@ def cache_key(record: Dict[str, Any]) -> str:
     return hashlib.sha256(_canonical(record).encode()).hexdigest()
 
 
+def reader_versions() -> Dict[str, Optional[str]]:
+    """Versions of the third-party file readers behind the frames (tonic's ``tonic.io``), part of the key:
+    a tonic upgrade that parses a format differently misses the caches built with the old one."""
+    from importlib import metadata
+
+    try:
+        return {"tonic": metadata.version("tonic")}
+    except metadata.PackageNotFoundError:
+        return {"tonic": None}
+
+
 def _canonical(record: Dict[str, Any]) -> str:
     # the running code's versions win over any a record carries (a record read back from an older file)
-    return json.dumps({**record, "cache_format": CACHE_FORMAT, "frames_version": FRAMES_VERSION}, sort_keys=True,
-                      default=str)
+    return json.dumps({**record, "cache_format": CACHE_FORMAT, "frames_version": FRAMES_VERSION,
+                       "readers": reader_versions()}, sort_keys=True, default=str)
 
 
 def cache_path(cache_dir: PathLike, dataset: str, split: str, record: Dict[str, Any]) -> Path:

@@ -146,6 +146,16 @@ def test_frames_version_is_in_the_key_so_a_reader_fix_misses_old_caches(nmnist_r
     assert again.path == new.path and again[0][0].sum().item() == 600
 
 
+def test_the_tonic_version_is_in_the_key(nmnist_root, tmp_path, monkeypatch) -> None:
+    """tonic.io parses the native formats: another tonic version builds its own cache instead of reading ours."""
+    cache = tmp_path / "c"
+    old, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert C.reader_versions()["tonic"] is not None     # installed with the test extra
+    monkeypatch.setattr(C, "reader_versions", lambda: {"tonic": "0.0.1"})
+    new, _ = D.load("n_mnist", root=nmnist_root, cache_dir=cache, frames=4, progress=False)
+    assert new.path != old.path and not C.is_valid(old.path, old.record)
+
+
 def test_full_disk_is_refused_before_hdf5_writes_with_a_clear_error(tmp_path, monkeypatch) -> None:
     import errno
     from collections import namedtuple
