@@ -47,8 +47,10 @@ def _make_plan(tmp_path: Path, python_script: "str | None") -> str:
         (bin_dir / "python").chmod(0o755)
     (tmp_path / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     (tmp_path / ".venv" / ".snnkit-installed").touch()
-    proc = subprocess.run([make, "-n", "install", "PYTHON=python3"], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=60)
+    # as a top-level make: under `make test` the inherited MAKELEVEL/MAKEFLAGS add "Entering directory" lines
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    proc = subprocess.run([make, "-n", "--no-print-directory", "install", "PYTHON=python3"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
