@@ -269,7 +269,7 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
               f"epochs, seed {saved[1].get('seed')})")
     else:
         cfg = V.TCJAVAEConfig(image_size=list(images.shape[-2:]), in_channels=images.shape[1],
-                              attention=args.attention or "tcja")
+                              attention=args.attention or "tcja", epochs=epochs)  # vae.pt records the real count
         model, hist = V.train_vae(train, cfg, epochs=epochs, seed=args.seed,
                                   log=lambda e, m: print(f"epoch {e + 1}/{epochs}: loss {m['loss']:.2f} "
                                                          f"recon {m['recon']:.2f} kl {m['kl']:.2f}", flush=True))
@@ -279,7 +279,9 @@ def cmd_generate_images(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     V.save_grid_png(V.sample(model, args.n, generator=gen), out / "samples.png", scale=6)
-    V.save_grid_png(torch.cat([test[:8], V.reconstruct(model, test[:8])]), out / "reconstructions.png", nrow=8, scale=6)
+    shown = test[:8]  # originals in the top row, their reconstructions below (one row each, even when < 8 held out)
+    V.save_grid_png(torch.cat([shown, V.reconstruct(model, shown)]), out / "reconstructions.png", nrow=len(shown),
+                    scale=6)
     print(f"held-out reconstruction loss (BCE per image, {len(test)} images): {recon:.2f}")
     written = [out / "samples.png", out / "reconstructions.png"]
     if not saved:

@@ -72,10 +72,26 @@ def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thr
     samples, recon = mpimg.imread(out / "samples.png"), mpimg.imread(out / "reconstructions.png")
     # 4 samples: a 2x2 grid of 8x8 digits with 1-pixel gaps, every pixel 6x6 -> (2*9+1)*6 = 114 square
     assert samples.shape[:2] == (114, 114)
-    # 2 held-out images then their 2 reconstructions, in one row of 8 slots: (9+1)*6 high, (8*9+1)*6 wide
-    assert recon.shape[:2] == (60, 438)
+    # the 2 held-out images in the top row, their 2 reconstructions below: (2*9+1)*6 square (they shared one row of
+    # 8 slots before, originals and reconstructions side by side)
+    assert recon.shape[:2] == (114, 114)
     assert sorted(p.name for p in out.iterdir()) == ["reconstructions.png", "samples.png", "vae.pt"]
     loss = float(text.split("2 images): ")[1].split()[0])
+    # by hand: the seed-0 held-out split, decoded posterior means, BCE summed over the 64 pixels, mean over images
+    import torch
+
+    from snnkit.models import tcja_vae as V
+
+    model, _ = V.load_vae(out / "vae.pt")
+    x = torch.tensor(np.load(images)).unsqueeze(1)[torch.randperm(24, generator=torch.Generator().manual_seed(0))[:2]]
+    with torch.no_grad():
+        p = torch.sigmoid(model.decode(model.encode(x)[0])).double()
+    bce = -(x * p.log() + (1 - x) * (1 - p).log()).sum(dim=(1, 2, 3)).mean()
+    assert abs(float(bce) - loss) <= 0.005 + 1e-9, (float(bce), loss)
+    for col in range(2):  # top row: the images as given; bottom row: their reconstructions (PNG grey, 8-bit)
+        cols = slice(6 * (1 + 9 * col), 6 * (9 + 9 * col), 6)  # one pixel of each 6x6 block
+        assert np.array_equal(recon[6:54:6, cols, 0], x[col, 0].numpy())
+        assert np.abs(recon[60:108:6, cols, 0] - p[col, 0].numpy()).max() < 1 / 255 + 1e-6
     # the saved VAE, loaded: the same held-out images (the run's seed 0 split, whatever --seed says), the same loss,
     # the same reconstructions; new samples drawn with --seed
     again = tmp_path / "again"
@@ -85,11 +101,6 @@ def test_generate_images_writes_grids_and_reports_loss(tmp_path, capsys, one_thr
     assert "loaded" in text and "trained 2 epochs, seed 0" in text and "epoch 1/" not in text
     assert float(text.split("2 images): ")[1].split()[0]) == loss
     assert (mpimg.imread(again / "reconstructions.png") == recon).all()
-    import torch
-
-    from snnkit.models import tcja_vae as V
-
-    model, _ = V.load_vae(out / "vae.pt")
     V.save_grid_png(V.sample(model, 4, generator=torch.Generator().manual_seed(5)), tmp_path / "want.png", scale=6)
     assert (mpimg.imread(again / "samples.png") == mpimg.imread(tmp_path / "want.png")).all()
     assert sorted(p.name for p in again.iterdir()) == ["reconstructions.png", "samples.png"]

@@ -120,3 +120,54 @@ def test_grid_png_scale_enlarges_pixels(tmp_path) -> None:
     assert big.shape[:2] == (small.shape[0] * 3, small.shape[1] * 3)
     with pytest.raises(ValueError, match="scale"):
         save_grid_png(imgs, tmp_path / "c.png", scale=0)
+
+
+def test_sample_and_reconstruct_use_running_stats_and_leave_them_alone() -> None:
+    """In train mode, sampling normalised with the batch's statistics and overwrote the running ones."""
+    model = TCJAVAE(TINY)
+    with torch.no_grad():  # non-trivial running statistics, as after training
+        for m in model.modules():
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.rand(3, 1, 8, 8)
+    want_s = sample(model.eval(), 4, torch.Generator().manual_seed(2))
+    want_r = reconstruct(model, x)
+    model.train()
+    got_s = sample(model, 4, torch.Generator().manual_seed(2))
+    got_r = reconstruct(model, x)
+    assert model.training and all(m.training for m in model.modules())   # the caller's mode is restored
+    torch.testing.assert_close(got_s, want_s)
+    torch.testing.assert_close(got_r, want_r)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    # eval mode by hand: z from the same generator, decoded, sigmoid
+    z = torch.randn(4, TINY.latent_dim, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(want_s, torch.sigmoid(model.eval().decode(z)))
+
+
+def test_grid_png_layout_by_hand(tmp_path) -> None:
+    """5 images, nrow 2: 2 per row, 3 rows, filled row by row, 1-pixel white gaps, values unchanged."""
+    import matplotlib.image as mpimg
+
+    imgs = torch.stack([torch.full((2, 3), v) for v in (0.0, 0.2, 0.4, 0.6, 0.8)])
+    got = mpimg.imread(save_grid_png(imgs, tmp_path / "g.png", nrow=2))[..., 0]
+    want = torch.ones(3 * 3 + 1, 2 * 4 + 1)
+    for i, v in enumerate((0.0, 0.2, 0.4, 0.6, 0.8)):
+        r, c = divmod(i, 2)
+        want[1 + 3 * r: 3 + 3 * r, 1 + 4 * c: 4 + 4 * c] = v
+    assert got.shape == want.shape
+    assert abs(got - want.numpy()).max() <= 0.5 / 255 + 1e-6   # 8-bit PNG rounding
+
+
+def test_more_input_checks() -> None:
+    for epochs in (0, -1, 1.5, True):   # epochs=0 returned an untrained model with an empty history
+        with pytest.raises(ValueError, match="epochs must be a positive int"):
+            train_vae(torch.rand(4, 8, 8), TINY, epochs=epochs)
+    with pytest.raises(ValueError, match="images must be a torch tensor, got list"):
+        save_grid_png([[0.0]], "unused.png")   # AttributeError: 'list' object has no attribute 'detach'
+    for scale in (None, 1.5, True):
+        with pytest.raises(ValueError, match="scale must be an int >= 1"):
+            save_grid_png(torch.rand(2, 4, 4), "unused.png", scale=scale)

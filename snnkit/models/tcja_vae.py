@@ -15,14 +15,16 @@ sampling needs no prior network. Choices:
 * latent: ``z = mu + exp(logvar / 2) * eps`` (reparameterised, ``eps`` from an explicit generator);
 * decoder: ``z`` is fed at every step to linear-BN-LIF, reshaped to the encoder's last feature
   map, then per stage (reversed) nearest upsampling to the encoder's size at that level and a
-  conv3x3-BN-LIF unit with TCJA; a final non-spiking conv3x3 gives per-step logits whose mean
-  over T is the image logit (the membrane-potential readout FSVAE also uses);
+  conv3x3-BN-LIF unit with TCJA; a final non-spiking conv3x3 gives per-step logits whose plain
+  mean over T is the image logit (FSVAE instead sums the steps with leak 0.8,
+  ``sum_t 0.8**(T-1-t) x_t``, applies tanh and fits [-1, 1] images with MSE);
 * loss per sample: Bernoulli log-likelihood (BCE with logits, summed over pixels)
   + ``beta * KL(N(mu, sigma) || N(0, 1))``, averaged over the batch.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -209,6 +211,8 @@ def train_vae(
     ``log(epoch, means)`` is called after each epoch. On a CPU shared with other processes,
     ``torch.set_num_threads(1)`` is often several times faster for these small layers.
     """
+    if epochs is not None and (not is_int(epochs) or epochs < 1):   # 0 returned an untrained model, silently
+        raise ValueError(f"train_vae: epochs must be a positive int or None (config.epochs), got {epochs!r}")
     x = as_images(images)
     if config is None:
         config = TCJAVAEConfig(image_size=list(x.shape[-2:]), in_channels=x.shape[1])
@@ -245,9 +249,24 @@ def train_vae(
     return model.eval(), history
 
 
-@torch.no_grad()
+def _in_eval_mode(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
+    """Run ``fn(model, ...)`` without gradients in eval mode, then restore the modes (train mode overwrote BN stats)."""
+    @functools.wraps(fn)
+    def wrapped(model: TCJAVAE, *args: Any, **kwargs: Any) -> Tensor:
+        modes = [(m, m.training) for m in model.modules()]
+        model.eval()
+        try:
+            with torch.no_grad():
+                return fn(model, *args, **kwargs)
+        finally:
+            for m, mode in modes:
+                m.training = mode
+    return wrapped
+
+
+@_in_eval_mode
 def sample(model: TCJAVAE, n: int, generator: Optional[torch.Generator] = None) -> Tensor:
-    """``n`` new images ``[n, C, H, W]`` (pixel probabilities in [0, 1]) decoded from ``z ~ N(0, I)``."""
+    """``n`` new images ``[n, C, H, W]`` (pixel probabilities in [0, 1]) decoded from ``z ~ N(0, I)``, in eval mode."""
     if not is_int(n) or n < 1:
         raise ValueError(f"sample: n must be a positive int, got {n!r}")
     p = next(model.parameters())
@@ -285,9 +304,9 @@ def load_vae(path: "str | os.PathLike[str]") -> Tuple[TCJAVAE, Dict[str, Any]]:
     return model.eval(), ckpt
 
 
-@torch.no_grad()
+@_in_eval_mode
 def reconstruct(model: TCJAVAE, images: Tensor) -> Tensor:
-    """Reconstructions (decoded posterior means) of ``images`` in [0, 1]."""
+    """Reconstructions (decoded posterior means, in eval mode) of ``images`` in [0, 1]."""
     x = as_images(images)
     mu, _ = model.encode(x)
     return torch.sigmoid(model.decode(mu))
@@ -297,12 +316,18 @@ def save_grid_png(images: Tensor, path: "str | os.PathLike[str]", nrow: Optional
                   scale: int = 1) -> str:
     """Save ``images`` (``[N, H, W]`` or ``[N, 1|3, H, W]`` in [0, 1]) as one PNG grid; atomic (temp file + rename).
 
-    ``scale`` enlarges every pixel to ``scale x scale`` (nearest), so 8x8 digits stay visible.
+    ``nrow`` images per row (as torchvision's ``make_grid``; default ``ceil(sqrt(N))``), filled row by
+    row; ``pad`` white pixels around every image; values are written unchanged (out-of-range ones are
+    refused, not clamped). ``scale`` enlarges every pixel to ``scale x scale`` (nearest), so 8x8 digits
+    stay visible.
     """
     import matplotlib.image as mpimg  # imsave renders off-screen; no GUI backend is touched
 
-    for arg, val, low in (("nrow", nrow, 1), ("pad", pad, 0)):  # nrow 0 fell back to the default, < 0 crashed
-        if val is not None and (not is_int(val) or val < low):
+    if not isinstance(images, torch.Tensor):
+        raise ValueError(f"save_grid_png: images must be a torch tensor, got {type(images).__name__}")
+    # nrow 0 fell back to the default grid width; a negative nrow or pad crashed inside torch
+    for arg, val, low in (("nrow", nrow, 1), ("pad", pad, 0), ("scale", scale, 1)):
+        if (val is not None or arg != "nrow") and (not is_int(val) or val < low):
             raise ValueError(f"save_grid_png: {arg} must be an int >= {low}{' or None' if arg == 'nrow' else ''}, "
                              f"got {val!r}")
     x = as_images(images.detach().cpu())
@@ -310,13 +335,11 @@ def save_grid_png(images: Tensor, path: "str | os.PathLike[str]", nrow: Optional
     if c not in (1, 3) or n == 0:
         raise ValueError(f"save_grid_png: images must have 1 or 3 channels and N >= 1, got shape {tuple(x.shape)}")
     nrow = nrow or math.ceil(math.sqrt(n))
-    ncol_rows = math.ceil(n / nrow)
-    grid = torch.ones(c, ncol_rows * (h + pad) + pad, nrow * (w + pad) + pad)
+    rows = math.ceil(n / nrow)
+    grid = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad)
     for i in range(n):
         r, q = divmod(i, nrow)
         grid[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = x[i]
-    if not isinstance(scale, int) or scale < 1:
-        raise ValueError(f"save_grid_png: scale must be a positive int, got {scale!r}")
     grid = grid.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
     arr = grid[0].numpy() if c == 1 else grid.permute(1, 2, 0).numpy()
     path = os.fspath(path)
