@@ -73,6 +73,12 @@ def seed_sweep(path: Path = SWEEP) -> Optional[Dict[str, Any]]:
             "wins": t["wins_vs_none"], "ties": t["ties_vs_none"], "reading": reading, "file": str(path)}
 
 
+def agreement_ylim(reports: Dict[str, Any]) -> tuple:
+    """The agreement panel's y range: 90-102 % (legend above the bars), lowered so that no layer's bar is cut off."""
+    low = min(rep["per_layer"][name] * 100 for rep in reports.values() for name in rep["per_layer"])
+    return (max(0.0, min(90.0, 5 * int(low // 5) - 5)), 102.0)
+
+
 def _plot(runs: Dict[str, Any], reports: Dict[str, Any], path: Path) -> None:
     """Test accuracy per epoch for both variants, and per-layer spike agreement in float / fixed point."""
     import matplotlib
@@ -91,8 +97,10 @@ def _plot(runs: Dict[str, Any], reports: Dict[str, Any], path: Path) -> None:
     for k, (mode, rep) in enumerate(reports.items()):
         b.bar([i + k * width for i in range(len(layers))], [rep["per_layer"][l] * 100 for l in layers], width, label=mode)
     b.set_xticks([i + width / 2 for i in range(len(layers))], layers, rotation=30, ha="right", fontsize=8)
-    b.set(ylabel="spike agreement with PyTorch (%)", title="Lava simulation", ylim=(90, 100.5))
-    b.legend()
+    samples = next(iter(reports.values()))["B"]
+    b.set(ylabel="spike agreement with PyTorch (%)", title=f"Lava simulation, {samples} test samples",
+          ylim=agreement_ylim(reports))
+    b.legend(loc="upper right", ncol=2)
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)

@@ -135,3 +135,16 @@ def test_sweep_line_names_its_statistics() -> None:
     assert f"TCJA-SNN {t['mean']:.2f} ± {t['std']:.2f}%" in line and f"without TCJA {n['mean']:.2f} ± {n['std']:.2f}%" in line
     assert "mean ± std" in line and f"{t['minus_none_mean']:+.2f} points, standard error {t['minus_none_sem']:.2f}" in line
     assert f"over {t['seeds']} seeds" in line and f"{t['wins_vs_none']} wins" in line
+
+
+def test_agreement_plot_shows_every_layer() -> None:
+    """A layer below 90 % agreement lowers the panel's floor instead of vanishing under the old fixed 90-100 % range."""
+    demo = _demo_module()
+
+    def reports(*values: float):
+        return {"floating_pt": {"per_layer": {"a": 1.0, "b": 1.0}}, "fixed_pt": {"per_layer": dict(zip("ab", values))}}
+
+    assert demo.agreement_ylim(reports(0.99, 0.95)) == (90.0, 102.0)
+    low, high = demo.agreement_ylim(reports(0.99, 0.62))
+    assert low < 62.0 and high > 100.0
+    assert demo.agreement_ylim(reports(0.99, 0.0))[0] < 0.0 + 1e-9
