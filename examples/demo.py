@@ -73,6 +73,12 @@ def seed_sweep(path: Path = SWEEP) -> Optional[Dict[str, Any]]:
             "wins": t["wins_vs_none"], "ties": t["ties_vs_none"], "reading": reading, "file": str(path)}
 
 
+def agreement_ylim(reports: Dict[str, Any]) -> tuple:
+    """The agreement panel's y range: 90-102 % (legend above the bars), lowered so that no layer's bar is cut off."""
+    low = min(rep["per_layer"][name] * 100 for rep in reports.values() for name in rep["per_layer"])
+    return (max(0.0, min(90.0, 5 * int(low // 5) - 5)), 102.0)
+
+
 def _plot(runs: Dict[str, Any], reports: Dict[str, Any], path: Path) -> None:
     """Test accuracy per epoch for both variants, and per-layer spike agreement in float / fixed point."""
     import matplotlib
@@ -91,13 +97,68 @@ def _plot(runs: Dict[str, Any], reports: Dict[str, Any], path: Path) -> None:
     for k, (mode, rep) in enumerate(reports.items()):
         b.bar([i + k * width for i in range(len(layers))], [rep["per_layer"][l] * 100 for l in layers], width, label=mode)
     b.set_xticks([i + width / 2 for i in range(len(layers))], layers, rotation=30, ha="right", fontsize=8)
-    b.set(ylabel="spike agreement with PyTorch (%)", title="Lava simulation", ylim=(90, 100.5))
-    b.legend()
+    samples = next(iter(reports.values()))["B"]
+    b.set(ylabel="spike agreement with PyTorch (%)", title=f"Lava simulation, {samples} test samples",
+          ylim=agreement_ylim(reports))
+    b.legend(loc="upper right", ncol=2)
     fig.tight_layout()
     tmp = path.with_suffix(".tmp.png")
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def demo_data(cfg: Any, seed: int) -> Any:
+    """``(train, test)`` as the training runs read them: digits_dvs's split follows the seed, so Lava sees held-out samples."""
+    from snnkit.train.recipes import tcja_data
+
+    return tcja_data(cfg, seed=seed)
+
+
+def sweep_text(sweep: Dict[str, Any], recipe: str) -> str:
+    """The seed sweep's line: means ± standard deviation over seeds, the paired difference ± its standard error."""
+    ties = f", {sweep['ties']} tie{'' if sweep['ties'] == 1 else 's'}" if sweep["ties"] else ""
+    return (f"  one seed cannot settle it; over {sweep['seeds']} seeds ({recipe}; benchmarks/tcja_seeds.py), final test "
+            f"accuracy mean ± std: TCJA-SNN {sweep['tcja'][0]:.2f} ± {sweep['tcja'][1]:.2f}%, without TCJA "
+            f"{sweep['none'][0]:.2f} ± {sweep['none'][1]:.2f}%; paired difference {sweep['diff']:+.2f} points, standard "
+            f"error {sweep['sem']:.2f} ({sweep['wins']} wins{ties}): {sweep['reading']} on digits_dvs")
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    """argparse type: a finite number above 0."""
+    v = float(text)
+    if not (0.0 < v < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return v
+
+
+def _seed(text: str) -> int:
+    """argparse type: a seed scikit-learn's split accepts (0 to 2**32 - 1)."""
+    v = int(text)
+    if not 0 <= v < 2 ** 32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {v}")
+    return v
+
+
+def writable_out(ap: argparse.ArgumentParser, out: Path) -> Path:
+    """Make ``out`` and check it takes files before minutes of training (a read-only checkout: use --out)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".demo-write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        ap.error(f"--out {str(out)!r} cannot hold the demo's outputs ({e.strerror or e}); give a writable folder "
+                 "with --out")
+    return out.resolve()
 
 
 def _one_line_warning(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
@@ -108,33 +169,37 @@ def _one_line_warning(message: Any, category: type, filename: str, lineno: int, 
 def build_parser() -> argparse.ArgumentParser:
     """The demo's options (``snnkit demo --help``; also listed in docs/cli.md)."""
     ap = argparse.ArgumentParser(prog="snnkit demo", description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=int, default=None, help="default: the digits_dvs config's (15)")
-    ap.add_argument("--lr", type=float, default=None, help="default: the digits_dvs config's (3e-3)")
-    ap.add_argument("--seed", type=int, default=0, help="initialisation, data order and split of both runs")
-    ap.add_argument("--samples", type=int, default=100, help="test samples simulated in Lava")
-    ap.add_argument("--out", default=str(OUT), help="folder for the plot and the report")
+    ap.add_argument("--epochs", type=_positive_int, default=None, help="default: the digits_dvs config's (15)")
+    ap.add_argument("--lr", type=_positive_float, default=None, help="default: the digits_dvs config's (3e-3)")
+    ap.add_argument("--seed", type=_seed, default=0, help="initialisation, data order and train/test split of both runs")
+    ap.add_argument("--samples", type=_positive_int, default=100,
+                    help="test samples simulated in Lava and counted for ops/energy (at most the 360 of the test split)")
+    ap.add_argument("--out", default=str(OUT), help="folder for checkpoints, plots and the JSON reports (relative to "
+                                                   "the current directory; default: %(default)s)")
     return ap
 
 
 def main(argv: Any = None) -> Dict[str, Any]:
-    args = build_parser().parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    out = writable_out(ap, Path(args.out))
 
     import snnkit
-    from snnkit import data as snn_data
     from snnkit._io import atomic_write_text
 
     print(f"snnkit {snnkit.__version__} demo  |  data: digits_dvs (scikit-learn digits -> DVS events)", flush=True)
+    print(f"  outputs (checkpoints, plots, JSON) go to {out}", flush=True)
     t_start = time.time()
-    train, test = snn_data.load("digits_dvs", frames=8, split_by="number")  # builds the frame cache once
-    print(f"  {len(train)} training / {len(test)} test samples, frames [T=8, 2, 34, 34]")
-
-    # --- 2. train TCJA-SNN and the no-attention ablation in parallel -----------------------------
     from snnkit.models.tcja_snn import get_config
 
     cfg = get_config("digits_dvs")
-    epochs, lr = args.epochs or cfg.epochs, args.lr or cfg.lr
+    train, test = demo_data(cfg, args.seed)  # builds the frame cache once
+    print(f"  {len(train)} training / {len(test)} test samples (split seed {args.seed}), frames "
+          f"[T={cfg.T}, {cfg.in_channels}, {', '.join(map(str, cfg.input_size))}]")
+
+    # --- 2. train TCJA-SNN and the no-attention ablation in parallel -----------------------------
+    epochs = args.epochs if args.epochs is not None else cfg.epochs
+    lr = args.lr if args.lr is not None else cfg.lr
     print(f"training TCJA-SNN and the same network without TCJA ({epochs} epochs each, in parallel) ...", flush=True)
     if any((out / a / "last.pt").is_file() for a in ("tcja", "none")):
         print(f"  (replacing the previous demo runs in {out / 'tcja'} and {out / 'none'})", flush=True)
@@ -150,14 +215,10 @@ def main(argv: Any = None) -> Dict[str, Any]:
           f"{len(test)} test samples (seed {args.seed})")
     sweep = seed_sweep()
     if sweep:
-        ties = f", {sweep['ties']} tie{'' if sweep['ties'] == 1 else 's'}" if sweep["ties"] else ""
         recipe = f"{cfg.epochs} epochs, Adam {cfg.lr:g}"
         if (epochs, lr) != (cfg.epochs, cfg.lr):
             recipe += f"; not this run's recipe ({epochs} epochs, Adam {lr:g})"
-        print(f"  one seed cannot settle it; over {sweep['seeds']} seeds ({recipe}; benchmarks/tcja_seeds.py): TCJA-SNN "
-              f"{sweep['tcja'][0]:.2f} ± {sweep['tcja'][1]:.2f}%, without TCJA {sweep['none'][0]:.2f} ± "
-              f"{sweep['none'][1]:.2f}%, paired difference {sweep['diff']:+.2f} ± {sweep['sem']:.2f} points "
-              f"({sweep['wins']} wins{ties}): {sweep['reading']} on digits_dvs")
+        print(sweep_text(sweep, recipe))
 
     # --- 3. Lava: float and fixed point ------------------------------------------------------------
     from snnkit.train.recipes import load_tcja
@@ -171,15 +232,19 @@ def main(argv: Any = None) -> Dict[str, Any]:
     with ProcessPoolExecutor(max_workers=2) as pool:
         jobs = {m: pool.submit(simulate_variant, m, str(out / "tcja" / "last.pt"), xs, ys) for m in ("floating_pt", "fixed_pt")}
         reports = {m: j.result() for m, j in jobs.items()}
+    print("  spike agreement: the share of (neuron, time step, sample) slots where Lava and PyTorch both spike or both "
+          "stay silent; class agreement: the same predicted class", flush=True)
     for mode, rep in reports.items():
-        print(f"  Lava {mode:<11}: spike agreement {rep['spike_agreement'] * 100:.3f}%, class agreement "
-              f"{rep['class_agreement'] * 100:.1f}%, accuracy {rep['accuracy']['lava'] * 100:.1f}% "
-              f"(PyTorch {rep['accuracy']['torch'] * 100:.1f}%) on {n} test samples [{rep['lava_wall_s']:.1f} s]", flush=True)
+        spikes = {k: sum(c[k] for c in rep["spike_counts"].values()) for k in ("torch", "lava")}
+        print(f"  Lava {mode:<11}: spike agreement {rep['spike_agreement'] * 100:.3f}% (spikes: PyTorch {spikes['torch']}, "
+              f"Lava {spikes['lava']}), class agreement {rep['class_agreement'] * 100:.1f}%, accuracy "
+              f"{rep['accuracy']['lava'] * 100:.1f}% (PyTorch {rep['accuracy']['torch'] * 100:.1f}%) on {n} test samples "
+              f"[{rep['lava_wall_s']:.1f} s]", flush=True)
     non_native = sorted({d.get("layer", d.get("name", "?")) for d in reports["floating_pt"]["non_native"]})
     if non_native:
         print(f"  not native to Loihi (run as custom Lava processes): {', '.join(map(str, non_native))}")
     change = (reports["fixed_pt"]["accuracy"]["lava"] - reports["floating_pt"]["accuracy"]["torch"]) * 100
-    print(f"  fixed point vs PyTorch accuracy: {change + 0.0:+.1f} points")
+    print(f"  fixed point vs PyTorch accuracy: {change + 0.0:+.1f} points on {n} test samples")
 
     # --- 4. operations and energy ------------------------------------------------------------------
     from snnkit.hardware import report
@@ -193,7 +258,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
     _plot(runs, reports, out / "demo.png")
     print(f"  plots: {out / 'demo.png'} (training, agreement) and the energy report PNGs in {out}")
 
-    summary = {"runs": {a: {k: v for k, v in r.items() if k != "history"} for a, r in runs.items()},
+    summary = {"options": {"epochs": epochs, "lr": lr, "seed": args.seed, "samples": n}, "runs": {a: {k: v for k, v in r.items() if k != "history"} for a, r in runs.items()},
                "tcja_gain_points": gain, "seed_sweep": sweep, "lava": reports, "seconds": time.time() - t_start}
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=2, default=str))
     print(f"done in {time.time() - t_start:.0f} s; report in {out / 'demo.json'}")

@@ -25,6 +25,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     # Lava in floating point reproduces PyTorch spike for spike; fixed point stays close
     assert summary["lava"]["floating_pt"]["spike_agreement"] == 1.0
     assert summary["lava"]["fixed_pt"]["spike_agreement"] > 0.9
+    assert summary["options"] == {"epochs": 1, "lr": 3e-3, "seed": 0, "samples": 3}
+    fixed = summary["lava"]["fixed_pt"]                            # the printed spike totals are the report's
+    assert f"(spikes: PyTorch {sum(c['torch'] for c in fixed['spike_counts'].values())}, " \
+           f"Lava {sum(c['lava'] for c in fixed['spike_counts'].values())})" in r.stdout
     assert (out / "demo.png").stat().st_size > 10_000
     for variant in ("tcja", "none"):
         assert (out / variant / "last.pt").is_file()
@@ -34,10 +38,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
     # a second demo into the same folder replaces the first one's runs (it used to stop: "already holds a run")
     r2 = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--epochs", "1", "--samples", "2",
-                         "--out", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+                         "--seed", "1", "--out", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
     assert r2.returncode == 0, r2.stdout[-3000:] + r2.stderr[-3000:]
     assert "replacing the previous demo runs" in r2.stdout
-    assert json.loads((out / "demo.json").read_text())["lava"]["fixed_pt"]["B"] == 2
+    second = json.loads((out / "demo.json").read_text())
+    assert second["lava"]["fixed_pt"]["B"] == 2 and second["options"]["seed"] == 1
+    assert "(split seed 1)" in r2.stdout
 
 
 def _demo_module():
@@ -68,3 +74,77 @@ def test_seed_sweep_reading(tmp_path: Path) -> None:
     assert demo.seed_sweep(tmp_path / "absent.json") is None
     path.write_text("{not json")
     assert demo.seed_sweep(path) is None                          # a broken file is left out, not a crash
+
+
+def test_demo_options_are_checked(tmp_path: Path, capsys) -> None:
+    """Nonsense options stop at once with the option named, before any data or training."""
+    import pytest
+
+    demo = _demo_module()
+    for argv, word in ((["--epochs", "0"], "--epochs"), (["--samples", "-1"], "--samples"), (["--lr", "0"], "--lr"),
+                       (["--lr", "nan"], "--lr"), (["--seed", "-1"], "--seed")):
+        with pytest.raises(SystemExit) as e:
+            demo.main([*argv, "--out", str(tmp_path / "o")])
+        assert e.value.code == 2 and word in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SystemExit):                                # --out that cannot be a folder: a clear refusal
+        demo.main(["--out", str(blocker / "sub")])
+    assert "cannot hold the demo's outputs" in capsys.readouterr().err
+    ro = tmp_path / "read_only"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        if not os.access(ro, os.W_OK):                            # (root writes anywhere: nothing to check then)
+            with pytest.raises(SystemExit):
+                demo.main(["--out", str(ro / "demo_out")])
+            assert "give a writable folder with --out" in capsys.readouterr().err
+    finally:
+        ro.chmod(0o755)
+
+
+def test_demo_simulates_held_out_samples_of_its_seed(tmp_path: Path, monkeypatch) -> None:
+    """The Lava samples come from the test split of the training runs' seed (it used to be seed 0's whatever --seed)."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from snnkit.models.tcja_snn import get_config
+
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path / "cache"))
+    demo = _demo_module()
+    labels = load_digits().target
+    for seed in (0, 3):
+        _, test = demo_data_names(demo, get_config("digits_dvs"), seed)
+        want = np.sort(train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=seed)[1])
+        assert test == [f"digits[{i}]" for i in want]
+
+
+def demo_data_names(demo, cfg, seed: int):
+    train, test = demo.demo_data(cfg, seed)
+    return list(train.names), list(test.names)
+
+
+def test_sweep_line_names_its_statistics() -> None:
+    """The sweep's ± are a standard deviation over seeds and, for the difference, a standard error: the line says which."""
+    demo = _demo_module()
+    sweep = demo.seed_sweep()
+    rows = {r["variant"]: r for r in json.loads((ROOT / "benchmarks" / "results" / "tcja_seeds.json").read_text())["summary"]}
+    line = demo.sweep_text(sweep, "15 epochs")
+    t, n = rows["tcja"], rows["none"]
+    assert f"TCJA-SNN {t['mean']:.2f} ± {t['std']:.2f}%" in line and f"without TCJA {n['mean']:.2f} ± {n['std']:.2f}%" in line
+    assert "mean ± std" in line and f"{t['minus_none_mean']:+.2f} points, standard error {t['minus_none_sem']:.2f}" in line
+    assert f"over {t['seeds']} seeds" in line and f"{t['wins_vs_none']} wins" in line
+
+
+def test_agreement_plot_shows_every_layer() -> None:
+    """A layer below 90 % agreement lowers the panel's floor instead of vanishing under the old fixed 90-100 % range."""
+    demo = _demo_module()
+
+    def reports(*values: float):
+        return {"floating_pt": {"per_layer": {"a": 1.0, "b": 1.0}}, "fixed_pt": {"per_layer": dict(zip("ab", values))}}
+
+    assert demo.agreement_ylim(reports(0.99, 0.95)) == (90.0, 102.0)
+    low, high = demo.agreement_ylim(reports(0.99, 0.62))
+    assert low < 62.0 and high > 100.0
+    assert demo.agreement_ylim(reports(0.99, 0.0))[0] < 0.0 + 1e-9
