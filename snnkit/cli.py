@@ -9,6 +9,7 @@ import runpy
 import signal
 import sys
 import threading
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -86,24 +87,47 @@ class Terminated(KeyboardInterrupt):
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """Inside the block SIGTERM (``kill``, a batch system's time limit) raises :class:`Terminated` in this
-    process; processes forked inside (DataLoader or Lava workers) still die of it as by default."""
+    process; processes forked inside (DataLoader or Lava workers) still die of it as by default. An interrupt
+    that Python drops (raised inside a weakref callback or ``__del__``) is delivered again, not lost."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     owner = os.getpid()
+    in_hook = [False]
+
+    def resend(signum: int) -> None:
+        """Signal this process again in 10 ms, from a thread: by then it runs ordinary code again."""
+        threading.Thread(target=lambda: (time.sleep(0.01), os.kill(owner, signum)), daemon=True).start()
 
     def handler(signum: int, frame: Any) -> None:
         if os.getpid() != owner:
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
+        if in_hook[0]:   # raised here it would be dropped as well
+            resend(signum)
+            return
         raise Terminated()
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    def redeliver(unraisable: Any) -> None:
+        # the handler ran inside a callback Python cannot raise from (an import lock's weakref callback, a
+        # __del__) and the interrupt was dropped there: signal again, to land at the next ordinary bytecode
+        exc = unraisable.exc_value
+        if not (isinstance(exc, KeyboardInterrupt) and os.getpid() == owner):
+            return previous_hook(unraisable)
+        in_hook[0] = True
+        try:
+            resend(signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
+        finally:
+            in_hook[0] = False
+
+    previous, previous_hook = signal.signal(signal.SIGTERM, handler), sys.unraisablehook
+    sys.unraisablehook = redeliver
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = previous_hook
 
 
 RUN_FILES = ("last.pt", "best.pt", "metrics.csv", "tensorboard", "tokenizer.json")  # what `snnkit train` writes

@@ -139,6 +139,31 @@ def test_sigterm_in_a_subcommand_is_one_line_exit_143_with_the_resume_hint(tmp_p
     assert seen["handler"] is not before and signal.getsignal(signal.SIGTERM) is before   # restored after
 
 
+def test_a_sigterm_python_drops_in_a_callback_is_delivered_again() -> None:
+    """A SIGTERM whose handler runs inside a weakref callback (an import's module-lock callback, as in a flaky CI
+    run: 'Exception ignored in ... cb ... Terminated', exit 0) raised Terminated where Python only prints it; the
+    build then ran on to the end. It is now signalled again and stops the work that follows."""
+    import sys
+    import time
+    import weakref
+
+    class Obj:
+        pass
+
+    def dropped(_ref):
+        raise cli.Terminated()   # what the handler raises when it runs inside this callback
+
+    obj = Obj()
+    ref = weakref.ref(obj, dropped)
+    hook = sys.unraisablehook
+    with pytest.raises(cli.Terminated):
+        with cli.sigterm_as_interrupt():
+            del obj              # the callback runs; Python drops its exception
+            for _ in range(2000):
+                time.sleep(0.001)   # the work that must not go on
+    assert ref() is None and sys.unraisablehook is hook
+
+
 def test_out_and_resume_are_checked_before_any_data_is_loaded(tmp_path, monkeypatch, capsys) -> None:
     from snnkit.train import recipes
 
