@@ -14,23 +14,13 @@ from typing import Any, Callable, Dict, List, Optional
 import torch
 
 from snnkit._io import atomic_write_text
-from snnkit.cli import int_at_least
+from snnkit.cli import int_at_least, number_above
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 positive_int = int_at_least(1)       # argparse ``type`` for counts, sizes, repeats, threads: refused below 1
 non_negative_int = int_at_least(0)   # argparse ``type`` for counts where 0 means "none" (epochs, steps)
-
-
-def positive_float(text: str) -> float:
-    """An argparse ``type``: a finite float > 0 (budgets in GiB or seconds), refused by argparse otherwise."""
-    try:
-        val = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not (val > 0 and val != float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return val
+positive_float = number_above(0)     # argparse ``type`` for budgets in GiB or seconds: a finite number > 0
 
 
 def machine() -> Dict[str, Any]:

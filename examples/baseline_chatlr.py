@@ -19,7 +19,7 @@ import torch
 
 from snnkit.baselines.chatlr import (MOVIELENS_APIS, ChatLR, HFText2API, KeywordApiBaseline, Text2APIModel,
                                      build_movielens_db, evaluate_retrieval, generate_questions, train_text2api)
-from snnkit.cli import int_at_least
+from snnkit.cli import add_threads_option, int_at_least, use_threads
 
 
 def main() -> None:
@@ -32,11 +32,9 @@ def main() -> None:
     ap.add_argument("--hf", default=None, help="path of a local Hugging Face causal LM to evaluate too")
     ap.add_argument("--ask", action="append", default=[])
     ap.add_argument("--seed", type=int, default=0, help="seed of the questions and of the model's initial weights")
-    ap.add_argument("--threads", type=int_at_least(1), default=1,
-                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch threads: {args.threads}")
+    use_threads(args.threads)
     try:
         con = build_movielens_db(path=args.db)
     except sqlite3.Error as err:      # a folder that does not exist, a file that is not a SQLite database

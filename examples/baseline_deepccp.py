@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from snnkit.baselines.deepccp import DeepCCP, baseline_predictions, evaluate_counts, predict_counts, train_deepccp
-from snnkit.cli import int_at_least
+from snnkit.cli import add_threads_option, int_at_least, use_threads
 from snnkit.data.graphs import CascadeParams, load_citation_csv, simulate_cascades
 
 
@@ -30,11 +30,9 @@ def main() -> None:
     ap.add_argument("--slices", type=int, default=4)
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int_at_least(1), default=1,
-                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch threads: {args.threads}")
+    use_threads(args.threads)
     if not 0 < args.t_obs < args.horizon:
         ap.error(f"--t-obs must be in (0, --horizon={args.horizon}), got {args.t_obs}")
     if args.slices < 1 or args.epochs < 1 or (not args.csv and args.n < 10):

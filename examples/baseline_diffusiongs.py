@@ -18,7 +18,7 @@ import torch
 
 from snnkit.baselines.diffusiongs import (DiffusionGS, SequenceRanker, evaluate_search, movielens_search,
                                           popularity_ranker, rank_scores, train_ranker)
-from snnkit.cli import int_at_least
+from snnkit.cli import add_threads_option, int_at_least, use_threads
 
 
 def main() -> None:
@@ -27,11 +27,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int_at_least(1), default=8)
     ap.add_argument("--negatives", choices=("popularity", "uniform"), default="popularity")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int_at_least(1), default=1,
-                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch threads: {args.threads}")
+    use_threads(args.threads)
     try:
         d = movielens_search(n_users=args.users, negatives=args.negatives, seed=args.seed)
     except ValueError as err:   # e.g. --users above the 943 of MovieLens-100k

@@ -18,7 +18,7 @@ import torch
 
 from snnkit.baselines.pathformer import (PathFormer, evaluate_classification, logistic_baseline, predict,
                                          reproducibility, standardize, t_statistic_ranking, train_pathformer)
-from snnkit.cli import int_at_least
+from snnkit.cli import add_threads_option, int_at_least, use_threads
 from snnkit.data.graphs import load_expression_csv, load_pathway_edges, simulate_expression
 
 
@@ -32,11 +32,9 @@ def main() -> None:
     ap.add_argument("--k", type=int_at_least(1), default=20)
     ap.add_argument("--epochs", type=int_at_least(1), default=30)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int_at_least(1), default=1,
-                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch threads: {args.threads}")
+    use_threads(args.threads)
     truth = None
     if args.expr:
         if not args.edges:

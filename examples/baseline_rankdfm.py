@@ -18,7 +18,7 @@ import torch
 
 from snnkit.baselines.rankdfm import (RankDFM, evaluate_ranking, movielens_ranking, popularity_scores, score,
                                       time_inference, train_rankdfm)
-from snnkit.cli import int_at_least
+from snnkit.cli import add_threads_option, int_at_least, use_threads
 
 
 def main() -> None:
@@ -28,11 +28,9 @@ def main() -> None:
     ap.add_argument("--sparsity", type=float, default=0.01, help="weight of the field-gate penalty")
     ap.add_argument("--threshold", type=float, default=0.5, help="keep fields with keep probability >= this")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int_at_least(1), default=1,
-                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch threads: {args.threads}")
+    use_threads(args.threads)
     torch.manual_seed(args.seed)
     try:
         data = movielens_ranking(n_users=args.users, seed=args.seed)

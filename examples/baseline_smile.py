@@ -16,7 +16,7 @@ import torch
 
 from snnkit.baselines.smile import (SMILECTR, build_semantic_ids, cold_start_split, collaborative_vectors,
                                     evaluate_ctr, frequency_buckets, train_ctr)
-from snnkit.cli import int_at_least
+from snnkit.cli import add_threads_option, int_at_least, use_threads
 
 
 def main() -> None:
@@ -27,11 +27,9 @@ def main() -> None:
     ap.add_argument("--cold-frac", type=float, default=0.2)
     ap.add_argument("--side", action="store_true", help="give both models the genre multi-hot as side features")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int_at_least(1), default=1,
-                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
+    add_threads_option(ap)
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch threads: {args.threads}")
+    use_threads(args.threads)
     try:
         d = cold_start_split(n_users=args.users, cold_frac=args.cold_frac, shots=args.shots, seed=args.seed)
     except ValueError as err:   # --cold-frac outside (0, 1), --users above 943, ...

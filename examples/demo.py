@@ -23,6 +23,8 @@ from typing import Any, Dict, Optional
 
 import torch
 
+from snnkit.cli import int_at_least, number_above
+
 OUT = Path("demo_out")
 SWEEP = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "tcja_seeds.json"
 
@@ -124,22 +126,6 @@ def sweep_text(sweep: Dict[str, Any], recipe: str) -> str:
             f"error {sweep['sem']:.2f} ({sweep['wins']} wins{ties}): {sweep['reading']} on digits_dvs")
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer of at least 1."""
-    v = int(text)
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
-
-
-def _positive_float(text: str) -> float:
-    """argparse type: a finite number above 0."""
-    v = float(text)
-    if not (0.0 < v < float("inf")):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
-    return v
-
-
 def _seed(text: str) -> int:
     """argparse type: a seed scikit-learn's split accepts (0 to 2**32 - 1)."""
     v = int(text)
@@ -169,10 +155,10 @@ def _one_line_warning(message: Any, category: type, filename: str, lineno: int, 
 def build_parser() -> argparse.ArgumentParser:
     """The demo's options (``snnkit demo --help``; also listed in docs/cli.md)."""
     ap = argparse.ArgumentParser(prog="snnkit demo", description=__doc__.split("\n")[0])
-    ap.add_argument("--epochs", type=_positive_int, default=None, help="default: the digits_dvs config's (15)")
-    ap.add_argument("--lr", type=_positive_float, default=None, help="default: the digits_dvs config's (3e-3)")
+    ap.add_argument("--epochs", type=int_at_least(1), default=None, help="default: the digits_dvs config's (15)")
+    ap.add_argument("--lr", type=number_above(0), default=None, help="default: the digits_dvs config's (3e-3)")
     ap.add_argument("--seed", type=_seed, default=0, help="initialisation, data order and train/test split of both runs")
-    ap.add_argument("--samples", type=_positive_int, default=100,
+    ap.add_argument("--samples", type=int_at_least(1), default=100,
                     help="test samples simulated in Lava and counted for ops/energy (at most the 360 of the test split)")
     ap.add_argument("--out", default=str(OUT), help="folder for checkpoints, plots and the JSON reports (relative to "
                                                    "the current directory; default: %(default)s)")

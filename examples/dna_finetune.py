@@ -27,7 +27,7 @@ from snnkit._io import atomic_write_text
 from snnkit.baselines.dnagrinder import (DNACollate, DNAGrinderConfig, DNAGrinderForMaskedLM,
                                          DNAGrinderForSequenceClassification, DNATokenizer, SequenceLengthWarmup,
                                          evaluate_classifier, pretrain_mlm)
-from snnkit.cli import int_at_least
+from snnkit.cli import add_threads_option, int_at_least, use_threads
 from snnkit.data.genomics import SequenceDataset, load_fasta_classes, load_oct4_mafk
 from snnkit.train import Trainer, TrainConfig
 
@@ -58,8 +58,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int_at_least(1), default=32)
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int_at_least(1), default=1,
-                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
+    add_threads_option(ap)
     ap.add_argument("--out", default="runs/dna_finetune")
     ap.add_argument("--overwrite", action="store_true", help="write over a run already in --out")
     args = ap.parse_args()
@@ -67,8 +66,7 @@ def main() -> None:
         ap.error(f"--lr must be > 0, got {args.lr}")
     if args.d_model % args.heads:
         ap.error(f"--d-model ({args.d_model}) must be a multiple of --heads ({args.heads})")
-    torch.set_num_threads(args.threads)
-    print(f"torch threads: {args.threads}")
+    use_threads(args.threads)
     torch.manual_seed(args.seed)
     t0 = time.time()
 

@@ -36,6 +36,20 @@ def int_at_least(low: int) -> "argparse._ActionType":
     return parse
 
 
+def add_threads_option(ap: argparse.ArgumentParser) -> None:
+    """``--threads`` (default 1) for scripts whose documented numbers are trained on the CPU."""
+    ap.add_argument("--threads", type=int_at_least(1), default=1,
+                    help="torch threads (default 1, as the documented numbers: trained results change with the count)")
+
+
+def use_threads(n: int) -> None:
+    """Set torch's thread count before any work and say so: CPU results depend on it."""
+    import torch
+
+    torch.set_num_threads(n)
+    print(f"torch threads: {n}")
+
+
 def number_above(low: float, inclusive: bool = False) -> "argparse._ActionType":
     """An argparse ``type``: a finite number > ``low`` (>= with ``inclusive``), refused with the flag's name otherwise,
     so that a bad value is reported as the option typed, not as the library argument it fills."""

@@ -38,6 +38,11 @@ def nucleus_probs(logits: Tensor, temperature: float = 1.0, top_p: float = 1.0) 
     _check(logits, temperature, top_p)
     if temperature == 0:
         raise ValueError("nucleus_probs: temperature 0 is greedy decoding and has no distribution")
+    return _nucleus(logits, temperature, top_p)
+
+
+def _nucleus(logits: Tensor, temperature: float, top_p: float) -> Tensor:
+    """:func:`nucleus_probs` on arguments already checked (``temperature > 0``)."""
     logp = torch.log_softmax(logits.float(), dim=-1)
     if top_p < 1:
         p = logp.exp()
@@ -55,4 +60,4 @@ def sample_logits(logits: Tensor, temperature: float = 1.0, top_p: float = 1.0,
     _check(logits, temperature, top_p)
     if temperature == 0:
         return logits.argmax(-1)
-    return torch.multinomial(nucleus_probs(logits, temperature, top_p), 1, generator=generator)[:, 0]
+    return torch.multinomial(_nucleus(logits, temperature, top_p), 1, generator=generator)[:, 0]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -88,9 +89,11 @@ def cache_key(record: Dict[str, Any]) -> str:
     return hashlib.sha256(_canonical(record).encode()).hexdigest()
 
 
+@functools.lru_cache(maxsize=1)
 def reader_versions() -> Dict[str, Optional[str]]:
     """Versions of the third-party file readers behind the frames (tonic's ``tonic.io``), part of the key:
-    a tonic upgrade that parses a format differently misses the caches built with the old one."""
+    a tonic upgrade that parses a format differently misses the caches built with the old one. Read once per
+    process (the installed version does not change while it runs; reading it scans the installed packages)."""
     from importlib import metadata
 
     try:
