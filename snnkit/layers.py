@@ -166,16 +166,26 @@ class _TimeFolded:
 
 
 class TimeDistributed(nn.Module):
-    """Run a stateless layer on every time step of ``x[T, B, ...]`` by folding T into the batch.
+    """Run stateless layers on every time step of ``x[T, B, ...]`` by folding T into the batch.
 
-    Single-step mode passes ``x[B, ...]`` straight to the layer. Stateful layers (neurons) are
-    refused: folding time into the batch would erase their dynamics.
+    Several modules are chained in an ``nn.Sequential`` (SpikingJelly's ``SeqToANNContainer(*modules)``).
+    Single-step mode passes ``x[B, ...]`` straight to the layer. snnkit's own layers inside (BatchNorm,
+    pooling, Flatten, ...) already fold time themselves; here they see one step ``[B, ...]`` (or the
+    folded ``[T*B, ...]``), so they run in single-step mode whatever their ``step_mode``. Stateful
+    layers (neurons) are refused: folding time into the batch would erase their dynamics.
     """
 
-    def __init__(self, module: nn.Module, step_mode: str = "m") -> None:
+    def __init__(self, *modules: nn.Module, step_mode: str = "m") -> None:
         super().__init__()
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"TimeDistributed: module must be a torch.nn.Module, got {type(module).__name__}")
+        if not modules:
+            raise TypeError("TimeDistributed: expected at least one torch.nn.Module, got none")
+        for m in modules:
+            if isinstance(m, str):
+                raise TypeError(f"TimeDistributed: got the string {m!r} where a module was expected; "
+                                f"pass the step mode by keyword: TimeDistributed(module, step_mode={m!r})")
+            if not isinstance(m, nn.Module):
+                raise TypeError(f"TimeDistributed: module must be a torch.nn.Module, got {type(m).__name__}")
+        module = modules[0] if len(modules) == 1 else nn.Sequential(*modules)
         stateful = [type(m).__name__ for m in module.modules() if isinstance(m, StatefulModule)]
         if stateful:
             raise TypeError(f"TimeDistributed: module must be stateless, but it contains {', '.join(stateful)}; "
@@ -183,11 +193,23 @@ class TimeDistributed(nn.Module):
         self.module = module
         self.step_mode = check_step_mode(step_mode)
 
+    def _run_per_step(self, x: Tensor) -> Any:
+        """Call the wrapped module with the snnkit layers inside it switched to single-step mode, then restore them."""
+        inner = [m for m in self.module.modules() if isinstance(m, _PER_STEP_LAYERS)]
+        modes = [m.step_mode for m in inner]
+        try:
+            for m in inner:
+                m.step_mode = "s"
+            return self.module(x)
+        finally:
+            for m, mode in zip(inner, modes):
+                m.step_mode = mode
+
     def forward(self, x: Tensor) -> Any:
         if self.step_mode == "s":
             _check_tensor(x, "TimeDistributed", floating=False)
-            return self.module(x)
-        return time_distributed(x, self.module, "TimeDistributed")
+            return self._run_per_step(x)
+        return time_distributed(x, self._run_per_step, "TimeDistributed")
 
     def extra_repr(self) -> str:
         return f"step_mode={self.step_mode!r}"
@@ -314,6 +336,10 @@ class VotingLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"voting_size={self.voting_size}, step_mode={self.step_mode!r}"
+
+
+# snnkit layers that fold time themselves; inside TimeDistributed they run one (folded) step at a time
+_PER_STEP_LAYERS = (_TimeFolded, SumPool2d, VotingLayer)
 
 
 class TemporalDropout(StatefulModule):

@@ -80,6 +80,55 @@ def test_time_distributed_errors() -> None:
         L.TimeDistributed(Drop())(torch.randn(3, 2, 4))
 
 
+def test_time_distributed_runs_snnkit_layers_per_step() -> None:
+    """snnkit's own (already multi-step) layers inside TimeDistributed act per folded step, like torch's.
+
+    ``TimeDistributed(nn.Sequential(nn.Conv2d, snnkit.layers.BatchNorm2d))`` raised "BatchNorm2d:
+    multi-step input must be [T, B, C, H, W], got shape (T*B, C, H, W)". The reference is the same
+    stack with the torch layers, applied step by step (BatchNorm in eval mode so each step's output
+    does not depend on the others) and, in training mode, folded by hand.
+    """
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 2, 6, 6, dtype=torch.float64)
+    conv = nn.Conv2d(2, 3, 3, padding=1).double()
+    ours = L.TimeDistributed(nn.Sequential(conv, L.BatchNorm2d(3).double(), L.MaxPool2d(2), L.SumPool2d(1),
+                                           L.Flatten(), nn.Linear(27, 20).double(), L.VotingLayer(10)))
+    ref_bn = nn.BatchNorm2d(3).double()
+    ref = nn.Sequential(conv, ref_bn, nn.MaxPool2d(2), nn.Flatten(), ours.module[5])
+    y = ours(x)  # training mode: batch statistics over all T*B samples
+    want = ref(x.flatten(0, 1)).unflatten(0, (4, 3)).unflatten(-1, (2, 10)).mean(-1)
+    torch.testing.assert_close(y, want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(ours.module[1].running_mean, ref_bn.running_mean)
+    torch.testing.assert_close(ours.module[1].running_var, ref_bn.running_var)
+    ours.eval(), ref.eval()
+    want = torch.stack([ref(xt).unflatten(-1, (2, 10)).mean(-1) for xt in x])
+    torch.testing.assert_close(ours(x), want, rtol=1e-12, atol=1e-12)
+    # the inner layers keep their own step mode; single-step TimeDistributed works too
+    assert all(m.step_mode == "m" for m in ours.module if hasattr(m, "step_mode"))
+    ours.step_mode = "s"
+    torch.testing.assert_close(ours(x[1]), want[1], rtol=1e-12, atol=1e-12)
+    snnkit.set_step_mode(ours, "m")
+    torch.testing.assert_close(ours(x), want, rtol=1e-12, atol=1e-12)
+
+
+def test_time_distributed_several_modules_like_seq_to_ann_container() -> None:
+    """``TimeDistributed(conv, bn)`` chains them (SpikingJelly's ``SeqToANNContainer(conv, bn)``); it used to
+    fail with "step_mode must be 's' or 'm', got BatchNorm2d(...)"."""
+    torch.manual_seed(1)
+    conv, bn = nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)
+    td = L.TimeDistributed(conv, bn)
+    assert isinstance(td.module, nn.Sequential) and td.module[0] is conv and td.module[1] is bn
+    x = torch.randn(3, 2, 2, 5, 5)
+    torch.testing.assert_close(td(x), bn(conv(x.flatten(0, 1))).unflatten(0, (3, 2)))
+    assert L.TimeDistributed(conv).module is conv  # one module is kept as is (state-dict keys module.*)
+    with pytest.raises(TypeError, match=r"pass the step mode by keyword: TimeDistributed\(module, step_mode='s'\)"):
+        L.TimeDistributed(conv, "s")
+    with pytest.raises(TypeError, match="at least one"):
+        L.TimeDistributed()
+    with pytest.raises(TypeError, match="stateless.*LIF"):
+        L.TimeDistributed(conv, snnkit.LIF())
+
+
 # --------------------------------------------------------------------------- BatchNorm through time
 
 
