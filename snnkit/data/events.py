@@ -22,6 +22,10 @@ Bin edges, for N events in time order, ``t0``/``t1`` the first/last timestamp, M
   frames, event k -> ``k // C``, the short last frame kept. tonic: ``floor(N / C)`` frames
   (``ceil`` with ``include_incomplete``), extra events dropped; ``N < C``: one frame of all N.
 
+A fractional ``W`` uses each library's floating-point edges exactly: spikingjelly ``(t - t0) // W``,
+tonic ``[k*W + t0, k*W + t0 + W)`` (rounding can make those overlap: tonic then counts an edge
+event in both frames; :func:`bin_index`, one frame per event, gives it the later one).
+
 "spikingjelly" is ``spikingjelly.datasets.integrate_events_by_fixed_frames_number``
 (``split_by='number'``/``'time'``) and ``integrate_events_by_fixed_duration`` exactly, where
 those run (SpikingJelly raises on an empty time bin and on zero-length recordings; here those
@@ -187,13 +191,15 @@ def bin_index(
         t = events["t"]
         t0, t1 = t.min(), t.max()
         dur = t1 - t0
-        b = ((t - t0) // w).astype(np.int64)
-        if sj:
+        if sj:   # SpikingJelly: frame (t - t0) // W, in floating point for a fractional W
             nf = max(int(math.ceil(dur / w)), 1)
-            return np.minimum(b, nf - 1), nf
+            return np.minimum(((t - t0) // w).astype(np.int64), nf - 1), nf
         rnd = math.ceil if include_incomplete else math.floor
         nf = max(int(rnd((dur - w) / w) + 1), 1)
-        return np.where(b < nf, b, -1), nf
+        # tonic: frame k spans [k*W + t0, k*W + t0 + W), edges computed as tonic computes them
+        starts = np.arange(nf) * w + t0
+        b = np.searchsorted(starts, t, side="right") - 1
+        return np.where(t < starts[b] + w, b, -1).astype(np.int64), nf
     c = _positive(event_count, "event_count", integer=True)
     k = np.arange(n, dtype=np.int64)
     if sj:
@@ -209,7 +215,7 @@ def _ranges(
     events: np.ndarray, n_bins: Optional[int], split_by: str, time_window: Optional[float], event_count: Optional[int],
     convention: str, include_incomplete: bool,
 ) -> Optional[Tuple[np.ndarray, np.ndarray, int]]:
-    """Each frame's event slice ``[lo, hi)`` when frames are contiguous in the array (else None).
+    """Each frame's event slice ``[lo, hi)`` when frames are slices of the array (else None).
 
     The same edges as :func:`bin_index` (tests check both agree), computed without a per-event
     array: number and event-count frames always, time frames when timestamps are sorted.
@@ -244,11 +250,15 @@ def _ranges(
             hi[-1] = n if sj else 0
             return lo, hi, nf
     else:
+        # Each library's own edges: for a fractional W, t0 + k*W differs by an ulp from both
         width, dur = time_window, t1 - t0
-        if sj:
+        if sj:   # SpikingJelly: frame (t - t0) // W; the last frame runs to the last event
             nf = max(int(math.ceil(dur / width)), 1)
-        else:
-            nf = max(int((math.ceil if include_incomplete else math.floor)((dur - width) / width) + 1), 1)
+            cut = np.searchsorted((t - t0) // width, np.arange(1, nf), side="left")
+            return np.concatenate(([0], cut)), np.concatenate((cut, [n])), nf
+        nf = max(int((math.ceil if include_incomplete else math.floor)((dur - width) / width) + 1), 1)
+        starts = np.arange(nf) * width + t0   # tonic: [k*W + t0, k*W + t0 + W), which may overlap or gap by an ulp
+        return np.searchsorted(t, starts, side="left"), np.searchsorted(t, starts + width, side="left"), nf
     idx = np.searchsorted(t, t0 + np.arange(nf + 1) * width, side="left")
     lo, hi = idx[:-1].copy(), idx[1:].copy()
     if sj:
@@ -295,7 +305,7 @@ def to_frames(
     ranges = _ranges(events, n_bins, split_by, time_window, event_count, convention, include_incomplete)
     if ranges is not None:   # frames are adjacent slices [lo[i], hi[i]) of the event array
         lo, hi, nf = ranges
-        if nf * size <= (1 << 17):   # small: one histogram over all frames
+        if nf * size <= (1 << 17) and np.array_equal(hi[:-1], lo[1:]):   # small, contiguous: one histogram
             frame = np.repeat(np.arange(nf, dtype=np.int64) * size, hi - lo)
             counts = np.bincount(frame + pix[lo[0]:hi[-1]], minlength=nf * size)
             return counts.reshape(nf, n_pol, h, w).astype(dtype, copy=False)
@@ -391,6 +401,10 @@ class Framing:
             d["split_by"] = "number"   # no effect without n_bins: neutral, so it cannot key a second cache
         if self.time_window is not None:
             d["time_window"] = float(self.time_window)
+            if not float(self.time_window).is_integer():
+                # frames of a fractional window changed when its edges became each library's own (fix of
+                # FRAMES_VERSION 2): key those caches anew; whole windows framed the same, so their keys stay
+                d["time_edges"] = "library"
         if self.event_count is not None:
             d["event_count"] = int(self.event_count)
         return d

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
 
@@ -33,13 +34,14 @@ _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f
 
 
 def read_idx(path: PathLike) -> np.ndarray:
-    """An idx file (MNIST format; ``.gz`` or plain) as a numpy array; ``ValueError`` if corrupt or truncated."""
+    """An idx file (MNIST format; gzipped or plain, told by content) as a numpy array; ``ValueError`` if corrupt or truncated."""
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
     try:
-        with opener(path, "rb") as f:
+        with open(path, "rb") as f:
             data = f.read()
-    except (OSError, EOFError) as e:
+        if data[:2] == b"\x1f\x8b":   # gzip magic: the name may say .gz or not (saved decompressed, renamed)
+            data = gzip.decompress(data)
+    except (OSError, EOFError, zlib.error) as e:
         raise ValueError(f"{path}: cannot read idx file ({type(e).__name__}: {e})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
         raise ValueError(f"{path}: not an idx file (bad magic number {data[:4].hex() if len(data) >= 4 else data.hex()!r})")

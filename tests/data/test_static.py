@@ -63,9 +63,16 @@ def test_read_idx_rejects_corrupt_files(tmp_path) -> None:
     (tmp_path / "b").write_bytes(b"\x12\x34\x56\x78rest")
     with pytest.raises(ValueError, match="not an idx file"):
         read_idx(tmp_path / "b")
-    (tmp_path / "c.gz").write_bytes(b"not gzip")
-    with pytest.raises(ValueError, match="cannot read idx file"):
+    (tmp_path / "c.gz").write_bytes(b"not gzip")   # neither gzip nor idx, whatever its name says
+    with pytest.raises(ValueError, match="not an idx file"):
         read_idx(tmp_path / "c.gz")
+    g = write_idx(tmp_path / "d.gz", np.zeros((3, 4, 4)), gz=True)
+    g.write_bytes(g.read_bytes()[:-12])             # a cut-off download
+    with pytest.raises(ValueError, match="cannot read idx file"):
+        read_idx(g)
+    g.write_bytes(g.read_bytes()[:10] + b"\xff" * 40)   # gzip header, corrupt deflate stream
+    with pytest.raises(ValueError, match="cannot read idx file"):
+        read_idx(g)
 
 
 def test_static_digits_share_the_digits_dvs_split() -> None:
@@ -87,3 +94,13 @@ def test_negative_index_is_the_same_sample_and_augmentation_draw() -> None:
     assert train[-1][1] == train[n - 1][1]
     with pytest.raises(IndexError, match="index 1437 out of range for 1437"):
         train[n]
+
+
+def test_read_idx_goes_by_content_not_name(tmp_path) -> None:
+    """A download saved decompressed under its .gz name (a browser honouring Content-Encoding), or a gzip file
+    whose .gz was dropped, is still the idx data: gzip is recognised by its magic bytes 1f 8b."""
+    from snnkit.data.static import read_idx
+
+    a = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    np.testing.assert_array_equal(read_idx(write_idx(tmp_path / "plain.gz", a, gz=False)), a)
+    np.testing.assert_array_equal(read_idx(write_idx(tmp_path / "packed", a, gz=True)), a)
