@@ -3,8 +3,9 @@
 Conventions: AUC is the probability that a random positive scores above a random negative,
 ties counted as one half (the Mann-Whitney statistic, equal to ``sklearn.metrics.roc_auc_score``);
 GAUC is the impression-weighted mean of per-group AUCs over groups that hold both classes;
-NDCG@k uses gains ``2**rel - 1`` and ``log2(rank + 1)`` discounts; MSLE uses ``log2(1 + y)``,
-as the citation/cascade-prediction literature does.
+NDCG@k uses gains ``2**rel - 1`` and ``log2(rank + 1)`` discounts, tied scores sharing their
+mean gain (the expected DCG over the orders of a tie, as ``sklearn.metrics.ndcg_score``);
+MSLE uses ``log2(1 + y)``, as the citation/cascade-prediction literature does.
 """
 from __future__ import annotations
 
@@ -82,12 +83,24 @@ def ndcg_at_k(relevance: Sequence[float], scores: Sequence[float], k: int = 10) 
     if k < 1:
         raise ValueError(f"ndcg_at_k: k must be >= 1, got {k}")
     gains = 2.0 ** rel - 1.0
-    disc = 1.0 / np.log2(np.arange(2, min(k, len(rel)) + 2))
-    ideal = (np.sort(gains)[::-1][:k] * disc).sum()
+    kk = min(k, len(rel))
+    disc = 1.0 / np.log2(np.arange(2, kk + 2))
+    ideal = (np.sort(gains)[::-1][:kk] * disc).sum()
     if ideal <= 0:
         return float("nan")
-    order = np.lexsort((np.arange(len(s)), -s))   # stable: ties keep input order
-    return float((gains[order][:k] * disc).sum() / ideal)
+    # tied scores share their mean gain over the positions they occupy (McSherry & Najork 2008, the
+    # expected DCG under a random order of the tie; sklearn.metrics.ndcg_score's default): breaking
+    # ties by input order gave a constant scorer NDCG 1.0 whenever the relevant rows came first
+    order = np.argsort(-s, kind="mergesort")
+    gs, ss = gains[order], s[order]
+    cuts = np.flatnonzero(np.r_[True, ss[1:] != ss[:-1], True])
+    cdisc = np.r_[0.0, np.cumsum(disc)]
+    dcg = 0.0
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        if a >= kk:
+            break
+        dcg += gs[a:b].mean() * (cdisc[min(b, kk)] - cdisc[a])
+    return float(dcg / ideal)
 
 
 def mean_ndcg(groups: Sequence[int], relevance: Sequence[float], scores: Sequence[float], k: int = 10) -> float:

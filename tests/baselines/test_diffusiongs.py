@@ -72,3 +72,24 @@ def test_bad_inputs(data):
     with pytest.raises(ValueError, match="pooling"):
         SequenceRanker(spec, pooling="max")
     assert evaluate_search(np.array([[2.0, 1.0, 0.0], [0.0, 1.0, 2.0]]))["hr@10"] == 1.0
+
+
+def test_requests_have_no_leakage(data):
+    # negatives are movies the user never rated; the positive is a rating >= 4 later than every history item;
+    # each user's test request comes after their training requests (time-ordered split)
+    ml = movielens_or_skip().subset_users(200, 0)            # the users movielens_search(n_users=200, seed=0) took
+    when = {(int(u), int(i)): (float(t), float(r)) for u, i, t, r in zip(ml.user, ml.item, ml.timestamp, ml.rating)}
+    last_train: dict = {}
+    for r in np.argsort(data.test, kind="stable"):          # training requests first
+        u, pos = int(data.user[r]), int(data.cands[r, 0])
+        t_pos, rating = when[(u, pos)]
+        assert rating >= 4
+        assert not any((u, int(c)) in when for c in data.cands[r, 1:]), r
+        assert len(set(data.cands[r].tolist())) == data.cands.shape[1]
+        for h in data.history[r][data.history[r] > 0]:
+            assert when[(u, int(h) - 1)][0] <= t_pos and int(h) - 1 != pos
+        if data.train[r]:
+            last_train[u] = max(last_train.get(u, -np.inf), t_pos)
+        else:
+            assert t_pos >= last_train.get(u, -np.inf)
+    assert data.test.sum() > 100 and data.train.sum() > data.test.sum()

@@ -162,3 +162,27 @@ def test_movielens_examples_refuse_bad_splits(monkeypatch, capsys, script, argv,
     movielens_or_skip()
     err = _run(monkeypatch, capsys, script, *argv)
     assert message in err and "Traceback" not in err
+
+
+def test_pathformer_example_majority_baseline_is_the_training_majority(monkeypatch, capsys):
+    # the "majority class" row was the test labels' own majority (an oracle): 0.60 on cohort B where predicting
+    # the training majority (class 1: 57 of 105) scores 0.40 on its test set (18 of 45)
+    import json
+
+    import numpy as np
+
+    from snnkit.data.graphs import simulate_expression
+
+    monkeypatch.setattr("sys.argv", ["baseline_pathformer.py", "--genes", "12", "--samples", "40", "--epochs", "1",
+                                     "--k", "4", "--seed", "3"])
+    runpy.run_path(str(ROOT / "examples" / "baseline_pathformer.py"), run_name="__main__")
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    sim = simulate_expression([40, 40], 12, 8, seed=3)
+    differs = False
+    for ci, coh in enumerate(sim.cohorts):
+        idx = np.random.default_rng(3 + ci).permutation(len(coh.y))
+        ytr, yte = coh.y[idx[:28]], coh.y[idx[28:]]
+        expected = float(np.mean(yte == np.bincount(ytr).argmax()))
+        assert res[coh.name]["majority"] == expected, (coh.name, res[coh.name], expected)
+        differs |= expected != max(np.bincount(yte)) / len(yte)
+    assert differs   # the seed is one where the two definitions disagree, so the test tells them apart

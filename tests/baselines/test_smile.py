@@ -86,3 +86,15 @@ def test_bad_inputs(setup):
         build_semantic_ids(d.content, np.zeros((3, 4)))
     with pytest.raises(ValueError, match="cold_frac"):
         cold_start_split(movielens_or_skip(), cold_frac=1.5)
+
+
+@pytest.mark.parametrize("shots", [0, 3])
+def test_cold_start_split_keeps_cold_items_out_of_training(shots):
+    d = cold_start_split(movielens_or_skip(), n_users=150, cold_frac=0.2, shots=shots, seed=1)
+    assert not (d.train & d.test).any() and (d.train | d.test).all()
+    per_item = np.bincount(d.item[d.train], minlength=d.n_items)
+    np.testing.assert_array_equal(per_item, d.train_count)
+    assert per_item[d.cold_items].max() == shots                       # no cold item seen more than `shots` times
+    assert np.isin(d.cold_items, d.item[d.test]).all()                  # every cold item is tested
+    warm_test = d.test & d.warm_items[d.item]
+    assert (d.train_count[d.item[warm_test]] > 0).mean() > 0.95         # warm test items were seen in training
