@@ -487,7 +487,9 @@ class LavaNetwork:
         built.steps = steps
         built.T, built.B = T, B
         data = self._input_data(x, steps)
-        binary_input = is_binary(x)
+        # Unary (1-bit) messages only if what is sent is 0/1: a fixed-point plan scales even 0/1 inputs by
+        # input_scale (units per count), and Lava's connections read 1-bit messages as bool.
+        binary_input = is_binary(data)
         src = Source(data=data)
         built.procs["input"] = src
         prev_port, prev_layout, prev_shape = src.s_out, plan.input_layout, plan.input_shape

@@ -183,3 +183,26 @@ def test_bias_neuron_mode_puts_current_biases_into_bias_mant() -> None:
     np.testing.assert_allclose(plan.stages[0].bias_mant, 0.05 + b / 0.3)
     # du == 1: a Linear bias is exactly a membrane bias
     np.testing.assert_allclose(auto.stages[1].bias_mant, g.layers[3].bias)
+
+
+def test_fixed_point_plan_for_count_inputs_runs_a_batch_of_plain_spikes_at_its_input_scale() -> None:
+    """Calibrated on counts 0..3 (24 units per count), a 0/1 batch must still be sent as 24-unit graded messages.
+
+    Before, the run chose 1-bit messages because the raw batch was 0/1, and Lava's Dense read the 24s as
+    ``True``: every input counted 1/24 of its weight and the Lava run fired 0 spikes (simulate and torch: 25).
+    """
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 4, bias=False), snnkit.CubaLIF(du=1.0, dv=0.1, v_threshold=1.0)).double().eval()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.rand(4, 5, dtype=torch.float64) * 0.8)
+    g = torch.Generator().manual_seed(1)
+    cal = torch.randint(0, 4, (6, 4, 5), generator=g).double()
+    x = (torch.rand(6, 2, 5, generator=g) < 0.5).double()
+    lnet = to_lava(net, (5,), "fixed_pt", calibration=cal)
+    assert lnet.plan.input_scale == 24.0
+    res = lnet.run(x)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_array_equal(res.spikes["1"], lnet.simulate(x)["1"])
+    np.testing.assert_array_equal(res.spikes["1"], ref)
+    assert ref.sum() == 25
