@@ -29,7 +29,9 @@ How the run lines up with PyTorch
   pooling layer becomes ``Conv`` (pooling as a depthwise all-ones kernel); any other chain of
   linear ops between two neuron layers is composed into one matrix and becomes ``Sparse``.
   ``conv="sparse"`` turns convolutions into ``Sparse`` too: Lava's float ``Conv`` computes in
-  float32 (it calls ``torch.FloatTensor``), ``Sparse`` in float64.
+  float32 (it calls ``torch.FloatTensor``), ``Sparse`` in float64. A convolution or pooling Lava's
+  ``Conv`` cannot hold (its geometry fields are int8: 128+ groups, e.g. pooling over 128 channels)
+  becomes ``Sparse`` as well.
 * **Thresholds.** Lava fires on ``v > vth``, snnkit's IF/LIF/PLIF on ``v >= vth``: for those the
   Lava threshold is the next float below ``vth`` (exactly ``>=``; one integer unit lower in fixed point).
 * **Layouts.** Lava's Conv wants ``(W, H, C)``; conv-fed populations use that layout and the
@@ -198,6 +200,19 @@ def _lava_threshold(n: Neuron) -> float:
     return float(np.nextafter(vth, -np.inf)) if n.spike_rule == ">=" else vth
 
 
+LAVA_CONV_MAX = 127  # Lava's Conv models hold kernel_size, stride, padding, dilation and groups as int8
+
+
+def _fits_lava_conv(op: Union[Conv2d, Pool2d]) -> bool:
+    """Whether Lava's ``Conv`` can hold the op's geometry: its int8 fields wrap at 128 (groups=130 -> -126, and the
+    run fails inside Lava's worker); pooling is a depthwise conv, so pooling over 128+ channels does not fit."""
+    if isinstance(op, Conv2d):
+        vals = list(op.weight.shape[2:]) + list(op.stride) + list(op.padding) + list(op.dilation) + [op.groups]
+    else:
+        vals = list(op.kernel_size) + list(op.stride) + list(op.padding) + [op.in_shape[0]]
+    return max(int(v) for v in vals) <= LAVA_CONV_MAX
+
+
 def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native") -> NetworkPlan:
     """Plan the Lava processes for a traced graph (float parameters)."""
     if bias not in BIAS_MODES:
@@ -225,7 +240,8 @@ def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native")
             kind = "none"
         elif len(syn) == 1 and isinstance(syn[0], Dense) and isinstance(st.synapses[-1], Dense) and only_flatten_before:
             kind, w = "dense", syn[0].weight * n.input_scale
-        elif (len(st.synapses) == 1 and isinstance(syn[0], (Conv2d, Pool2d)) and conv == "native"):
+        elif (len(st.synapses) == 1 and isinstance(syn[0], (Conv2d, Pool2d)) and conv == "native"
+              and _fits_lava_conv(syn[0])):
             kind = "conv"
             op = syn[0]
             if isinstance(op, Conv2d):

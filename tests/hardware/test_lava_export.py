@@ -206,3 +206,21 @@ def test_fixed_point_plan_for_count_inputs_runs_a_batch_of_plain_spikes_at_its_i
     np.testing.assert_array_equal(res.spikes["1"], lnet.simulate(x)["1"])
     np.testing.assert_array_equal(res.spikes["1"], ref)
     assert ref.sum() == 25
+
+
+def test_pooling_over_128_or_more_channels_runs_in_lava() -> None:
+    """Lava's Conv keeps groups as int8: a depthwise pooling over 130 channels (groups=130 -> -126) crashed the run
+    inside Lava's worker. Such a stage is now planned as Sparse and reproduces PyTorch exactly."""
+    torch.manual_seed(0)
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 130, 1, bias=False)), snnkit.IF(), L.SumPool2d(2),
+                        snnkit.IF(v_threshold=2.0)).double().eval()
+    with torch.no_grad():
+        net[0].module.weight.uniform_(0.5, 1.5)
+    x = (torch.rand(4, 1, 2, 4, 4, generator=torch.Generator().manual_seed(1)) < 0.5).double()
+    lnet = to_lava(net, (2, 4, 4))
+    assert [s.conn for s in lnet.plan.stages] == ["conv", "sparse"]
+    res = lnet.run(x)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_array_equal(res.spikes["3"], ref)
+    assert ref.sum() > 100
