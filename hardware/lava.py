@@ -707,7 +707,9 @@ def _synaptic_input(sp: StagePlan, s: np.ndarray, fixed: bool) -> np.ndarray:
     if fixed:
         a = np.round(a).astype(np.int64)
         if sp.conn == "conv":
-            a = np.clip(a, -(2 ** 23), 2 ** 23 - 1)  # Lava's fixed Conv clamps to 24 bits, no exponent
+            # Lava's fixed Conv has no exponent and wraps its sums to 24 bits (utils.signed_clamp is a modulo:
+            # 2**23 + k -> -2**23 + k), it does not saturate
+            a = (a + 2 ** 23) % 2 ** 24 - 2 ** 23
         else:
             a = _shift(a, int(sp.weight_exp))
     return a

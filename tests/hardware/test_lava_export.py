@@ -224,3 +224,30 @@ def test_pooling_over_128_or_more_channels_runs_in_lava() -> None:
         ref = net(x).numpy()
     np.testing.assert_array_equal(res.spikes["3"], ref)
     assert ref.sum() > 100
+
+
+def test_fixed_conv_sums_past_24_bits_wrap_as_in_lava() -> None:
+    """Lava's fixed Conv wraps its output to 24 bits (``utils.signed_clamp`` is a modulo); simulate() clipped it.
+
+    An input 150x the calibration range makes one conv sum 40375 units x 29 x 9 taps = 10537875 > 2**23: Lava
+    wraps it to 10537875 - 2**24 = -6239341 (no spike, v saturates at -2**23 + 1 and the next sample stays
+    silent too); the clip gave +2**23 - 1 and two spikes Lava did not fire.
+    """
+    from snnkit.hardware.lava import _synaptic_input
+
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(1, 1, 3, bias=False)), snnkit.IF(v_threshold=1.0)).double().eval()
+    with torch.no_grad():
+        net[0].module.weight.fill_(1.0)
+    cal = torch.rand(3, 2, 1, 3, 3, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.05
+    lnet = to_lava(net, (1, 3, 3), "fixed_pt", calibration=cal)
+    sp = lnet.plan.stages[0]
+    assert sp.conn == "conv" and np.all(np.asarray(sp.weight) == 29)
+    units = int(np.round(150.0 * lnet.plan.input_scale))
+    assert units == 40375
+    a = _synaptic_input(sp, np.full((1, 1, 3, 3), float(units)), True)
+    assert int(a[0, 0]) == 40375 * 29 * 9 - 2 ** 24 == -6239341
+    x = torch.tensor([0.5, 150.0, 0.0, 0.5], dtype=torch.float64).reshape(4, 1, 1, 1, 1).expand(4, 1, 1, 3, 3)
+    res = lnet.run(x.contiguous())
+    sim = lnet.simulate(x.contiguous())
+    np.testing.assert_array_equal(res.spikes["1"].ravel(), [1, 0, 0, 0])
+    np.testing.assert_array_equal(sim["1"], res.spikes["1"])
