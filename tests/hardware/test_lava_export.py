@@ -251,3 +251,25 @@ def test_fixed_conv_sums_past_24_bits_wrap_as_in_lava() -> None:
     sim = lnet.simulate(x.contiguous())
     np.testing.assert_array_equal(res.spikes["1"].ravel(), [1, 0, 0, 0])
     np.testing.assert_array_equal(sim["1"], res.spikes["1"])
+
+
+def test_fixed_point_trajectory_matches_lavas_equations_computed_by_hand() -> None:
+    """Linear(2->1) -> CubaLIF(du=0.25, dv=0.125, vth=1) at 200 weight units per float unit (state scale 12800).
+
+    Integers: w = [100, -50], du_int = 1023 (u keeps 3072/4096), dv_int = 512 (v keeps 3584/4096),
+    vth_int = 200 (v > 12800). By hand, u = sign(u)(|u| 3072 >> 12) + (a << 6), v = sign(v)(|v| 3584 >> 12) + u.
+    """
+    net = nn.Sequential(nn.Linear(2, 1, bias=False), snnkit.CubaLIF(du=0.25, dv=0.125, v_threshold=1.0)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[0.5, -0.25]]))
+    lnet = to_lava(net, (2,), "fixed_pt", state_scale=12800.0, weight_exp=0)
+    sp = lnet.plan.stages[0]
+    assert np.asarray(sp.weight).tolist() == [[100, -50]] and (sp.du, sp.dv, sp.vth) == (1023, 512, 200)
+    x = torch.tensor([[1, 0], [1, 1], [0, 0], [0, 1], [1, 0], [0, 1], [0, 1], [0, 1], [0, 0]], dtype=torch.float64)
+    v_hand = [6400, 0, 6000, 6550, 0, 2331, 587, -3776, -6520]  # after reset; spikes at t = 1 (13600), 4 (13106)
+    u_hand = [6400, 8000, 6000, 1300, 7375, 2331, -1452, -4289, -3216]
+    res = lnet.run(x[:, None], record_voltage=True, record_current=True)
+    np.testing.assert_array_equal(np.round(res.voltages["1"].ravel() * 12800), v_hand)
+    np.testing.assert_array_equal(np.round(res.currents["1"].ravel() * 12800), u_hand)
+    np.testing.assert_array_equal(res.spikes["1"].ravel(), [0, 1, 0, 0, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(lnet.simulate(x[:, None])["1"], res.spikes["1"])
