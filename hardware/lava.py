@@ -213,8 +213,13 @@ def _fits_lava_conv(op: Union[Conv2d, Pool2d]) -> bool:
     return max(int(v) for v in vals) <= LAVA_CONV_MAX
 
 
-def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native") -> NetworkPlan:
-    """Plan the Lava processes for a traced graph (float parameters)."""
+def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native",
+                 lava_conv_limits: bool = True) -> NetworkPlan:
+    """Plan the Lava processes for a traced graph (float parameters).
+
+    ``lava_conv_limits``: plan a conv/pool stage that Lava's ``Conv`` cannot hold (int8 geometry, e.g. 128+
+    groups) as ``Sparse``; netx export passes ``False``, its file layers are not Lava processes.
+    """
     if bias not in BIAS_MODES:
         raise ValueError(f"to_lava: bias must be one of {BIAS_MODES}, got {bias!r}")
     if conv not in CONV_MODES:
@@ -241,7 +246,7 @@ def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native")
         elif len(syn) == 1 and isinstance(syn[0], Dense) and isinstance(st.synapses[-1], Dense) and only_flatten_before:
             kind, w = "dense", syn[0].weight * n.input_scale
         elif (len(st.synapses) == 1 and isinstance(syn[0], (Conv2d, Pool2d)) and conv == "native"
-              and _fits_lava_conv(syn[0])):
+              and (not lava_conv_limits or _fits_lava_conv(syn[0]))):
             kind = "conv"
             op = syn[0]
             if isinstance(op, Conv2d):
