@@ -29,7 +29,9 @@ How the run lines up with PyTorch
   pooling layer becomes ``Conv`` (pooling as a depthwise all-ones kernel); any other chain of
   linear ops between two neuron layers is composed into one matrix and becomes ``Sparse``.
   ``conv="sparse"`` turns convolutions into ``Sparse`` too: Lava's float ``Conv`` computes in
-  float32 (it calls ``torch.FloatTensor``), ``Sparse`` in float64.
+  float32 (it calls ``torch.FloatTensor``), ``Sparse`` in float64. A convolution or pooling Lava's
+  ``Conv`` cannot hold (its geometry fields are int8: 128+ groups, e.g. pooling over 128 channels)
+  becomes ``Sparse`` as well.
 * **Thresholds.** Lava fires on ``v > vth``, snnkit's IF/LIF/PLIF on ``v >= vth``: for those the
   Lava threshold is the next float below ``vth`` (exactly ``>=``; one integer unit lower in fixed point).
 * **Layouts.** Lava's Conv wants ``(W, H, C)``; conv-fed populations use that layout and the
@@ -198,8 +200,26 @@ def _lava_threshold(n: Neuron) -> float:
     return float(np.nextafter(vth, -np.inf)) if n.spike_rule == ">=" else vth
 
 
-def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native") -> NetworkPlan:
-    """Plan the Lava processes for a traced graph (float parameters)."""
+LAVA_CONV_MAX = 127  # Lava's Conv models hold kernel_size, stride, padding, dilation and groups as int8
+
+
+def _fits_lava_conv(op: Union[Conv2d, Pool2d]) -> bool:
+    """Whether Lava's ``Conv`` can hold the op's geometry: its int8 fields wrap at 128 (groups=130 -> -126, and the
+    run fails inside Lava's worker); pooling is a depthwise conv, so pooling over 128+ channels does not fit."""
+    if isinstance(op, Conv2d):
+        vals = list(op.weight.shape[2:]) + list(op.stride) + list(op.padding) + list(op.dilation) + [op.groups]
+    else:
+        vals = list(op.kernel_size) + list(op.stride) + list(op.padding) + [op.in_shape[0]]
+    return max(int(v) for v in vals) <= LAVA_CONV_MAX
+
+
+def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native",
+                 lava_conv_limits: bool = True) -> NetworkPlan:
+    """Plan the Lava processes for a traced graph (float parameters).
+
+    ``lava_conv_limits``: plan a conv/pool stage that Lava's ``Conv`` cannot hold (int8 geometry, e.g. 128+
+    groups) as ``Sparse``; netx export passes ``False``, its file layers are not Lava processes.
+    """
     if bias not in BIAS_MODES:
         raise ValueError(f"to_lava: bias must be one of {BIAS_MODES}, got {bias!r}")
     if conv not in CONV_MODES:
@@ -225,7 +245,8 @@ def plan_network(graph: LayerGraph, *, bias: str = "auto", conv: str = "native")
             kind = "none"
         elif len(syn) == 1 and isinstance(syn[0], Dense) and isinstance(st.synapses[-1], Dense) and only_flatten_before:
             kind, w = "dense", syn[0].weight * n.input_scale
-        elif (len(st.synapses) == 1 and isinstance(syn[0], (Conv2d, Pool2d)) and conv == "native"):
+        elif (len(st.synapses) == 1 and isinstance(syn[0], (Conv2d, Pool2d)) and conv == "native"
+              and (not lava_conv_limits or _fits_lava_conv(syn[0]))):
             kind = "conv"
             op = syn[0]
             if isinstance(op, Conv2d):
@@ -487,7 +508,9 @@ class LavaNetwork:
         built.steps = steps
         built.T, built.B = T, B
         data = self._input_data(x, steps)
-        binary_input = is_binary(x)
+        # Unary (1-bit) messages only if what is sent is 0/1: a fixed-point plan scales even 0/1 inputs by
+        # input_scale (units per count), and Lava's connections read 1-bit messages as bool.
+        binary_input = is_binary(data)
         src = Source(data=data)
         built.procs["input"] = src
         prev_port, prev_layout, prev_shape = src.s_out, plan.input_layout, plan.input_shape
@@ -689,7 +712,9 @@ def _synaptic_input(sp: StagePlan, s: np.ndarray, fixed: bool) -> np.ndarray:
     if fixed:
         a = np.round(a).astype(np.int64)
         if sp.conn == "conv":
-            a = np.clip(a, -(2 ** 23), 2 ** 23 - 1)  # Lava's fixed Conv clamps to 24 bits, no exponent
+            # Lava's fixed Conv has no exponent and wraps its sums to 24 bits (utils.signed_clamp is a modulo:
+            # 2**23 + k -> -2**23 + k), it does not saturate
+            a = (a + 2 ** 23) % 2 ** 24 - 2 ** 23
         else:
             a = _shift(a, int(sp.weight_exp))
     return a

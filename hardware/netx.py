@@ -108,7 +108,7 @@ def export_netx(
         raise ValueError(f"export_netx: layer {host[0].name!r} ({host[0].kind.upper()}) is not native to Loihi and "
                          "netx has no layer type for it; use snnkit.hardware.to_lava (snnkit export --to lava), "
                          "which runs it as a custom host process, or train the network without it (--attention none)")
-    plan = plan_network(graph, bias="auto", conv="native")
+    plan = plan_network(graph, bias="auto", conv="native", lava_conv_limits=False)
     stages = graph.stages()
     layers: List[Dict[str, Any]] = []
     for sp, st in zip(plan.stages, stages):
@@ -448,7 +448,7 @@ def netx_plan(path: PathLike):
 
     specs = read_netx(path)
     model = load_netx(path, dtype=torch.float64)
-    plan = plan_network(trace(model, model.input_shape), bias="auto", conv="native")
+    plan = plan_network(trace(model, model.input_shape), bias="auto", conv="native", lava_conv_limits=False)
     weighted = [d for d in specs if d["type"] in ("dense", "conv")]
     if len(weighted) != len(plan.stages):  # pragma: no cover - load_netx builds one stage per layer
         raise ValueError("netx_plan: could not match the file's layers to neuron layers")

@@ -183,3 +183,93 @@ def test_bias_neuron_mode_puts_current_biases_into_bias_mant() -> None:
     np.testing.assert_allclose(plan.stages[0].bias_mant, 0.05 + b / 0.3)
     # du == 1: a Linear bias is exactly a membrane bias
     np.testing.assert_allclose(auto.stages[1].bias_mant, g.layers[3].bias)
+
+
+def test_fixed_point_plan_for_count_inputs_runs_a_batch_of_plain_spikes_at_its_input_scale() -> None:
+    """Calibrated on counts 0..3 (24 units per count), a 0/1 batch must still be sent as 24-unit graded messages.
+
+    Before, the run chose 1-bit messages because the raw batch was 0/1, and Lava's Dense read the 24s as
+    ``True``: every input counted 1/24 of its weight and the Lava run fired 0 spikes (simulate and torch: 25).
+    """
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 4, bias=False), snnkit.CubaLIF(du=1.0, dv=0.1, v_threshold=1.0)).double().eval()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.rand(4, 5, dtype=torch.float64) * 0.8)
+    g = torch.Generator().manual_seed(1)
+    cal = torch.randint(0, 4, (6, 4, 5), generator=g).double()
+    x = (torch.rand(6, 2, 5, generator=g) < 0.5).double()
+    lnet = to_lava(net, (5,), "fixed_pt", calibration=cal)
+    assert lnet.plan.input_scale == 24.0
+    res = lnet.run(x)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_array_equal(res.spikes["1"], lnet.simulate(x)["1"])
+    np.testing.assert_array_equal(res.spikes["1"], ref)
+    assert ref.sum() == 25
+
+
+def test_pooling_over_128_or_more_channels_runs_in_lava() -> None:
+    """Lava's Conv keeps groups as int8: a depthwise pooling over 130 channels (groups=130 -> -126) crashed the run
+    inside Lava's worker. Such a stage is now planned as Sparse and reproduces PyTorch exactly."""
+    torch.manual_seed(0)
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 130, 1, bias=False)), snnkit.IF(), L.SumPool2d(2),
+                        snnkit.IF(v_threshold=2.0)).double().eval()
+    with torch.no_grad():
+        net[0].module.weight.uniform_(0.5, 1.5)
+    x = (torch.rand(4, 1, 2, 4, 4, generator=torch.Generator().manual_seed(1)) < 0.5).double()
+    lnet = to_lava(net, (2, 4, 4))
+    assert [s.conn for s in lnet.plan.stages] == ["conv", "sparse"]
+    res = lnet.run(x)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    np.testing.assert_array_equal(res.spikes["3"], ref)
+    assert ref.sum() > 100
+
+
+def test_fixed_conv_sums_past_24_bits_wrap_as_in_lava() -> None:
+    """Lava's fixed Conv wraps its output to 24 bits (``utils.signed_clamp`` is a modulo); simulate() clipped it.
+
+    An input 150x the calibration range makes one conv sum 40375 units x 29 x 9 taps = 10537875 > 2**23: Lava
+    wraps it to 10537875 - 2**24 = -6239341 (no spike, v saturates at -2**23 + 1 and the next sample stays
+    silent too); the clip gave +2**23 - 1 and two spikes Lava did not fire.
+    """
+    from snnkit.hardware.lava import _synaptic_input
+
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(1, 1, 3, bias=False)), snnkit.IF(v_threshold=1.0)).double().eval()
+    with torch.no_grad():
+        net[0].module.weight.fill_(1.0)
+    cal = torch.rand(3, 2, 1, 3, 3, generator=torch.Generator().manual_seed(0)) * 0.9 + 0.05
+    lnet = to_lava(net, (1, 3, 3), "fixed_pt", calibration=cal)
+    sp = lnet.plan.stages[0]
+    assert sp.conn == "conv" and np.all(np.asarray(sp.weight) == 29)
+    units = int(np.round(150.0 * lnet.plan.input_scale))
+    assert units == 40375
+    a = _synaptic_input(sp, np.full((1, 1, 3, 3), float(units)), True)
+    assert int(a[0, 0]) == 40375 * 29 * 9 - 2 ** 24 == -6239341
+    x = torch.tensor([0.5, 150.0, 0.0, 0.5], dtype=torch.float64).reshape(4, 1, 1, 1, 1).expand(4, 1, 1, 3, 3)
+    res = lnet.run(x.contiguous())
+    sim = lnet.simulate(x.contiguous())
+    np.testing.assert_array_equal(res.spikes["1"].ravel(), [1, 0, 0, 0])
+    np.testing.assert_array_equal(sim["1"], res.spikes["1"])
+
+
+def test_fixed_point_trajectory_matches_lavas_equations_computed_by_hand() -> None:
+    """Linear(2->1) -> CubaLIF(du=0.25, dv=0.125, vth=1) at 200 weight units per float unit (state scale 12800).
+
+    Integers: w = [100, -50], du_int = 1023 (u keeps 3072/4096), dv_int = 512 (v keeps 3584/4096),
+    vth_int = 200 (v > 12800). By hand, u = sign(u)(|u| 3072 >> 12) + (a << 6), v = sign(v)(|v| 3584 >> 12) + u.
+    """
+    net = nn.Sequential(nn.Linear(2, 1, bias=False), snnkit.CubaLIF(du=0.25, dv=0.125, v_threshold=1.0)).double()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[0.5, -0.25]]))
+    lnet = to_lava(net, (2,), "fixed_pt", state_scale=12800.0, weight_exp=0)
+    sp = lnet.plan.stages[0]
+    assert np.asarray(sp.weight).tolist() == [[100, -50]] and (sp.du, sp.dv, sp.vth) == (1023, 512, 200)
+    x = torch.tensor([[1, 0], [1, 1], [0, 0], [0, 1], [1, 0], [0, 1], [0, 1], [0, 1], [0, 0]], dtype=torch.float64)
+    v_hand = [6400, 0, 6000, 6550, 0, 2331, 587, -3776, -6520]  # after reset; spikes at t = 1 (13600), 4 (13106)
+    u_hand = [6400, 8000, 6000, 1300, 7375, 2331, -1452, -4289, -3216]
+    res = lnet.run(x[:, None], record_voltage=True, record_current=True)
+    np.testing.assert_array_equal(np.round(res.voltages["1"].ravel() * 12800), v_hand)
+    np.testing.assert_array_equal(np.round(res.currents["1"].ravel() * 12800), u_hand)
+    np.testing.assert_array_equal(res.spikes["1"].ravel(), [0, 1, 0, 0, 1, 0, 0, 0, 0])
+    np.testing.assert_array_equal(lnet.simulate(x[:, None])["1"], res.spikes["1"])

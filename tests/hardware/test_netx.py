@@ -335,3 +335,18 @@ def test_lava_dl_netx_runs_a_file_without_input_layer_as_netx_plan(tmp_path) -> 
         out = np.moveaxis(out, -1, 0)
         np.testing.assert_array_equal(out[i + 1:], ref[stage.name][: T - i - 1, 0], err_msg=f"layer {i}")
     assert got[-1].sum() > 3
+
+
+def test_pooling_over_128_channels_still_exports_as_a_netx_conv_layer(tmp_path) -> None:
+    """to_lava plans such a pooling as Sparse (Lava's Conv keeps groups as int8); netx files keep the conv layer."""
+    from snnkit.hardware import to_lava
+
+    torch.manual_seed(0)
+    net = nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 130, 1, bias=False)), snnkit.IF(), L.SumPool2d(2),
+                        snnkit.IF(v_threshold=2.0)).eval()
+    path = tmp_path / "pool130.net"
+    export_netx(net, path, input_shape=(2, 4, 4))
+    specs = read_netx(path)
+    assert [d["type"] for d in specs if d["type"] != "input"] == ["conv", "conv"]
+    assert [s.conn for s in netx_plan(path).stages] == ["conv", "conv"]
+    assert [s.conn for s in to_lava(net, (2, 4, 4)).plan.stages] == ["conv", "sparse"]
