@@ -225,6 +225,27 @@ def test_energy_report_tables_are_the_json() -> None:
     assert f"accuracy {d['no_tcja_same_weights_strict']['accuracy']:.3f} with the same weights" in readme
 
 
+def test_energy_report_energies_are_counts_times_the_current_constants() -> None:
+    """The JSON's Horowitz energies are its MAC/AC counts x hardware/energy.py's costs (a changed constant makes it stale)."""
+    from snnkit.hardware.energy import ENERGY_MODELS
+
+    d = _json("energy_report")
+    views = {"strict": d["views"]["strict"], "events": d["views"]["events"],
+             "no_tcja_strict": d["no_tcja_same_weights_strict"], "no_tcja_events": d["no_tcja_same_weights_events"]}
+    for name, v in views.items():
+        acs = v["synops_per_sample"] + v["other_adds_per_sample"]
+        for model in ("horowitz45", "horowitz45-int8"):
+            c = ENERGY_MODELS[model]
+            want = (v["macs_per_sample"] * c["mac_pj"] + acs * c["ac_pj"]) * 1e-6
+            assert v["energy_uj_per_sample"][model] == pytest.approx(want, rel=1e-9), (name, model)
+    loihi, c = d["snn_vs_ann"]["strict"]["energy"]["loihi"]["snn_breakdown_j_per_sample"], ENERGY_MODELS["loihi"]
+    strict = d["views"]["strict"]
+    assert loihi["spikes (within tile)"] == pytest.approx(strict["spikes_per_sample"] * c["spike_pj"] * 1e-12, rel=1e-9)
+    active = loihi["neuron updates (active)"] / (c["neuron_update_active_pj"] * 1e-12)
+    inactive = loihi["neuron updates (inactive)"] / (c["neuron_update_inactive_pj"] * 1e-12)
+    assert active + inactive == pytest.approx(strict["neuron_updates_per_sample"], rel=1e-9)
+
+
 def test_spikegpt_energy_table_is_the_json() -> None:
     d = _json("spikegpt_energy")["results"]
     header = "| | test bpc | MACs | ACs | spikes | horowitz45 | loihi |"
