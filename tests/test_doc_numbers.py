@@ -135,6 +135,31 @@ def test_tcja_forty_seed_statistics_in_the_docs() -> None:
         assert f"Seeds 0-15 with the original init: {_mean_std(acc, 'tcja:1', SEEDS_0_15)} %" in text
 
 
+def test_tcja_first_seeds_init_gain_and_curves_in_the_docs() -> None:
+    """docs/tcja.md's seeds 0-7 / 8-15 reading, the 10x-init gain over the original init, and mean curves."""
+    acc = _accuracies("tcja_seeds")
+    doc = _text("docs/tcja.md")
+
+    def gain(seeds: List[int]) -> Tuple[float, float, int]:
+        d = [acc["tcja", s] - acc["tcja:1", s] for s in seeds]
+        return statistics.mean(d), statistics.stdev(d) / math.sqrt(len(d)), sum(x > 0 for x in d)
+
+    first, late = list(range(8)), list(range(8, 16))
+    g0, g16 = gain(first), gain(SEEDS_0_15)
+    assert f"On seeds 0-7 TCJA was {_signed(_paired(acc, 'tcja', first)['mean'])} ahead" in doc
+    assert f"init was {_signed(g0[0])} ± {g0[1]:.2f} above the original init ({g0[2]} of 8)" in doc
+    assert f"reversed both ({_signed(_paired(acc, 'tcja', late)['mean'])} and {_signed(gain(late)[0])})" in doc
+    assert f"over 16 seeds the init gain is worth {_signed(g16[0])} ± {g16[1]:.2f} points" in doc
+    curves = {(r["attention"], r["seed"]): r["curve"] for r in _json("tcja_seeds")["runs"]}
+
+    def early(v: str, seeds: List[int]) -> str:
+        return ", ".join(f"{statistics.mean(curves[v, s][e] for s in seeds) * 100:.1f}" for e in range(5))
+
+    assert (f"original init {early('tcja:1', SEEDS_0_15)} %; 10x {early('tcja', SEEDS_0_15)} %; without TCJA "
+            f"{early('none', SEEDS_0_15)} % (over all 40 seeds: 10x {early('tcja', SEEDS_0_39)} %, without TCJA "
+            f"{early('none', SEEDS_0_39)} %") in doc
+
+
 def test_tcja_branch_and_narrow_sweeps_in_the_docs() -> None:
     acc = _accuracies("tcja_seeds_branches")
     doc = _text("docs/tcja.md")
