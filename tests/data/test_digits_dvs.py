@@ -74,6 +74,26 @@ def test_flicker_is_a_whole_scene_dip(digits) -> None:
     assert np.array_equal(simulate(images[3], 3, DVSSimParams(flicker_depth=3.0)), simulate(images[3], 3))
 
 
+def test_flicker_event_count_quoted_in_data_md(digits) -> None:
+    """docs/data.md's events per flicker at the default depth (it said 4,600, the count of a dip past two thresholds)."""
+    import re
+    from pathlib import Path
+
+    from snnkit.data.digits_dvs import _per_sample_randomness
+
+    images, _ = digits
+    n = 120
+    p = DVSSimParams(flicker_hz=5.0)
+    extra = sum(len(a) - len(b) for a, b in zip(simulate_batch(images[:n], range(n), p),
+                                                  simulate_batch(images[:n], range(n))))
+    flickers = sum(len(_per_sample_randomness(p, i)[3]) for i in range(n))
+    per_flicker = extra / flickers
+    assert 1.5 * 34 * 34 < per_flicker < 2.5 * 34 * 34       # ~2 of the 4 threshold crossings per pixel at depth 1.0
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "data.md").read_text().split())
+    quoted = float(re.search(r"each flicker adds about ([\d,]+) events", text).group(1).replace(",", ""))
+    assert abs(quoted - per_flicker) < 0.1 * per_flicker, (quoted, per_flicker)
+
+
 def test_params_are_checked() -> None:
     with pytest.raises(ValueError, match="threshold"):
         DVSSimParams(threshold=0)
