@@ -236,3 +236,19 @@ def test_an_infinite_decay_forgets_at_once_in_every_backend() -> None:
         torch.testing.assert_close(y, ref_y, rtol=1e-12, atol=1e-12, msg=lambda m: f"{backend}: {m}")
         for got, want in zip(st[:2], ref_s[:2]):
             torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", FUSED)
+def test_second_order_gradients_raise_instead_of_dropping_the_kernel_term(backend: str) -> None:
+    """grad(grad(y.sum(), k, create_graph=True)**2, u): the reference gives it; the first-order
+    kernel backward must raise (it gave ``None``/0 with once_differentiable)."""
+    w, u, k, v = _inputs(5, 2, 3, torch.float64)
+
+    def second(b: str):
+        y, _ = W.wkv(w, u, k, v, backend=b)
+        gk, = torch.autograd.grad(y.sum(), k, create_graph=True)
+        return torch.autograd.grad((gk ** 2).sum() + (k ** 2).sum(), u, allow_unused=True)[0]
+
+    assert second("reference").abs().max() > 1e-3
+    with pytest.raises(RuntimeError, match="first-order gradients only"):
+        second(backend)

@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
+from ._autograd import first_order_only
 from .cpu import build
 from ..functional.validation import is_int
 
@@ -166,7 +167,7 @@ class WKVFunction(torch.autograd.Function):
         return y, aT, bT, pT
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @first_order_only("snnkit WKV CPU kernel")
     def backward(ctx: Any, gy: Optional[Tensor], gaT: Optional[Tensor], gbT: Optional[Tensor],
                  gpT: Optional[Tensor]) -> Tuple[Tensor, ...]:
         w, u, k, v, a0, b0, p0 = ctx.saved_tensors
