@@ -252,3 +252,17 @@ def test_second_order_gradients_raise_instead_of_dropping_the_kernel_term(backen
     assert second("reference").abs().max() > 1e-3
     with pytest.raises(RuntimeError, match="first-order gradients only"):
         second(backend)
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"] + FAST)
+@pytest.mark.parametrize("B,C", [(0, 3), (2, 0)])
+def test_an_empty_batch_or_no_channels_gives_empty_outputs(backend: str, B: int, C: int) -> None:
+    """B = 0 (an empty last batch) or C = 0: empty y and state, zero gradients (the kernel rejected C = 0
+    with 'code 1' and the chunked form raised ZeroDivisionError for either)."""
+    w, u, k, v = _inputs(4, B, C, torch.float64)
+    state = W.initial_state(B, C, torch.float64)
+    y, (a, b, p) = W.wkv(w, u, k, v, state, backend=backend)
+    assert y.shape == (4, B, C) and a.shape == b.shape == p.shape == (B, C)
+    gw, gu = torch.autograd.grad(y.sum() + a.sum(), (w, u), allow_unused=True)
+    for g in (gw, gu):
+        assert g is None or (g.shape == (C,) and not g.any())

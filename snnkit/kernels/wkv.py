@@ -353,6 +353,8 @@ def wkv(w: Tensor, u: Tensor, k: Tensor, v: Tensor, state: Optional[State] = Non
     w, u, k, v = (t.to(dt) for t in (w, u, k, v))
     if k.shape[0] == 0:
         return k.to(out_dtype), st  # type: ignore[return-value]
+    if k.numel() == 0:  # B = 0 or C = 0: the kernel rejects C = 0 and the chunked form divides by B*C
+        impl = "reference"
     if impl == "reference":
         y, st = wkv_reference(w, u, k, v, st)  # type: ignore[arg-type]
     elif impl == "cpu":
