@@ -15,7 +15,7 @@ import torch.nn as nn
 from . import functional as F
 from . import surrogate as _sg
 from .base import StatefulModule
-from .functional.validation import check_threshold
+from .functional.validation import check_threshold, is_real
 
 Tensor = torch.Tensor
 __all__ = ["IF", "LIF", "PLIF", "CubaLIF"]
@@ -100,7 +100,7 @@ class LIF(_Neuron):
                  v_reset: Optional[float] = 0.0, detach_reset: bool = False,
                  surrogate: Union[str, _sg.Surrogate] = _sg.ATan(), step_mode: str = "m",
                  backend: str = "auto", graded: bool = False) -> None:
-        if not isinstance(tau, (int, float)) or isinstance(tau, bool) or not math.isfinite(tau) or tau < 1:
+        if not is_real(tau) or not math.isfinite(tau) or tau < 1:
             raise ValueError(f"LIF: tau must be a finite number >= 1, got {tau!r}")
         super().__init__(v_threshold, v_reset, surrogate, detach_reset, step_mode, backend, graded)
         self.tau = float(tau)
@@ -121,7 +121,7 @@ class PLIF(_Neuron):
                  v_reset: Optional[float] = 0.0, detach_reset: bool = False,
                  surrogate: Union[str, _sg.Surrogate] = _sg.ATan(), step_mode: str = "m",
                  backend: str = "auto", graded: bool = False) -> None:
-        if not isinstance(init_tau, (int, float)) or not math.isfinite(init_tau) or init_tau <= 1:
+        if not is_real(init_tau) or not math.isfinite(init_tau) or init_tau <= 1:
             raise ValueError(f"PLIF: init_tau must be a finite number > 1, got {init_tau!r}")
         super().__init__(v_threshold, v_reset, surrogate, detach_reset, step_mode, backend, graded)
         self.decay_input = bool(decay_input)
@@ -153,11 +153,11 @@ class CubaLIF(_Neuron):
                  detach_reset: bool = False, surrogate: Union[str, _sg.Surrogate] = _sg.ATan(),
                  step_mode: str = "m", backend: str = "auto", graded: bool = False) -> None:
         for name, val in (("du", du), ("dv", dv)):
-            if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val <= 1:
+            if not is_real(val) or not 0 <= val <= 1:
                 raise ValueError(f"CubaLIF: {name} must be a number in [0, 1], got {val!r}")
-        if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not math.isfinite(bias):
+        if not is_real(bias) or not math.isfinite(bias):
             raise TypeError(f"CubaLIF: bias must be a finite number, got {bias!r}")
-        if isinstance(v_threshold, (int, float)) and v_threshold <= 0:
+        if is_real(v_threshold) and v_threshold <= 0:
             raise ValueError(f"CubaLIF: v_threshold must be > 0 (the voltage resets to 0), got {v_threshold!r}")
         super().__init__(v_threshold, 0.0, surrogate, detach_reset, step_mode, backend, graded)
         self.du, self.dv, self.bias = float(du), float(dv), float(bias)

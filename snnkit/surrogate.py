@@ -7,6 +7,7 @@ to the fused kernels, which implement it again in C and Triton.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, asdict
 from typing import Any, Callable, Dict, Tuple, Type
 
@@ -51,6 +52,9 @@ class Surrogate:
 
     def __post_init__(self) -> None:
         _validate(self)
+        for key, val in asdict(self).items():  # NumPy scalars as floats, so derivative() yields tensors
+            if not isinstance(val, (int, float)):
+                object.__setattr__(self, key, float(val))
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise TypeError(f"{type(self).__name__} defines no derivative")
@@ -146,7 +150,7 @@ NAMES = tuple(_REGISTRY)
 
 def _validate(sg: Surrogate) -> Surrogate:
     for key, val in asdict(sg).items():
-        if not isinstance(val, (int, float)) or not math.isfinite(val) or val <= 0:
+        if not isinstance(val, numbers.Real) or isinstance(val, bool) or not math.isfinite(val) or val <= 0:
             raise ValueError(f"{type(sg).__name__}: parameter {key!r} must be a positive finite number, got {val!r}")
     return sg
 

@@ -79,3 +79,23 @@ def test_cli_info(capsys) -> None:
 def test_cli_rejects_unknown_benchmark() -> None:
     with pytest.raises(SystemExit):
         cli.main(["bench", "nonexistent"])
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_a_built_library_gets_the_mode_of_a_new_file(tmp_path, mask: int) -> None:
+    """mkstemp's 0600 survived the build (the linker only added x: 0711), so other users of a shared
+    $SNNKIT_CACHE could not dlopen it ('Permission denied') and fell back to the reference loop."""
+    compiler = build._compiler()
+    if compiler is None:
+        pytest.skip("no C++ compiler")
+    src = tmp_path / "tiny.cpp"
+    src.write_text('extern "C" int snn_tiny() { return 7; }\n')
+    target = tmp_path / "out" / "tiny.so"
+    old = os.umask(mask)
+    try:
+        build._compile(compiler, target, src, ["-fPIC", "-shared"])
+    finally:
+        os.umask(old)
+    assert oct(target.stat().st_mode & 0o777) == oct(0o755 & ~mask)
+    import ctypes
+    assert ctypes.CDLL(str(target)).snn_tiny() == 7

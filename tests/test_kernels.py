@@ -131,3 +131,40 @@ def test_forward_saves_no_membrane_sequence() -> None:
         s, v = F.lif_multistep(x, backend="cpu")
     big = [t for t in saved if t.numel() >= x.numel()]
     assert len(big) == 1 and big[0].data_ptr() == x.data_ptr()
+
+
+@pytest.mark.parametrize("neuron", ["lif", "plif", "cuba"])
+def test_second_order_gradients_raise_instead_of_dropping_the_kernel_term(neuron: str) -> None:
+    """A gradient penalty through the fused backward: the reference gives a non-zero second-order
+    gradient; the kernel's backward is first-order only, so it must raise, not give 0 or None."""
+    g = torch.Generator().manual_seed(0)
+    weight = torch.randn(9, 9, generator=g, dtype=torch.float64, requires_grad=True)
+    w_plif = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    inp = torch.randn(6, 2, 9, generator=g, dtype=torch.float64)
+
+    def penalty_grad(backend: str) -> torch.Tensor:
+        x = inp @ weight
+        if neuron == "lif":
+            s, v = F.lif_multistep(x, backend=backend)
+        elif neuron == "plif":
+            s, v = F.plif_multistep(x, w=w_plif, backend=backend)
+        else:
+            s, (_, v) = F.cuba_lif_multistep(x, du=0.3, dv=0.2, backend=backend)
+        first, = torch.autograd.grad(s.sum(), weight, create_graph=True)
+        loss = (first ** 2).sum() + (x ** 2).sum() * 1e-3  # the penalty plus a term that needs no kernel
+        return torch.autograd.grad(loss, weight)[0]
+
+    ref = penalty_grad("reference")
+    plain = 2e-3 * inp.reshape(-1, 9).T @ (inp.reshape(-1, 9) @ weight.detach())  # the second term alone
+    assert (ref - plain).abs().max() > 1e-3  # the penalty's own (second-order) part is not zero
+    with pytest.raises(RuntimeError, match="first-order gradients only.*backend='reference'"):
+        penalty_grad("cpu")
+
+
+def test_create_graph_keeps_first_order_gradients() -> None:
+    """create_graph=True with no second differentiation: the same gradients as a plain backward."""
+    x = (torch.randn(5, 3, 40, dtype=torch.float64) * 1.5).requires_grad_()
+    s, v = F.lif_multistep(x, backend="cpu")
+    plain, = torch.autograd.grad(s.sum() + v.sum(), x, retain_graph=True)
+    graphed, = torch.autograd.grad(s.sum() + v.sum(), x, create_graph=True)
+    assert torch.equal(plain, graphed.detach())

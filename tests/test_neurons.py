@@ -201,3 +201,36 @@ def test_a_kept_state_of_another_batch_size_asks_for_a_reset(step_mode: str) -> 
         n(torch.rand(bigger))
     snnkit.reset(n)
     assert n(torch.rand(bigger)).shape == bigger
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_numpy_scalar_parameters_act_as_the_same_floats(backend: str) -> None:
+    """np.float32 / np.int64 parameters (a sweep over a NumPy array) were refused with a message
+    contradicting itself ('v_threshold must be a finite number, got 0.5'); they are numbers."""
+    import numpy as np
+
+    x = torch.randn(6, 2, 8, generator=torch.Generator().manual_seed(0)) * 1.5
+    np_kw = dict(v_threshold=np.float32(0.5), v_reset=np.float32(-0.5), surrogate=snnkit.surrogate.ATan(np.float32(3.0)))
+    kw = dict(v_threshold=0.5, v_reset=-0.5, surrogate=snnkit.surrogate.ATan(3.0))
+    pairs = [
+        (F.lif_multistep(x, tau=np.float32(3.0), backend=backend, **np_kw), F.lif_multistep(x, tau=3.0, backend=backend, **kw)),
+        (F.if_multistep(x, backend=backend, **np_kw), F.if_multistep(x, backend=backend, **kw)),
+        (F.plif_multistep(x, w=torch.tensor(0.2), backend=backend, **np_kw),
+         F.plif_multistep(x, w=torch.tensor(0.2), backend=backend, **kw)),
+        (F.cuba_lif_multistep(x, du=np.float32(0.25), dv=np.float64(0.5), bias=np.float32(0.125),
+                              v_threshold=np.int64(1), backend=backend),
+         F.cuba_lif_multistep(x, du=0.25, dv=0.5, bias=0.125, v_threshold=1.0, backend=backend)),
+    ]
+    for got, want in pairs:
+        assert torch.equal(got[0], want[0])
+    xs = x.clone().requires_grad_()
+    F.lif_multistep(xs, backend=backend, **np_kw)[0].sum().backward()
+    xr = x.clone().requires_grad_()
+    F.lif_multistep(xr, backend=backend, **kw)[0].sum().backward()
+    assert isinstance(xs.grad, torch.Tensor) and torch.equal(xs.grad, xr.grad)
+    lif = snnkit.LIF(tau=np.int64(2), v_threshold=np.float32(0.5), backend=backend)
+    assert lif.tau == 2.0 and lif.v_threshold == 0.5
+    assert snnkit.PLIF(init_tau=np.float32(3.0)).tau == pytest.approx(3.0)
+    assert snnkit.CubaLIF(du=np.float32(0.5), bias=np.float64(0.1)).du == 0.5
+    with pytest.raises(TypeError, match="v_threshold must be a finite number, got True"):
+        snnkit.LIF(v_threshold=True)

@@ -330,3 +330,32 @@ def test_end_to_end_cuda_backend_triton() -> None:
     s_big, v_big = F.lif_multistep(big, backend="triton")
     s_ref, v_ref = F.lif_multistep(big, backend="reference")
     assert torch.equal(s_big, s_ref) and torch.equal(v_big, v_ref)
+
+
+@pytest.mark.parametrize("neuron", ["lif", "cuba"])
+def test_second_order_gradients_raise_instead_of_dropping_the_kernel_term(ops: Any, neuron: str) -> None:
+    """grad(grad(s.sum(), weight, create_graph=True)**2, weight): the reference loop gives a non-zero
+    second-order term; the first-order kernel backward must raise, not silently contribute 0."""
+    g = torch.Generator().manual_seed(0)
+    weight = torch.randn(6, 6, generator=g, dtype=torch.float64).to(DEVICE).requires_grad_()
+    inp = torch.randn(4, 2, 6, generator=g, dtype=torch.float64).to(DEVICE)
+    sg = SURROGATES[0]
+    a1, a2 = sg.kernel_params()
+
+    def penalty_grad(kernel: bool) -> torch.Tensor:
+        x = (inp @ weight).reshape(4, -1)
+        zeros = torch.zeros(x.shape[1], dtype=x.dtype, device=x.device)
+        if neuron == "lif":
+            s = (ops.LIFFunction.apply(x, zeros, None, ops.LIF_DIV_DI, 2.0, 1.0, 0.0, False, False, False,
+                                       sg.code, a1, a2)[0] if kernel
+                 else R.lif_multistep(x, zeros, 2.0, True, 1.0, 0.0, sg, False, False)[0])
+        else:
+            s = (ops.CubaFunction.apply(x, zeros, zeros, 0.7, 0.8, 1.0, 0.0, False, False, sg.code, a1, a2)[0]
+                 if kernel else R.cuba_multistep(x, zeros, zeros, 0.3, 0.2, 1.0, 0.0, sg, False, False)[0])
+        first, = torch.autograd.grad(s.sum(), weight, create_graph=True)
+        return torch.autograd.grad((first ** 2).sum() + (x ** 2).sum(), weight)[0]
+
+    plain = 2 * inp.reshape(-1, 6).T @ (inp.reshape(-1, 6) @ weight.detach())
+    assert (penalty_grad(False) - plain).abs().max() > 1e-3
+    with pytest.raises(RuntimeError, match="first-order gradients only"):
+        penalty_grad(True)

@@ -236,3 +236,33 @@ def test_an_infinite_decay_forgets_at_once_in_every_backend() -> None:
         torch.testing.assert_close(y, ref_y, rtol=1e-12, atol=1e-12, msg=lambda m: f"{backend}: {m}")
         for got, want in zip(st[:2], ref_s[:2]):
             torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", FUSED)
+def test_second_order_gradients_raise_instead_of_dropping_the_kernel_term(backend: str) -> None:
+    """grad(grad(y.sum(), k, create_graph=True)**2, u): the reference gives it; the first-order
+    kernel backward must raise (it gave ``None``/0 with once_differentiable)."""
+    w, u, k, v = _inputs(5, 2, 3, torch.float64)
+
+    def second(b: str):
+        y, _ = W.wkv(w, u, k, v, backend=b)
+        gk, = torch.autograd.grad(y.sum(), k, create_graph=True)
+        return torch.autograd.grad((gk ** 2).sum() + (k ** 2).sum(), u, allow_unused=True)[0]
+
+    assert second("reference").abs().max() > 1e-3
+    with pytest.raises(RuntimeError, match="first-order gradients only"):
+        second(backend)
+
+
+@pytest.mark.parametrize("backend", ["auto", "reference"] + FAST)
+@pytest.mark.parametrize("B,C", [(0, 3), (2, 0)])
+def test_an_empty_batch_or_no_channels_gives_empty_outputs(backend: str, B: int, C: int) -> None:
+    """B = 0 (an empty last batch) or C = 0: empty y and state, zero gradients (the kernel rejected C = 0
+    with 'code 1' and the chunked form raised ZeroDivisionError for either)."""
+    w, u, k, v = _inputs(4, B, C, torch.float64)
+    state = W.initial_state(B, C, torch.float64)
+    y, (a, b, p) = W.wkv(w, u, k, v, state, backend=backend)
+    assert y.shape == (4, B, C) and a.shape == b.shape == p.shape == (B, C)
+    gw, gu = torch.autograd.grad(y.sum() + a.sum(), (w, u), allow_unused=True)
+    for g in (gw, gu):
+        assert g is None or (g.shape == (C,) and not g.any())

@@ -13,7 +13,7 @@ import torch
 
 from .. import surrogate as _sg
 from . import reference
-from .validation import check_input, check_state, check_threshold, resolve_backend
+from .validation import check_input, check_state, check_threshold, is_real, resolve_backend
 
 Tensor = torch.Tensor
 SurrogateLike = Union[str, _sg.Surrogate]
@@ -36,6 +36,11 @@ def _flat(x: Tensor, *states: Tensor) -> Tuple[Tensor, ...]:
     out = [x.reshape(x.shape[0], -1).to(dt).contiguous()]
     out += [s.reshape(-1).to(dt).contiguous() for s in states]
     return tuple(out)
+
+
+def _as_float(v: Any) -> Any:
+    """A NumPy scalar (``np.float32(0.5)``) as a Python float; anything else unchanged, for the checks to judge."""
+    return float(v) if is_real(v) else v
 
 
 def _lif_family(
@@ -91,8 +96,10 @@ def lif_multistep(
     ``v = v_reset`` (hard) or ``v = h - v_threshold`` (soft, ``v_reset=None``, leak to 0).
     ``graded=True`` emits ``s * h`` (the spike carries the potential as payload).
     """
-    if not isinstance(tau, (int, float)) or isinstance(tau, bool) or not math.isfinite(tau) or tau < 1:
+    if not is_real(tau) or not math.isfinite(tau) or tau < 1:
         raise ValueError(f"lif_multistep: tau must be a finite number >= 1 (decay 1 - 1/tau in [0, 1)), got {tau!r}")
+    tau = float(tau)
+    v_threshold, v_reset = _as_float(v_threshold), _as_float(v_reset)
     sg = _sg.get(surrogate)
     ref = lambda v: reference.lif_multistep(x, v, tau, decay_input, v_threshold, v_reset, sg, detach_reset, graded)  # noqa: E731
     return _lif_family("lif_multistep", x, v0, None, "div", tau, decay_input, v_threshold, v_reset,
@@ -111,6 +118,7 @@ def if_multistep(
     backend: str = "auto",
 ) -> Tuple[Tensor, Tensor]:
     """Integrate-and-fire over ``x[T, B, ...]`` (``h = v + x``); returns ``(spikes, v_T)``."""
+    v_threshold, v_reset = _as_float(v_threshold), _as_float(v_reset)
     sg = _sg.get(surrogate)
     ref = lambda v: reference.if_multistep(x, v, v_threshold, v_reset, sg, detach_reset, graded)  # noqa: E731
     return _lif_family("if_multistep", x, v0, None, "if", 1.0, True, v_threshold, v_reset,
@@ -134,6 +142,7 @@ def plif_multistep(
     if not isinstance(w, torch.Tensor) or w.numel() != 1 or not w.is_floating_point():
         raise TypeError(f"plif_multistep: w must be a floating scalar tensor, got {w!r}")
     w = w.reshape(())  # a [1] or [1, 1] w must not broadcast the reference loop's state to a new shape
+    v_threshold, v_reset = _as_float(v_threshold), _as_float(v_reset)
     sg = _sg.get(surrogate)
     ref = lambda v: reference.plif_multistep(x, v, w, decay_input, v_threshold, v_reset, sg, detach_reset, graded)  # noqa: E731
     return _lif_family("plif_multistep", x, v0, w.sigmoid(), "mul", 0.0, decay_input, v_threshold, v_reset,
@@ -159,10 +168,11 @@ def cuba_lif_multistep(
     ``state`` is ``(u0, v0)`` (zeros if ``None``); returns ``(spikes, (u_T, v_T))``.
     """
     name = "cuba_lif_multistep"
+    du, dv, bias, v_threshold = (_as_float(a) for a in (du, dv, bias, v_threshold))
     for pname, val in (("du", du), ("dv", dv)):
-        if not isinstance(val, (int, float)) or isinstance(val, bool) or not 0 <= val <= 1:
+        if not is_real(val) or not 0 <= val <= 1:
             raise ValueError(f"{name}: {pname} must be a number in [0, 1] (decay per step), got {val!r}")
-    if not isinstance(bias, (int, float)) or isinstance(bias, bool) or not math.isfinite(bias):
+    if not is_real(bias) or not math.isfinite(bias):
         raise TypeError(f"{name}: bias must be a finite number, got {bias!r}")
     check_input(x, name)
     check_threshold(v_threshold, 0.0, name)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from typing import Optional
 
@@ -14,6 +15,11 @@ _warned: set = set()
 def is_int(v: object) -> bool:
     """An int that is not a bool (``True`` is an ``int`` to Python, never a count to us)."""
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_real(v: object) -> bool:
+    """A real number that is not a bool: Python's int/float and NumPy's scalars (``np.float32(0.5)``)."""
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
 def check_input(x: object, fn: str) -> None:
@@ -48,13 +54,13 @@ def check_state(state: Optional[object], x: Tensor, arg: str, fn: str, fill: flo
 
 def check_threshold(v_threshold: object, v_reset: Optional[object], fn: str) -> None:
     """The threshold must be finite and above the reset potential (above 0 for soft reset)."""
-    if not isinstance(v_threshold, (int, float)) or isinstance(v_threshold, bool) or not math.isfinite(v_threshold):
+    if not is_real(v_threshold) or not math.isfinite(v_threshold):
         raise TypeError(f"{fn}: v_threshold must be a finite number, got {v_threshold!r}")
     if v_reset is None:
         if v_threshold <= 0:
             raise ValueError(f"{fn}: soft reset (v_reset=None) subtracts v_threshold, which must be > 0, got {v_threshold}")
         return
-    if not isinstance(v_reset, (int, float)) or isinstance(v_reset, bool) or not math.isfinite(v_reset):
+    if not is_real(v_reset) or not math.isfinite(v_reset):
         raise TypeError(f"{fn}: v_reset must be a finite number or None (soft reset), got {v_reset!r}")
     if v_threshold <= v_reset:
         raise ValueError(f"{fn}: v_threshold ({v_threshold}) must be above v_reset ({v_reset})")

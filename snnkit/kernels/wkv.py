@@ -48,6 +48,7 @@ import torch
 import torch.nn.functional as F
 import torch.utils.checkpoint
 
+from ._autograd import first_order_only
 from .cpu import build
 from ..functional.validation import is_int
 
@@ -166,7 +167,7 @@ class WKVFunction(torch.autograd.Function):
         return y, aT, bT, pT
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @first_order_only("snnkit WKV CPU kernel")
     def backward(ctx: Any, gy: Optional[Tensor], gaT: Optional[Tensor], gbT: Optional[Tensor],
                  gpT: Optional[Tensor]) -> Tuple[Tensor, ...]:
         w, u, k, v, a0, b0, p0 = ctx.saved_tensors
@@ -352,6 +353,8 @@ def wkv(w: Tensor, u: Tensor, k: Tensor, v: Tensor, state: Optional[State] = Non
     w, u, k, v = (t.to(dt) for t in (w, u, k, v))
     if k.shape[0] == 0:
         return k.to(out_dtype), st  # type: ignore[return-value]
+    if k.numel() == 0:  # B = 0 or C = 0: the kernel rejects C = 0 and the chunked form divides by B*C
+        impl = "reference"
     if impl == "reference":
         y, st = wkv_reference(w, u, k, v, st)  # type: ignore[arg-type]
     elif impl == "cpu":

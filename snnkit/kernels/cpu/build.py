@@ -59,6 +59,20 @@ def library_path(compiler: str, source: Optional[Path] = None, flags: Optional[S
     return cache_dir() / f"{stem}_{key.hexdigest()[:16]}.so"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux reports it (else set and restored)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _compile(compiler: str, target: Path, source: Optional[Path] = None, flags: Optional[Sequence[str]] = None) -> None:
     source = SOURCE if source is None else source
     flags = FLAGS if flags is None else flags
@@ -79,6 +93,9 @@ def _compile(compiler: str, target: Path, source: Optional[Path] = None, flags: 
                                "install g++ or set CXX to a working compiler") from err
         if proc.returncode != 0:
             raise RuntimeError(f"compiling {source.name} with {compiler} failed:\n{proc.stderr[-4000:]}")
+        # mkstemp made the file 0600 (and the linker keeps that, adding execute bits): give it the mode
+        # of any new file, so other users of a shared $SNNKIT_CACHE can load it instead of failing
+        os.chmod(tmp, 0o755 & ~_umask())
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

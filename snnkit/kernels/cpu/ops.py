@@ -12,6 +12,7 @@ from typing import Any, Optional, Tuple
 
 import torch
 
+from .._autograd import first_order_only
 from .build import load
 
 _I, _L, _D, _P = ctypes.c_int, ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
@@ -65,13 +66,14 @@ class LIFFunction(torch.autograd.Function):
         out, vT = torch.empty_like(x), torch.empty_like(v0)
         rc = _fn("lif_forward", x.dtype)(mode, _p(x), _p(v0), _p(out), _p(vT), T, N, c, vth, vr, int(soft), int(graded), _nthreads(T, N))
         _check(rc, "lif_forward")
-        ctx.save_for_backward(x, v0)
+        ctx.save_for_backward(x, v0, k)  # k (a scalar) only ties a second-order error to PLIF's w
         ctx.args = (mode, c, vth, vr, soft, detach, graded, sg, a1, a2, k is not None)
         return out, vT
 
     @staticmethod
+    @first_order_only("snnkit CPU LIF kernel")
     def backward(ctx: Any, gout: Optional[torch.Tensor], gvT: Optional[torch.Tensor]) -> Tuple[Any, ...]:
-        x, v0 = ctx.saved_tensors
+        x, v0, _ = ctx.saved_tensors
         mode, c, vth, vr, soft, detach, graded, sg, a1, a2, has_k = ctx.args
         T, N = x.shape
         gout = torch.zeros_like(x) if gout is None else gout.contiguous()
@@ -103,6 +105,7 @@ class CubaFunction(torch.autograd.Function):
         return out, uT, vT
 
     @staticmethod
+    @first_order_only("snnkit CPU CUBA kernel")
     def backward(
         ctx: Any, gout: Optional[torch.Tensor], guT: Optional[torch.Tensor], gvT: Optional[torch.Tensor]
     ) -> Tuple[Any, ...]:

@@ -20,6 +20,8 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 
+from .._autograd import first_order_only
+
 # Charge modes understood by the kernels (same numbering as the CPU kernels).
 IF, LIF_DIV_DI, LIF_DIV_NDI, LIF_MUL_DI, LIF_MUL_NDI = range(5)
 
@@ -161,6 +163,7 @@ class LIFFunction(torch.autograd.Function):
         return out, vT
 
     @staticmethod
+    @first_order_only("snnkit triton LIF kernel")
     def backward(ctx: Any, gout: Optional[torch.Tensor], gvT: Optional[torch.Tensor]) -> Tuple[Any, ...]:
         K = _k()
         x, v0, kt = ctx.saved_tensors
@@ -207,6 +210,7 @@ class CubaFunction(torch.autograd.Function):
         return out, uT, vT
 
     @staticmethod
+    @first_order_only("snnkit triton CUBA kernel")
     def backward(
         ctx: Any, gout: Optional[torch.Tensor], guT: Optional[torch.Tensor], gvT: Optional[torch.Tensor]
     ) -> Tuple[Any, ...]:

@@ -27,6 +27,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .._autograd import first_order_only
+
 __all__ = ["WKVFunction", "wkv_triton", "interpreting"]
 
 NEG = -1e38  # the exponent of an empty sum (same as snnkit.kernels.wkv.NEG)
@@ -280,7 +282,7 @@ class WKVFunction(torch.autograd.Function):
         return y, aT, bT, pT
 
     @staticmethod
-    @torch.autograd.function.once_differentiable
+    @first_order_only("snnkit triton WKV kernel")
     def backward(ctx: Any, gy: Optional[torch.Tensor], gaT: Optional[torch.Tensor], gbT: Optional[torch.Tensor],
                  gpT: Optional[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
         w, u, k, v, a0, b0, p0 = ctx.saved_tensors
