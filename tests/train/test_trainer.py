@@ -405,3 +405,20 @@ def test_resume_across_devices_with_amp_auto(tmp_path: Path, monkeypatch) -> Non
         assert load_checkpoint(tmp_path / "last.pt")["scaler"]["scale"] > 0
     with pytest.warns(UserWarning, match="with fp16 loss scaling and this run trains without it"):
         assert len(Trainer(_model(), dataset(n=48), None, cfg).fit(resume=True)) == 3
+
+
+@pytest.mark.parametrize("n, ranks", [(1, 3), (2, 5), (1, 4), (5, 2), (7, 3), (12, 4)])
+def test_training_shards_match_distributed_sampler(n: int, ranks: int, monkeypatch) -> None:
+    """Every rank's padded training shard is torch's DistributedSampler's (unshuffled, so both start from
+    range(n)). With fewer samples than ranks - 1 the padding wrapped around once only: 1 sample on 3 ranks gave
+    rank 2 no batch, so it skipped the gradient all-reduce the others waited in."""
+    from torch.utils.data.distributed import DistributedSampler
+
+    from snnkit.train import distributed as dist
+
+    monkeypatch.setattr(dist, "world_size", lambda: ranks)
+    for r in range(ranks):
+        monkeypatch.setattr(dist, "rank", lambda r=r: r)
+        ref = list(DistributedSampler(range(n), num_replicas=ranks, rank=r, shuffle=False))
+        assert dist.epoch_indices(n, 0, 0, shuffle=False, pad=True) == ref
+        assert len(dist.epoch_indices(n, 3, 1, shuffle=True, pad=True)) == len(ref)
