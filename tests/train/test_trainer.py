@@ -140,6 +140,22 @@ def test_bad_config() -> None:
         TrainConfig.from_dict({"epochs": 2, "epoch": 3})
 
 
+@pytest.mark.parametrize("kw, message", [
+    (dict(scheduler="step", step_size=0), "step_size must be a positive integer, got 0"),  # ZeroDivisionError, epoch 1
+    (dict(seed=-1, mixup=0.5), "seed must be a non-negative integer, got -1"),  # numpy's SeedSequence, first batch
+    (dict(seed=1.5), "seed must be a non-negative integer, got 1.5"),
+    (dict(grad_clip=float("nan")), "grad_clip must be a finite number >= 0"),  # trained unclipped, silently
+    (dict(grad_clip=-1.0), "grad_clip must be a finite number >= 0"),
+    (dict(gamma=0.0, scheduler="step"), "gamma must be a finite number > 0"),
+    (dict(weight_decay=-1e-4), "weight_decay must be a finite number >= 0"),
+    (dict(momentum=float("inf"), optimizer="sgd"), "momentum must be a finite number >= 0"),
+])
+def test_bad_numbers_are_refused_when_the_config_is_made(tmp_path: Path, kw, message) -> None:
+    """Each of these was accepted and then failed late (after an epoch, at the first batch) or changed nothing."""
+    with pytest.raises(ValueError, match=f"TrainConfig.{message}"):
+        Trainer(TinySNN(), dataset(n=16), None, _cfg(tmp_path, epochs=1, batch_size=16, tensorboard=False, **kw)).fit()
+
+
 def test_config_round_trips_json_and_yaml(tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=7, lr=0.01, scheduler="step")
     for name in ("c.json", "c.yaml"):
