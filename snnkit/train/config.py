@@ -72,6 +72,18 @@ class TrainConfig:
                 raise ValueError(f"TrainConfig.{key} must be a positive integer, got {val!r}")
         if not self.lr > 0:
             raise ValueError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        # checked here, not where they are first read: StepLR divides by step_size after a whole epoch, mixup seeds
+        # numpy with the seed at the first batch, and a NaN or negative grad_clip turned clipping off without a word
+        if not is_int(self.seed) or self.seed < 0:
+            raise ValueError(f"TrainConfig.seed must be a non-negative integer, got {self.seed!r}")
+        if not is_int(self.step_size) or self.step_size < 1:
+            raise ValueError(f"TrainConfig.step_size must be a positive integer, got {self.step_size!r}")
+        for key, low in (("gamma", "> 0"), ("grad_clip", ">= 0 (0: no clipping)"), ("weight_decay", ">= 0"),
+                         ("momentum", ">= 0")):
+            val = getattr(self, key)
+            if (isinstance(val, bool) or not isinstance(val, (int, float)) or not 0.0 <= val < math.inf
+                    or (key == "gamma" and val == 0)):
+                raise ValueError(f"TrainConfig.{key} must be a finite number {low}, got {val!r}")
         betas = self.betas
         if (isinstance(betas, (str, bytes)) or not hasattr(betas, "__len__") or len(betas) != 2
                 or any(isinstance(b, bool) or not isinstance(b, (int, float)) or not 0.0 <= b < 1.0 for b in betas)):

@@ -1,6 +1,7 @@
 """Data-parallel helpers for ``torchrun`` launches (gloo on CPU, NCCL on GPU)."""
 from __future__ import annotations
 
+import math
 import os
 from typing import Any, List
 
@@ -80,8 +81,10 @@ def broadcast_buffers(module: torch.nn.Module) -> None:
 def epoch_indices(n: int, seed: int, epoch: int, shuffle: bool, pad: bool) -> List[int]:
     """This rank's sample indices for ``epoch``: a seeded permutation split round-robin.
 
-    With ``pad`` (training) every rank gets the same count, wrapping around; without it
-    (evaluation) each sample is seen exactly once across ranks.
+    With ``pad`` (training) every rank gets the same count, wrapping around as often as needed
+    (as ``DistributedSampler``: fewer samples than ranks still give every rank one, so no rank
+    skips the others' gradient all-reduce); without it (evaluation) each sample is seen exactly
+    once across ranks.
     """
     if shuffle:
         gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
@@ -90,5 +93,6 @@ def epoch_indices(n: int, seed: int, epoch: int, shuffle: bool, pad: bool) -> Li
         order = list(range(n))
     ws, r = world_size(), rank()
     if pad and n % ws:
-        order += order[: ws - n % ws]
+        missing = ws - n % ws
+        order += (order * math.ceil(missing / n))[:missing]
     return order[r::ws]

@@ -198,7 +198,9 @@ class Trainer:
         # evaluation runs the bare model: DDP's forward may start a collective (its buffer broadcast), which a rank
         # holding no evaluation batch never joins
         net = self.net if step is not None else self.model
-        with self._autocast():
+        # autocast trains only: evaluation runs in full precision, as the TCJA/SpikingJelly scripts' test loops (amp
+        # in training alone) and `snnkit evaluate`, so the logged test accuracy (and best.pt's choice) is theirs
+        with self._autocast() if step is not None else contextlib.nullcontext():
             out = net(x)
             loss = loss_fn(out, y)
         correct = (rate(out).argmax(-1) == y).sum().item()

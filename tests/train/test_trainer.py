@@ -140,6 +140,22 @@ def test_bad_config() -> None:
         TrainConfig.from_dict({"epochs": 2, "epoch": 3})
 
 
+@pytest.mark.parametrize("kw, message", [
+    (dict(scheduler="step", step_size=0), "step_size must be a positive integer, got 0"),  # ZeroDivisionError, epoch 1
+    (dict(seed=-1, mixup=0.5), "seed must be a non-negative integer, got -1"),  # numpy's SeedSequence, first batch
+    (dict(seed=1.5), "seed must be a non-negative integer, got 1.5"),
+    (dict(grad_clip=float("nan")), "grad_clip must be a finite number >= 0"),  # trained unclipped, silently
+    (dict(grad_clip=-1.0), "grad_clip must be a finite number >= 0"),
+    (dict(gamma=0.0, scheduler="step"), "gamma must be a finite number > 0"),
+    (dict(weight_decay=-1e-4), "weight_decay must be a finite number >= 0"),
+    (dict(momentum=float("inf"), optimizer="sgd"), "momentum must be a finite number >= 0"),
+])
+def test_bad_numbers_are_refused_when_the_config_is_made(tmp_path: Path, kw, message) -> None:
+    """Each of these was accepted and then failed late (after an epoch, at the first batch) or changed nothing."""
+    with pytest.raises(ValueError, match=f"TrainConfig.{message}"):
+        Trainer(TinySNN(), dataset(n=16), None, _cfg(tmp_path, epochs=1, batch_size=16, tensorboard=False, **kw)).fit()
+
+
 def test_config_round_trips_json_and_yaml(tmp_path: Path) -> None:
     cfg = TrainConfig(epochs=7, lr=0.01, scheduler="step")
     for name in ("c.json", "c.yaml"):
@@ -405,3 +421,40 @@ def test_resume_across_devices_with_amp_auto(tmp_path: Path, monkeypatch) -> Non
         assert load_checkpoint(tmp_path / "last.pt")["scaler"]["scale"] > 0
     with pytest.warns(UserWarning, match="with fp16 loss scaling and this run trains without it"):
         assert len(Trainer(_model(), dataset(n=48), None, cfg).fit(resume=True)) == 3
+
+
+@pytest.mark.parametrize("n, ranks", [(1, 3), (2, 5), (1, 4), (5, 2), (7, 3), (12, 4)])
+def test_training_shards_match_distributed_sampler(n: int, ranks: int, monkeypatch) -> None:
+    """Every rank's padded training shard is torch's DistributedSampler's (unshuffled, so both start from
+    range(n)). With fewer samples than ranks - 1 the padding wrapped around once only: 1 sample on 3 ranks gave
+    rank 2 no batch, so it skipped the gradient all-reduce the others waited in."""
+    from torch.utils.data.distributed import DistributedSampler
+
+    from snnkit.train import distributed as dist
+
+    monkeypatch.setattr(dist, "world_size", lambda: ranks)
+    for r in range(ranks):
+        monkeypatch.setattr(dist, "rank", lambda r=r: r)
+        ref = list(DistributedSampler(range(n), num_replicas=ranks, rank=r, shuffle=False))
+        assert dist.epoch_indices(n, 0, 0, shuffle=False, pad=True) == ref
+        assert len(dist.epoch_indices(n, 3, 1, shuffle=True, pad=True)) == len(ref)
+
+
+def test_evaluation_runs_in_full_precision_whatever_the_amp(tmp_path: Path) -> None:
+    """amp autocasts the training steps only, as the TCJA scripts (their test loop has no autocast): the logged test
+    accuracy equals `snnkit evaluate`'s (classification_report, fp32, same batches). Under bf16 autocast evaluation
+    scored 74/300 where fp32 scores 73."""
+    from snnkit.train.evaluate import classification_report
+
+    torch.manual_seed(0)
+    model = TinySNN()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(6)  # a net that spikes (the untrained one is silent, every precision scores alike)
+    test = dataset(n=300, seed=1)
+    ref = classification_report(model, test, 3, batch_size=32, device="cpu", input_layout="BT").accuracy
+    assert ref == 73 / 300
+    for amp in ("off", "bf16"):
+        tr = Trainer(model, dataset(n=8), test, _cfg(tmp_path / amp, amp=amp, batch_size=32, loss="ce",
+                                                     tensorboard=False))
+        assert tr.evaluate()["acc"] == ref, amp
