@@ -54,7 +54,7 @@ class TrainConfig:
     device: str = "auto"
     input_layout: str = "BT"
     progress: bool = True
-    eval_every: int = 1
+    eval_every: int = 1  # evaluate the test set every N epochs, and after the final epoch
     drop_last: bool = False  # leave out each epoch's last partial training batch
     deterministic: bool = True  # cuDNN: deterministic algorithms, no autotuning (resume bit for bit on GPU too)
     mixup: float = 0.0  # Beta(alpha, alpha) of batch mixup while training (0: off; the TCJA scripts' -mixup is 0.5)

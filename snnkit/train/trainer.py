@@ -279,7 +279,10 @@ class Trainer:
                 row["lr"] = self.optimizer.param_groups[0]["lr"]
                 if self.scheduler is not None:
                     self.scheduler.step()
-                if self.test_set is not None and (self.epoch + 1) % self.config.eval_every == 0:
+                # every eval_every epochs, and always the final one (a run ending between two evaluations logged
+                # no final accuracy: 'last test accuracy nan')
+                if self.test_set is not None and ((self.epoch + 1) % self.config.eval_every == 0
+                                                  or self.epoch + 1 == self.config.epochs):
                     ev = self.evaluate()
                     row.update(test_loss=ev["loss"], test_acc=ev["acc"])
                 row["seconds"] = time.time() - t0

@@ -458,3 +458,11 @@ def test_evaluation_runs_in_full_precision_whatever_the_amp(tmp_path: Path) -> N
         tr = Trainer(model, dataset(n=8), test, _cfg(tmp_path / amp, amp=amp, batch_size=32, loss="ce",
                                                      tensorboard=False))
         assert tr.evaluate()["acc"] == ref, amp
+
+
+def test_eval_every_still_evaluates_the_final_epoch(tmp_path: Path) -> None:
+    """eval_every=2 over 5 epochs evaluates epochs 2, 4 and 5 (the final one was skipped: 'last test accuracy nan')."""
+    hist = Trainer(_model(), dataset(), dataset(n=30, seed=1),
+                   _cfg(tmp_path, epochs=5, eval_every=2, tensorboard=False)).fit()
+    assert [r["epoch"] for r in hist if "test_acc" in r] == [2, 4, 5]
+    assert 0.0 <= hist[-1]["test_acc"] <= 1.0
