@@ -16,7 +16,8 @@ def test_mkdocs_strict_build(tmp_path: Path) -> None:
     if not mkdocs.exists() and shutil.which("mkdocs") is None:
         pytest.skip("mkdocs is not installed (the docs extra: pip install -e '.[docs]')")
     exe = str(mkdocs) if mkdocs.exists() else "mkdocs"
-    res = subprocess.run([exe, "build", "--strict", "-q", "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
+    # no -q: it hides the warnings that --strict counts, and a broken link passed
+    res = subprocess.run([exe, "build", "--strict", "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     assert (tmp_path / "site" / "index.html").is_file()
