@@ -166,13 +166,14 @@ def _fanout(sp) -> np.ndarray:
     m = _mask(sp.weight)
     if sp.conn in ("dense", "sparse"):
         return np.asarray(m.sum(axis=0)).reshape(-1)
-    C, H, W = sp.in_shape
-    with torch.no_grad():
-        ones = torch.ones((1,) + tuple(sp.shape), dtype=torch.float64)
-        fo = tF.conv_transpose2d(ones, torch.as_tensor(m), None, sp.stride, sp.padding, 0, sp.groups, sp.dilation)
-        fo = fo[..., :H, :W]
-        fo = tF.pad(fo, (0, W - fo.shape[-1], 0, H - fo.shape[-2]))
-    return fo.reshape(-1).numpy()
+    # J^T 1 of the conv with its weight mask: the (output position, channel) pairs each input reaches. (A transposed
+    # conv of ones without output_padding would drop the last row/column that the last window reaches when
+    # H + 2p - d(k-1) - 1 is not a multiple of the stride.)
+    with torch.enable_grad():
+        x = torch.zeros((1,) + tuple(sp.in_shape), dtype=torch.float64, requires_grad=True)
+        y = tF.conv2d(x, torch.as_tensor(m), None, sp.stride, sp.padding, sp.dilation, sp.groups)
+        (g,) = torch.autograd.grad(y.sum(), x)
+    return g.round().reshape(-1).numpy()
 
 
 def _receives(sp, s: np.ndarray) -> np.ndarray:
