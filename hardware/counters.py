@@ -511,8 +511,9 @@ class _HookCounter:
         # output address of each Linear/Conv (or BatchNorm folded into one) -> (layer name, the output, kept alive
         # so that its address cannot be reused by another tensor during the batch)
         self.weighted_out: Dict[int, Tuple[str, torch.Tensor]] = {}
-        # latest output of each foldable pool, with the nonzero inputs in each of its windows
-        self.pooled: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
+        # latest output of each foldable pool, with the nonzero inputs in each of its windows and, when its input
+        # was events (spikes or counts), the events in each window (what event_inputs="counts" counts downstream)
+        self.pooled: Dict[str, Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]] = {}
         self.handles: List[Any] = []
         self._seen = 0  # modules with a rule (or listed as unknown) called so far
         self._calls: List[int] = []  # self._seen when each custom module now running was entered
@@ -664,9 +665,14 @@ class _HookCounter:
         """``("binary", x)`` for spikes, ``("counts", n)`` for event counts (``event_inputs="counts"``), else
         ``(kind, None)``: a dense input (always with ``event_inputs="none"``).
 
-        Counts: all nonzero values are positive integer multiples ``n`` of the smallest one (DVS
-        event-count frames, average-pooled spikes); each unit is one event.
+        Counts: the events a 2-d sum/average pool summed in each window when ``x`` is such a pool's
+        output over events; else all nonzero values are positive integer multiples ``n`` of the
+        smallest one (DVS event-count frames); each unit is one event.
         """
+        if self.event_inputs == "counts":  # a sum/average pool's output: the spikes it summed in each window (the
+            for y, _, events in self.pooled.values():  # smallest pooled value need not be one spike)
+                if events is not None and y.data_ptr() == x.data_ptr() and y.numel() == x.numel():
+                    return "counts", events.reshape(x.shape)
         head = x.reshape(-1)[:4096]
         if x.dtype == torch.bool or (bool(torch.logical_or(head == 0, head == 1).all())
                                      and bool(torch.logical_or(x == 0, x == 1).all())):
@@ -695,7 +701,7 @@ class _HookCounter:
             return
         ptr = y.data_ptr()
         self.weighted_out.pop(ptr, None)
-        for pname in [n for n, (py, _) in self.pooled.items() if py.data_ptr() == ptr]:
+        for pname in [n for n, (py, _, _) in self.pooled.items() if py.data_ptr() == ptr]:
             del self.pooled[pname]
 
     def _on_unknown(self, name: str, mod: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
@@ -759,7 +765,7 @@ class _HookCounter:
 
     def _folded_pool(self, x: torch.Tensor) -> Optional[Tuple[str, torch.Tensor]]:
         """``(pool name, nonzero inputs per window)`` when ``x`` is (a view of) a foldable pool's output."""
-        for name, (y, counts) in self.pooled.items():
+        for name, (y, counts, _) in self.pooled.items():
             if y.data_ptr() == x.data_ptr() and y.numel() == x.numel():
                 return name, counts.reshape(x.shape)
         return None
@@ -821,7 +827,10 @@ class _HookCounter:
         if window_sum is not None:  # y is kept alive with it, so its address cannot be reused meanwhile
             nz = (x != 0).to(torch.float32)
             counts = window_sum(nz.reshape((-1,) + tuple(x.shape[-3:]))).round().reshape(y.shape)
-            self.pooled[name] = (y, counts)
+            events = None
+            if ev is not None and not is_max:  # the spikes (event units) summed in each window
+                events = window_sum(ev.to(torch.float64).reshape((-1,) + tuple(x.shape[-3:]))).round().reshape(y.shape)
+            self.pooled[name] = (y, counts, events)
         if is_max:
             a.notes = ["max pooling: a spike x each window it lies in (binary input), or comparisons (real input)"]
 
