@@ -666,8 +666,8 @@ class _HookCounter:
         ``(kind, None)``: a dense input (always with ``event_inputs="none"``).
 
         Counts: the events a 2-d sum/average pool summed in each window when ``x`` is such a pool's
-        output over events; else all nonzero values are positive integer multiples ``n`` of the
-        smallest one (DVS event-count frames); each unit is one event.
+        output over events; else integer counts (DVS event-count frames), or all nonzero values
+        positive integer multiples ``n`` of the smallest one; each unit is one event.
         """
         if self.event_inputs == "counts":  # a sum/average pool's output: the spikes it summed in each window (the
             for y, _, events in self.pooled.values():  # smallest pooled value need not be one spike)
@@ -680,8 +680,9 @@ class _HookCounter:
         if self.event_inputs == "counts" and x.is_floating_point() and bool((head >= 0).all()):
             nz = x[x != 0]
             if nz.numel() and bool((nz > 0).all()):
-                q = nz.min()
-                n = x.to(torch.float64) / float(q)
+                # integer counts (DVS frames): one event per unit, even where no pixel holds a single event
+                q = 1.0 if bool((nz == nz.round()).all()) else float(nz.min())
+                n = x.to(torch.float64) / q
                 r = n.round()
                 if float((n - r).abs().max()) <= 1e-4:
                     return "counts", r
@@ -994,9 +995,10 @@ def count_module_ops(model: nn.Module, inputs: Any, *, event_inputs: str = "bina
     / ``state_bytes`` set the word sizes of the memory estimate (default: the tensors' dtypes).
 
     ``event_inputs``: ``"binary"`` (default) treats only 0/1 tensors as spikes; every other
-    input of a Linear / Conv costs dense MACs. ``"counts"`` also treats tensors whose nonzero
-    values are positive integer multiples of their smallest value (DVS event-count frames,
-    average-pooled spikes) as events: each unit is one spike, so such a layer costs
+    input of a Linear / Conv costs dense MACs. ``"counts"`` also treats integer tensors (DVS
+    event-count frames), the output of a 2-d sum/average pool over events (the spikes in each
+    window) and tensors whose nonzero values are positive integer multiples of their smallest
+    value as events: each unit is one spike, so such a layer costs
     ``count x fan-out`` synaptic operations, as on an event-driven chip. ``"none"`` treats every
     input as dense (a conventional accelerator: the ANN side of :func:`compare_snn_ann`).
     """

@@ -522,3 +522,22 @@ def test_event_counts_of_average_pooled_spikes_count_every_spike() -> None:
     x1 = x.clone()
     x1[0, 1, 0, 2, 0] = 1.0  # a window with one spike elsewhere in the batch changes nothing for the others
     assert _hooks(net, x1, event_inputs="counts").layers["2.module"].synops == expected + fan_out[2]
+
+
+def test_integer_event_counts_are_events_even_without_a_single_event_pixel() -> None:
+    """DVS count frames are integers: a pixel with n events is n events. In a batch where no pixel holds exactly
+    one event (counts 2 and 3 here) the smallest count is not the unit (3 / 2 is no integer multiple)."""
+    lin = nn.Linear(4, 2, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 1.0]]))
+    net = nn.Sequential(L.TimeDistributed(lin), snnkit.IF()).eval()
+    x = torch.tensor([[[2.0, 0.0, 3.0, 0.0]], [[0.0, 2.0, 0.0, 0.0]]])  # [T=2, B=1, 4]
+    expected = 0
+    for t in range(2):
+        for i in range(4):
+            expected += int(x[t, 0, i]) * int((lin.weight[:, i] != 0).sum())
+    r = _hooks(net, x, event_inputs="counts").layers["0.module"]
+    assert (r.input, r.synops, r.macs) == ("counts", expected, 0)
+    # with a one-event pixel in another sample of the batch, this sample's count is the same
+    both = torch.cat([x, torch.tensor([[[1.0, 0.0, 0.0, 0.0]], [[0.0, 0.0, 0.0, 0.0]]])], dim=1)
+    assert _hooks(net, both, event_inputs="counts").layers["0.module"].synops == expected + 2
