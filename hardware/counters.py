@@ -166,13 +166,14 @@ def _fanout(sp) -> np.ndarray:
     m = _mask(sp.weight)
     if sp.conn in ("dense", "sparse"):
         return np.asarray(m.sum(axis=0)).reshape(-1)
-    C, H, W = sp.in_shape
-    with torch.no_grad():
-        ones = torch.ones((1,) + tuple(sp.shape), dtype=torch.float64)
-        fo = tF.conv_transpose2d(ones, torch.as_tensor(m), None, sp.stride, sp.padding, 0, sp.groups, sp.dilation)
-        fo = fo[..., :H, :W]
-        fo = tF.pad(fo, (0, W - fo.shape[-1], 0, H - fo.shape[-2]))
-    return fo.reshape(-1).numpy()
+    # J^T 1 of the conv with its weight mask: the (output position, channel) pairs each input reaches. (A transposed
+    # conv of ones without output_padding would drop the last row/column that the last window reaches when
+    # H + 2p - d(k-1) - 1 is not a multiple of the stride.)
+    with torch.enable_grad():
+        x = torch.zeros((1,) + tuple(sp.in_shape), dtype=torch.float64, requires_grad=True)
+        y = tF.conv2d(x, torch.as_tensor(m), None, sp.stride, sp.padding, sp.dilation, sp.groups)
+        (g,) = torch.autograd.grad(y.sum(), x)
+    return g.round().reshape(-1).numpy()
 
 
 def _receives(sp, s: np.ndarray) -> np.ndarray:
@@ -510,8 +511,9 @@ class _HookCounter:
         # output address of each Linear/Conv (or BatchNorm folded into one) -> (layer name, the output, kept alive
         # so that its address cannot be reused by another tensor during the batch)
         self.weighted_out: Dict[int, Tuple[str, torch.Tensor]] = {}
-        # latest output of each foldable pool, with the nonzero inputs in each of its windows
-        self.pooled: Dict[str, Tuple[torch.Tensor, torch.Tensor]] = {}
+        # latest output of each foldable pool, with the nonzero inputs in each of its windows and, when its input
+        # was events (spikes or counts), the events in each window (what event_inputs="counts" counts downstream)
+        self.pooled: Dict[str, Tuple[torch.Tensor, torch.Tensor, Optional[torch.Tensor]]] = {}
         self.handles: List[Any] = []
         self._seen = 0  # modules with a rule (or listed as unknown) called so far
         self._calls: List[int] = []  # self._seen when each custom module now running was entered
@@ -663,9 +665,14 @@ class _HookCounter:
         """``("binary", x)`` for spikes, ``("counts", n)`` for event counts (``event_inputs="counts"``), else
         ``(kind, None)``: a dense input (always with ``event_inputs="none"``).
 
-        Counts: all nonzero values are positive integer multiples ``n`` of the smallest one (DVS
-        event-count frames, average-pooled spikes); each unit is one event.
+        Counts: the events a 2-d sum/average pool summed in each window when ``x`` is such a pool's
+        output over events; else integer counts (DVS event-count frames), or all nonzero values
+        positive integer multiples ``n`` of the smallest one; each unit is one event.
         """
+        if self.event_inputs == "counts":  # a sum/average pool's output: the spikes it summed in each window (the
+            for y, _, events in self.pooled.values():  # smallest pooled value need not be one spike)
+                if events is not None and y.data_ptr() == x.data_ptr() and y.numel() == x.numel():
+                    return "counts", events.reshape(x.shape)
         head = x.reshape(-1)[:4096]
         if x.dtype == torch.bool or (bool(torch.logical_or(head == 0, head == 1).all())
                                      and bool(torch.logical_or(x == 0, x == 1).all())):
@@ -673,8 +680,9 @@ class _HookCounter:
         if self.event_inputs == "counts" and x.is_floating_point() and bool((head >= 0).all()):
             nz = x[x != 0]
             if nz.numel() and bool((nz > 0).all()):
-                q = nz.min()
-                n = x.to(torch.float64) / float(q)
+                # integer counts (DVS frames): one event per unit, even where no pixel holds a single event
+                q = 1.0 if bool((nz == nz.round()).all()) else float(nz.min())
+                n = x.to(torch.float64) / q
                 r = n.round()
                 if float((n - r).abs().max()) <= 1e-4:
                     return "counts", r
@@ -694,7 +702,7 @@ class _HookCounter:
             return
         ptr = y.data_ptr()
         self.weighted_out.pop(ptr, None)
-        for pname in [n for n, (py, _) in self.pooled.items() if py.data_ptr() == ptr]:
+        for pname in [n for n, (py, _, _) in self.pooled.items() if py.data_ptr() == ptr]:
             del self.pooled[pname]
 
     def _on_unknown(self, name: str, mod: nn.Module, args: tuple, kwargs: dict, out: Any) -> None:
@@ -758,7 +766,7 @@ class _HookCounter:
 
     def _folded_pool(self, x: torch.Tensor) -> Optional[Tuple[str, torch.Tensor]]:
         """``(pool name, nonzero inputs per window)`` when ``x`` is (a view of) a foldable pool's output."""
-        for name, (y, counts) in self.pooled.items():
+        for name, (y, counts, _) in self.pooled.items():
             if y.data_ptr() == x.data_ptr() and y.numel() == x.numel():
                 return name, counts.reshape(x.shape)
         return None
@@ -820,7 +828,10 @@ class _HookCounter:
         if window_sum is not None:  # y is kept alive with it, so its address cannot be reused meanwhile
             nz = (x != 0).to(torch.float32)
             counts = window_sum(nz.reshape((-1,) + tuple(x.shape[-3:]))).round().reshape(y.shape)
-            self.pooled[name] = (y, counts)
+            events = None
+            if ev is not None and not is_max:  # the spikes (event units) summed in each window
+                events = window_sum(ev.to(torch.float64).reshape((-1,) + tuple(x.shape[-3:]))).round().reshape(y.shape)
+            self.pooled[name] = (y, counts, events)
         if is_max:
             a.notes = ["max pooling: a spike x each window it lies in (binary input), or comparisons (real input)"]
 
@@ -984,9 +995,10 @@ def count_module_ops(model: nn.Module, inputs: Any, *, event_inputs: str = "bina
     / ``state_bytes`` set the word sizes of the memory estimate (default: the tensors' dtypes).
 
     ``event_inputs``: ``"binary"`` (default) treats only 0/1 tensors as spikes; every other
-    input of a Linear / Conv costs dense MACs. ``"counts"`` also treats tensors whose nonzero
-    values are positive integer multiples of their smallest value (DVS event-count frames,
-    average-pooled spikes) as events: each unit is one spike, so such a layer costs
+    input of a Linear / Conv costs dense MACs. ``"counts"`` also treats integer tensors (DVS
+    event-count frames), the output of a 2-d sum/average pool over events (the spikes in each
+    window) and tensors whose nonzero values are positive integer multiples of their smallest
+    value as events: each unit is one spike, so such a layer costs
     ``count x fan-out`` synaptic operations, as on an event-driven chip. ``"none"`` treats every
     input as dense (a conventional accelerator: the ANN side of :func:`compare_snn_ann`).
     """

@@ -5,7 +5,7 @@ Every constant below is a published per-operation energy; none is measured here.
 no published per-operation figures, so ``"loihi"`` uses Loihi 1's pre-silicon table.
 
 * ``loihi`` - Davies et al., "Loihi: A Neuromorphic Manycore Processor with On-Chip Learning",
-  IEEE Micro 38(1), 2018, pre-silicon energy table (14 nm): synaptic spike operation 23.6 pJ, neuron
+  IEEE Micro 38(1), 2018, pre-silicon energy table (14 nm): synaptic spike operation 23.6 pJ (min), neuron
   update 81 pJ (active) / 52 pJ (inactive), within-tile spike energy 1.7 pJ, tile hop energy
   3.0-4.0 pJ (placement dependent: not counted, see ``tile_hop_pj`` to add it yourself).
   Operations Loihi cannot run (TCJA's products and convolutions, real-valued additions) are

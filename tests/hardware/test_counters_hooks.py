@@ -495,3 +495,49 @@ def test_loihi_energy_of_pooled_network_matches_the_lava_mapping(tcja: bool) -> 
     # a conventional accelerator still pools and then multiplies densely: Horowitz prices both
     e_h = energy(hk, "horowitz45")
     assert e_h.per_layer_j[f"{i}.module"] > 0 and conv2.macs > 0
+
+
+def test_event_counts_of_average_pooled_spikes_count_every_spike() -> None:
+    """event_inputs="counts": an average-pooled window holding n spikes is n events, whatever else is in the batch.
+    Here every window holds 0, 2 or 4 spikes (values 0.5 and 1.0): the smallest value is not one spike."""
+    lin = nn.Linear(4, 3, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 1.0], [0.0, 1.0, 1.0, 1.0]]))
+    net = nn.Sequential(L.AvgPool2d(2), L.Flatten(), L.TimeDistributed(lin), snnkit.IF()).eval()
+    x = torch.zeros(2, 2, 1, 4, 4)
+    x[0, 0, 0, :2, :2] = 1.0                                          # window 0: 4 spikes
+    x[0, 0, 0, 0, 2:] = 1.0                                           # window 1: 2 spikes
+    x[1, 1, 0, 2:, 2:] = torch.tensor([[1.0, 0.0], [0.0, 1.0]])       # window 3: 2 spikes
+    fan_out = [int(v) for v in (lin.weight != 0).sum(0)]
+    expected = 0
+    for t in range(2):
+        for b in range(2):
+            for w, (i, j) in enumerate(((0, 0), (0, 2), (2, 0), (2, 2))):
+                expected += int(x[t, b, 0, i:i + 2, j:j + 2].sum()) * fan_out[w]
+    r = _hooks(net, x, event_inputs="counts")
+    assert r.layers["2.module"].input == "counts" and r.layers["2.module"].synops == expected
+    # counted one sample at a time, the same events (the count of a window does not depend on the batch)
+    per_sample = [_hooks(net, x[:, b:b + 1], event_inputs="counts").layers["2.module"].synops for b in range(2)]
+    assert sum(per_sample) == expected
+    x1 = x.clone()
+    x1[0, 1, 0, 2, 0] = 1.0  # a window with one spike elsewhere in the batch changes nothing for the others
+    assert _hooks(net, x1, event_inputs="counts").layers["2.module"].synops == expected + fan_out[2]
+
+
+def test_integer_event_counts_are_events_even_without_a_single_event_pixel() -> None:
+    """DVS count frames are integers: a pixel with n events is n events. In a batch where no pixel holds exactly
+    one event (counts 2 and 3 here) the smallest count is not the unit (3 / 2 is no integer multiple)."""
+    lin = nn.Linear(4, 2, bias=False)
+    with torch.no_grad():
+        lin.weight.copy_(torch.tensor([[1.0, 0.0, 1.0, 1.0], [1.0, 1.0, 0.0, 1.0]]))
+    net = nn.Sequential(L.TimeDistributed(lin), snnkit.IF()).eval()
+    x = torch.tensor([[[2.0, 0.0, 3.0, 0.0]], [[0.0, 2.0, 0.0, 0.0]]])  # [T=2, B=1, 4]
+    expected = 0
+    for t in range(2):
+        for i in range(4):
+            expected += int(x[t, 0, i]) * int((lin.weight[:, i] != 0).sum())
+    r = _hooks(net, x, event_inputs="counts").layers["0.module"]
+    assert (r.input, r.synops, r.macs) == ("counts", expected, 0)
+    # with a one-event pixel in another sample of the batch, this sample's count is the same
+    both = torch.cat([x, torch.tensor([[[1.0, 0.0, 0.0, 0.0]], [[0.0, 0.0, 0.0, 0.0]]])], dim=1)
+    assert _hooks(net, both, event_inputs="counts").layers["0.module"].synops == expected + 2
