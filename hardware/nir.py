@@ -19,6 +19,9 @@ snnkit                 NIR
 ``VotingLayer``        ``Linear`` with the averaging matrix (readout)
 =====================  ======================================================================
 
+NIR fires on ``v > v_threshold``; snnkit's IF/LIF/PLIF on ``v >= v_threshold``: their threshold is
+written as the float32 just below it, and a NIR LIF/IF threshold is read as the float32 just above it
+(exact in float32, where ties are common; float32 thresholds round-trip unchanged).
 Parameters are per-neuron arrays of the layer's shape (scalars break NIR's type inference).
 ``CubaLIF`` with ``du = 0`` or ``dv = 0`` (no decay) has no finite NIR time constant and is
 refused. The graph is a chain ``input -> ... -> output``; node names are the module paths with
@@ -44,11 +47,27 @@ def _full(shape: Sequence[int], value: float) -> np.ndarray:
     return np.full(tuple(int(s) for s in shape), float(value), dtype=np.float64)
 
 
+def _f32_step(t: float, direction: float) -> float:
+    """The float32 neighbour of ``float32(t)`` towards ``direction`` (as a float64 number)."""
+    return float(np.nextafter(np.float32(t), np.float32(direction)))
+
+
+def _nir_threshold(n: Neuron) -> float:
+    """NIR fires on ``v > v_threshold``: for ``>=`` neurons (IF/LIF/PLIF) write the float32 just below ``vth``,
+    so a potential landing exactly on the threshold still fires in a float32 NIR consumer (snnTorch...)."""
+    return _f32_step(n.vth, -np.inf) if n.spike_rule == ">=" else float(n.vth)
+
+
+def _ge_threshold(t: float) -> float:
+    """The ``v >= vth`` threshold of an snnkit IF/LIF for NIR's ``v > t``: the float32 just above ``float32(t)``."""
+    return _f32_step(t, np.inf)
+
+
 def _neuron_node(n: Neuron, dt: float):
     import nir
 
     shape = n.out_shape
-    vth = _full(shape, n.vth)
+    vth = _full(shape, _nir_threshold(n))
     zero = _full(shape, 0.0)
     if n.source in ("LIF", "PLIF"):
         # v = (1 - k) v + input_scale * x  ==  Euler step of NIR's LIF with dt/tau = k and r = input_scale / k
@@ -378,7 +397,7 @@ def import_nir(graph: Any, *, dt: Optional[float] = None, dtype: torch.dtype = t
             # r = 1/dt is the continuous-time form (dv/dt = R I, one Euler step of dt: v += I) that
             # SpikingJelly writes; any other r is a per-step input scale (snnTorch, Sinabs, export_nir)
             _fold_scale(mods, 1.0 if np.isclose(r * dt, 1.0, rtol=1e-9, atol=0) else r, key)
-            mods.append(snnkit.IF(v_threshold=_uniform(node.v_threshold, "v_threshold", key),
+            mods.append(snnkit.IF(v_threshold=_ge_threshold(_uniform(node.v_threshold, "v_threshold", key)),
                                   v_reset=_uniform(node.v_reset, "v_reset", key)))
         elif isinstance(node, nir.LIF):
             k = dt / _uniform(node.tau, "tau", key)
@@ -389,11 +408,12 @@ def import_nir(graph: Any, *, dt: Optional[float] = None, dtype: torch.dtype = t
                 raise ValueError(f"import_nir: LIF {key!r} has tau={_uniform(node.tau, 'tau', key)} < dt={dt}; "
                                  "pass the dt the graph was exported with")
             if vl == vr:
+                ge = _ge_threshold(vth)  # snnkit's LIF fires on v >= vth, NIR's on v > vth
                 if np.isclose(r * k, 1.0, rtol=1e-12, atol=0):
-                    mods.append(snnkit.LIF(tau=1.0 / k, decay_input=False, v_threshold=vth, v_reset=vr))
+                    mods.append(snnkit.LIF(tau=1.0 / k, decay_input=False, v_threshold=ge, v_reset=vr))
                 else:
                     _fold_scale(mods, r, key)
-                    mods.append(snnkit.LIF(tau=1.0 / k, decay_input=True, v_threshold=vth, v_reset=vr))
+                    mods.append(snnkit.LIF(tau=1.0 / k, decay_input=True, v_threshold=ge, v_reset=vr))
             else:
                 if vr != 0.0:
                     raise ValueError(f"import_nir: LIF {key!r} has v_leak={vl} != v_reset={vr} != 0; no snnkit neuron "
