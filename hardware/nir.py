@@ -230,6 +230,28 @@ def _uniform(arr: Any, what: str, node: str) -> float:
     return float(a[0])
 
 
+def _find_cycle(succ: Dict[str, List[str]], first: str) -> List[str]:
+    """One directed cycle of the edge map as ``[a, b, ..., a]`` (searched from ``first`` on), or ``[]``."""
+    state: Dict[str, int] = {}  # 1: on the current path, 2: done
+    for root in [first, *succ]:
+        if state.get(root):
+            continue
+        path, stack = [root], [iter(succ.get(root, []))]
+        state[root] = 1
+        while stack:
+            nxt = next(stack[-1], None)
+            if nxt is None:
+                state[path.pop()] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            elif not state.get(nxt):
+                state[nxt] = 1
+                path.append(nxt)
+                stack.append(iter(succ.get(nxt, [])))
+    return []
+
+
 def _chain(graph) -> List[str]:
     import nir
 
@@ -245,6 +267,10 @@ def _chain(graph) -> List[str]:
         a, b = edge
         succ.setdefault(a, []).append(b)
         pred[b] = pred.get(b, 0) + 1
+    loop = _find_cycle(succ, inputs[0])
+    if loop:
+        raise ValueError(f"import_nir: the graph is recurrent ({' -> '.join(map(repr, loop))}), as snnTorch's RLeaky/"
+                         "RSynaptic export; snnkit networks are feed-forward chains input -> ... -> output")
     order, cur, seen = [], inputs[0], set()
     while True:
         if cur in seen:

@@ -351,3 +351,18 @@ def test_import_reads_nir_thresholds_as_strict() -> None:
         np.testing.assert_array_equal(_nir_spec_run(g, x.numpy()), want)
         np.testing.assert_array_equal(import_nir(g)(x).detach().numpy(), want)
         np.testing.assert_array_equal(import_nir(g)(1.5 * x).detach().numpy()[0], [[1.0]])
+
+
+def test_recurrent_graph_is_refused_as_recurrent() -> None:
+    """snnTorch's RLeaky exports a loop lif -> w_rec -> lif; the error must say so (it used to say 'branches at')."""
+    n = 3
+    lif = nir.LIF(tau=np.full(n, 2e-4), r=np.full(n, 2.0), v_leak=np.zeros(n), v_threshold=np.ones(n),
+                  v_reset=np.zeros(n))
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([2])}),
+                            "0": nir.Affine(weight=np.ones((n, 2)), bias=np.zeros(n)), "1.lif": lif,
+                            "1.w_rec": nir.Affine(weight=np.eye(n), bias=np.zeros(n)),
+                            "output": nir.Output(output_type={"output": np.array([n])})},
+                     edges=[("1.w_rec", "1.lif"), ("input", "0"), ("1.lif", "1.w_rec"), ("0", "1.lif"),
+                            ("1.lif", "output")])
+    with pytest.raises(ValueError, match=r"recurrent \('1.lif' -> '1.w_rec' -> '1.lif'\)"):
+        import_nir(g)
