@@ -135,7 +135,7 @@ def export_netx(
 
             warnings.warn(f"export_netx: {100 * clip:.3f}% of the weights of {where} overflow 8 bits at scale {s} "
                           "and were clipped", QuantizationWarning, stacklevel=2)
-        du_int, dv_int = decay_to_int(sp.du, sp.dv)
+        _, dv_int = decay_to_int(sp.du, sp.dv)
         vth = threshold_to_int(sp.vth, s, sp.spike_rule)
         if vth > 2 ** 17 - 1:
             raise ValueError(f"export_netx: {where}: threshold {sp.vth} x scale {s:.4g} = {vth} exceeds 17 bits; "
@@ -150,7 +150,10 @@ def export_netx(
                 raise ValueError(f"export_netx: {where}: conv biases must be constant per channel")
             bias = per_ch[:, 0]
         flatten_first = bool(st.synapses) and isinstance(st.synapses[0], Flatten)
-        layers.append(dict(sp=sp, ints=ints, scale=s, du=du_int + 1, dv=dv_int, vth=vth,
+        # netx builds Lava's LIF(du=iDecay-1), whose current decays by (du + 1)/4096: iDecay = round(du * 4096)
+        # exactly, down to 0 (no current decay, as SLAYER writes it; decay_to_int's du_int >= 0 would give 1/4096)
+        i_decay = int(np.clip(round(sp.du * 4096), 0, 4096))
+        layers.append(dict(sp=sp, ints=ints, scale=s, du=i_decay, dv=dv_int, vth=vth,
                            bias=bias if np.any(bias != 0) else None, flatten=flatten_first and len(sp.in_shape) > 1))
     path = Path(path)
     if path.exists() and path.is_dir():

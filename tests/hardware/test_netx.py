@@ -350,3 +350,42 @@ def test_pooling_over_128_channels_still_exports_as_a_netx_conv_layer(tmp_path) 
     assert [d["type"] for d in specs if d["type"] != "input"] == ["conv", "conv"]
     assert [s.conn for s in netx_plan(path).stages] == ["conv", "conv"]
     assert [s.conn for s in to_lava(net, (2, 4, 4)).plan.stages] == ["conv", "sparse"]
+
+
+def test_no_current_decay_is_written_as_idecay_zero(tmp_path) -> None:
+    """``CubaLIF(du=0)`` (a current that never decays) is ``iDecay = 0`` (netx: Lava ``du = -1``, decay 0/4096), as
+    SLAYER writes it; it used to be written as 1, a 1/4096 decay per step: 156 instead of 200 spikes in 2000 steps."""
+    net = nn.Sequential(nn.Linear(1, 1, bias=False), snnkit.CubaLIF(du=0.0, dv=0.0, v_threshold=9.5)).eval().double()
+    with torch.no_grad():
+        net[0].weight.fill_(1.0)
+    path = export_netx(net, tmp_path / "du0.net", (1,))
+    with h5py.File(path) as f:
+        assert f["layer/1/neuron/iDecay"][()] == 0
+    assert load_netx(path)[1].du == 0.0
+    x = torch.zeros(2000, 1, 1, dtype=torch.float64)
+    x[0] = 1.0  # one input spike: u = 1 forever, v = t, a spike every 10 steps
+    from snnkit.hardware.lava import simulate_plan
+
+    plan = netx_plan(path)
+    sim = simulate_plan(plan, x)[plan.stages[0].name]
+    ref = net(x).detach().numpy()
+    assert ref.sum() == 200
+    np.testing.assert_array_equal(sim, ref)
+
+
+def test_lava_dl_netx_runs_idecay_zero_as_netx_plan(tmp_path) -> None:
+    """Optional (lava-dl): netx's own Network runs the ``iDecay = 0`` file spike for spike as ``netx_plan`` (1 step later)."""
+    netx = _import_netx_with_stubs()
+    from snnkit.hardware.lava import LavaNetwork
+
+    net = nn.Sequential(nn.Linear(1, 2, bias=False), snnkit.CubaLIF(du=0.0, dv=0.0, v_threshold=4.5)).eval()
+    with torch.no_grad():
+        net[0].weight.copy_(torch.tensor([[1.0], [0.5]]))
+    path = export_netx(net, tmp_path / "du0.net", (1,))
+    T = 60
+    x = torch.zeros(T, 1, 1)
+    x[0] = 1.0
+    want = LavaNetwork(netx_plan(path)).simulate(x)[netx_plan(path).stages[0].name][:, 0]
+    got = np.moveaxis(_run_netx(netx.hdf5.Network(net_config=str(path)), x[:, 0].numpy().T, T)[0], -1, 0)
+    assert want.sum() == 12 + 6  # every 5th and every 10th step (u never decays)
+    np.testing.assert_array_equal(got[1:], want[:-1])
