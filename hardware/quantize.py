@@ -16,7 +16,7 @@ scale* ``lam`` (integer state units per float unit of ``u``/``v``), then::
 
     w_int = round(w * lam / (64 * 2**weight_exp * input_scale))     (on Lava's grid, clipped)
     vth_int = round(vth * lam / 64);  bias_mant * 2**bias_exp = round(bias * lam)
-    du_int = round(du * 4096) - 1;  dv_int = round(dv * 4096)
+    du_int = round(du * 4096) - 1 (-1 for du = 0: no decay);  dv_int = round(dv * 4096)
 
 ``lam`` is as large as the constraints allow (largest weight on the top of the 8-bit range,
 threshold within 17 bits, one step of full input within 23 bits), so thresholds and decays keep
@@ -137,8 +137,12 @@ class QuantReport:
 
 
 def decay_to_int(du: float, dv: float) -> Tuple[int, int]:
-    """Lava's 12-bit decays: the current decays by ``(du_int + 1)/4096``, the voltage by ``dv_int/4096``."""
-    du_int = int(np.clip(round(du * 4096) - 1, 0, 4095))
+    """Lava's 12-bit decays: the current decays by ``(du_int + 1)/4096``, the voltage by ``dv_int/4096``.
+
+    ``du = 0`` (the current never decays) is ``du_int = -1``, as netx's ``iDecay = 0`` loads in lava-dl; the
+    lowest 12-bit value, 0, would still take 1/4096 of the current each step.
+    """
+    du_int = int(np.clip(round(du * 4096) - 1, -1, 4095))
     dv_int = int(np.clip(round(dv * 4096), 0, 4095))
     return du_int, dv_int
 

@@ -273,3 +273,28 @@ def test_fixed_point_trajectory_matches_lavas_equations_computed_by_hand() -> No
     np.testing.assert_array_equal(np.round(res.currents["1"].ravel() * 12800), u_hand)
     np.testing.assert_array_equal(res.spikes["1"].ravel(), [0, 1, 0, 0, 1, 0, 0, 0, 0])
     np.testing.assert_array_equal(lnet.simulate(x[:, None])["1"], res.spikes["1"])
+
+
+def test_fixed_point_cuba_lif_with_du_0_keeps_its_current() -> None:
+    """CubaLIF(du=0) keeps its current for ever; Lava's 12-bit decay_u = du_int + 1 needs du_int = -1 for that.
+
+    decay_to_int clipped du_int at 0, a current decay of 1/4096 per step: with one input spike at t=0 and
+    the current fell by 1/4096 a step and the network fired fewer spikes than PyTorch. Hand: u stays 0.5 (6400
+    units at state scale 12800), v grows by 0.5 a step (dv=0) and CubaLIF fires on v > 1: v = 0.5, 1.0, 1.5
+    (spike, reset), so one spike every third step, at t = 2, 5, ..., 398: 133.
+    """
+    net = nn.Sequential(nn.Linear(1, 1, bias=False), snnkit.CubaLIF(du=0.0, dv=0.0, v_threshold=1.0)).double()
+    with torch.no_grad():
+        net[0].weight.fill_(0.5)
+    lnet = to_lava(net, (1,), "fixed_pt", state_scale=12800.0, weight_exp=0)
+    assert lnet.plan.stages[0].du == -1 and lnet.quant_report.layers[0].du_effective == 0.0
+    T = 400
+    x = torch.zeros(T, 1, 1, dtype=torch.float64)
+    x[0] = 1.0
+    with torch.no_grad():
+        ref = net(x).numpy()
+    res = lnet.run(x, record_current=True)
+    np.testing.assert_array_equal(np.round(res.currents["1"].ravel() * 12800), np.full(T, 6400))
+    np.testing.assert_array_equal(res.spikes["1"], ref)
+    np.testing.assert_array_equal(lnet.simulate(x)["1"], ref)
+    assert ref.sum() == 133 and np.flatnonzero(ref.ravel()).tolist() == list(range(2, T, 3))

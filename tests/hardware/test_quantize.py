@@ -42,7 +42,8 @@ def test_lava_would_not_change_our_integers() -> None:
 def test_decays_use_lavas_offsets() -> None:
     assert decay_to_int(1.0, 0.0) == (4095, 0)  # u fully decays ((4095 + 1)/4096), v never does
     assert decay_to_int(0.5, 0.25) == (2047, 1024)
-    assert decay_to_int(0.0, 1.0) == (0, 4095)  # the closest Lava can do
+    assert decay_to_int(0.0, 1.0) == (-1, 4095)  # u never decays (du + 1 = 0); dv = 4095 is the closest Lava can do
+    assert decay_to_int(1 / 4096, 0.0) == (0, 0)  # the smallest real current decay
 
 
 def test_scale_choice_and_report_fields() -> None:
