@@ -259,6 +259,11 @@ def _shift(x: Tensor, prev: Optional[Tensor]) -> Tensor:
     return torch.cat([first, x[:, :-1]], 1)
 
 
+def _up(t: Tensor) -> Tensor:
+    """``t`` in the Eagle/Finch WKV's precision: float32, or float64 for a float64 model (as :func:`wkv_heads`)."""
+    return t if t.dtype == torch.float64 else t.float()
+
+
 def _add_head_projections(mod: nn.Module, cfg: Any, C: int, A: int, H: int) -> None:
     """Eagle/Finch time-mix projections (BlinkDL's names, in their order) and the per-head GroupNorm ``ln_x``."""
     mod.receptance = nn.Linear(C, A, bias=False)
@@ -351,7 +356,7 @@ class TimeMix5(nn.Module):
         """Token shift and projections: ``r, k, v, g`` and the log decay."""
         m = [getattr(self, f"time_mix_{c}") for c in "kvrg"]
         xk, xv, xr, xg = (x * mi + xx * (1 - mi) for mi in m)
-        logw = -torch.exp(self.time_decay.float())[None, None]
+        logw = -torch.exp(_up(self.time_decay))[None, None]
         return self.receptance(xr), self.key(xk), self.value(xv), F.silu(self.gate(xg)), logw
 
     def forward(self, x: Tensor, state: Optional[Tuple[Tensor, ...]], backend: str) -> Tuple[Tensor, Tuple[Tensor, ...]]:
@@ -365,9 +370,9 @@ class TimeMix5(nn.Module):
         H, N = self.cfg.n_head, self.cfg.head_size
         if T == 1 and backend == "reference":  # one recurrent step, as matrix products
             if S is None:
-                S = x.new_zeros(B, H, N, N, dtype=torch.float32)
-            kv = k.float().view(B, H, N, 1) @ v.float().view(B, H, 1, N)
-            y = r.float().view(B, H, 1, N) @ (self.time_faaaa.float()[..., None] * kv + S)
+                S = x.new_zeros(B, H, N, N, dtype=_up(x).dtype)
+            kv = _up(k).view(B, H, N, 1) @ _up(v).view(B, H, 1, N)
+            y = _up(r).view(B, H, 1, N) @ (_up(self.time_faaaa)[..., None] * kv + S)
             S = torch.exp(logw).reshape(-1, H, N, 1) * S + kv
         else:
             y, S = wkv_heads(r.view(B, T, H, N), k.view(B, T, H, N), v.view(B, T, H, N), logw, self.time_faaaa, S,
@@ -424,7 +429,7 @@ class TimeMix6(TimeMix5):
         xr = x + dx * (self.time_maa_r + mr)
         xg = x + dx * (self.time_maa_g + mg)
         w = self.time_decay + torch.tanh(xw @ self.time_decay_w1) @ self.time_decay_w2
-        logw = -torch.exp(w.float()).view(B, T, self.cfg.n_head, self.cfg.head_size)
+        logw = -torch.exp(_up(w)).view(B, T, self.cfg.n_head, self.cfg.head_size)
         return self.receptance(xr), self.key(xk), self.value(xv), F.silu(self.gate(xg)), logw
 
 
@@ -573,7 +578,8 @@ class RWKV(nn.Module):
                 a, b, p = _wkv4.initial_state(batch, cfg.dim_att, torch.float32, device)
                 state.append((x0, a, b, p, x0.clone()))
             else:
-                S = torch.zeros(batch, cfg.n_head, cfg.head_size, cfg.head_size, device=device, dtype=torch.float32)
+                S = torch.zeros(batch, cfg.n_head, cfg.head_size, cfg.head_size, device=device,
+                                dtype=torch.float64 if dtype == torch.float64 else torch.float32)
                 state.append((x0, S, x0.clone()))
         return state
 

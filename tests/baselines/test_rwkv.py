@@ -182,6 +182,27 @@ def test_generate_and_sampling():
         sample_logits(logits, temperature=-1)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_float64_model_generates_and_steps_in_float64(version):
+    # Eagle/Finch: the parallel forward keeps S in float64 but step computed in float32, so generate()
+    # (forward, then step) raised "expected scalar type Float but found Double"
+    model = tiny(version).double()
+    toks = torch.randint(0, 40, (2, 9), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        full = model(toks)
+        _, st = model(toks[:, :5], return_state=True)
+        out = []
+        for t in range(5, 9):
+            logits, st = model.step(toks[:, t], st)
+            out.append(logits)
+        fresh, st0 = model.step(toks[:, 0])
+    torch.testing.assert_close(torch.stack(out, 1), full[:, 5:], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(fresh, full[:, 0], rtol=1e-6, atol=1e-6)
+    if version != 4:  # RWKV-4's WKV state stays float32 (as the rwkv package's)
+        assert st[0][1].dtype == st0[0][1].dtype == model.initial_state(1)[0][1].dtype == torch.float64
+    assert model.generate(torch.tensor([1, 2, 3]), 4, temperature=0).shape == (4,)
+
+
 def test_bad_tokens_and_state():
     model = tiny(5)
     with pytest.raises(ValueError, match=r"\[0, 40\)"):
