@@ -53,6 +53,7 @@ import torch.nn.functional as F
 
 from ..data.text import BPETokenizer
 from ..kernels import wkv as _wkv4
+from .._fastpath import fast_step_ok
 from ..functional.validation import is_int
 from ..sampling import sample_logits
 
@@ -259,9 +260,40 @@ def _shift(x: Tensor, prev: Optional[Tensor]) -> Tensor:
     return torch.cat([first, x[:, :-1]], 1)
 
 
+def _ln(x: Tensor, ln: nn.LayerNorm) -> Tensor:
+    """``ln(x)`` without the module call (the recurrent step runs hundreds of small ops per token)."""
+    P = ln._parameters
+    return F.layer_norm(x, ln.normalized_shape, P["weight"], P["bias"], ln.eps)
+
+
+def _f32(t: Tensor) -> Tensor:
+    """``t.float()`` without a dispatch when ``t`` is float32 already (most calls of the step)."""
+    return t if t.dtype == torch.float32 else t.float()
+
+
+def _as(t: Tensor, like: Tensor) -> Tensor:
+    """``t.to(like.dtype)``, skipping the dispatch when the dtypes match."""
+    return t if t.dtype == like.dtype else t.to(like.dtype)
+
+
+def _mm(x: Tensor, weight: Tensor) -> Tensor:
+    """``F.linear(x, weight)`` for ``x [B, C]`` as one ``mm`` (the same kernel; fewer dispatch layers)."""
+    return torch.mm(x, weight.t())
+
+
+def _weight(mod: nn.Module, name: str) -> Tensor:
+    """``mod.<name>.weight`` by dictionary look-ups (``nn.Module.__getattr__`` is Python code, called ~20 times a layer)."""
+    return mod._modules[name]._parameters["weight"]  # type: ignore[index, union-attr]
+
+
+def _vec(p: Tensor) -> Tensor:
+    """A ``[1, 1, C]`` mix parameter as ``[C]`` (broadcasts against ``[B, C]`` rows)."""
+    return p.view(-1)
+
+
 def _up(t: Tensor) -> Tensor:
     """``t`` in the Eagle/Finch WKV's precision: float32, or float64 for a float64 model (as :func:`wkv_heads`)."""
-    return t if t.dtype == torch.float64 else t.float()
+    return t if t.dtype == torch.float64 or t.dtype == torch.float32 else t.float()
 
 
 def _add_head_projections(mod: nn.Module, cfg: Any, C: int, A: int, H: int) -> None:
@@ -326,6 +358,17 @@ class TimeMix4(nn.Module):
         out = self.output(r * y.transpose(0, 1).to(x.dtype))
         return out, (x[:, -1], a, b, p)
 
+    def step(self, x: Tensor, state: Tuple[Tensor, ...]) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+        """One token, ``x [B, C]`` (ln1 output): :meth:`forward` at T = 1 in fewer ops (mixes as ``lerp``)."""
+        prev, a, b, p = state
+        P = self._parameters
+        k = _f32(_mm(torch.lerp(prev, x, _vec(P["time_mix_k"])), _weight(self, "key")))
+        v = _f32(_mm(torch.lerp(prev, x, _vec(P["time_mix_v"])), _weight(self, "value")))
+        r = torch.sigmoid(_mm(torch.lerp(prev, x, _vec(P["time_mix_r"])), _weight(self, "receptance")))
+        y, (a, b, p) = _wkv4.wkv_step(-torch.exp(_f32(P["time_decay"])), _f32(P["time_first"]), k, v, (a, b, p))
+        out = _mm(r * _as(y, x), _weight(self, "output"))
+        return out, (x, a, b, p)
+
 
 class TimeMix5(nn.Module):
     """Eagle time mixing (RWKV-LM ``RWKV-v5`` ``RWKV_Tmix_x052``)."""
@@ -382,6 +425,29 @@ class TimeMix5(nn.Module):
         y = y.view(B, T, H * N).to(x.dtype)
         return self.output(y * g), (x[:, -1], S)
 
+    def step_mix(self, x: Tensor, prev: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """:meth:`mix` for one token ``x [B, C]``: ``r, k, v, g [B, A]`` and the log decay (``[H, N]``)."""
+        P = self._parameters
+        r = _mm(torch.lerp(prev, x, _vec(P["time_mix_r"])), _weight(self, "receptance"))
+        k = _mm(torch.lerp(prev, x, _vec(P["time_mix_k"])), _weight(self, "key"))
+        v = _mm(torch.lerp(prev, x, _vec(P["time_mix_v"])), _weight(self, "value"))
+        g = F.silu(_mm(torch.lerp(prev, x, _vec(P["time_mix_g"])), _weight(self, "gate")))
+        return r, k, v, g, -torch.exp(_up(P["time_decay"]))
+
+    def step(self, x: Tensor, state: Tuple[Tensor, ...]) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+        """One token, ``x [B, C]`` (ln1 output): :meth:`forward` at T = 1 in fewer ops (mixes as ``lerp``)."""
+        prev, S = state
+        r, k, v, g, logw = self.step_mix(x, prev)
+        B, H, N = x.shape[0], self.cfg.n_head, self.cfg.head_size
+        kv = _up(k).view(B, H, N, 1) * _up(v).view(B, H, 1, N)          # k^T v: an outer product per head
+        u = _up(self._parameters["time_faaaa"])[..., None]
+        y = torch.bmm(_up(r).view(B * H, 1, N), (u * kv + S).view(B * H, N, N))
+        S = torch.exp(logw).view(-1, H, N, 1) * S + kv
+        ln = self._modules["ln_x"]  # GroupNorm per head, in float32 as in forward
+        y = F.group_norm(_f32(y.view(B, H * N)), H, _f32(ln._parameters["weight"]), _f32(ln._parameters["bias"]), ln.eps)
+        y = _as(y, x)
+        return _mm(y * g, _weight(self, "output")), (x, S)
+
 
 class TimeMix6(TimeMix5):
     """Finch time mixing (RWKV-LM ``RWKV-v5`` ``RWKV_Tmix_x060``): ddlerp token shift, LoRA decay."""
@@ -432,6 +498,22 @@ class TimeMix6(TimeMix5):
         logw = -torch.exp(_up(w)).view(B, T, self.cfg.n_head, self.cfg.head_size)
         return self.receptance(xr), self.key(xk), self.value(xv), F.silu(self.gate(xg)), logw
 
+    def step_mix(self, x: Tensor, prev: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """:meth:`mix` for one token ``x [B, C]``: ``r, k, v, g [B, A]`` and the log decay ``[B, A]``.
+
+        The five ddlerp mixes ``x + dx (time_maa_* + m_*)`` are formed as one ``[5, B, C]`` tensor.
+        """
+        P = self._parameters
+        B, C = x.shape
+        dx = prev - x
+        xxx = torch.tanh(torch.addcmul(x, dx, _vec(P["time_maa_x"])) @ P["time_maa_w1"]).view(B, 5, -1)
+        m5 = torch.bmm(xxx.transpose(0, 1), P["time_maa_w2"])                       # [5, B, C]: m_w, m_k, m_v, m_r, m_g
+        maa = torch.stack([P[f"time_maa_{c}"] for c in "wkvrg"]).view(5, 1, C)
+        xw, xk, xv, xr, xg = torch.addcmul(x, dx, maa + m5).unbind(0)
+        w = _vec(P["time_decay"]) + torch.tanh(xw @ P["time_decay_w1"]) @ P["time_decay_w2"]
+        return (_mm(xr, _weight(self, "receptance")), _mm(xk, _weight(self, "key")), _mm(xv, _weight(self, "value")),
+                F.silu(_mm(xg, _weight(self, "gate"))), -torch.exp(_up(w)))
+
 
 def _init_decay_bonus(time_decay: Tensor, time_faaaa: Tensor, A: int, r01: float) -> None:
     n = torch.arange(A, dtype=torch.float32)
@@ -475,6 +557,17 @@ class ChannelMix(nn.Module):
         kv = self.value(torch.relu(self.key(xk)) ** 2)
         return torch.sigmoid(self.receptance(xr)) * kv, x[:, -1]
 
+    def step(self, x: Tensor, prev: Tensor) -> Tensor:
+        """One token, ``x [B, C]`` (ln2 output): :meth:`forward` at T = 1 in fewer ops (mixes as ``lerp`` in v4/v5)."""
+        mk, mr = _vec(self._parameters[self._k]), _vec(self._parameters[self._r])
+        if self.maa:
+            dx = prev - x
+            xk, xr = x + dx * mk, x + dx * mr
+        else:
+            xk, xr = torch.lerp(prev, x, mk), torch.lerp(prev, x, mr)
+        kv = _mm(torch.relu(_mm(xk, _weight(self, "key"))) ** 2, _weight(self, "value"))
+        return torch.sigmoid(_mm(xr, _weight(self, "receptance"))) * kv
+
 
 class Block(nn.Module):
     """Pre-LN block; block 0 also holds ``ln0`` (applied to the embedding)."""
@@ -498,8 +591,22 @@ class Block(nn.Module):
         dx, ffn_x = self.ffn(self.ln2(x), None if state is None else state[-1])
         return x + dx, (*att_state, ffn_x)
 
+    def step(self, x: Tensor, state: LayerState) -> Tuple[Tensor, LayerState]:
+        """One token, ``x [B, C]``, from this layer's ``state``: :meth:`forward` at T = 1."""
+        M = self._modules
+        if self.layer_id == 0:
+            x = _ln(x, M["ln0"])
+        dx, att_state = M["att"].step(_ln(x, M["ln1"]), state[:-1])
+        x = x + dx
+        h = _ln(x, M["ln2"])
+        return x + M["ffn"].step(h, state[-1]), (*att_state, h)
+
 
 # =============================================================================== model
+_STEP_TYPES = (nn.Embedding, nn.LayerNorm, nn.GroupNorm, nn.Linear, nn.ModuleList, Block, TimeMix4, TimeMix5,
+               TimeMix6, ChannelMix)  # what the fast step reads weights from
+
+
 class RWKV(nn.Module):
     """An RWKV-4 / Eagle / Finch language model with BlinkDL's parameter names.
 
@@ -603,9 +710,12 @@ class RWKV(nn.Module):
         if tokens.ndim != ndim:
             shape = "[B, T]" if ndim == 2 else "[B]"
             raise ValueError(f"RWKV.{what}: tokens must be {shape}, got shape {tuple(tokens.shape)}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
-            raise ValueError(f"RWKV.{what}: token ids must be in [0, {self.config.vocab_size}), got range "
-                             f"[{int(tokens.min())}, {int(tokens.max())}]")
+        if tokens.numel():
+            ids = tokens.tolist() if ndim == 1 else None  # one token per sequence: cheaper than two reductions
+            lo, hi = (min(ids), max(ids)) if ids is not None else (int(tokens.min()), int(tokens.max()))
+            if lo < 0 or hi >= self.config.vocab_size:
+                raise ValueError(f"RWKV.{what}: token ids must be in [0, {self.config.vocab_size}), got range "
+                                 f"[{lo}, {hi}]")
         return tokens.long()
 
     # ---------------------------------------------------------------- running
@@ -636,10 +746,36 @@ class RWKV(nn.Module):
         return self.forward(tokens, state, return_state=True)  # type: ignore[return-value]
 
     def step(self, token: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
-        """One token per sequence through the recurrence: ``token [B]`` -> ``(logits [B, V], state)``."""
+        """One token per sequence through the recurrence: ``token [B]`` -> ``(logits [B, V], state)``.
+
+        Runs each layer's ``step`` on ``[B, C]`` rows (the formulas of :meth:`step_reference`
+        without the sequence machinery: no module calls, token shifts or time-axis reshapes).
+        With a forward hook on a submodule, or a submodule of another type than this file's (a
+        wrapped projection), it runs :meth:`step_reference`, which calls the modules.
+        """
         token = self._check_tokens(token, 1, "step")
         if state is not None:
             self._check_state(state, token.shape[0])
+        if not fast_step_ok(self, _STEP_TYPES):
+            return self._step_blocks(token, state)
+        if state is None:
+            state = self.initial_state(token.shape[0], token.device)
+        M = self._modules
+        x = F.embedding(token, _weight(self, "emb"))
+        new_state: State = []
+        for blk, st in zip(M["blocks"], state):
+            x, st = blk.step(x, st)
+            new_state.append(st)
+        return _mm(_ln(x, M["ln_out"]), _weight(self, "head")), new_state
+
+    def step_reference(self, token: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
+        """:meth:`step` through the modules' sequence code (``forward`` at T = 1): the readable reference."""
+        token = self._check_tokens(token, 1, "step")
+        if state is not None:
+            self._check_state(state, token.shape[0])
+        return self._step_blocks(token, state)
+
+    def _step_blocks(self, token: Tensor, state: Optional[State]) -> Tuple[Tensor, State]:
         x = self.emb(token[:, None])
         new_state: State = []
         for i, blk in enumerate(self.blocks):
