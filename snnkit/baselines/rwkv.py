@@ -286,6 +286,13 @@ def _weight(mod: nn.Module, name: str) -> Tensor:
     return mod._modules[name]._parameters["weight"]  # type: ignore[index, union-attr]
 
 
+def _mixes(x: Tensor, prev: Tensor, *mixes: Tensor) -> Tuple[Tensor, ...]:
+    """``x * m + prev * (1 - m)`` for one token ``x [B, C]`` and each ``[1, 1, C]`` mix ``m``, formed as one
+    ``[n, B, C]`` tensor (the forward's formula, so the same bits, in a third of the ops)."""
+    m = torch.stack(mixes).view(len(mixes), 1, -1)
+    return (x * m + prev * torch.rsub(m, 1)).unbind(0)
+
+
 def _vec(p: Tensor) -> Tensor:
     """A ``[1, 1, C]`` mix parameter as ``[C]`` (broadcasts against ``[B, C]`` rows)."""
     return p.view(-1)
@@ -359,13 +366,16 @@ class TimeMix4(nn.Module):
         return out, (x[:, -1], a, b, p)
 
     def step(self, x: Tensor, state: Tuple[Tensor, ...]) -> Tuple[Tensor, Tuple[Tensor, ...]]:
-        """One token, ``x [B, C]`` (ln1 output): :meth:`forward` at T = 1 in fewer ops (mixes as ``lerp``)."""
+        """One token, ``x [B, C]`` (ln1 output): :meth:`forward` at T = 1 with the same formulas, fewer ops."""
         prev, a, b, p = state
         P = self._parameters
-        k = _f32(_mm(torch.lerp(prev, x, _vec(P["time_mix_k"])), _weight(self, "key")))
-        v = _f32(_mm(torch.lerp(prev, x, _vec(P["time_mix_v"])), _weight(self, "value")))
-        r = torch.sigmoid(_mm(torch.lerp(prev, x, _vec(P["time_mix_r"])), _weight(self, "receptance")))
-        y, (a, b, p) = _wkv4.wkv_step(-torch.exp(_f32(P["time_decay"])), _f32(P["time_first"]), k, v, (a, b, p))
+        xk, xv, xr = _mixes(x, prev, P["time_mix_k"], P["time_mix_v"], P["time_mix_r"])
+        k, v = _f32(_mm(xk, _weight(self, "key"))), _f32(_mm(xv, _weight(self, "value")))
+        r = torch.sigmoid(_mm(xr, _weight(self, "receptance")))
+        # the formulas of wkv_reference (as step_reference and the rwkv package: the same bits; the fused
+        # kernel's exp differs in the last place and was no faster at benchmark size)
+        y, (a, b, p) = _wkv4.wkv_step(-torch.exp(_f32(P["time_decay"])), _f32(P["time_first"]), k, v, (a, b, p),
+                                      fused=False)
         out = _mm(r * _as(y, x), _weight(self, "output"))
         return out, (x, a, b, p)
 
@@ -428,14 +438,13 @@ class TimeMix5(nn.Module):
     def step_mix(self, x: Tensor, prev: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
         """:meth:`mix` for one token ``x [B, C]``: ``r, k, v, g [B, A]`` and the log decay (``[H, N]``)."""
         P = self._parameters
-        r = _mm(torch.lerp(prev, x, _vec(P["time_mix_r"])), _weight(self, "receptance"))
-        k = _mm(torch.lerp(prev, x, _vec(P["time_mix_k"])), _weight(self, "key"))
-        v = _mm(torch.lerp(prev, x, _vec(P["time_mix_v"])), _weight(self, "value"))
-        g = F.silu(_mm(torch.lerp(prev, x, _vec(P["time_mix_g"])), _weight(self, "gate")))
+        xk, xv, xr, xg = _mixes(x, prev, P["time_mix_k"], P["time_mix_v"], P["time_mix_r"], P["time_mix_g"])
+        r, k, v = _mm(xr, _weight(self, "receptance")), _mm(xk, _weight(self, "key")), _mm(xv, _weight(self, "value"))
+        g = F.silu(_mm(xg, _weight(self, "gate")))
         return r, k, v, g, -torch.exp(_up(P["time_decay"]))
 
     def step(self, x: Tensor, state: Tuple[Tensor, ...]) -> Tuple[Tensor, Tuple[Tensor, ...]]:
-        """One token, ``x [B, C]`` (ln1 output): :meth:`forward` at T = 1 in fewer ops (mixes as ``lerp``)."""
+        """One token, ``x [B, C]`` (ln1 output): :meth:`forward` at T = 1 with the same formulas, fewer ops."""
         prev, S = state
         r, k, v, g, logw = self.step_mix(x, prev)
         B, H, N = x.shape[0], self.cfg.n_head, self.cfg.head_size
@@ -506,10 +515,10 @@ class TimeMix6(TimeMix5):
         P = self._parameters
         B, C = x.shape
         dx = prev - x
-        xxx = torch.tanh(torch.addcmul(x, dx, _vec(P["time_maa_x"])) @ P["time_maa_w1"]).view(B, 5, -1)
+        xxx = torch.tanh((x + dx * _vec(P["time_maa_x"])) @ P["time_maa_w1"]).view(B, 5, -1)
         m5 = torch.bmm(xxx.transpose(0, 1), P["time_maa_w2"])                       # [5, B, C]: m_w, m_k, m_v, m_r, m_g
         maa = torch.stack([P[f"time_maa_{c}"] for c in "wkvrg"]).view(5, 1, C)
-        xw, xk, xv, xr, xg = torch.addcmul(x, dx, maa + m5).unbind(0)
+        xw, xk, xv, xr, xg = (x + dx * (maa + m5)).unbind(0)
         w = _vec(P["time_decay"]) + torch.tanh(xw @ P["time_decay_w1"]) @ P["time_decay_w2"]
         return (_mm(xr, _weight(self, "receptance")), _mm(xk, _weight(self, "key")), _mm(xv, _weight(self, "value")),
                 F.silu(_mm(xg, _weight(self, "gate"))), -torch.exp(_up(w)))
@@ -558,13 +567,14 @@ class ChannelMix(nn.Module):
         return torch.sigmoid(self.receptance(xr)) * kv, x[:, -1]
 
     def step(self, x: Tensor, prev: Tensor) -> Tensor:
-        """One token, ``x [B, C]`` (ln2 output): :meth:`forward` at T = 1 in fewer ops (mixes as ``lerp`` in v4/v5)."""
-        mk, mr = _vec(self._parameters[self._k]), _vec(self._parameters[self._r])
+        """One token, ``x [B, C]`` (ln2 output): :meth:`forward` at T = 1 with the same formulas, fewer ops."""
+        mixes = self._parameters[self._k], self._parameters[self._r]
         if self.maa:
+            mk, mr = _vec(mixes[0]), _vec(mixes[1])
             dx = prev - x
             xk, xr = x + dx * mk, x + dx * mr
         else:
-            xk, xr = torch.lerp(prev, x, mk), torch.lerp(prev, x, mr)
+            xk, xr = _mixes(x, prev, *mixes)
         kv = _mm(torch.relu(_mm(xk, _weight(self, "key"))) ** 2, _weight(self, "value"))
         return torch.sigmoid(_mm(xr, _weight(self, "receptance"))) * kv
 
