@@ -50,6 +50,7 @@ from .. import functional as SF
 from .._fastpath import fast_step_ok
 from .._io import torch_load
 from ..kernels import wkv as _wkv
+from ..kernels.cpu.ops import lif_step as _lif_step
 from ..surrogate import ATan, heaviside, spike
 from ..train.checkpoint import check_state_dict
 from ..functional.validation import is_int
@@ -189,7 +190,14 @@ class TokenLIF(nn.Module):
                                 surrogate=self.surrogate, backend=self.backend)
 
     def step(self, x: Tensor, v: Tensor) -> Tuple[Tensor, Tensor]:
-        """One token, ``x [B, C]`` (no gradient): the charge, fire and hard reset of :meth:`forward` in plain ops."""
+        """One token, ``x [B, C]`` (no gradient): the charge, fire and hard reset of :meth:`forward`.
+
+        The fused kernel's forward when it runs here (one call), else the same arithmetic in plain ops.
+        """
+        if self.backend != "reference":
+            out = _lif_step(x, v, self.tau, self.v_threshold, self.v_reset)
+            if out is not None:
+                return out
         h = v + (x - ((v - self.v_reset) if self.v_reset else v)) / self.tau  # v - 0.0 is v: one op fewer
         fire = h >= self.v_threshold
         return fire.to(h.dtype), h.masked_fill_(fire, self.v_reset)  # h is this call's own temporary
