@@ -168,3 +168,19 @@ def test_create_graph_keeps_first_order_gradients() -> None:
     plain, = torch.autograd.grad(s.sum() + v.sum(), x, retain_graph=True)
     graphed, = torch.autograd.grad(s.sum() + v.sum(), x, create_graph=True)
     assert torch.equal(plain, graphed.detach())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("tau,v_th,v_reset", [(2.0, 1.0, 0.0), (3.7, 0.6, -0.3)])
+def test_lif_step_is_one_token_of_the_reference(dtype, tau, v_th, v_reset) -> None:
+    # the recurrent step's neurons (SpikeGPT): spikes and membranes bit for bit against the reference loop
+    from snnkit.kernels.cpu.ops import lif_step
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(5, 300, generator=g, dtype=dtype) * 2
+    v = torch.randn(5, 300, generator=g, dtype=dtype)
+    s, vn = lif_step(x, v, tau, v_th, v_reset)
+    s_ref, v_ref = F.lif_multistep(x[None], v, tau=tau, v_threshold=v_th, v_reset=v_reset, backend="reference")
+    assert 0 < int(s.sum()) < s.numel()
+    assert torch.equal(s, s_ref[0]) and torch.equal(vn, v_ref)
+    assert lif_step(x.half(), v.half(), tau, v_th, v_reset) is None  # not the kernel's: the caller's formulas

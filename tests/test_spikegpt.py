@@ -283,3 +283,77 @@ def test_evaluate_bpc_rejects_bad_window_batch_and_char_counts() -> None:
                      (dict(chars=0), "chars")):
         with pytest.raises(ValueError, match=what):
             evaluate_bpc(m, tok, **kw)
+
+
+# ---------------------------------------------------------------------------- fast recurrent step
+def _count_block_steps(monkeypatch) -> list:
+    """Counts calls of Block.step (the fast path), so that a test knows which path ran."""
+    from snnkit.models import spikegpt as S
+    calls = []
+    orig = S.Block.step
+    monkeypatch.setattr(S.Block, "step", lambda self, x, st: calls.append(1) or orig(self, x, st))
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("overrides", [{}, {"binary_embedding": False, "tau": 3.0, "v_reset": -0.25},
+                                       {"wkv_backend": "reference", "lif_backend": "reference"},
+                                       {"wkv_backend": "chunked"}])
+def test_fast_step_equals_reference_step_and_parallel_forward(dtype, overrides, monkeypatch) -> None:
+    # generation's step (eval, no grad) against the module path, op for op, and against forward
+    m = _model(dtype, n_layer=3, **overrides)
+    calls = _count_block_steps(monkeypatch)
+    T = 40
+    tok = torch.randint(0, m.config.vocab_size, (3, T), generator=torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        full, st_full = m.forward_state(tok)
+        fast = ref = saved = None
+        outs = []
+        for t in range(T):
+            lf, fast = m.step(tok[:, t], fast)
+            lr, ref = m.step_reference(tok[:, t], ref)
+            assert torch.equal(lf, lr)
+            for a, b in zip(fast, ref):  # membranes equal: every spike equal
+                assert all(torch.equal(x, y) for x, y in zip(a, b))
+            outs.append(lf)
+            if t == 24:
+                saved = [LayerState(*(x.clone() for x in s)) for s in fast]
+        assert len(calls) == 3 * T
+        tol = dict(rtol=1e-9, atol=1e-10) if dtype == torch.float64 else dict(rtol=2e-4, atol=2e-4)
+        if dtype == torch.float64:  # float32 rounding may flip a spike between the two modes
+            torch.testing.assert_close(torch.stack(outs, 1), full, **tol)
+            for a, b in zip(fast, st_full):
+                for x, y in zip(a, b):
+                    torch.testing.assert_close(x, y, **tol)
+        st, again = saved, []  # restore the state saved after token 24
+        for t in range(25, T):
+            logits, st = m.step(tok[:, t], st)
+            again.append(logits)
+        assert torch.equal(torch.stack(again, 1), torch.stack(outs[25:], 1))
+        _, st = m.forward_state(tok[:, :30])  # a prefilled state continues in the fast step
+        logits, _ = m.step(tok[:, 30], st)
+        torch.testing.assert_close(logits, full[:, 30], **tol)
+
+
+def test_training_gradients_and_hooks_take_the_module_path(monkeypatch) -> None:
+    m = _model(torch.float64, n_layer=2)
+    for blk in m.blocks:
+        blk.drop.p = 0.5
+    calls = _count_block_steps(monkeypatch)
+    tok = torch.tensor([1, 2])
+    m.train()
+    with torch.no_grad():
+        m.step(tok)  # dropout is active in training mode: the fast step has none
+    assert calls == []
+    m.eval()
+    out, _ = m.step(tok)  # autograd on: surrogate gradients need the spike functions
+    out.sum().backward()
+    assert calls == [] and m.blocks[0].att.key.weight.grad is not None
+    rec, handles = _record_spikes(m)
+    with torch.no_grad():
+        m.step(tok)
+        assert calls == [] and len(rec) == 4  # the hooks saw both LIF layers of both blocks
+        for h in handles:
+            h.remove()
+        m.step(tok)
+    assert len(calls) == 2

@@ -266,3 +266,36 @@ def test_an_empty_batch_or_no_channels_gives_empty_outputs(backend: str, B: int,
     gw, gu = torch.autograd.grad(y.sum() + a.sum(), (w, u), allow_unused=True)
     for g in (gw, gu):
         assert g is None or (g.shape == (C,) and not g.any())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("fused", [True, False])
+def test_wkv_step_runs_the_recurrence_one_token_at_a_time(dtype, fused) -> None:
+    # the recurrent step's inner loop (fused kernel or formulas) == wkv_reference, 30 tokens, carried state
+    B, C, T = 3, 70, 30  # 70 channels: more than one of the kernel's 64-column blocks
+    w, u, k, v = _inputs(T, B, C, dtype, k_scale=5.0, grad=False)
+    y_ref, st_ref = W.wkv_reference(w, u, k, v, W.initial_state(B, C, dtype))
+    st, ys = W.initial_state(B, C, dtype), []
+    with torch.no_grad():
+        for t in range(T):
+            y, st = W.wkv_step(w, u, k[t], v[t], st, fused=fused)
+            ys.append(y)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(torch.stack(ys), y_ref, **tol)
+    for s, r in zip(st, st_ref):
+        torch.testing.assert_close(s, r, **tol)
+    if not fused:  # the formulas are wkv_reference's, op for op
+        assert torch.equal(torch.stack(ys), y_ref)
+
+
+def test_wkv_step_with_gradients_uses_the_differentiable_formulas() -> None:
+    w, u, k, v = _inputs(1, 2, 5, torch.float64)
+    state = _random_state(2, 5, torch.float64)
+    y, (a, b, p) = W.wkv_step(w, u, k[0], v[0], state)
+    y_ref, (a_ref, b_ref, p_ref) = W.wkv_reference(w, u, k, v, state)
+    torch.testing.assert_close(y, y_ref[0], rtol=0, atol=0)
+    leaves = [w, u, k, v, *state]
+    g1 = torch.autograd.grad((y + a + b + p).sum(), leaves)
+    g2 = torch.autograd.grad((y_ref[0] + a_ref + b_ref + p_ref).sum(), leaves)
+    for x, r in zip(g1, g2):
+        torch.testing.assert_close(x, r, rtol=1e-12, atol=1e-12)

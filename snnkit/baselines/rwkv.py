@@ -53,6 +53,7 @@ import torch.nn.functional as F
 
 from ..data.text import BPETokenizer
 from ..kernels import wkv as _wkv4
+from .._fastpath import fast_step_ok
 from ..functional.validation import is_int
 from ..sampling import sample_logits
 
@@ -259,6 +260,49 @@ def _shift(x: Tensor, prev: Optional[Tensor]) -> Tensor:
     return torch.cat([first, x[:, :-1]], 1)
 
 
+def _ln(x: Tensor, ln: nn.LayerNorm) -> Tensor:
+    """``ln(x)`` without the module call (the recurrent step runs hundreds of small ops per token)."""
+    P = ln._parameters
+    return F.layer_norm(x, ln.normalized_shape, P["weight"], P["bias"], ln.eps)
+
+
+def _f32(t: Tensor) -> Tensor:
+    """``t.float()`` without a dispatch when ``t`` is float32 already (most calls of the step)."""
+    return t if t.dtype == torch.float32 else t.float()
+
+
+def _as(t: Tensor, like: Tensor) -> Tensor:
+    """``t.to(like.dtype)``, skipping the dispatch when the dtypes match."""
+    return t if t.dtype == like.dtype else t.to(like.dtype)
+
+
+def _mm(x: Tensor, weight: Tensor) -> Tensor:
+    """``F.linear(x, weight)`` for ``x [B, C]`` as one ``mm`` (the same kernel; fewer dispatch layers)."""
+    return torch.mm(x, weight.t())
+
+
+def _weight(mod: nn.Module, name: str) -> Tensor:
+    """``mod.<name>.weight`` by dictionary look-ups (``nn.Module.__getattr__`` is Python code, called ~20 times a layer)."""
+    return mod._modules[name]._parameters["weight"]  # type: ignore[index, union-attr]
+
+
+def _mixes(x: Tensor, prev: Tensor, *mixes: Tensor) -> Tuple[Tensor, ...]:
+    """``x * m + prev * (1 - m)`` for one token ``x [B, C]`` and each ``[1, 1, C]`` mix ``m``, formed as one
+    ``[n, B, C]`` tensor (the forward's formula, so the same bits, in a third of the ops)."""
+    m = torch.stack(mixes).view(len(mixes), 1, -1)
+    return (x * m + prev * torch.rsub(m, 1)).unbind(0)
+
+
+def _vec(p: Tensor) -> Tensor:
+    """A ``[1, 1, C]`` mix parameter as ``[C]`` (broadcasts against ``[B, C]`` rows)."""
+    return p.view(-1)
+
+
+def _up(t: Tensor) -> Tensor:
+    """``t`` in the Eagle/Finch WKV's precision: float32, or float64 for a float64 model (as :func:`wkv_heads`)."""
+    return t if t.dtype == torch.float64 or t.dtype == torch.float32 else t.float()
+
+
 def _add_head_projections(mod: nn.Module, cfg: Any, C: int, A: int, H: int) -> None:
     """Eagle/Finch time-mix projections (BlinkDL's names, in their order) and the per-head GroupNorm ``ln_x``."""
     mod.receptance = nn.Linear(C, A, bias=False)
@@ -321,6 +365,20 @@ class TimeMix4(nn.Module):
         out = self.output(r * y.transpose(0, 1).to(x.dtype))
         return out, (x[:, -1], a, b, p)
 
+    def step(self, x: Tensor, state: Tuple[Tensor, ...]) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+        """One token, ``x [B, C]`` (ln1 output): :meth:`forward` at T = 1 with the same formulas, fewer ops."""
+        prev, a, b, p = state
+        P = self._parameters
+        xk, xv, xr = _mixes(x, prev, P["time_mix_k"], P["time_mix_v"], P["time_mix_r"])
+        k, v = _f32(_mm(xk, _weight(self, "key"))), _f32(_mm(xv, _weight(self, "value")))
+        r = torch.sigmoid(_mm(xr, _weight(self, "receptance")))
+        # the formulas of wkv_reference (as step_reference and the rwkv package: the same bits; the fused
+        # kernel's exp differs in the last place and was no faster at benchmark size)
+        y, (a, b, p) = _wkv4.wkv_step(-torch.exp(_f32(P["time_decay"])), _f32(P["time_first"]), k, v, (a, b, p),
+                                      fused=False)
+        out = _mm(r * _as(y, x), _weight(self, "output"))
+        return out, (x, a, b, p)
+
 
 class TimeMix5(nn.Module):
     """Eagle time mixing (RWKV-LM ``RWKV-v5`` ``RWKV_Tmix_x052``)."""
@@ -351,7 +409,7 @@ class TimeMix5(nn.Module):
         """Token shift and projections: ``r, k, v, g`` and the log decay."""
         m = [getattr(self, f"time_mix_{c}") for c in "kvrg"]
         xk, xv, xr, xg = (x * mi + xx * (1 - mi) for mi in m)
-        logw = -torch.exp(self.time_decay.float())[None, None]
+        logw = -torch.exp(_up(self.time_decay))[None, None]
         return self.receptance(xr), self.key(xk), self.value(xv), F.silu(self.gate(xg)), logw
 
     def forward(self, x: Tensor, state: Optional[Tuple[Tensor, ...]], backend: str) -> Tuple[Tensor, Tuple[Tensor, ...]]:
@@ -365,9 +423,9 @@ class TimeMix5(nn.Module):
         H, N = self.cfg.n_head, self.cfg.head_size
         if T == 1 and backend == "reference":  # one recurrent step, as matrix products
             if S is None:
-                S = x.new_zeros(B, H, N, N, dtype=torch.float32)
-            kv = k.float().view(B, H, N, 1) @ v.float().view(B, H, 1, N)
-            y = r.float().view(B, H, 1, N) @ (self.time_faaaa.float()[..., None] * kv + S)
+                S = x.new_zeros(B, H, N, N, dtype=_up(x).dtype)
+            kv = _up(k).view(B, H, N, 1) @ _up(v).view(B, H, 1, N)
+            y = _up(r).view(B, H, 1, N) @ (_up(self.time_faaaa)[..., None] * kv + S)
             S = torch.exp(logw).reshape(-1, H, N, 1) * S + kv
         else:
             y, S = wkv_heads(r.view(B, T, H, N), k.view(B, T, H, N), v.view(B, T, H, N), logw, self.time_faaaa, S,
@@ -376,6 +434,28 @@ class TimeMix5(nn.Module):
         y = F.group_norm(y.reshape(B * T, H * N).float(), H, ln.weight.float(), ln.bias.float(), ln.eps)
         y = y.view(B, T, H * N).to(x.dtype)
         return self.output(y * g), (x[:, -1], S)
+
+    def step_mix(self, x: Tensor, prev: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """:meth:`mix` for one token ``x [B, C]``: ``r, k, v, g [B, A]`` and the log decay (``[H, N]``)."""
+        P = self._parameters
+        xk, xv, xr, xg = _mixes(x, prev, P["time_mix_k"], P["time_mix_v"], P["time_mix_r"], P["time_mix_g"])
+        r, k, v = _mm(xr, _weight(self, "receptance")), _mm(xk, _weight(self, "key")), _mm(xv, _weight(self, "value"))
+        g = F.silu(_mm(xg, _weight(self, "gate")))
+        return r, k, v, g, -torch.exp(_up(P["time_decay"]))
+
+    def step(self, x: Tensor, state: Tuple[Tensor, ...]) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+        """One token, ``x [B, C]`` (ln1 output): :meth:`forward` at T = 1 with the same formulas, fewer ops."""
+        prev, S = state
+        r, k, v, g, logw = self.step_mix(x, prev)
+        B, H, N = x.shape[0], self.cfg.n_head, self.cfg.head_size
+        kv = _up(k).view(B, H, N, 1) * _up(v).view(B, H, 1, N)          # k^T v: an outer product per head
+        u = _up(self._parameters["time_faaaa"])[..., None]
+        y = torch.bmm(_up(r).view(B * H, 1, N), (u * kv + S).view(B * H, N, N))
+        S = torch.exp(logw).view(-1, H, N, 1) * S + kv
+        ln = self._modules["ln_x"]  # GroupNorm per head, in float32 as in forward
+        y = F.group_norm(_f32(y.view(B, H * N)), H, _f32(ln._parameters["weight"]), _f32(ln._parameters["bias"]), ln.eps)
+        y = _as(y, x)
+        return _mm(y * g, _weight(self, "output")), (x, S)
 
 
 class TimeMix6(TimeMix5):
@@ -424,8 +504,24 @@ class TimeMix6(TimeMix5):
         xr = x + dx * (self.time_maa_r + mr)
         xg = x + dx * (self.time_maa_g + mg)
         w = self.time_decay + torch.tanh(xw @ self.time_decay_w1) @ self.time_decay_w2
-        logw = -torch.exp(w.float()).view(B, T, self.cfg.n_head, self.cfg.head_size)
+        logw = -torch.exp(_up(w)).view(B, T, self.cfg.n_head, self.cfg.head_size)
         return self.receptance(xr), self.key(xk), self.value(xv), F.silu(self.gate(xg)), logw
+
+    def step_mix(self, x: Tensor, prev: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+        """:meth:`mix` for one token ``x [B, C]``: ``r, k, v, g [B, A]`` and the log decay ``[B, A]``.
+
+        The five ddlerp mixes ``x + dx (time_maa_* + m_*)`` are formed as one ``[5, B, C]`` tensor.
+        """
+        P = self._parameters
+        B, C = x.shape
+        dx = prev - x
+        xxx = torch.tanh((x + dx * _vec(P["time_maa_x"])) @ P["time_maa_w1"]).view(B, 5, -1)
+        m5 = torch.bmm(xxx.transpose(0, 1), P["time_maa_w2"])                       # [5, B, C]: m_w, m_k, m_v, m_r, m_g
+        maa = torch.stack([P[f"time_maa_{c}"] for c in "wkvrg"]).view(5, 1, C)
+        xw, xk, xv, xr, xg = (x + dx * (maa + m5)).unbind(0)
+        w = _vec(P["time_decay"]) + torch.tanh(xw @ P["time_decay_w1"]) @ P["time_decay_w2"]
+        return (_mm(xr, _weight(self, "receptance")), _mm(xk, _weight(self, "key")), _mm(xv, _weight(self, "value")),
+                F.silu(_mm(xg, _weight(self, "gate"))), -torch.exp(_up(w)))
 
 
 def _init_decay_bonus(time_decay: Tensor, time_faaaa: Tensor, A: int, r01: float) -> None:
@@ -470,6 +566,18 @@ class ChannelMix(nn.Module):
         kv = self.value(torch.relu(self.key(xk)) ** 2)
         return torch.sigmoid(self.receptance(xr)) * kv, x[:, -1]
 
+    def step(self, x: Tensor, prev: Tensor) -> Tensor:
+        """One token, ``x [B, C]`` (ln2 output): :meth:`forward` at T = 1 with the same formulas, fewer ops."""
+        mixes = self._parameters[self._k], self._parameters[self._r]
+        if self.maa:
+            mk, mr = _vec(mixes[0]), _vec(mixes[1])
+            dx = prev - x
+            xk, xr = x + dx * mk, x + dx * mr
+        else:
+            xk, xr = _mixes(x, prev, *mixes)
+        kv = _mm(torch.relu(_mm(xk, _weight(self, "key"))) ** 2, _weight(self, "value"))
+        return torch.sigmoid(_mm(xr, _weight(self, "receptance"))) * kv
+
 
 class Block(nn.Module):
     """Pre-LN block; block 0 also holds ``ln0`` (applied to the embedding)."""
@@ -493,8 +601,22 @@ class Block(nn.Module):
         dx, ffn_x = self.ffn(self.ln2(x), None if state is None else state[-1])
         return x + dx, (*att_state, ffn_x)
 
+    def step(self, x: Tensor, state: LayerState) -> Tuple[Tensor, LayerState]:
+        """One token, ``x [B, C]``, from this layer's ``state``: :meth:`forward` at T = 1."""
+        M = self._modules
+        if self.layer_id == 0:
+            x = _ln(x, M["ln0"])
+        dx, att_state = M["att"].step(_ln(x, M["ln1"]), state[:-1])
+        x = x + dx
+        h = _ln(x, M["ln2"])
+        return x + M["ffn"].step(h, state[-1]), (*att_state, h)
+
 
 # =============================================================================== model
+_STEP_TYPES = (nn.Embedding, nn.LayerNorm, nn.GroupNorm, nn.Linear, nn.ModuleList, Block, TimeMix4, TimeMix5,
+               TimeMix6, ChannelMix)  # what the fast step reads weights from
+
+
 class RWKV(nn.Module):
     """An RWKV-4 / Eagle / Finch language model with BlinkDL's parameter names.
 
@@ -573,7 +695,8 @@ class RWKV(nn.Module):
                 a, b, p = _wkv4.initial_state(batch, cfg.dim_att, torch.float32, device)
                 state.append((x0, a, b, p, x0.clone()))
             else:
-                S = torch.zeros(batch, cfg.n_head, cfg.head_size, cfg.head_size, device=device, dtype=torch.float32)
+                S = torch.zeros(batch, cfg.n_head, cfg.head_size, cfg.head_size, device=device,
+                                dtype=torch.float64 if dtype == torch.float64 else torch.float32)
                 state.append((x0, S, x0.clone()))
         return state
 
@@ -597,9 +720,12 @@ class RWKV(nn.Module):
         if tokens.ndim != ndim:
             shape = "[B, T]" if ndim == 2 else "[B]"
             raise ValueError(f"RWKV.{what}: tokens must be {shape}, got shape {tuple(tokens.shape)}")
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.config.vocab_size):
-            raise ValueError(f"RWKV.{what}: token ids must be in [0, {self.config.vocab_size}), got range "
-                             f"[{int(tokens.min())}, {int(tokens.max())}]")
+        if tokens.numel():
+            ids = tokens.tolist() if ndim == 1 else None  # one token per sequence: cheaper than two reductions
+            lo, hi = (min(ids), max(ids)) if ids is not None else (int(tokens.min()), int(tokens.max()))
+            if lo < 0 or hi >= self.config.vocab_size:
+                raise ValueError(f"RWKV.{what}: token ids must be in [0, {self.config.vocab_size}), got range "
+                                 f"[{lo}, {hi}]")
         return tokens.long()
 
     # ---------------------------------------------------------------- running
@@ -630,10 +756,36 @@ class RWKV(nn.Module):
         return self.forward(tokens, state, return_state=True)  # type: ignore[return-value]
 
     def step(self, token: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
-        """One token per sequence through the recurrence: ``token [B]`` -> ``(logits [B, V], state)``."""
+        """One token per sequence through the recurrence: ``token [B]`` -> ``(logits [B, V], state)``.
+
+        Runs each layer's ``step`` on ``[B, C]`` rows (the formulas of :meth:`step_reference`
+        without the sequence machinery: no module calls, token shifts or time-axis reshapes).
+        With a forward hook on a submodule, or a submodule of another type than this file's (a
+        wrapped projection), it runs :meth:`step_reference`, which calls the modules.
+        """
         token = self._check_tokens(token, 1, "step")
         if state is not None:
             self._check_state(state, token.shape[0])
+        if not fast_step_ok(self, _STEP_TYPES):
+            return self._step_blocks(token, state)
+        if state is None:
+            state = self.initial_state(token.shape[0], token.device)
+        M = self._modules
+        x = F.embedding(token, _weight(self, "emb"))
+        new_state: State = []
+        for blk, st in zip(M["blocks"], state):
+            x, st = blk.step(x, st)
+            new_state.append(st)
+        return _mm(_ln(x, M["ln_out"]), _weight(self, "head")), new_state
+
+    def step_reference(self, token: Tensor, state: Optional[State] = None) -> Tuple[Tensor, State]:
+        """:meth:`step` through the modules' sequence code (``forward`` at T = 1): the readable reference."""
+        token = self._check_tokens(token, 1, "step")
+        if state is not None:
+            self._check_state(state, token.shape[0])
+        return self._step_blocks(token, state)
+
+    def _step_blocks(self, token: Tensor, state: Optional[State]) -> Tuple[Tensor, State]:
         x = self.emb(token[:, None])
         new_state: State = []
         for i, blk in enumerate(self.blocks):

@@ -55,7 +55,7 @@ from ..functional.validation import is_int
 Tensor = torch.Tensor
 State = Tuple[Tensor, Tensor, Tensor]
 
-__all__ = ["wkv", "wkv_reference", "wkv_cpu", "wkv_chunked", "WKVFunction", "initial_state", "available", "error",
+__all__ = ["wkv", "wkv_reference", "wkv_cpu", "wkv_step", "wkv_chunked", "WKVFunction", "initial_state", "available", "error",
            "BACKENDS", "NEG"]
 
 BACKENDS = ("auto", "reference", "cpu", "chunked", "triton")
@@ -194,6 +194,35 @@ def wkv_cpu(w: Tensor, u: Tensor, k: Tensor, v: Tensor, state: State) -> Tuple[T
     c = lambda t: t.contiguous()  # noqa: E731
     y, a, b, p = WKVFunction.apply(c(w), c(u), c(k), c(v), *(c(s) for s in state))
     return y, (a, b, p)
+
+
+def wkv_step(w: Tensor, u: Tensor, k: Tensor, v: Tensor, state: State, fused: bool = True) -> Tuple[Tensor, State]:
+    """One token of :func:`wkv` for ``k, v [B, C]`` (``w, u [C]``, all of one dtype): the recurrent step's inner loop.
+
+    No argument checks (the caller's shapes are fixed) and no dtype casts. The fused kernel
+    runs it when nothing needs a gradient (contiguous float32/float64 CPU tensors), in one call
+    instead of some twenty small ops; otherwise (or with ``fused=False``) the formulas of
+    :func:`wkv_reference`.
+    """
+    a, b, p = state
+    if fused and not k.is_cuda and not (torch.is_grad_enabled() and any(t.requires_grad for t in (w, u, k, v, a, b, p))):
+        f = _fns.get(("forward", k.dtype))
+        if f is None and k.dtype in (torch.float32, torch.float64) and available():
+            f = _fn("forward", k.dtype)
+        if f is not None and k.device.type == "cpu":
+            a, b, p, w, u, k, v = (t if t.is_contiguous() else t.contiguous() for t in (a, b, p, w, u, k, v))
+            y, aT, bT, pT = torch.empty_like(k), torch.empty_like(a), torch.empty_like(b), torch.empty_like(p)
+            f(w.data_ptr(), u.data_ptr(), k.data_ptr(), v.data_ptr(), a.data_ptr(), b.data_ptr(), p.data_ptr(),
+              y.data_ptr(), aT.data_ptr(), bT.data_ptr(), pT.data_ptr(), 1, k.numel(), k.shape[-1], 1)
+            return y, (aT, bT, pT)
+    uk = u + k
+    q = torch.maximum(p, uk)
+    e1, e2 = torch.exp(p - q), torch.exp(uk - q)
+    y = (e1 * a + e2 * v) / (e1 * b + e2)
+    wp = w + p
+    pn = torch.maximum(wp, k)
+    f1, f2 = torch.exp(wp - pn), torch.exp(k - pn)
+    return y, (f1 * a + f2 * v, f1 * b + f2, pn)
 
 
 # ---------------------------------------------------------------------------- (c) chunked torch

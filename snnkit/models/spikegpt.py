@@ -44,11 +44,14 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .. import functional as SF
+from .._fastpath import fast_step_ok
 from .._io import torch_load
 from ..kernels import wkv as _wkv
-from ..surrogate import ATan, spike
+from ..kernels.cpu.ops import lif_step as _lif_step
+from ..surrogate import ATan, heaviside, spike
 from ..train.checkpoint import check_state_dict
 from ..functional.validation import is_int
 
@@ -186,6 +189,19 @@ class TokenLIF(nn.Module):
         return SF.lif_multistep(x, v0, tau=self.tau, v_threshold=self.v_threshold, v_reset=self.v_reset,
                                 surrogate=self.surrogate, backend=self.backend)
 
+    def step(self, x: Tensor, v: Tensor) -> Tuple[Tensor, Tensor]:
+        """One token, ``x [B, C]`` (no gradient): the charge, fire and hard reset of :meth:`forward`.
+
+        The fused kernel's forward when it runs here (one call), else the same arithmetic in plain ops.
+        """
+        if self.backend != "reference":
+            out = _lif_step(x, v, self.tau, self.v_threshold, self.v_reset)
+            if out is not None:
+                return out
+        h = v + (x - ((v - self.v_reset) if self.v_reset else v)) / self.tau  # v - 0.0 is v: one op fewer
+        fire = h >= self.v_threshold
+        return fire.to(h.dtype), h.masked_fill_(fire, self.v_reset)  # h is this call's own temporary
+
 
 def _shift(x: Tensor, prev: Tensor) -> Tensor:
     """Token shift of ``x[T, B, C]``: the previous token's features (``prev`` before the first)."""
@@ -194,6 +210,28 @@ def _shift(x: Tensor, prev: Tensor) -> Tensor:
 
 def _mix(x: Tensor, xx: Tensor, mix: Tensor) -> Tensor:
     return x * mix + xx * (1 - mix)
+
+
+def _ln(x: Tensor, ln: nn.Module) -> Tensor:
+    """``ln(x)`` without the module call (the recurrent step runs hundreds of small ops per token)."""
+    P = ln._parameters
+    return F.layer_norm(x, ln.normalized_shape, P["weight"], P["bias"], ln.eps)
+
+
+def _weight(mod: nn.Module, name: str) -> Tensor:
+    """``mod.<name>.weight`` by dictionary look-ups (``nn.Module.__getattr__`` is Python code)."""
+    return mod._modules[name]._parameters["weight"]  # type: ignore[index, union-attr]
+
+
+def _mm(x: Tensor, weight: Tensor) -> Tensor:
+    """``F.linear(x, weight)`` for ``x [B, C]`` as one ``mm`` (the same kernel; fewer dispatch layers)."""
+    return torch.mm(x, weight.t())
+
+
+def _mixes(x: Tensor, xx: Tensor, *mixes: Tensor) -> Tuple[Tensor, ...]:
+    """``_mix(x, xx, m)`` for one token ``x [B, C]`` and each ``[1, 1, C]`` mix, as one ``[n, B, C]`` tensor."""
+    m = torch.stack(mixes).view(len(mixes), 1, -1)
+    return (x * m + xx * torch.rsub(m, 1)).unbind(0)  # rsub: 1 - m without Tensor.__rsub__'s Python wrapper
 
 
 class SRWKV(nn.Module):
@@ -221,6 +259,21 @@ class SRWKV(nn.Module):
         y, wkv_state = _wkv.wkv(-torch.exp(self.time_decay), self.time_first, k, v, wkv_state, backend=self.backend)
         return self.output(torch.sigmoid(r) * y), wkv_state
 
+    def step(self, x: Tensor, shift: Tensor, wkv_state: _wkv.State) -> Tuple[Tensor, _wkv.State]:
+        """One token, ``x [B, C]``: :meth:`forward` at T = 1 with the same formulas, fewer ops."""
+        P = self._parameters
+        xk, xv, xr = _mixes(x, shift, P["time_mix_k"], P["time_mix_v"], P["time_mix_r"])
+        k, v, r = _mm(xk, _weight(self, "key")), _mm(xv, _weight(self, "value")), _mm(xr, _weight(self, "receptance"))
+        w, u = -torch.exp(P["time_decay"]), P["time_first"]
+        impl = _wkv._resolve(self.backend, k)
+        if impl in ("cpu", "reference") and k.dtype in (torch.float32, torch.float64) and \
+                all(t.dtype == k.dtype for t in (w, u, v, *wkv_state)):
+            y, wkv_state = _wkv.wkv_step(w, u, k, v, wkv_state, fused=impl == "cpu")
+        else:  # float16/bfloat16 or another backend: wkv() casts and dispatches as in forward
+            y, wkv_state = _wkv.wkv(w, u, k[None], v[None], wkv_state, backend=self.backend)
+            y = y[0]
+        return _mm(torch.sigmoid(r) * y, _weight(self, "output")), wkv_state
+
 
 class SRFFN(nn.Module):
     """Spiking receptance feed-forward: ``sigmoid(W_r x_r) * W_v relu(W_k x_k)^2``."""
@@ -238,6 +291,14 @@ class SRFFN(nn.Module):
         xx = _shift(x, shift)
         k = torch.square(torch.relu(self.key(_mix(x, xx, self.time_mix_k))))
         return torch.sigmoid(self.receptance(_mix(x, xx, self.time_mix_r))) * self.value(k)
+
+    def step(self, x: Tensor, shift: Tensor) -> Tensor:
+        """One token, ``x [B, C]``: :meth:`forward` at T = 1 with the same formulas, fewer ops."""
+        P = self._parameters
+        xk, xr = _mixes(x, shift, P["time_mix_k"], P["time_mix_r"])
+        k = torch.square(torch.relu(_mm(xk, _weight(self, "key"))))
+        r = _mm(xr, _weight(self, "receptance"))
+        return torch.sigmoid(r) * _mm(k, _weight(self, "value"))
 
 
 class Block(nn.Module):
@@ -269,8 +330,25 @@ class Block(nn.Module):
         x = self.drop(x + s2)
         return x, LayerState(h[-1], h2[-1], *wkv_state, v1, v2)
 
+    def step(self, x: Tensor, state: LayerState) -> Tuple[Tensor, LayerState]:
+        """One token, ``x [B, C]``, in eval mode without gradients: :meth:`forward` at T = 1."""
+        M = self._modules
+        if self.layer_id == 0:
+            x = _ln(x, M["ln0"])
+        h = _ln(x, M["ln1"])
+        a, wkv_state = M["att"].step(h, state.att_shift, (state.wkv_a, state.wkv_b, state.wkv_p))
+        s1, v1 = M["lif1"].step(a, state.lif_att)
+        x = x + s1
+        h2 = _ln(x, M["ln2"])
+        s2, v2 = M["lif2"].step(M["ffn"].step(h2, state.ffn_shift), state.lif_ffn)
+        return x + s2, LayerState(h, h2, *wkv_state, v1, v2)
+
 
 # ---------------------------------------------------------------------------- model
+_STEP_TYPES = (nn.Embedding, BinaryEmbedding, nn.ModuleList, Block, nn.LayerNorm, SRWKV, SRFFN, nn.Linear, TokenLIF,
+               nn.Dropout)  # what the fast step reads weights from
+
+
 class SpikeGPT(nn.Module):
     """SpikeGPT language model: ``forward(tokens[B, T]) -> logits[B, T, V]``, ``step(token[B], state)``."""
 
@@ -357,7 +435,8 @@ class SpikeGPT(nn.Module):
         shape = "[B, T]" if ndim == 2 else "[B]"
         if tokens.ndim != ndim or tokens.numel() == 0:
             raise ValueError(f"SpikeGPT.{what}: tokens must be a non-empty {shape} tensor, got shape {tuple(tokens.shape)}")
-        lo, hi = int(tokens.min()), int(tokens.max())
+        ids = tokens.tolist() if ndim == 1 else None  # one token per sequence: cheaper than two reductions
+        lo, hi = (min(ids), max(ids)) if ids is not None else (int(tokens.min()), int(tokens.max()))
         if lo < 0 or hi >= self.config.vocab_size:
             bad = lo if lo < 0 else hi
             raise ValueError(f"SpikeGPT.{what}: token id {bad} is outside the vocabulary [0, {self.config.vocab_size})")
@@ -385,10 +464,36 @@ class SpikeGPT(nn.Module):
         return self.forward_state(tokens)[0]
 
     def step(self, token: Tensor, state: Optional[SpikeGPTState] = None) -> Tuple[Tensor, SpikeGPTState]:
-        """One token per sequence: ``token[B]`` -> ``(logits[B, V], state)`` (recurrent mode, no length limit)."""
+        """One token per sequence: ``token[B]`` -> ``(logits[B, V], state)`` (recurrent mode, no length limit).
+
+        In eval mode without gradients (generation) each block runs its ``step`` on ``[B, C]``
+        rows: the formulas of :meth:`step_reference` without module calls, dispatchers and time
+        axes. Training mode (dropout), autograd (surrogate gradients), a forward hook or a
+        replaced submodule take :meth:`step_reference`.
+        """
         self._check_tokens(token, 1, "step")
         state = self.initial_state(token.shape[0], token.device) if state is None else state
         self._check_state(state, token.shape[0])
+        if not (self.training or torch.is_grad_enabled()) and fast_step_ok(self, _STEP_TYPES):
+            M = self._modules
+            x = F.embedding(token, _weight(self, "emb"))
+            if M["spike_emb"].binary:
+                x = heaviside(x)
+            new_state = []
+            for blk, st in zip(M["blocks"], state):
+                x, st = blk.step(x, st)
+                new_state.append(st)
+            return _mm(_ln(x, M["ln_out"]), _weight(self, "head")), new_state
+        return self._step_modules(token, state)
+
+    def step_reference(self, token: Tensor, state: Optional[SpikeGPTState] = None) -> Tuple[Tensor, SpikeGPTState]:
+        """:meth:`step` through the modules' sequence code (``forward`` at T = 1): the readable reference."""
+        self._check_tokens(token, 1, "step")
+        state = self.initial_state(token.shape[0], token.device) if state is None else state
+        self._check_state(state, token.shape[0])
+        return self._step_modules(token, state)
+
+    def _step_modules(self, token: Tensor, state: SpikeGPTState) -> Tuple[Tensor, SpikeGPTState]:
         x = self.spike_emb(self.emb(token[None]))  # [1, B, C]
         new_state = []
         for blk, st in zip(self.blocks, state):

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn as nn
 
 from snnkit.baselines.rwkv import (RWKV, RWKVConfig, BPETokenizer, WorldTokenizer, config_from_state_dict,
                                    detect_version, load_tokenizer, sample_logits, wkv_heads)
@@ -182,6 +183,27 @@ def test_generate_and_sampling():
         sample_logits(logits, temperature=-1)
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_float64_model_generates_and_steps_in_float64(version):
+    # Eagle/Finch: the parallel forward keeps S in float64 but step computed in float32, so generate()
+    # (forward, then step) raised "expected scalar type Float but found Double"
+    model = tiny(version).double()
+    toks = torch.randint(0, 40, (2, 9), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        full = model(toks)
+        _, st = model(toks[:, :5], return_state=True)
+        out = []
+        for t in range(5, 9):
+            logits, st = model.step(toks[:, t], st)
+            out.append(logits)
+        fresh, st0 = model.step(toks[:, 0])
+    torch.testing.assert_close(torch.stack(out, 1), full[:, 5:], rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(fresh, full[:, 0], rtol=1e-6, atol=1e-6)
+    if version != 4:  # RWKV-4's WKV state stays float32 (as the rwkv package's)
+        assert st[0][1].dtype == st0[0][1].dtype == model.initial_state(1)[0][1].dtype == torch.float64
+    assert model.generate(torch.tensor([1, 2, 3]), 4, temperature=0).shape == (4,)
+
+
 def test_bad_tokens_and_state():
     model = tiny(5)
     with pytest.raises(ValueError, match=r"\[0, 40\)"):
@@ -195,6 +217,106 @@ def test_bad_tokens_and_state():
         model.step(torch.tensor([1, 2]), st)
     with pytest.raises(ValueError, match="per-layer"):
         model.step(torch.tensor([1]), st[:1])
+
+
+# ------------------------------------------------------------------------- fast recurrent step
+def _count_block_steps(monkeypatch) -> list:
+    """Counts calls of Block.step (the fast path), so that a test knows which path ran."""
+    from snnkit.baselines import rwkv as R
+    calls = []
+    orig = R.Block.step
+    monkeypatch.setattr(R.Block, "step", lambda self, x, st: calls.append(1) or orig(self, x, st))
+    return calls
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fast_step_equals_reference_step_and_parallel_forward(version, dtype, monkeypatch):
+    model = tiny(version, n_layer=3).to(dtype).eval()
+    calls = _count_block_steps(monkeypatch)
+    T = 40
+    toks = torch.randint(0, 40, (3, T), generator=torch.Generator().manual_seed(11))
+    tol = dict(rtol=1e-4, atol=1e-4)  # parallel vs recurrent, as test_parallel_equals_recurrent
+    if dtype == torch.float64:  # RWKV-4's WKV runs in float32 in every model (TimeMix4's .float())
+        tol = dict(rtol=1e-5, atol=1e-5) if version == 4 else dict(rtol=1e-10, atol=1e-10)
+    with torch.no_grad():
+        full, st_full = model(toks, return_state=True)
+        fast = ref = None
+        outs, saved = [], None
+        for t in range(T):
+            lf, fast = model.step(toks[:, t], fast)
+            lr, ref = model.step_reference(toks[:, t], ref)
+            assert torch.equal(lf, lr)  # the same formulas: the same bits
+            for a, b in zip(fast, ref):
+                assert all(torch.equal(x, y) for x, y in zip(a, b))
+            outs.append(lf)
+            if t == 20:
+                saved = [tuple(s.clone() for s in layer) for layer in fast]
+        assert len(calls) == 3 * T  # every step ran each block's fast step
+        torch.testing.assert_close(torch.stack(outs, 1), full, **tol)
+        for a, b in zip(fast, st_full):
+            for x, y in zip(a, b):
+                torch.testing.assert_close(x, y, **tol)
+        # restore the state saved after token 20: the same logits again, from the fast step
+        st, again = saved, []
+        for t in range(21, T):
+            logits, st = model.step(toks[:, t], st)
+            again.append(logits)
+        torch.testing.assert_close(torch.stack(again, 1), full[:, 21:], **tol)
+        # a state from the parallel forward continues in the fast step
+        _, st = model(toks[:, :25], return_state=True)
+        logits, _ = model.step(toks[:, 25], st)
+        torch.testing.assert_close(logits, full[:, 25], **tol)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_fast_step_gradients_equal_the_reference_steps(version):
+    model = tiny(version, n_layer=2)
+    toks = torch.randint(0, 40, (2, 6), generator=torch.Generator().manual_seed(12))
+
+    def grads(step) -> list:
+        model.zero_grad(set_to_none=True)
+        st, loss = None, 0.0
+        for t in range(toks.shape[1]):
+            logits, st = step(toks[:, t], st)
+            loss = loss + logits.logsumexp(-1).sum()
+        loss.backward()
+        return [p.grad.clone() for p in model.parameters()]
+
+    for a, b in zip(grads(model.step), grads(model.step_reference)):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_step_calls_hooked_or_replaced_modules(version, monkeypatch):
+    # the fast step reads weights directly; a forward hook or a wrapped projection must still take effect
+    model = tiny(version, n_layer=2).eval()
+    calls = _count_block_steps(monkeypatch)
+    tok = torch.tensor([3, 7])
+    with torch.no_grad():
+        model.step(tok)  # fills the fast path's cache of the module list
+        assert len(calls) == 2
+        seen = []
+        h = model.blocks[1].ffn.key.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+        model.step(tok)
+        h.remove()
+        assert seen == [(2, 1, model.config.dim_ffn)] and len(calls) == 2
+
+        class Doubled(nn.Module):
+            def __init__(self, inner: nn.Module) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return 2 * self.inner(x)
+
+        before, _ = model.step(tok)
+        model.blocks[0].att.receptance = Doubled(model.blocks[0].att.receptance)
+        after, _ = model.step(tok)
+        ref, _ = model.step_reference(tok)
+    assert len(calls) == 4  # no fast step once a projection is wrapped
+    torch.testing.assert_close(after, ref, rtol=0, atol=0)
+    assert (after - before).abs().max() > 1e-4
 
 
 # ------------------------------------------------------------------------- initialisation

@@ -122,3 +122,21 @@ class CubaFunction(torch.autograd.Function):
         )
         _check(rc, "cuba_backward")
         return (gx, gu0, gv0) + (None,) * 9
+
+
+def lif_step(x: torch.Tensor, v: torch.Tensor, tau: float, v_threshold: float,
+             v_reset: float) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
+    """One token of a hard-reset LIF (``decay_input``) for ``x`` from ``v``, without autograd: ``(spikes, v_next)``.
+
+    The forward kernel of :class:`LIFFunction` at T = 1 (a recurrent step's neurons in one call
+    instead of five small ops). ``None`` where it cannot run (no kernel, not CPU, not
+    float32/float64, mismatched tensors): the caller then uses the formulas.
+    """
+    if (x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or v.dtype != x.dtype
+            or v.shape != x.shape or v.device != x.device or load() is None):
+        return None
+    x, v = (t if t.is_contiguous() else t.contiguous() for t in (x, v))
+    out, vT = torch.empty_like(x), torch.empty_like(v)
+    _check(_fn("lif_forward", x.dtype)(LIF_DIV_DI, x.data_ptr(), v.data_ptr(), out.data_ptr(), vT.data_ptr(), 1,
+                                       x.numel(), float(tau), float(v_threshold), float(v_reset), 0, 0, 1), "lif_step")
+    return out, vT
