@@ -411,11 +411,12 @@ def done_line(trainer: "Trainer", hist: List[dict]) -> str:
 def checkpoint_arch(path: str) -> Optional[str]:
     """The ``arch`` a snnkit checkpoint records, read without copying its tensors; None if there is none."""
     from ._io import torch_load
-    from .train.checkpoint import refuse_vae
+    from .train.checkpoint import refuse_export_file, refuse_vae
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint {path!r} does not exist" + (" (it is a folder: give the .pt file in it)"
                                                                         if Path(path).is_dir() else ""))
+    refuse_export_file(path)
     try:
         try:
             ckpt = torch_load(path, mmap=True)
