@@ -210,7 +210,9 @@ def run(args: argparse.Namespace) -> int:
     labels = [y for _, y in batches]
     if all(y is not None for y in labels) and isinstance(ops.output, torch.Tensor):
         y = torch.cat([torch.as_tensor(v) for v in labels])
-        pred = ops.output.mean(0).argmax(-1)
+        from snnkit.train.trainer import predicted_class
+
+        pred = predicted_class(ops.output.mean(0))
         meta["accuracy_on_these_samples"] = float((pred == y).float().mean())
     comparison = None
     if args.ann:

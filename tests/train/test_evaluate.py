@@ -195,3 +195,31 @@ def test_a_copy_with_an_unreadable_file_trains_with_on_error_skip(tmp_path: Path
     # the run's --root and on_error: the test split (the unreadable file is a training one) from prepare's cache
     assert evaluate_tcja(tmp_path / "b" / "last.pt", progress=False).n == 10
     assert sorted((tmp_path / "cache").glob("*.h5")) == built
+
+
+def _first_max(rows) -> list:
+    """The index of the first largest entry of each row, by a plain loop (the reference)."""
+    return [max(range(len(r)), key=lambda i: (r[i], -i)) for r in rows]
+
+
+def test_tied_vote_counts_predict_the_first_class_in_float32_and_float64() -> None:
+    """Votes of binary spikes (k/10 per step) tie often; a plain argmax broke the tie by float rounding, so float32
+    (training, snnkit evaluate) and float64 (snnkit simulate, Lava) runs of the same spikes predicted different classes
+    (4 of 360 test digits on a 3-epoch digits_dvs network: evaluate 32.50 %, the same spikes in float64 33.33 %)."""
+    from snnkit.hardware.cli import _predict
+    from snnkit.layers import vote
+    from snnkit.train.evaluate import predicted_class
+
+    g = torch.Generator().manual_seed(0)
+    spikes = (torch.rand(8, 1000, 100, generator=g) < 0.15)          # [T, B, 10 classes x 10 voters]
+    ref = _first_max(spikes.long().sum(0).view(1000, 10, 10).sum(-1).tolist())   # exact integer vote counts
+    s32, s64 = vote(spikes.float(), 10).mean(0), vote(spikes.double(), 10)
+    assert (s32.argmax(-1).tolist() != ref) and (s64.sum(0).argmax(-1).tolist() != ref)  # what the fix is for
+    assert predicted_class(s32).tolist() == ref                       # training / snnkit evaluate (float32 rates)
+    assert _predict(s64).tolist() == ref                               # snnkit simulate (float64, summed over T)
+    model = torch.nn.Identity()                                        # classification_report on the same outputs
+    data = torch.utils.data.TensorDataset(vote(spikes.float(), 10).transpose(0, 1), torch.tensor(ref))
+    rep = classification_report(model, data, 10, batch_size=250, device="cpu")
+    assert rep.accuracy == 1.0
+    assert predicted_class(torch.zeros(2, 5)).tolist() == [0, 0]      # a silent output: class 0, as before
+    assert predicted_class(torch.tensor([[0.1, 0.3, 0.2]])).tolist() == [1]
