@@ -459,7 +459,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"; training logged {100 * m['logged_test_acc']:.2f} % after this epoch"
     print(f"{args.checkpoint}: {m['dataset']} network, attention {m['attention']}, epoch {m['epoch']}, "
           f"seed {m['seed']}{logged}")
-    print(f"{m['split']} split, {rep.n} samples")
+    trained_on = (f" (the {rep.n} of its {m['split_size']} the run trained on: --max-train {m['max_train']})"
+                  if m.get("max_train") and rep.n < m.get("split_size", rep.n) else "")
+    print(f"{m['split']} split, {rep.n} samples{trained_on}")
     print(rep.format())
     if args.json:
         print(f"wrote {rep.save_json(args.json)}")
