@@ -421,7 +421,10 @@ def _silent_outputs(out: Any) -> int:
 
 
 def _predict(out: Any):
-    return _class_scores(out).argmax(-1)
+    """The predicted classes, as snnkit evaluate and training count them (the first class on a tie)."""
+    from snnkit.train.trainer import predicted_class
+
+    return predicted_class(_class_scores(out))
 
 
 def _run_lava(net: Any, x: Any, chunk: int, desc: str,

@@ -132,7 +132,9 @@ def _predict(out: Any) -> Optional[np.ndarray]:
     o = out.detach().double()
     if o.ndim >= 3:  # [T, B, C...]: rate over time
         o = o.sum(0)
-    return o.reshape(o.shape[0], -1).argmax(-1).cpu().numpy()
+    from snnkit.train.trainer import predicted_class
+
+    return predicted_class(o.reshape(o.shape[0], -1)).cpu().numpy()
 
 
 def compare(
@@ -151,8 +153,8 @@ def compare(
     """Run ``model`` in PyTorch and in Lava on ``inputs[T, B, *input_shape]``; compare spikes and classes.
 
     The PyTorch run uses a deep copy of the model in eval mode cast to ``torch_dtype`` (float64 by
-    default, Lava's float precision). ``class_agreement`` compares ``argmax`` of the output summed
-    over time; with ``labels[B]`` both accuracies are reported too. ``mode="fixed_pt"`` quantizes
+    default, Lava's float precision). ``class_agreement`` compares the predicted classes (the output summed
+    over time, the first class on a tie: :func:`snnkit.train.evaluate.predicted_class`); with ``labels[B]`` both accuracies are reported too. ``mode="fixed_pt"`` quantizes
     (``quant_kwargs`` go to :func:`snnkit.hardware.quantize.quantize_plan`; ``calibration``
     defaults to ``inputs``).
     """

@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from snnkit.cli import clean_warnings
 
-from .cli import check_out, dataset_splits, is_sample_file, load_samples, random_inputs
+from .cli import RANDOM_RATE, check_out, dataset_splits, is_sample_file, load_samples, random_inputs
 
 __all__ = ["configure", "run"]
 
@@ -94,7 +94,7 @@ def _build(args: argparse.Namespace) -> Tuple[Any, Dict[str, Any], Optional[Dict
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(args.seed)
         model = tcja_snn.build_model(cfg)
-    meta = {"config": cfg.name, "attention": cfg.attention, "trained": False}
+    meta = {"config": cfg.name, "attention": cfg.attention, "trained": False, "seed": args.seed}
     return model.eval(), meta, None
 
 
@@ -182,6 +182,16 @@ def _unmappable_note(model: Any, input_shape: Tuple[int, ...], ens: List[Any]) -
     return None
 
 
+def _header(meta: Dict[str, Any], seed: int) -> str:
+    """The first line: which network, which samples (dataset, split, how many) and their accuracy, as simulate says."""
+    net = (f"{meta['config']} (checkpoint, epoch {meta.get('epoch')})" if meta["trained"]
+           else f"{meta['config']} (random weights, seed {meta.get('seed')})")
+    acc = meta.get("accuracy_on_these_samples")
+    data = meta["data"] if meta["data"] != "random" else f"random Bernoulli({RANDOM_RATE}) spikes (seed {seed})"
+    return (f"snnkit energy: {net}, {data}: {meta['samples']} samples, T={meta['T']}"
+            + ("" if acc is None else f"; accuracy on these samples {100 * acc:.2f}%"))
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -210,13 +220,16 @@ def run(args: argparse.Namespace) -> int:
     labels = [y for _, y in batches]
     if all(y is not None for y in labels) and isinstance(ops.output, torch.Tensor):
         y = torch.cat([torch.as_tensor(v) for v in labels])
-        pred = ops.output.mean(0).argmax(-1)
+        from snnkit.train.trainer import predicted_class
+
+        pred = predicted_class(ops.output.mean(0))
         meta["accuracy_on_these_samples"] = float((pred == y).float().mean())
     comparison = None
     if args.ann:
         comparison = compare_snn_ann(model, inputs_snn=xs, energy_models=models, event_inputs=event_inputs)
     meta.update({"data": data_name, "samples": ops.B, "T": ops.T, "event_inputs": event_inputs,
                  "energy_models": models, "notes": notes})
+    print(_header(meta, args.seed))
     print_ops(ops, ens)
     for e in ens:
         print(f"{e.model}: {e.per_sample_j * 1e6:.4f} uJ per sample ({e.source})")

@@ -411,11 +411,12 @@ def done_line(trainer: "Trainer", hist: List[dict]) -> str:
 def checkpoint_arch(path: str) -> Optional[str]:
     """The ``arch`` a snnkit checkpoint records, read without copying its tensors; None if there is none."""
     from ._io import torch_load
-    from .train.checkpoint import refuse_vae
+    from .train.checkpoint import refuse_export_file, refuse_vae
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"checkpoint {path!r} does not exist" + (" (it is a folder: give the .pt file in it)"
                                                                         if Path(path).is_dir() else ""))
+    refuse_export_file(path)
     try:
         try:
             ckpt = torch_load(path, mmap=True)
@@ -458,7 +459,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"; training logged {100 * m['logged_test_acc']:.2f} % after this epoch"
     print(f"{args.checkpoint}: {m['dataset']} network, attention {m['attention']}, epoch {m['epoch']}, "
           f"seed {m['seed']}{logged}")
-    print(f"{m['split']} split, {rep.n} samples")
+    trained_on = (f" (the {rep.n} of its {m['split_size']} the run trained on: --max-train {m['max_train']})"
+                  if m.get("max_train") and rep.n < m.get("split_size", rep.n) else "")
+    print(f"{m['split']} split, {rep.n} samples{trained_on}")
     print(rep.format())
     if args.json:
         print(f"wrote {rep.save_json(args.json)}")

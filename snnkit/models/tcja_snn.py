@@ -317,8 +317,10 @@ class TCJASNN(nn.Module):
 
     @torch.no_grad()
     def predict(self, x: Tensor) -> Tensor:
-        """Class indices ``[B]`` from the mean output over time."""
-        return self(x).mean(0).argmax(-1)
+        """Class indices ``[B]`` from the mean output over time (the first class on a tie)."""
+        from ..train.trainer import predicted_class
+
+        return predicted_class(self(x).mean(0))
 
 
 def build_model(config: "TCJASNNConfig | str") -> TCJASNN:

@@ -51,6 +51,40 @@ def refuse_vae(path: Union[str, Path], ckpt: Any) -> None:
                          "scores it), not a classifier or language model checkpoint")
 
 
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_LAVA_MARK = b"snnkit-lava-network"  # snnkit.hardware.lava.LAVA_FORMAT, as pickled in LavaNetwork.save's files
+_GIVE_CHECKPOINT = "give the checkpoint snnkit train wrote (best.pt or last.pt in its --out folder)"
+
+
+def export_file_kind(path: Union[str, Path]) -> Optional[str]:
+    """What ``snnkit export`` file ``path`` is (read from its bytes, nothing unpickled), or None for any other file.
+
+    A user who passes an export's output where a training checkpoint belongs gets told that, not a pickle error."""
+    import zipfile
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            if f.read(len(_HDF5_MAGIC)) == _HDF5_MAGIC:
+                return "an HDF5 file (a NIR graph or lava-dl netx network, as snnkit export --to nir|netx writes)"
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                pkl = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+                if pkl and _LAVA_MARK in z.read(pkl[0]):
+                    return ("a Lava network (snnkit export --to lava writes it; snnkit.hardware.load_lava reads it; "
+                            "snnkit simulate runs the checkpoint it was exported from)")
+    except (OSError, zipfile.BadZipFile):
+        return None
+    return None
+
+
+def refuse_export_file(path: Union[str, Path]) -> None:
+    """ValueError if ``path`` is an ``snnkit export`` output rather than a checkpoint, naming the fix."""
+    kind = export_file_kind(path)
+    if kind is not None:
+        raise ValueError(f"{str(path)!r} is {kind}, not a training checkpoint; {_GIVE_CHECKPOINT}")
+
+
 def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, arch: Optional[str] = None) -> Dict[str, Any]:
     """Load a checkpoint; if ``model`` is given, check it has the same architecture and load its weights.
 
@@ -62,6 +96,7 @@ def load_checkpoint(path: Union[str, Path], model: Optional[nn.Module] = None, a
         raise IsADirectoryError(f"checkpoint {str(path)!r} is a directory; give the .pt file (e.g. last.pt or best.pt in it)")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+    refuse_export_file(path)
     try:
         ckpt = torch_load(path)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a corrupt file

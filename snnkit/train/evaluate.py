@@ -17,9 +17,9 @@ from torch.utils.data import DataLoader, Dataset
 from .._io import atomic_write_text
 from ..base import reset
 from ..progress import progress as progress_bar
-from .trainer import pick_device, rate, to_time_major
+from .trainer import pick_device, predicted_class, rate, to_time_major
 
-__all__ = ["confusion_matrix", "ClassificationReport", "predict", "classification_report"]
+__all__ = ["confusion_matrix", "ClassificationReport", "predict", "classification_report", "predicted_class"]
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -147,10 +147,11 @@ def predict(model: torch.nn.Module, dataset: Dataset, *, batch_size: int = 32, d
 def classification_report(model: torch.nn.Module, dataset: Dataset, num_classes: int, *,
                           classes: Optional[Sequence[str]] = None, meta: Optional[Dict[str, Any]] = None,
                           **predict_kw: Any) -> ClassificationReport:
-    """Run :func:`predict` and count: the prediction is the class with the highest score (first on ties)."""
+    """Run :func:`predict` and count: the prediction is the class with the highest score (first on ties,
+    :func:`predicted_class`)."""
     res = predict(model, dataset, **predict_kw)
     if res["scores"].shape[-1] != num_classes:
         raise ValueError(f"classification_report: the model scores {res['scores'].shape[-1]} classes, "
                          f"expected {num_classes}")
-    cm = confusion_matrix(res["scores"].argmax(-1), res["labels"], num_classes)
+    cm = confusion_matrix(predicted_class(res["scores"]), res["labels"], num_classes)
     return ClassificationReport(cm.tolist(), res["loss"], list(classes or []), dict(meta or {}))

@@ -52,7 +52,8 @@ def tcja_trainer(
                                                           on_error=on_error)
     if data is None:
         check_classes_found(cfg, train)
-    if max_train is not None and max_train < len(train):
+    subset = max_train is not None and max_train < len(train)
+    if subset:
         train = torch.utils.data.Subset(train, subset_indices(len(train), max_train, seed))
     elif max_train is not None:
         warnings.warn(f"max_train={max_train} is not below the {len(train)} training samples: all are used",
@@ -62,7 +63,8 @@ def tcja_trainer(
         model = tcja_snn.build_model(cfg)
     source = None if data is not None else {
         **{key: None if where is None else str(Path(where).expanduser().resolve())
-           for key, where in (("root", root), ("cache_dir", cache_dir))}, "on_error": on_error}
+           for key, where in (("root", root), ("cache_dir", cache_dir))}, "on_error": on_error,
+        "max_train": int(max_train) if subset else None}  # evaluate --split train scores the samples trained on
     defaults = _asdict(tcja_snn.TCJASNNConfig())  # what a field missing from an older checkpoint meant
     if cfg.loss != "tet":  # only the TET loss reads tet_lamb: a checkpoint without it resumes under any other loss
         defaults["tet_lamb"] = cfg.tet_lamb
@@ -155,10 +157,15 @@ def evaluate_tcja(checkpoint: Union[str, Path], *, root: Optional[Union[str, Pat
     dataset = test if split == "test" else train
     if dataset is None or len(dataset) == 0:
         raise ValueError(f"evaluate_tcja: {cfg.name} has no {split} samples to evaluate")
+    classes, split_size = getattr(dataset, "classes", None), len(dataset)
+    max_train = (ckpt.get("data_source") or {}).get("max_train")
+    if split == "train" and max_train is not None and max_train < split_size:  # a --max-train run: what it trained on
+        dataset = torch.utils.data.Subset(dataset, subset_indices(split_size, int(max_train), seed))
     history = ckpt.get("history") or []
     meta = {"checkpoint": str(checkpoint), "dataset": cfg.name, "attention": cfg.attention, "split": split,
+            "split_size": split_size, "max_train": max_train if split == "train" else None,
             "seed": seed, "epoch": ckpt.get("epoch"), "logged_test_acc": history[-1].get("test_acc") if history else None}
-    return classification_report(model, dataset, cfg.num_classes, classes=getattr(dataset, "classes", None),
+    return classification_report(model, dataset, cfg.num_classes, classes=classes,
                                  meta=meta, batch_size=batch_size or cfg.batch_size, device=device,
                                  num_workers=num_workers, loss_fn=model.loss, progress=progress)
 

@@ -77,6 +77,24 @@ def rate(out: torch.Tensor) -> torch.Tensor:
     return out.mean(0) if out.ndim == 3 else out
 
 
+TIE_RTOL = 1e-5  # scores this close (relative to the row's largest |score|) count as a tie
+
+
+def predicted_class(scores: torch.Tensor, rtol: float = TIE_RTOL) -> torch.Tensor:
+    """The class of each row of ``scores [B, K]`` with the highest score, the first class on a tie.
+
+    Spike-count scores tie often (a VotingLayer's k/10 per step); a plain ``argmax`` breaks such a
+    tie by the rounding of the float sums, so float32 (training, ``snnkit evaluate``) and float64
+    (``snnkit simulate``, Lava) runs of the same spikes predicted different classes. Scores within
+    ``rtol`` of the row's top score tie: far above float32 rounding of T votes (~T * 6e-8), far below
+    a vote's step (1 / (voting_size * T)).
+    """
+    s = scores.detach().double()
+    top = s.max(-1, keepdim=True).values
+    tol = rtol * s.abs().max(-1, keepdim=True).values
+    return (s >= top - tol).to(torch.uint8).argmax(-1)  # argmax returns the first maximal index
+
+
 def classification_loss(kind: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     r = rate(out).float()
     if kind == "mse_rate":
@@ -203,7 +221,7 @@ class Trainer:
         with self._autocast() if step is not None else contextlib.nullcontext():
             out = net(x)
             loss = loss_fn(out, y)
-        correct = (rate(out).argmax(-1) == y).sum().item()
+        correct = (predicted_class(rate(out)) == y).sum().item()
         return loss, correct, len(y)
 
     def train_epoch(self) -> Dict[str, float]:

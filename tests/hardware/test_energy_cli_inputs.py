@@ -187,3 +187,17 @@ def test_random_inputs_refuse_the_split_and_root_they_would_ignore(files, tmp_pa
     ckpt = files[1]
     err = cli_error(["energy", "--checkpoint", str(ckpt), "--data", "random", *flags, "--out", str(tmp_path / "e")])
     assert "--data random draws Bernoulli(0.05) spikes from --seed; it has no --split or --root" in err, err
+
+
+def test_first_line_says_which_samples_were_counted_and_their_accuracy(files, tmp_path, capsys) -> None:
+    """The printed report named neither the data, the split nor the sample count (only the JSON did)."""
+    d, ckpt, net, x, y = files
+    got = _energy(ckpt, str(d / "samples.pt"), tmp_path / "e", "--samples", "4", "--energy-model", "loihi")
+    pred = net(x[:4].transpose(0, 1)).mean(0).argmax(-1)               # no tied scores on these samples
+    acc = 100 * float((pred == y[:4]).float().mean())
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == (f"snnkit energy: {got['meta']['config']} (checkpoint, epoch None), samples.pt (samples 0..3): "
+                     f"4 samples, T=4; accuracy on these samples {acc:.2f}%"), first
+    assert main(["energy", "--checkpoint", str(ckpt), "--data", "random", "--samples", "2", "--no-plots",
+                 "--out", str(tmp_path / "r")]) == 0
+    assert "random Bernoulli(0.05) spikes (seed 0): 2 samples, T=4" in capsys.readouterr().out.splitlines()[0]

@@ -159,6 +159,26 @@ def test_checkpoint_directory_is_named_as_such(files, cli_error) -> None:
         assert f"checkpoint '{d}' is a directory; give the .pt file" in err, err
 
 
+def test_an_export_given_as_checkpoint_says_so_and_names_the_fix(files, cli_error) -> None:
+    """A .lava / NIR / netx file where a checkpoint belongs was a pickle error ("holds Python objects beyond tensors
+    ... load it with torch.load(path, weights_only=False)", "Unsupported operand 72"): now what it is and what to give."""
+    import nir
+    import numpy as np
+
+    d, ckpt, _ = files
+    assert main(["export", "--checkpoint", str(ckpt), "--to", "lava", "--out", str(d / "n.lava")]) == 0
+    graph = nir.NIRGraph(nodes={"i": nir.Input(np.array([2])), "o": nir.Output(np.array([2]))}, edges=[("i", "o")])
+    nir.write(str(d / "g.nir"), graph)
+    fix = "not a training checkpoint; give the checkpoint snnkit train wrote (best.pt or last.pt in its --out folder)"
+    for f, kind in ((d / "n.lava", "is a Lava network (snnkit export --to lava writes it"),
+                    (d / "g.nir", "is an HDF5 file (a NIR graph or lava-dl netx network")):
+        for cmd in (["evaluate"], ["simulate", "--out", str(d / "z")], ["export", "--to", "lava", "--out", str(d / "z.lava")],
+                    ["energy", "--out", str(d / "z")]):
+            err = cli_error([*cmd, "--checkpoint", str(f)])
+            assert f"'{f}' {kind}" in err and fix in err and "weights_only" not in err, (cmd, err)
+    assert load_lava(d / "n.lava").meta["T"] == T   # the detection reads bytes only: the file still loads
+
+
 @pytest.mark.parametrize("content, message", [
     (lambda x: (x[:3], torch.tensor([0, 1, 0, 1, 0])), "the labels y have shape (5,) but x has 3 samples"),
     (lambda x: (x, torch.tensor([0, 42, 1, 0])), "1 label(s) outside 0..9 (the network has 10 classes), e.g. 42"),

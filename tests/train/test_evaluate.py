@@ -153,7 +153,8 @@ def test_evaluation_reads_the_dataset_folder_the_run_trained_on(tmp_path: Path, 
     out = tmp_path / "run"
     tcja_trainer(cfg, root=root, cache_dir=cache, out_dir=out, progress=False, tensorboard=False).fit()
     ckpt = torch.load(out / "last.pt", weights_only=False)
-    assert ckpt["data_source"] == {"root": str(root.resolve()), "cache_dir": str(cache.resolve()), "on_error": "raise"}
+    assert ckpt["data_source"] == {"root": str(root.resolve()), "cache_dir": str(cache.resolve()), "on_error": "raise",
+                                  "max_train": None}
     built = sorted(p.name for p in cache.glob("*.h5"))
     assert len(built) == 2
     rep = evaluate_tcja(out / "last.pt", progress=False)
@@ -195,3 +196,50 @@ def test_a_copy_with_an_unreadable_file_trains_with_on_error_skip(tmp_path: Path
     # the run's --root and on_error: the test split (the unreadable file is a training one) from prepare's cache
     assert evaluate_tcja(tmp_path / "b" / "last.pt", progress=False).n == 10
     assert sorted((tmp_path / "cache").glob("*.h5")) == built
+
+
+def _first_max(rows) -> list:
+    """The index of the first largest entry of each row, by a plain loop (the reference)."""
+    return [max(range(len(r)), key=lambda i: (r[i], -i)) for r in rows]
+
+
+def test_tied_vote_counts_predict_the_first_class_in_float32_and_float64() -> None:
+    """Votes of binary spikes (k/10 per step) tie often; a plain argmax broke the tie by float rounding, so float32
+    (training, snnkit evaluate) and float64 (snnkit simulate, Lava) runs of the same spikes predicted different classes
+    (4 of 360 test digits on a 3-epoch digits_dvs network: evaluate 32.50 %, the same spikes in float64 33.33 %)."""
+    from snnkit.hardware.cli import _predict
+    from snnkit.layers import vote
+    from snnkit.train.evaluate import predicted_class
+
+    g = torch.Generator().manual_seed(0)
+    spikes = (torch.rand(8, 1000, 100, generator=g) < 0.15)          # [T, B, 10 classes x 10 voters]
+    ref = _first_max(spikes.long().sum(0).view(1000, 10, 10).sum(-1).tolist())   # exact integer vote counts
+    s32, s64 = vote(spikes.float(), 10).mean(0), vote(spikes.double(), 10)
+    assert (s32.argmax(-1).tolist() != ref) and (s64.sum(0).argmax(-1).tolist() != ref)  # what the fix is for
+    assert predicted_class(s32).tolist() == ref                       # training / snnkit evaluate (float32 rates)
+    assert _predict(s64).tolist() == ref                               # snnkit simulate (float64, summed over T)
+    model = torch.nn.Identity()                                        # classification_report on the same outputs
+    data = torch.utils.data.TensorDataset(vote(spikes.float(), 10).transpose(0, 1), torch.tensor(ref))
+    rep = classification_report(model, data, 10, batch_size=250, device="cpu")
+    assert rep.accuracy == 1.0
+    assert predicted_class(torch.zeros(2, 5)).tolist() == [0, 0]      # a silent output: class 0, as before
+    assert predicted_class(torch.tensor([[0.1, 0.3, 0.2]])).tolist() == [1]
+
+
+def test_train_split_of_a_max_train_run_is_the_samples_it_trained_on(tmp_path: Path, monkeypatch, capsys) -> None:
+    """`snnkit evaluate --split train` of a `--max-train 10` run scored all 24 training samples (14 never trained on)
+    and printed 'train split, 24 samples': the checkpoint now records max_train and the subset is rebuilt."""
+    data = (_fake_frames(24, 0), _fake_frames(20, 1))
+    monkeypatch.setattr("snnkit.train.recipes.tcja_data", lambda cfg, root, **kw: data)
+    monkeypatch.setattr("snnkit.train.recipes.check_dataset_fits", lambda cfg: None)
+    tr = tcja_trainer(_tiny_cfg(), out_dir=tmp_path, max_train=10, seed=3, progress=False, tensorboard=False)
+    tr.fit()
+    trained_on = tr.train_set                                           # the Subset the Trainer drew
+    assert len(trained_on) == 10
+    ref = classification_report(tr.model.eval(), trained_on, 10, batch_size=4, device="cpu")
+    rep = evaluate_tcja(tmp_path / "last.pt", split="train", progress=False, batch_size=7)
+    assert (rep.n, rep.confusion) == (10, ref.confusion)
+    assert (rep.meta["split_size"], rep.meta["max_train"]) == (24, 10)
+    assert evaluate_tcja(tmp_path / "last.pt", split="test", progress=False).n == 20   # the test split is whole
+    assert cli.main(["evaluate", "--checkpoint", str(tmp_path / "last.pt"), "--split", "train", "--no-progress"]) == 0
+    assert "train split, 10 samples (the 10 of its 24 the run trained on: --max-train 10)" in capsys.readouterr().out
