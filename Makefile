@@ -31,6 +31,7 @@ $(STAMP): pyproject.toml Makefile $(VENV)/pyvenv.cfg
 	$(PIP) --no-deps spikingjelly==2.0.0
 	$(PIP) --no-deps recbole==1.2.1
 	$(PIP) --no-deps syops==0.0.5
+	$(PIP) --no-deps seglearn==1.2.5
 	$(BIN)/python -c "import snnkit, snnkit.kernels.cpu as k; print('snnkit', snnkit.__version__, '| cpu kernels:', k.available() or k.error())"
 	touch $(STAMP)
 

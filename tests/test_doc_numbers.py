@@ -309,3 +309,46 @@ def test_neuron_speed_figures_are_the_json() -> None:
     gbps = [r["GBps"] for r in rows.values() if "GBps" in r]
     copy = [r["copy_GBps"] for r in rows.values() if "copy_GBps" in r]
     assert f"Achieved {min(gbps):.0f}-{max(gbps):.0f} GB/s" in text and f"at {min(copy):.0f}-{max(copy):.0f} GB/s" in text
+
+
+def _p_text(p: float) -> str:
+    """A p-value as docs/tcja.md prints it: three decimals, or two significant digits below 0.001."""
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
+def test_tcja_watch_preregistered_result_in_the_docs() -> None:
+    """docs/tcja.md's smartwatch section: per-seed tables, summary, floor and the rule's outcome, from tcja_watch.json."""
+    import sys
+
+    d = _json("tcja_watch")
+    seeds = list(range(20))
+    assert d["complete"] and d["rule"]["seeds"] == seeds and d["options"]["epochs"] is None
+    assert sorted((r["attention"], r["seed"]) for r in d["runs"]) == sorted((v, s) for v in ("none", "tcja") for s in seeds)
+    assert all(len(r["curve"]) == 15 and r["curve"][-1] == r["final"] and max(r["curve"]) == r["best"] for r in d["runs"])
+    acc = {(r["attention"], r["seed"]): r["final"] * 100 for r in d["runs"]}
+    best = {(r["attention"], r["seed"]): r["best"] * 100 for r in d["runs"]}
+    for v in ("tcja", "none"):
+        row = _row("docs/tcja.md", f"| `{v}` |", "seeds 0-19, smartwatch (final test accuracy, %)")
+        assert _seed_list(acc, v, seeds) in row, row
+        assert f"| {_mean_std(acc, v, seeds)} | {_mean_std(best, v, seeds)} |" in row, row
+    p = _paired(acc, "tcja", seeds)
+    doc = _text("docs/tcja.md")
+    assert (f"tcja − none, same seed: **{_signed(p['mean'])} ± {p['sem']:.2f} points** (mean ± sem; 95 % interval "
+            f"{_signed(p['lo'])} to {_signed(p['hi'])}; wins/ties/losses {p['wins']}/{p['ties']}/{p['losses']}; "
+            f"t = {p['t']:.2f}, p = {_p_text(p['p'])})") in doc
+    b = _paired(best, "tcja", seeds)
+    assert f"best epoch instead: {_signed(b['mean'])} ± {b['sem']:.2f} points" in doc
+    floor = d["floor_logreg"]["test_acc"] * 100
+    assert f"logistic-regression floor: {floor:.2f} % (train {d['floor_logreg']['train_acc'] * 100:.1f} %)" in doc
+    early = {v: statistics.mean(r["curve"][0] for r in d["runs"] if r["attention"] == v) * 100 for v in ("tcja", "none")}
+    assert f"after epoch 1: {early['tcja']:.1f} % vs {early['none']:.1f} % without" in doc
+    assert f"({d['parameters']['tcja']:,} vs {d['parameters']['none']:,})" in doc
+    secs = {v: statistics.median(r["seconds"] for r in d["runs"] if r["attention"] == v) for v in ("tcja", "none")}
+    assert f"median {secs['tcja']:.0f} s with TCJA and {secs['none']:.0f} s without, {d['wall_s'] / 60:.0f} min" in doc
+    helps = p["mean"] >= 1.0 and p["p"] < 0.05
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from tcja_watch import decide, paired_stats
+
+    assert d["outcome"] == decide(paired_stats(d["runs"]), True)
+    assert d["outcome"] == ("TCJA helps on this data" if helps else "TCJA does not help on this data (rule not met)")
+    assert f"Outcome by the rule: **{d['outcome']}**" in doc

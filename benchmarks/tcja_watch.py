@@ -1,0 +1,245 @@
+"""Pre-registered test: TCJA-SNN vs the same network without TCJA on real smartwatch IMU data (seglearn's watch set).
+
+On ``digits_dvs`` TCJA and its ablation are indistinguishable over 40 seeds (docs/tcja.md); that
+data has little per-sample temporal structure. This runs ONE test, designed before any run, on
+recorded temporal data: 2 s windows (100 samples, stride 50) of the 6-axis smartwatch signal,
+split by subject (subjects 1-7 train, 8-10 test), fed as T=20 steps of 5 samples per channel
+(``snnkit.data.imu_watch``). Network, both variants identical except the two TCJA blocks:
+conv(1x3)-BN-neuron 6->32, [TCJA], conv(1x3)-BN-neuron 32->32, [TCJA], flatten, then the
+TCJA-SNN builder's head (dropout before each linear layer, FC128-neuron, FC70-neuron, vote 10).
+Neuron, surrogate, TCJA init gain, loss, optimiser, lr, schedule, epochs, batch size and
+drop_last come from the ``digits_dvs`` config; training is snnkit's Trainer, seeded as
+``tcja_trainer`` seeds it. Decision rule (fixed before the runs): TCJA helps on this data only if
+the mean paired difference (tcja - none, same seed) over seeds 0-19 is >= +1.0 point of final-epoch
+test accuracy AND a two-sided paired t-test gives p < 0.05.
+
+    python benchmarks/tcja_watch.py                       # 20 seeds x 2 variants -> results/tcja_watch.json
+    python benchmarks/tcja_watch.py --epochs 1 --seeds 0 --results /tmp/smoke.json   # plumbing check only
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import add_results_option, machine, non_negative_int, positive_int, print_table, results_file  # noqa: E402
+
+NAME = "tcja_watch"
+VARIANTS = ("tcja", "none")
+T, CHANNELS, WIDTH, N_CLASSES = 20, 32, 5, 7
+RULE = {"metric": "final-epoch test accuracy (%)", "seeds": list(range(20)), "min_mean_paired_difference": 1.0,
+        "test": "two-sided paired t-test", "max_p": 0.05,
+        "text": "TCJA helps on this data only if mean(tcja - none, same seed) >= +1.0 point AND paired t-test p < 0.05"}
+
+
+def watch_config(attention: str) -> Any:
+    """The ``digits_dvs`` config with this data's T, classes and channels: the recipe both variants train with."""
+    from snnkit.models.tcja_snn import get_config
+
+    return get_config("digits_dvs", attention=attention, T=T, num_classes=N_CLASSES, in_channels=6)
+
+
+class WatchNet(nn.Module):
+    """The pre-registered network: two conv(1x3)-BN-neuron units (TCJA after each in ``tcja``), the builder's head."""
+
+    def __init__(self, attention: str) -> None:
+        super().__init__()
+        from snnkit.attention.tcja import TCJA
+        from snnkit.layers import Flatten, SpikingConv2d, TemporalDropout, TimeDistributed, VotingLayer
+        from snnkit.models.tcja_snn import _neuron_factory
+
+        if attention not in VARIANTS:
+            raise ValueError(f"WatchNet: attention must be one of {VARIANTS}, got {attention!r}")
+        self.config = cfg = watch_config(attention)
+        if cfg.loss != "mse":
+            raise ValueError(f"WatchNet: the digits_dvs config's loss is {cfg.loss!r}; this network implements 'mse'")
+        neuron = _neuron_factory(cfg)
+        feats: List[nn.Module] = []
+        c_in = cfg.in_channels
+        for kt, kc in ([4, 4], [4, 4]):
+            feats.append(SpikingConv2d(c_in, CHANNELS, (1, 3), padding=(0, 1), neuron=neuron, bn=True, bias=False))
+            c_in = CHANNELS
+            if attention == "tcja":
+                feats.append(TCJA(cfg.T, CHANNELS, kernel_t=kt, kernel_c=kc, mode="tcja", init_gain=cfg.tcja_init_gain))
+        self.features = nn.Sequential(*feats)
+        head: List[nn.Module] = [Flatten()]  # as TCJASNN's classifier: [dropout, linear, neuron] per layer, vote
+        n_in = CHANNELS * WIDTH
+        for n_out in list(cfg.hidden) + [cfg.out_features]:
+            if cfg.dropout > 0:
+                head.append(TemporalDropout(cfg.dropout))
+            head += [TimeDistributed(nn.Linear(n_in, n_out, bias=cfg.fc_bias)), neuron()]
+            n_in = n_out
+        head.append(VotingLayer(cfg.voting))
+        self.classifier = nn.Sequential(*head)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x[T, B, 6, 1, 5]`` -> per-step class scores ``[T, B, 7]``; states reset first (one batch = one run)."""
+        from snnkit.base import reset
+
+        if x.ndim != 5 or tuple(x.shape[2:]) != (6, 1, WIDTH) or x.shape[0] != T:
+            raise ValueError(f"WatchNet: x must be [{T}, B, 6, 1, {WIDTH}], got {tuple(x.shape)}")
+        reset(self)
+        return self.classifier(self.features(x))
+
+    def loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The digits_dvs loss: MSE between the firing rate over T and the one-hot label."""
+        return F.mse_loss(out.mean(0), F.one_hot(labels, self.config.num_classes).to(out.dtype))
+
+
+def train_one(variant: str, seed: int, epochs: Optional[int], out: str) -> Dict[str, Any]:
+    """Train one variant with one seed in this (child) process on one thread; seeded as ``tcja_trainer``."""
+    torch.set_num_threads(1)
+    from snnkit.data.imu_watch import load_watch
+    from snnkit.train.config import TrainConfig
+    from snnkit.train.trainer import Trainer
+
+    t0 = time.time()
+    cfg = watch_config(variant)
+    n_epochs = epochs or cfg.epochs
+    t_max = n_epochs if epochs else cfg.T_max  # a shorter (smoke) run anneals fully, as an --epochs override does
+    train, test = load_watch(T=cfg.T)
+    tc = TrainConfig(epochs=n_epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
+                     scheduler=cfg.scheduler, T_max=t_max, step_size=cfg.step_size, gamma=cfg.step_gamma, seed=seed,
+                     out_dir=str(Path(out) / f"{variant}_{seed}"), progress=False, tensorboard=False,
+                     input_layout="BT", device="cpu", amp="off", drop_last=cfg.drop_last, mixup=cfg.mixup)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = WatchNet(variant)
+    tr = Trainer(model, train, test, tc, arch="tcja_watch", loss_fn=model.loss, label=f"watch {variant}")
+    hist = tr.fit()
+    return {"attention": variant, "seed": seed, "final": hist[-1]["test_acc"], "best": tr.best,
+            "curve": [h["test_acc"] for h in hist], "train_acc_final": hist[-1].get("train_acc"),
+            "seconds": time.time() - t0}
+
+
+def paired_stats(runs: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Per variant mean ± std (%), and tcja - none per seed: mean, sem, 95 % t interval, wins/ties/losses, t, p."""
+    from scipy import stats
+
+    acc = {(r["attention"], r["seed"]): r["final"] * 100 for r in runs}
+    seeds = sorted(s for v, s in acc if v == "tcja" and ("none", s) in acc)
+    out: Dict[str, Any] = {"paired_seeds": seeds}
+    for v in VARIANTS:
+        a = [acc[v, s] for s in sorted(s for w, s in acc if w == v)]
+        out[v] = {"n": len(a), "mean": statistics.mean(a) if a else None,
+                  "std": statistics.stdev(a) if len(a) > 1 else None}
+    d = [acc["tcja", s] - acc["none", s] for s in seeds]
+    if len(d) > 1:
+        n, mean, sd = len(d), statistics.mean(d), statistics.stdev(d)
+        sem = sd / math.sqrt(n)
+        q = stats.t.ppf(0.975, n - 1)
+        t = mean / sem if sem > 0 else math.copysign(math.inf, mean) if mean else 0.0
+        p = float(2 * stats.t.sf(abs(t), n - 1)) if sem > 0 else (0.0 if mean else 1.0)
+        out["difference"] = {"mean": mean, "sem": sem, "ci95": [mean - q * sem, mean + q * sem],
+                             "wins": sum(x > 1e-9 for x in d), "ties": sum(abs(x) <= 1e-9 for x in d),
+                             "losses": sum(x < -1e-9 for x in d), "t": t, "p": p}
+    return out
+
+
+def decide(summary: Dict[str, Any], complete: bool) -> str:
+    """The pre-registered rule applied to ``summary`` ("incomplete" unless every seed of both variants ran)."""
+    if not complete or "difference" not in summary:
+        return "incomplete: no outcome"
+    d = summary["difference"]
+    ok = d["mean"] >= RULE["min_mean_paired_difference"] and d["p"] < RULE["max_p"]
+    return "TCJA helps on this data" if ok else "TCJA does not help on this data (rule not met)"
+
+
+def floor_logreg() -> Dict[str, Any]:
+    """Time-order-blind floor: logistic regression on per-channel mean, std, min, max of each window, same split."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from snnkit.data.imu_watch import load_watch
+
+    train, test = load_watch(T=T)
+
+    def feats(ds: Any) -> np.ndarray:
+        w = ds.x.squeeze(3).permute(0, 2, 1, 3).reshape(len(ds), 6, -1).double().numpy()  # back to [N, 6, 100]
+        return np.concatenate([w.mean(2), w.std(2), w.min(2), w.max(2)], axis=1)
+
+    clf = LogisticRegression(max_iter=2000).fit(feats(train), train.y.numpy())
+    return {"features": "per-channel mean, std, min, max of each standardised window (24)",
+            "model": "sklearn LogisticRegression(max_iter=2000), default C",
+            "test_acc": float((clf.predict(feats(test)) == test.y.numpy()).mean()),
+            "train_acc": float((clf.predict(feats(train)) == train.y.numpy()).mean())}
+
+
+def data_summary() -> Dict[str, Any]:
+    """Window counts per split and class, and the subjects of each split (the fixed split)."""
+    from snnkit.data.imu_watch import load_watch, watch_path
+
+    train, test = load_watch(T=T)
+    return {"file": "seglearn 1.2.5 seglearn/data/watch_dataset.npy", "bytes": watch_path().stat().st_size,
+            "windows": {"train": len(train), "test": len(test)}, "width": 100, "stride": 50, "T": T,
+            "train_subjects": sorted(set(train.subject.tolist())), "test_subjects": sorted(set(test.subject.tolist())),
+            "class_counts": {"train": torch.bincount(train.y, minlength=N_CLASSES).tolist(),
+                             "test": torch.bincount(test.y, minlength=N_CLASSES).tolist()}}
+
+
+def main(argv: Any = None) -> Dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seeds", nargs="+", type=non_negative_int, default=list(range(20)))
+    ap.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    ap.add_argument("--epochs", type=positive_int, default=None, help="default: the digits_dvs config's (15)")
+    ap.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one thread each)")
+    add_results_option(ap, NAME)
+    args = ap.parse_args(argv)
+    rf = results_file(ap, args, NAME)
+    if len(set(args.seeds)) != len(args.seeds) or len(set(args.variants)) != len(args.variants):
+        raise SystemExit("tcja_watch: --seeds and --variants must not repeat an entry")
+    registered = args.epochs is None and sorted(args.seeds) == RULE["seeds"] and sorted(args.variants) == sorted(VARIANTS)
+    jobs = [(v, s) for s in args.seeds for v in args.variants]
+    payload: Dict[str, Any] = {"machine": machine(), "design": __doc__.split("\n\n")[1].replace("\n", " "),
+                               "rule": RULE, "options": vars(args), "data": data_summary(),
+                               "recipe": {k: getattr(watch_config("tcja"), k) for k in (
+                                   "neuron", "tau", "decay_input", "v_threshold", "v_reset", "detach_reset", "surrogate",
+                                   "surrogate_alpha", "tcja_init_gain", "dropout", "voting", "loss", "optimizer", "lr",
+                                   "scheduler", "T_max", "epochs", "batch_size", "drop_last", "mixup")},
+                               "parameters": {v: sum(p.numel() for p in WatchNet(v).parameters()) for v in VARIANTS},
+                               "floor_logreg": floor_logreg(), "runs": [], "complete": False}
+    t0 = time.time()
+
+    def save(final: bool = False) -> None:
+        runs = sorted(payload["runs"], key=lambda r: (r["seed"], VARIANTS.index(r["attention"])))
+        done = {(r["attention"], r["seed"]) for r in runs}
+        payload.update(runs=runs, wall_s=round(time.time() - t0, 1),
+                       complete=registered and done == {(v, s) for v in VARIANTS for s in RULE["seeds"]})
+        payload["summary"] = paired_stats(runs) if {r["attention"] for r in runs} == set(VARIANTS) else None
+        payload["outcome"] = decide(payload["summary"] or {}, payload["complete"])
+        if final or rf.path is not None:  # after every run: an interrupted sweep keeps its runs, marked incomplete
+            with contextlib.nullcontext() if final else contextlib.redirect_stdout(io.StringIO()):
+                rf.save(payload)
+
+    with tempfile.TemporaryDirectory() as out, ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        futs = [pool.submit(train_one, v, s, args.epochs, out) for v, s in jobs]
+        for f in futs:
+            r = f.result()
+            payload["runs"].append(r)
+            save()
+            print(f"  {r['attention']:<5} seed {r['seed']}: done ({r['seconds']:.0f} s)", flush=True)
+    if payload["complete"]:
+        s, d = payload["summary"], payload["summary"]["difference"]
+        print_table([{"variant": v, "mean": round(s[v]["mean"], 2), "std": round(s[v]["std"], 2)} for v in VARIANTS],
+                    ["variant", "mean", "std"], "final test accuracy (%), seeds 0-19")
+        print(f"tcja - none: {d['mean']:+.2f} ± {d['sem']:.2f} (95 % {d['ci95'][0]:+.2f} to {d['ci95'][1]:+.2f}), "
+              f"{d['wins']}/{d['ties']}/{d['losses']} w/t/l, t = {d['t']:.2f}, p = {d['p']:.3g}: {payload['outcome']}")
+    save(final=True)
+    return payload
+
+
+if __name__ == "__main__":
+    main()
