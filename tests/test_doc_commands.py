@@ -480,3 +480,16 @@ def test_fragments_in_prose_are_not_held_to_a_whole_command() -> None:
     assert check(Command("test", "snnkit export --to lava", False)) == []
     assert check(Command("test", "snnkit train tcja --seed", False)) == []
     assert check(Command("test", "snnkit export --to lava", True)) != []
+
+
+def test_every_option_with_a_default_says_it() -> None:
+    """docs/cli.md is the --help text: an option that has a default value states it there (`snnkit generate`'s
+    --temperature and --top-p, `snnkit demo --samples` and others gave none)."""
+    from snnkit.cli_reference import _parsers
+
+    parsers = [(prog, p) for prog, p in _parsers(snnkit_parser()) if prog != "snnkit demo"]
+    parsers.append(("snnkit demo", script_parser("examples/demo.py")))
+    silent = [(prog, a.option_strings[-1], a.default) for prog, p in parsers for a in p._actions
+              if a.option_strings and a.default not in (None, argparse.SUPPRESS) and a.default is not False
+              and "default" not in (a.help or "")]
+    assert not silent
