@@ -6,8 +6,8 @@
     python examples/rwkv_generate.py --demo 6      # a tiny random model, nothing to download
 
 The version (4, 5.2, 6) comes from the checkpoint's key names. ``--tokenizer``: the World
-vocabulary file (``rwkv_vocab_v20230424.txt``, shipped in the ``rwkv`` pip package) for World
-models, or GPT-NeoX's ``20B_tokenizer.json`` for RWKV-4 Pile/Raven models. The prompt is read in
+vocabulary file (``rwkv_vocab_v20230424.txt``, shipped in the ``rwkv`` pip package and found there by
+that name) for World models, or GPT-NeoX's ``20B_tokenizer.json`` for RWKV-4 Pile/Raven models. The prompt is read in
 one parallel pass, then tokens are sampled one by one with the recurrent state.
 """
 from __future__ import annotations

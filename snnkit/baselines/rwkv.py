@@ -941,11 +941,33 @@ class WorldTokenizer:
         return self.decode_bytes(ids).decode("utf-8", errors=errors)
 
 
+WORLD_VOCAB = "rwkv_vocab_v20230424.txt"  # the World models' vocabulary, shipped in the ``rwkv`` pip package
+
+
+def _packaged_vocab(path: Path) -> Optional[Path]:
+    """The ``rwkv`` pip package's copy of a vocab file given by bare name (located, not imported), if any."""
+    import importlib.util
+
+    if path.parent != Path(".") or path.is_file():
+        return None
+    try:
+        spec = importlib.util.find_spec("rwkv")
+    except (ImportError, ValueError):
+        return None
+    found = Path(spec.origin).parent / path.name if spec is not None and spec.origin else None
+    return found if found is not None and found.is_file() else None
+
+
 def load_tokenizer(path: Union[str, Path]) -> Union[WorldTokenizer, BPETokenizer]:
     """A ``tokenizer.json`` (GPT-NeoX's ``20B_tokenizer.json`` for RWKV-4 Pile/Raven models) ->
     :class:`snnkit.data.text.BPETokenizer` (Hugging Face ``tokenizers``); anything else is read as
-    a World vocab file (:class:`WorldTokenizer`)."""
+    a World vocab file (:class:`WorldTokenizer`). A bare file name that is not in the current directory, such as
+    ``rwkv_vocab_v20230424.txt``, is read from the installed ``rwkv`` pip package, which ships it."""
     path = Path(path)
     if path.suffix == ".json":
         return BPETokenizer.load(path)
-    return WorldTokenizer.from_file(path)
+    packaged = _packaged_vocab(path)
+    if packaged is None and path.name == WORLD_VOCAB and not path.is_file():
+        raise FileNotFoundError(f"load_tokenizer: {str(path)!r} does not exist; the rwkv pip package ships it "
+                                f"(pip install rwkv==0.8.32, then --tokenizer {WORLD_VOCAB} finds it), or give its path")
+    return WorldTokenizer.from_file(packaged or path)
