@@ -944,18 +944,25 @@ class WorldTokenizer:
 WORLD_VOCAB = "rwkv_vocab_v20230424.txt"  # the World models' vocabulary, shipped in the ``rwkv`` pip package
 
 
-def _packaged_vocab(path: Path) -> Optional[Path]:
-    """The ``rwkv`` pip package's copy of a vocab file given by bare name (located, not imported), if any."""
+def world_vocab_path(path: Union[str, Path]) -> Path:
+    """Where to read a World vocab file: ``path`` itself, or for a bare file name that is not in the current
+    directory (``rwkv_vocab_v20230424.txt``) the copy the installed ``rwkv`` pip package ships (located, not
+    imported). A missing ``rwkv_vocab_v20230424.txt`` raises FileNotFoundError saying how to get it."""
     import importlib.util
 
-    if path.parent != Path(".") or path.is_file():
-        return None
+    path = Path(path)
+    if path.is_file() or path.parent != Path("."):
+        return path
     try:
         spec = importlib.util.find_spec("rwkv")
     except (ImportError, ValueError):
-        return None
-    found = Path(spec.origin).parent / path.name if spec is not None and spec.origin else None
-    return found if found is not None and found.is_file() else None
+        spec = None
+    if spec is not None and spec.origin and (Path(spec.origin).parent / path.name).is_file():
+        return Path(spec.origin).parent / path.name
+    if path.name == WORLD_VOCAB:
+        raise FileNotFoundError(f"World vocab {str(path)!r} does not exist; the rwkv pip package ships it "
+                                f"(pip install rwkv==0.8.32, then {WORLD_VOCAB} by name finds it), or give its path")
+    return path
 
 
 def load_tokenizer(path: Union[str, Path]) -> Union[WorldTokenizer, BPETokenizer]:
@@ -966,8 +973,4 @@ def load_tokenizer(path: Union[str, Path]) -> Union[WorldTokenizer, BPETokenizer
     path = Path(path)
     if path.suffix == ".json":
         return BPETokenizer.load(path)
-    packaged = _packaged_vocab(path)
-    if packaged is None and path.name == WORLD_VOCAB and not path.is_file():
-        raise FileNotFoundError(f"load_tokenizer: {str(path)!r} does not exist; the rwkv pip package ships it "
-                                f"(pip install rwkv==0.8.32, then --tokenizer {WORLD_VOCAB} finds it), or give its path")
-    return WorldTokenizer.from_file(packaged or path)
+    return WorldTokenizer.from_file(world_vocab_path(path))

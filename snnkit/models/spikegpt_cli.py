@@ -171,9 +171,9 @@ def _load_any_tokenizer(path: Path) -> Any:
 
     if path.suffix == ".json":
         return load_tokenizer(path)
-    from ..baselines.rwkv import WorldTokenizer
+    from ..baselines.rwkv import WorldTokenizer, world_vocab_path
 
-    return _WorldDecode(WorldTokenizer.from_file(path))
+    return _WorldDecode(WorldTokenizer.from_file(world_vocab_path(path)))
 
 
 #: context length used to read a BlinkDL checkpoint's prompts/corpus in parallel windows
