@@ -64,7 +64,7 @@ def add_results_option(ap: argparse.ArgumentParser, name: str) -> None:
     ap.add_argument("--results", metavar="PATH",
                     help=f"write the results JSON to PATH. Without it only a run with every other option at its "
                          f"default writes benchmarks/results/{name}.json (the committed reference); other runs "
-                         "(--quick, another checkpoint, other sizes) print their tables and write nothing")
+                         "(any option changed) print their tables and write nothing")
 
 
 @dataclass
@@ -79,7 +79,8 @@ class ResultsFile:
     def save(self, payload: Dict[str, Any]) -> Optional[Path]:
         """Write ``payload`` (atomically), with the options it was run with, and say where, or why not."""
         if self.path is None:
-            print(f"results not written: {', '.join(self.changed)} differ from the defaults, and "
+            verb = "differs" if len(self.changed) == 1 else "differ"
+            print(f"results not written: {', '.join(self.changed)} {verb} from the defaults, and "
                   f"benchmarks/results/{self.name}.json holds the reference run; pass --results PATH to keep them")
             return None
         payload = {"args": self.args, **payload, "non_default_options": self.changed}  # a script's own "args" wins

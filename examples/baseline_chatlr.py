@@ -39,6 +39,8 @@ def main() -> None:
         con = build_movielens_db(path=args.db)
     except sqlite3.Error as err:      # a folder that does not exist, a file that is not a SQLite database
         ap.error(f"--db {args.db}: {err}")
+    except OSError as err:            # no MovieLens-100k copy: the message says where to get one
+        ap.error(str(err))
     train = generate_questions(con, args.train, split="train", heldout_templates=args.heldout_templates,
                                seed=args.seed)
     test = generate_questions(con, args.test, split="test", heldout_templates=args.heldout_templates,

@@ -32,7 +32,7 @@ def main() -> None:
     use_threads(args.threads)
     try:
         d = movielens_search(n_users=args.users, negatives=args.negatives, seed=args.seed)
-    except ValueError as err:   # e.g. --users above the 943 of MovieLens-100k
+    except (ValueError, OSError) as err:   # --users above the 943 of MovieLens-100k; no copy of it (where to get one)
         ap.error(str(err))
     print(d.description)
     spec = DiffusionGS.spec(d)

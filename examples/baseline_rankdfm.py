@@ -34,7 +34,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
     try:
         data = movielens_ranking(n_users=args.users, seed=args.seed)
-    except ValueError as err:   # e.g. --users above the 943 of MovieLens-100k
+    except (ValueError, OSError) as err:   # --users above the 943 of MovieLens-100k; no copy of it (where to get one)
         ap.error(str(err))
     print(data.description)
     rows = {"random": evaluate_ranking(np.random.default_rng(args.seed).random(len(data.query)), data),

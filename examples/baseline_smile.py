@@ -32,7 +32,7 @@ def main() -> None:
     use_threads(args.threads)
     try:
         d = cold_start_split(n_users=args.users, cold_frac=args.cold_frac, shots=args.shots, seed=args.seed)
-    except ValueError as err:   # --cold-frac outside (0, 1), --users above 943, ...
+    except (ValueError, OSError) as err:   # --cold-frac outside (0, 1), --users above 943, no MovieLens-100k copy
         ap.error(str(err))
     print(d.description)
     tr = d.train

@@ -86,7 +86,10 @@ def main() -> None:
             train, test = split(train, 0.1, args.seed)
         task = " vs ".join(train.classes)
     else:
-        train, test = load_oct4_mafk(ambiguous=args.ambiguous)
+        try:
+            train, test = load_oct4_mafk(ambiguous=args.ambiguous)
+        except (OSError, ValueError) as err:   # janggu's files absent and not downloadable: how to get them
+            ap.error(str(err))
         task = "Oct4 vs MafK (janggu 0.10.2 ChIP-seq peaks)"
     print(f"task: {task}: {len(train)} train / {len(test)} test sequences")
 

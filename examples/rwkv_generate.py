@@ -6,8 +6,8 @@
     python examples/rwkv_generate.py --demo 6      # a tiny random model, nothing to download
 
 The version (4, 5.2, 6) comes from the checkpoint's key names. ``--tokenizer``: the World
-vocabulary file (``rwkv_vocab_v20230424.txt``, shipped in the ``rwkv`` pip package) for World
-models, or GPT-NeoX's ``20B_tokenizer.json`` for RWKV-4 Pile/Raven models. The prompt is read in
+vocabulary file (``rwkv_vocab_v20230424.txt``, shipped in the ``rwkv`` pip package and found there by
+that name) for World models, or GPT-NeoX's ``20B_tokenizer.json`` for RWKV-4 Pile/Raven models. The prompt is read in
 one parallel pass, then tokens are sampled one by one with the recurrent state.
 """
 from __future__ import annotations
@@ -57,17 +57,20 @@ def main() -> None:
         ap.error(f"--top-p must be in (0, 1], got {args.top_p}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.demo:
-        args.model, args.tokenizer = demo_model(args.demo, Path(tempfile.mkdtemp()))
-    elif not (args.model and args.tokenizer):
+    if args.demo and (args.model or args.tokenizer):
+        ap.error("--demo builds its own random model and byte vocabulary: drop --model and --tokenizer")
+    if not args.demo and not (args.model and args.tokenizer):
         ap.error("give --model and --tokenizer, or --demo 4|5|6")
 
     t0 = time.time()
-    try:
-        model = RWKV.load(args.model, dtype=getattr(torch, args.dtype)).eval()
-        tok = load_tokenizer(args.tokenizer)
-    except (OSError, ValueError) as err:          # a missing or unreadable checkpoint / tokenizer: one line
-        ap.error(str(err))
+    with tempfile.TemporaryDirectory() as tmp:    # the demo's files, removed once loaded
+        if args.demo:
+            args.model, args.tokenizer = demo_model(args.demo, Path(tmp))
+        try:
+            model = RWKV.load(args.model, dtype=getattr(torch, args.dtype)).eval()
+            tok = load_tokenizer(args.tokenizer)
+        except (OSError, ValueError) as err:      # a missing or unreadable checkpoint / tokenizer: one line
+            ap.error(str(err))
     cfg = model.config
     print(f"RWKV-{cfg.version}: {cfg.n_layer} layers x {cfg.n_embd}, vocab {cfg.vocab_size} "
           f"({sum(p.numel() for p in model.parameters()) / 1e6:.1f} M parameters), loaded in {time.time() - t0:.1f} s",

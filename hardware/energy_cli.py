@@ -57,7 +57,7 @@ def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
                         help="treat event-count frames and average-pooled spikes as events (synaptic ops) instead "
                              "of dense MACs (count_ops event_inputs='counts'); loihi already folds pooling as the "
                              "Lava export does, so for it only the input's events change (docs/energy.md)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of random weights / random inputs")
+    parser.add_argument("--seed", type=int, default=0, help="seed of random weights / random inputs (default 0)")
     parser.add_argument("--threads", type=int_at_least(1), help="torch threads")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar while a frame cache is built")

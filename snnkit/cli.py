@@ -553,7 +553,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cache-dir", help="data cache folder (tcja: the frame cache, default the run's; spikegpt/rwkv: "
                                        "where --data shakespeare is kept); else $SNNKIT_DATA or ~/.cache/snnkit/data")
     g.add_argument("--json", help="also write the report (scores, per class, confusion matrix) to this JSON file")
-    g.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes")
+    g.add_argument("--workers", type=int_at_least(0), default=0, help="DataLoader worker processes (default 0: load in "
+                                                                          "this process)")
     s.add_argument("--no-progress", action="store_true",
                    help="no progress bar (for logs written to a file), as snnkit train --no-progress")
     s.set_defaults(func=cmd_evaluate)
@@ -566,12 +567,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, help="training epochs (default 30)")
     s.add_argument("--attention", choices=["tcja", "t_xa", "c_xa", "none"],
                    help="attention in the VAE's encoder and decoder (default tcja)")
-    s.add_argument("--n", type=int, default=64, help="number of samples in the grid")
-    s.add_argument("--out", default="runs/vae", help="output folder")
+    s.add_argument("--n", type=int, default=64, help="number of samples in the grid (default %(default)s)")
+    s.add_argument("--out", default="runs/vae", help="output folder (default %(default)s)")
     s.add_argument("--overwrite", action="store_true", help="train over a VAE that --out already holds (vae.pt)")
     s.add_argument("--seed", type=int, default=0, help="initialisation, held-out split and samples (default 0; with "
                                                        "--checkpoint the samples only: the split is the run's)")
-    s.add_argument("--threads", type=int_at_least(1), default=1, help="torch threads (1 is fastest for these small layers)")
+    s.add_argument("--threads", type=int_at_least(1), default=1, help="torch threads (default 1, the fastest for these small layers)")
     s.set_defaults(func=cmd_generate_images)
     return p
 

@@ -41,6 +41,10 @@ def test_results_file_rules(tmp_path, capsys) -> None:
     rf = _common.results_file(ap, ap.parse_args(["--quick", "--checkpoint", "c.pt"]), "x")
     assert rf.path is None and rf.changed == ["--quick", "--checkpoint"]
     assert rf.save({"a": 1}) is None and "results not written: --quick, --checkpoint differ" in capsys.readouterr().out
+    alone = _common.results_file(ap, ap.parse_args(["--quick"]), "x")  # one option: "--quick differs", not "differ"
+    assert alone.save({"a": 1}) is None and "results not written: --quick differs from" in capsys.readouterr().out
+    help_text = ap.format_help()  # the help names no option the script may not have (tcja_speed has no --quick)
+    assert "any option changed" in help_text and "another checkpoint" not in help_text
     rf = _common.results_file(ap, ap.parse_args(["--quick", "--results", str(tmp_path / "q.json")]), "x")
     assert rf.save({"a": 1}) == tmp_path / "q.json"
     assert json.loads((tmp_path / "q.json").read_text()) == {"args": {"quick": True, "checkpoint": None}, "a": 1,

@@ -100,3 +100,20 @@ def test_checkpoint_whose_weights_do_not_fit_its_config_is_one_clear_line(run: P
         err = cli_error([*argv, "--checkpoint", str(tmp_path / "last.pt")])
         assert "its weights do not fit its model_config" in err and "blocks.2.ln1.weight" in err, err
         assert "Traceback" not in err and err.count("\n") <= 2, err
+
+
+def test_blinkdl_world_pth_with_the_packaged_vocab_by_name(tmp_path: Path, capsys, monkeypatch) -> None:
+    """`--tokenizer rwkv_vocab_v20230424.txt` (docs/baselines-sequence.md) is the rwkv pip package's copy; it was
+    'vocab file ... does not exist' outside that package's folder."""
+    from snnkit.baselines.rwkv import WorldTokenizer, world_vocab_path
+
+    packaged = world_vocab_path("rwkv_vocab_v20230424.txt")
+    if not packaged.is_absolute():
+        pytest.skip("the rwkv pip package (which ships the World vocab) is not installed")
+    pth = tmp_path / "world.pth"
+    torch.save(official_state_dict(6, vocab=65536, n_layer=1, n_embd=32, head_size=16), pth)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["generate", "--checkpoint", str(pth), "--tokenizer", "rwkv_vocab_v20230424.txt", "--prompt",
+                     "The Eiffel tower", "--tokens", "3", "--seed", "0", "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("The Eiffel tower") and WorldTokenizer.from_file(packaged).vocab_size == 65530

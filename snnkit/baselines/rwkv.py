@@ -1093,11 +1093,36 @@ class WorldTokenizer:
         return self.decode_bytes(ids).decode("utf-8", errors=errors)
 
 
+WORLD_VOCAB = "rwkv_vocab_v20230424.txt"  # the World models' vocabulary, shipped in the ``rwkv`` pip package
+
+
+def world_vocab_path(path: Union[str, Path]) -> Path:
+    """Where to read a World vocab file: ``path`` itself, or for a bare file name that is not in the current
+    directory (``rwkv_vocab_v20230424.txt``) the copy the installed ``rwkv`` pip package ships (located, not
+    imported). A missing ``rwkv_vocab_v20230424.txt`` raises FileNotFoundError saying how to get it."""
+    import importlib.util
+
+    path = Path(path)
+    if path.is_file() or path.parent != Path("."):
+        return path
+    try:
+        spec = importlib.util.find_spec("rwkv")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin and (Path(spec.origin).parent / path.name).is_file():
+        return Path(spec.origin).parent / path.name
+    if path.name == WORLD_VOCAB:
+        raise FileNotFoundError(f"World vocab {str(path)!r} does not exist; the rwkv pip package ships it "
+                                f"(pip install rwkv==0.8.32, then {WORLD_VOCAB} by name finds it), or give its path")
+    return path
+
+
 def load_tokenizer(path: Union[str, Path]) -> Union[WorldTokenizer, BPETokenizer]:
     """A ``tokenizer.json`` (GPT-NeoX's ``20B_tokenizer.json`` for RWKV-4 Pile/Raven models) ->
     :class:`snnkit.data.text.BPETokenizer` (Hugging Face ``tokenizers``); anything else is read as
-    a World vocab file (:class:`WorldTokenizer`)."""
+    a World vocab file (:class:`WorldTokenizer`). A bare file name that is not in the current directory, such as
+    ``rwkv_vocab_v20230424.txt``, is read from the installed ``rwkv`` pip package, which ships it."""
     path = Path(path)
     if path.suffix == ".json":
         return BPETokenizer.load(path)
-    return WorldTokenizer.from_file(path)
+    return WorldTokenizer.from_file(world_vocab_path(path))

@@ -24,10 +24,10 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     framing = s.add_mutually_exclusive_group()
     framing.add_argument("--frames", type=int_at_least(1), default=None,
                          help="number of frames T (default: the T of the dataset's TCJA-SNN config, else 10)")
-    s.add_argument("--split-by", default="number", choices=["number", "time"], help="equal event counts or equal durations")
+    s.add_argument("--split-by", default="number", choices=["number", "time"], help="equal event counts (number, the default) or equal durations (time)")
     framing.add_argument("--time-window", type=number_above(0), default=None, help="microseconds per frame (instead of --frames)")
     framing.add_argument("--event-count", type=int_at_least(1), default=None, help="events per frame (instead of --frames)")
-    s.add_argument("--convention", default="spikingjelly", choices=["spikingjelly", "tonic"], help="bin-edge convention")
+    s.add_argument("--convention", default="spikingjelly", choices=["spikingjelly", "tonic"], help="bin-edge convention (default spikingjelly)")
     s.add_argument("--include-incomplete", action="store_true",
                    help="--convention tonic only: keep the last partial frame (time_window/event_count)")
     s.add_argument("--size", type=int_at_least(1), nargs=2, metavar=("H", "W"), default=None, help="resize the sensor grid")
@@ -39,7 +39,7 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="digits_dvs: the seed of its stratified 80/20 split, as load's seed (default 0); other "
                         "datasets take none (their cache does not depend on it; augmentation draws happen in training)")
     s.add_argument("--cache-dir", default=None, help="cache folder (default $SNNKIT_DATA or ~/.cache/snnkit/data)")
-    s.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="unreadable samples: stop, or leave out and list them")
+    s.add_argument("--on-error", default="raise", choices=["raise", "skip"], help="unreadable samples: stop (raise, the default), or leave out and list them (skip)")
     s.add_argument("--no-progress", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_prepare)
     _add_cache_parser(actions)

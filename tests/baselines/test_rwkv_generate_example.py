@@ -63,3 +63,16 @@ def test_missing_tokenizer_is_one_line(monkeypatch, capsys, tmp_path):
         _run(monkeypatch, "--model", str(tmp_path / "m.pth"), "--tokenizer", str(tmp_path / "nope.txt"))
     err = capsys.readouterr().err
     assert exc.value.code == 2 and "nope.txt" in err and "Traceback" not in err
+
+
+def test_demo_leaves_no_files_and_refuses_a_model_or_tokenizer(monkeypatch, capsys, tmp_path):
+    """--demo wrote its random model and vocabulary into a tempfile.mkdtemp() folder that was never removed (one per
+    run); and it silently ignored --model / --tokenizer given beside it."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    _run(monkeypatch, "--demo", "5", "--max-new-tokens", "2")
+    assert capsys.readouterr().out.startswith("\nIn a shocking finding") and list(tmp_path.iterdir()) == []
+    with pytest.raises(SystemExit) as exc:
+        _run(monkeypatch, "--demo", "6", "--tokenizer", "rwkv_vocab_v20230424.txt")
+    assert exc.value.code == 2 and "--demo builds its own random model" in capsys.readouterr().err

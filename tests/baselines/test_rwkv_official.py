@@ -97,3 +97,29 @@ def test_world_tokenizer_matches_pip_trie_tokenizer(tmp_path: Path):
     ids = ours.encode(text)
     assert ids == theirs.encode(text) and len(ids) < len(text.encode("utf-8"))
     assert ours.decode(ids) == text == theirs.decode(ids)
+
+
+def test_world_vocab_by_bare_name_is_read_from_the_rwkv_package(tmp_path: Path, monkeypatch):
+    """`--tokenizer rwkv_vocab_v20230424.txt`, as docs/baselines-sequence.md and examples/rwkv_generate.py write it,
+    finds the copy the rwkv pip package ships (it was "vocab file ... does not exist" outside that folder); a file of
+    that name in the current directory still wins, and without the package the error says where to get it."""
+    from snnkit.baselines.rwkv import load_tokenizer
+
+    vocab = Path(rwkv_model.__file__).with_name("rwkv_vocab_v20230424.txt")
+    if not vocab.is_file():
+        pytest.skip(f"the rwkv package ships no World vocab at {vocab}")
+    monkeypatch.chdir(tmp_path)
+    text = "The Eiffel tower is in the city of Paris. 你好"
+    # the package's file read by its path (test above: that equals the pip package's own TRIE_TOKENIZER)
+    assert load_tokenizer("rwkv_vocab_v20230424.txt").encode(text) == WorldTokenizer.from_file(vocab).encode(text)
+    (tmp_path / "rwkv_vocab_v20230424.txt").write_text("1 'a' 1\n", encoding="utf-8")  # a local file is preferred
+    assert load_tokenizer("rwkv_vocab_v20230424.txt").vocab_size == 2
+    (tmp_path / "rwkv_vocab_v20230424.txt").unlink()
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rwkv" else find_spec(name, *a))
+    with pytest.raises(FileNotFoundError, match="the rwkv pip package ships it .pip install rwkv==0.8.32"):
+        load_tokenizer("rwkv_vocab_v20230424.txt")
+    with pytest.raises(FileNotFoundError, match="vocab file 'other.txt' does not exist"):
+        load_tokenizer("other.txt")

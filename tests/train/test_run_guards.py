@@ -356,6 +356,15 @@ def test_resume_with_more_epochs_needs_the_same_schedule_length(tmp_path: Path) 
     assert longer.epoch == 3
 
 
+def test_past_t_max_warning_names_the_schedules_floor(tmp_path: Path) -> None:
+    """A cosine that ends at lr_min (SpikeGPT's recipe: 1e-5) bottoms out there, not at 0 as the warning said."""
+    run = _trainer(tmp_path, epochs=2, T_max=1, lr_min=1e-5)
+    with pytest.warns(UserWarning, match="2 epochs run past the cosine schedule's T_max 1: the learning rate reaches "
+                                         "1e-05 at epoch 1 and rises again"):
+        run.fit()
+    assert [round(r["lr"], 9) for r in run.history] == [2e-2, 1e-5]  # epoch 2 ran at the floor, not at 0
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux's /proc, where no file can be created")
 def test_a_failed_atomic_write_names_the_file_not_its_temporary() -> None:
     with pytest.raises(OSError) as err:
