@@ -55,7 +55,7 @@ def watch_config(attention: str) -> Any:
 class WatchNet(nn.Module):
     """The pre-registered network: two conv(1x3)-BN-neuron units (TCJA after each in ``tcja``), the builder's head."""
 
-    def __init__(self, attention: str) -> None:
+    def __init__(self, attention: str, channels: int = CHANNELS) -> None:
         super().__init__()
         from snnkit.attention.tcja import TCJA
         from snnkit.layers import Flatten, SpikingConv2d, TemporalDropout, TimeDistributed, VotingLayer
@@ -63,6 +63,8 @@ class WatchNet(nn.Module):
 
         if attention not in VARIANTS:
             raise ValueError(f"WatchNet: attention must be one of {VARIANTS}, got {attention!r}")
+        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"WatchNet: channels must be a positive int, got {channels!r}")
         self.config = cfg = watch_config(attention)
         if cfg.loss != "mse":
             raise ValueError(f"WatchNet: the digits_dvs config's loss is {cfg.loss!r}; this network implements 'mse'")
@@ -70,13 +72,13 @@ class WatchNet(nn.Module):
         feats: List[nn.Module] = []
         c_in = cfg.in_channels
         for kt, kc in ([4, 4], [4, 4]):
-            feats.append(SpikingConv2d(c_in, CHANNELS, (1, 3), padding=(0, 1), neuron=neuron, bn=True, bias=False))
-            c_in = CHANNELS
+            feats.append(SpikingConv2d(c_in, channels, (1, 3), padding=(0, 1), neuron=neuron, bn=True, bias=False))
+            c_in = channels
             if attention == "tcja":
-                feats.append(TCJA(cfg.T, CHANNELS, kernel_t=kt, kernel_c=kc, mode="tcja", init_gain=cfg.tcja_init_gain))
+                feats.append(TCJA(cfg.T, channels, kernel_t=kt, kernel_c=kc, mode="tcja", init_gain=cfg.tcja_init_gain))
         self.features = nn.Sequential(*feats)
         head: List[nn.Module] = [Flatten()]  # as TCJASNN's classifier: [dropout, linear, neuron] per layer, vote
-        n_in = CHANNELS * WIDTH
+        n_in = channels * WIDTH
         for n_out in list(cfg.hidden) + [cfg.out_features]:
             if cfg.dropout > 0:
                 head.append(TemporalDropout(cfg.dropout))
@@ -99,8 +101,11 @@ class WatchNet(nn.Module):
         return F.mse_loss(out.mean(0), F.one_hot(labels, self.config.num_classes).to(out.dtype))
 
 
-def train_one(variant: str, seed: int, epochs: Optional[int], out: str) -> Dict[str, Any]:
-    """Train one variant with one seed in this (child) process on one thread; seeded as ``tcja_trainer``."""
+def train_one(variant: str, seed: int, epochs: Optional[int], out: str, channels: int = CHANNELS,
+              label: Optional[str] = None) -> Dict[str, Any]:
+    """Train one variant (conv width ``channels``) with one seed in this child process on one thread, seeded as
+    ``tcja_trainer``; the run is recorded under ``label`` (default: the variant)."""
+    name = label or variant
     torch.set_num_threads(1)
     from snnkit.data.imu_watch import load_watch
     from snnkit.train.config import TrainConfig
@@ -113,14 +118,14 @@ def train_one(variant: str, seed: int, epochs: Optional[int], out: str) -> Dict[
     train, test = load_watch(T=cfg.T)
     tc = TrainConfig(epochs=n_epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
                      scheduler=cfg.scheduler, T_max=t_max, step_size=cfg.step_size, gamma=cfg.step_gamma, seed=seed,
-                     out_dir=str(Path(out) / f"{variant}_{seed}"), progress=False, tensorboard=False,
+                     out_dir=str(Path(out) / f"{name}_{seed}"), progress=False, tensorboard=False,
                      input_layout="BT", device="cpu", amp="off", drop_last=cfg.drop_last, mixup=cfg.mixup)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = WatchNet(variant)
-    tr = Trainer(model, train, test, tc, arch="tcja_watch", loss_fn=model.loss, label=f"watch {variant}")
+        model = WatchNet(variant, channels)
+    tr = Trainer(model, train, test, tc, arch="tcja_watch", loss_fn=model.loss, label=f"watch {name}")
     hist = tr.fit()
-    return {"attention": variant, "seed": seed, "final": hist[-1]["test_acc"], "best": tr.best,
+    return {"attention": name, "seed": seed, "final": hist[-1]["test_acc"], "best": tr.best,
             "curve": [h["test_acc"] for h in hist], "train_acc_final": hist[-1].get("train_acc"),
             "seconds": time.time() - t0}
 

@@ -87,3 +87,60 @@ def test_decision_rule() -> None:
     assert m.decide({"difference": {"mean": 0.99, "p": 0.001}}, True).startswith("TCJA does not help")
     assert m.decide({"difference": {"mean": 3.0, "p": 0.05}}, True).startswith("TCJA does not help")
     assert m.decide(ok, False) == "incomplete: no outcome"
+
+
+def _wide():
+    spec = importlib.util.spec_from_file_location("tcja_watch_wide", ROOT / "benchmarks" / "tcja_watch_wide.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _hand_count(c: int) -> int:
+    """The none network's parameters by hand: conv 6->c (1x3), BN, conv c->c (1x3), BN, FC 5c->128, FC 128->70 (no bias)."""
+    return 6 * c * 3 + 2 * c + c * c * 3 + 2 * c + 5 * c * 128 + 128 * 70
+
+
+def test_none_wide_is_the_smallest_width_matching_tcjas_parameters() -> None:
+    w = _wide()
+    m = _module()
+    tcja = w.n_params(m.WatchNet("tcja"))
+    assert tcja == _hand_count(32) + 2 * (32 * 32 * 4 + 20 * 20 * 4) == 44608
+    c = w.wide_channels()
+    assert c == 45  # the width the design (docstring, docs/tcja.md) states
+    assert w.n_params(m.WatchNet("none", c)) == _hand_count(c) == 44825 >= tcja
+    assert w.n_params(m.WatchNet("none", c - 1)) == _hand_count(c - 1) == 43896 < tcja
+    assert "c = 45, 44,825 >= 44,608; c = 44 gives 43,896" in " ".join(w.__doc__.split())
+    wide = m.WatchNet("none", c)
+    convs = [x.conv for x in wide.features]
+    assert [(x.in_channels, x.out_channels, x.kernel_size, x.padding) for x in convs] == \
+        [(6, 45, (1, 3), (0, 1)), (45, 45, (1, 3), (0, 1))]
+    lin = [x.module for x in wide.classifier if type(x).__name__ == "TimeDistributed"]
+    assert [(x.in_features, x.out_features) for x in lin] == [(225, 128), (128, 70)]
+    # the head past the first linear layer is the none network's, module for module
+    rest = lambda n: [(type(x).__name__, tuple(p.shape for p in x.parameters())) for x in n.classifier][3:]  # noqa: E731
+    assert rest(wide) == rest(m.WatchNet("none"))
+    out = wide(torch.randn(20, 3, 6, 1, 5))
+    assert out.shape == (20, 3, 7)
+    with pytest.raises(ValueError, match="channels must be a positive int"):
+        m.WatchNet("none", 0)
+
+
+def test_wide_paired_stats_match_scipy_and_rule() -> None:
+    w = _wide()
+    tcja, wide, none = [0.80, 0.75, 0.90, 0.70, 0.85], [0.78, 0.75, 0.85, 0.72, 0.80], [0.77, 0.74, 0.86, 0.70, 0.79]
+    runs = lambda v, xs: [{"attention": v, "seed": s, "final": a} for s, a in enumerate(xs)]  # noqa: E731
+    s = w.summarise(runs("none_wide", wide), runs("tcja", tcja) + runs("none", none))
+    for key, a, b in (("tcja_minus_none_wide", tcja, wide), ("none_wide_minus_none", wide, none)):
+        ref = stats.ttest_rel([100 * x for x in a], [100 * y for y in b])
+        d = s[key]
+        assert d["t"] == pytest.approx(ref.statistic) and d["p"] == pytest.approx(ref.pvalue)
+        assert d["ci95"] == pytest.approx(list(ref.confidence_interval(0.95)))
+    assert (s["tcja_minus_none_wide"]["wins"], s["tcja_minus_none_wide"]["ties"],
+            s["tcja_minus_none_wide"]["losses"]) == (3, 1, 1)
+    assert s["none_wide"]["mean"] == pytest.approx(78.0)
+    ok = {"tcja_minus_none_wide": {"mean": 1.0, "p": 0.049}}
+    assert w.decide(ok, True) == "the TCJA gain is not explained by parameter count"
+    assert w.decide({"tcja_minus_none_wide": {"mean": 0.99, "p": 0.001}}, True).endswith("(rule not met)")
+    assert w.decide({"tcja_minus_none_wide": {"mean": 3.0, "p": 0.05}}, True).endswith("(rule not met)")
+    assert w.decide(ok, False) == "incomplete: no outcome"

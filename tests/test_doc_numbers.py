@@ -352,3 +352,54 @@ def test_tcja_watch_preregistered_result_in_the_docs() -> None:
     assert d["outcome"] == decide(paired_stats(d["runs"]), True)
     assert d["outcome"] == ("TCJA helps on this data" if helps else "TCJA does not help on this data (rule not met)")
     assert f"Outcome by the rule: **{d['outcome']}**" in doc
+
+
+def test_tcja_watch_wide_control_in_the_docs() -> None:
+    """docs/tcja.md's parameter-matched control: per-seed table, both paired differences and the rule's outcome."""
+    import hashlib
+    import sys
+
+    d, ref = _json("tcja_watch_wide"), _json("tcja_watch")
+    seeds = list(range(20))
+    assert d["complete"] and d["rule"]["seeds"] == seeds and d["options"]["epochs"] is None
+    # the committed tcja / none runs it pairs with are the file as it is now
+    assert d["reference"]["sha256"] == hashlib.sha256((RESULTS / "tcja_watch.json").read_bytes()).hexdigest()
+    assert sorted(r["seed"] for r in d["runs"]) == seeds and {r["attention"] for r in d["runs"]} == {"none_wide"}
+    assert all(len(r["curve"]) == 15 and r["curve"][-1] == r["final"] and max(r["curve"]) == r["best"] for r in d["runs"])
+    runs = ref["runs"] + d["runs"]
+    acc = {(r["attention"], r["seed"]): r["final"] * 100 for r in runs}
+    best = {(r["attention"], r["seed"]): r["best"] * 100 for r in runs}
+    header = "seeds 0-19, smartwatch, parameter-matched control (final test accuracy, %)"
+    for v in ("tcja", "none_wide", "none"):
+        row = _row("docs/tcja.md", f"| `{v}` |", header)
+        assert f"| {d['parameters'][v]:,} |" in row, row
+        assert _seed_list(acc, v, seeds) in row, row
+        assert f"| {_mean_std(acc, v, seeds)} | {_mean_std(best, v, seeds)} |" in row, row
+    doc = _text("docs/tcja.md")
+    assert (f"c = {d['channels']}, {d['parameters']['none_wide']:,} parameters** ≥ {d['parameters']['tcja']:,} "
+            f"(`tcja`); c = {d['channels'] - 1} would give {d['parameters']['none_wide_c_minus_1']:,}") in doc
+    relabel = lambda a, b: {**{("x", s): acc[a, s] for s in seeds}, **{("none", s): acc[b, s] for s in seeds}}  # noqa: E731
+    p = {}
+    for a, b in (("tcja", "none_wide"), ("none_wide", "none")):
+        p[a, b] = q = _paired(relabel(a, b), "x", seeds)
+        assert (f"{a} − {b}, same seed: **{_signed(q['mean'])} ± {q['sem']:.2f} points** (mean ± sem; 95 % interval "
+                f"{_signed(q['lo'])} to {_signed(q['hi'])}; wins/ties/losses {q['wins']}/{q['ties']}/{q['losses']}; "
+                f"t = {q['t']:.2f}, p = {_p_text(q['p'])})") in doc, (a, b)
+    rb = lambda a, b: {**{("x", s): best[a, s] for s in seeds}, **{("none", s): best[b, s] for s in seeds}}  # noqa: E731
+    b1, b2 = _paired(rb("tcja", "none_wide"), "x", seeds), _paired(rb("none_wide", "none"), "x", seeds)
+    assert (f"tcja − none_wide {_signed(b1['mean'])} ± {b1['sem']:.2f}, none_wide − none {_signed(b2['mean'])} ± "
+            f"{b2['sem']:.2f} (p = {_p_text(b2['p'])})") in doc
+    early = {v: statistics.mean(r["curve"][0] for r in runs if r["attention"] == v) * 100 for v in ("tcja", "none_wide", "none")}
+    assert f"epoch 1: {early['none_wide']:.1f} % vs {early['none']:.1f} % for `none`, {early['tcja']:.1f} % for `tcja`" in doc
+    secs = statistics.median(r["seconds"] for r in d["runs"])
+    lo, hi = min(r["seconds"] for r in d["runs"]), max(r["seconds"] for r in d["runs"])
+    assert f"{lo:.0f}-{hi:.0f} s per run" in doc
+    assert f"median {secs:.0f} s per run, {d['wall_s'] / 60:.0f} min in all" in doc
+    q = p["tcja", "none_wide"]
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from tcja_watch_wide import decide, summarise
+
+    assert d["outcome"] == decide(summarise(d["runs"], ref["runs"]), True)
+    assert d["outcome"] == ("the TCJA gain is not explained by parameter count" if q["mean"] >= 1.0 and q["p"] < 0.05
+                            else "the TCJA gain may be explained by parameter count (rule not met)")
+    assert f"Outcome by the rule: **{d['outcome']}**" in doc
