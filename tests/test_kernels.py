@@ -4,6 +4,7 @@ Property-based over shapes, parameters, every surrogate and reset mode.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Dict, List
 
 import pytest
@@ -184,3 +185,43 @@ def test_lif_step_is_one_token_of_the_reference(dtype, tau, v_th, v_reset) -> No
     assert 0 < int(s.sum()) < s.numel()
     assert torch.equal(s, s_ref[0]) and torch.equal(vn, v_ref)
     assert lif_step(x.half(), v.half(), tau, v_th, v_reset) is None  # not the kernel's: the caller's formulas
+
+
+def _lif_kernel_formulas(x, v0, go, tau, decay_input):
+    """The fused LIF backward (hard reset to 0, threshold 1, detach_reset, binary spikes, atan alpha 2), op by op:
+    every division by tau is a true division of tensors, as neuron_kernels.cpp writes it."""
+    full = lambda val: torch.full_like(v0, val)  # noqa: E731 - tensors, so no op becomes a multiply by 1/scalar
+    c, vth, vr, one = full(tau), full(1.0), full(0.0), full(1.0)
+    hs, v = [], v0
+    for t in range(x.shape[0]):
+        h = v + (x[t] - (v - vr)) / c if decay_input else v - (v - vr) / c + x[t]
+        hs.append(h)
+        v = torch.where(h >= vth, vr, h)
+    cz = torch.tensor(math.pi / 2, dtype=x.dtype) * torch.tensor(2.0, dtype=x.dtype)
+    half_a1 = torch.tensor(2.0, dtype=x.dtype) / torch.tensor(2.0, dtype=x.dtype)
+    g, gx = torch.zeros_like(v0), torch.empty_like(x)
+    for t in reversed(range(x.shape[0])):
+        h = hs[t]
+        z = cz * (h - vth)
+        gh = go[t] * (half_a1 / (one + z * z)) + g * (one - (h >= vth).to(x.dtype))
+        gx[t] = gh / c if decay_input else gh
+        g = gh - gh / c
+    return torch.stack(hs), gx, g
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("tau", [1.0, 2.0, 4.0, 1024.0, 3.0, 1.7])
+@pytest.mark.parametrize("decay_input", [True, False])
+def test_lif_kernel_divides_by_tau_bit_for_bit(dtype, tau, decay_input) -> None:
+    """A power-of-two tau multiplies by 1/tau in the kernel (faster than a vector divide): the same bits as dividing,
+    subnormal gradients included; any other tau still divides."""
+    gen = torch.Generator().manual_seed(0)
+    x = (torch.randn(7, 3, 300, generator=gen, dtype=dtype) * 1.2 + 0.3).requires_grad_()
+    v0 = (torch.rand(3, 300, generator=gen, dtype=dtype) * 0.5).requires_grad_()
+    go = torch.randn(7, 3, 300, generator=gen, dtype=dtype)
+    go[:, :, :50] *= torch.finfo(dtype).tiny * 3  # dividing these by tau rounds in the subnormal range
+    s, v = F.lif_multistep(x, v0, tau=tau, decay_input=decay_input, v_reset=0.0, detach_reset=True, backend="cpu")
+    gx, gv0 = torch.autograd.grad(s, (x, v0), go)
+    h, rx, rv = _lif_kernel_formulas(x.detach(), v0.detach(), go, tau, decay_input)
+    assert torch.equal(s, (h >= 1.0).to(dtype))
+    assert torch.equal(gx, rx) and torch.equal(gv0, rv)

@@ -17,7 +17,10 @@
 
 namespace {
 
-enum Charge { IF_ = 0, LIF_DIV_DI = 1, LIF_DIV_NDI = 2, LIF_MUL_DI = 3, LIF_MUL_NDI = 4 };
+enum Charge { IF_ = 0, LIF_DIV_DI = 1, LIF_DIV_NDI = 2, LIF_MUL_DI = 3, LIF_MUL_NDI = 4,
+              // internal: LIF_DIV_* for a power-of-two tau, with c = 1/tau: x / tau is then exactly x * (1/tau)
+              // (both are the correctly rounded x/tau), and a multiply costs a fraction of a vector divide
+              LIF_RCP_DI = 5, LIF_RCP_NDI = 6 };
 enum Sg { ATAN = 0, SIGMOID = 1, FAST_SIGMOID = 2, TRIANGLE = 3, RECT = 4, PWQ = 5 };
 
 template <typename F, int CH>
@@ -25,7 +28,8 @@ inline F charge(F x, F v, F c, F vr) {
     if (CH == IF_) return v + x;
     if (CH == LIF_DIV_DI) return v + (x - (v - vr)) / c;
     if (CH == LIF_DIV_NDI) return v - (v - vr) / c + x;
-    if (CH == LIF_MUL_DI) return v + (x - (v - vr)) * c;
+    if (CH == LIF_MUL_DI || CH == LIF_RCP_DI) return v + (x - (v - vr)) * c;
+    if (CH == LIF_RCP_NDI) return v - (v - vr) * c + x;
     return v - (v - vr) * c + x;  // LIF_MUL_NDI
 }
 
@@ -78,6 +82,7 @@ void lif_bwd(const F* x, const F* v0, const F* gout, const F* gvT, F* gx, F* gv0
     const int64_t nblk = (N + BLK - 1) / BLK;
     const bool mul = (CH == LIF_MUL_DI || CH == LIF_MUL_NDI);
     const bool div = (CH == LIF_DIV_DI || CH == LIF_DIV_NDI);
+    const bool rcp = (CH == LIF_RCP_DI || CH == LIF_RCP_NDI);
     std::vector<double> gk_part(nblk, 0.0);
 #pragma omp parallel num_threads(nthreads)
     {
@@ -113,7 +118,7 @@ void lif_bwd(const F* x, const F* v0, const F* gout, const F* gvT, F* gx, F* gv0
                     if (!detach) gs += g[j] * (soft ? -vth : vr - h);
                     F gh = gs * sg + g[j] * (soft ? F(1) : F(1) - s);
                     if (graded) gh += go * s;
-                    if (CH == LIF_DIV_DI || CH == LIF_MUL_DI) gxt[j] = div ? gh / c : gh * c;
+                    if (CH == LIF_DIV_DI || CH == LIF_MUL_DI || CH == LIF_RCP_DI) gxt[j] = div ? gh / c : gh * c;
                     else gxt[j] = gh;
                     if (mul) {
                         F vp = v0[j0 + j];
@@ -121,7 +126,7 @@ void lif_bwd(const F* x, const F* v0, const F* gout, const F* gvT, F* gx, F* gv0
                         const F dk = CH == LIF_MUL_DI ? xt[j] - (vp - vr) : -(vp - vr);
                         gk_acc += double(gh * dk);
                     }
-                    g[j] = CH == IF_ ? gh : (div ? gh - gh / c : gh * (F(1) - c));
+                    g[j] = CH == IF_ ? gh : (div ? gh - gh / c : rcp ? gh - gh * c : gh * (F(1) - c));
                 }
             }
             for (int64_t j = 0; j < n; ++j) gv0[j0 + j] = g[j];
@@ -221,15 +226,31 @@ void lif_bwd_sg(int sg, const F* x, const F* v0, const F* gout, const F* gvT, F*
 #undef SNN_CASE
 }
 
+// LIF_DIV_* with a power-of-two tau -> LIF_RCP_* with c = 1/tau (exact, a normal number): the same bits
+template <typename F>
+void use_reciprocal(int& ch, double& c) {
+    if (ch != LIF_DIV_DI && ch != LIF_DIV_NDI) return;
+    int e = 0;
+    const F cf = F(c), r = F(1) / cf;
+    if (std::frexp(cf, &e) == F(0.5) && std::isnormal(r) && r * cf == F(1)) {
+        ch = ch == LIF_DIV_DI ? LIF_RCP_DI : LIF_RCP_NDI;
+        c = double(r);
+    }
+}
+
 template <typename F>
 int lif_forward_t(int ch, const F* x, const F* v0, F* out, F* vT, int64_t T, int64_t N, double c, double vth,
                   double vr, int soft, int graded, int nt) {
+    if (ch < 0 || ch > 4) return 1;
+    use_reciprocal<F>(ch, c);
     switch (ch) {
         case 0: lif_fwd<F, 0>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
         case 1: lif_fwd<F, 1>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
         case 2: lif_fwd<F, 2>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
         case 3: lif_fwd<F, 3>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
         case 4: lif_fwd<F, 4>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
+        case 5: lif_fwd<F, 5>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
+        case 6: lif_fwd<F, 6>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
     }
     return 1;
 }
@@ -239,12 +260,16 @@ int lif_backward_t(int ch, int sg, const F* x, const F* v0, const F* gout, const
                    int64_t T, int64_t N, double c, double vth, double vr, int soft, int detach, int graded,
                    double a1, double a2, int nt) {
     if (sg < 0 || sg > 5) return 2;
+    if (ch < 0 || ch > 4) return 1;
+    use_reciprocal<F>(ch, c);
     switch (ch) {
         case 0: lif_bwd_sg<F, 0>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
         case 1: lif_bwd_sg<F, 1>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
         case 2: lif_bwd_sg<F, 2>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
         case 3: lif_bwd_sg<F, 3>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
         case 4: lif_bwd_sg<F, 4>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 5: lif_bwd_sg<F, 5>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 6: lif_bwd_sg<F, 6>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
     }
     return 1;
 }

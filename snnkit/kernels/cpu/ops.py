@@ -24,7 +24,8 @@ _SIGS = {
 }
 _cache: dict = {}
 
-# Charge modes understood by the kernel (see neuron_kernels.cpp).
+# Charge modes understood by the kernel (see neuron_kernels.cpp; it runs LIF_DIV_* with a power-of-two tau as a
+# multiply by 1/tau, the same bits).
 IF, LIF_DIV_DI, LIF_DIV_NDI, LIF_MUL_DI, LIF_MUL_NDI = range(5)
 
 
