@@ -28,106 +28,20 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_results_option, machine, non_negative_int, positive_int, print_table, results_file  # noqa: E402
 
+from snnkit.models.tcja_watch import (CHANNELS, N_CLASSES, T, VARIANTS, WIDTH, WatchNet, train_one,  # noqa: E402,F401
+                                      watch_config)
+
 NAME = "tcja_watch"
-VARIANTS = ("tcja", "none")
-T, CHANNELS, WIDTH, N_CLASSES = 20, 32, 5, 7
 RULE = {"metric": "final-epoch test accuracy (%)", "seeds": list(range(20)), "min_mean_paired_difference": 1.0,
         "test": "two-sided paired t-test", "max_p": 0.05,
         "text": "TCJA helps on this data only if mean(tcja - none, same seed) >= +1.0 point AND paired t-test p < 0.05"}
-
-
-def watch_config(attention: str) -> Any:
-    """The ``digits_dvs`` config with this data's T, classes and channels: the recipe both variants train with."""
-    from snnkit.models.tcja_snn import get_config
-
-    return get_config("digits_dvs", attention=attention, T=T, num_classes=N_CLASSES, in_channels=6)
-
-
-class WatchNet(nn.Module):
-    """The pre-registered network: two conv(1x3)-BN-neuron units (TCJA after each in ``tcja``), the builder's head."""
-
-    def __init__(self, attention: str, channels: int = CHANNELS) -> None:
-        super().__init__()
-        from snnkit.attention.tcja import TCJA
-        from snnkit.layers import Flatten, SpikingConv2d, TemporalDropout, TimeDistributed, VotingLayer
-        from snnkit.models.tcja_snn import _neuron_factory
-
-        if attention not in VARIANTS:
-            raise ValueError(f"WatchNet: attention must be one of {VARIANTS}, got {attention!r}")
-        if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
-            raise ValueError(f"WatchNet: channels must be a positive int, got {channels!r}")
-        self.config = cfg = watch_config(attention)
-        if cfg.loss != "mse":
-            raise ValueError(f"WatchNet: the digits_dvs config's loss is {cfg.loss!r}; this network implements 'mse'")
-        neuron = _neuron_factory(cfg)
-        feats: List[nn.Module] = []
-        c_in = cfg.in_channels
-        for kt, kc in ([4, 4], [4, 4]):
-            feats.append(SpikingConv2d(c_in, channels, (1, 3), padding=(0, 1), neuron=neuron, bn=True, bias=False))
-            c_in = channels
-            if attention == "tcja":
-                feats.append(TCJA(cfg.T, channels, kernel_t=kt, kernel_c=kc, mode="tcja", init_gain=cfg.tcja_init_gain))
-        self.features = nn.Sequential(*feats)
-        head: List[nn.Module] = [Flatten()]  # as TCJASNN's classifier: [dropout, linear, neuron] per layer, vote
-        n_in = channels * WIDTH
-        for n_out in list(cfg.hidden) + [cfg.out_features]:
-            if cfg.dropout > 0:
-                head.append(TemporalDropout(cfg.dropout))
-            head += [TimeDistributed(nn.Linear(n_in, n_out, bias=cfg.fc_bias)), neuron()]
-            n_in = n_out
-        head.append(VotingLayer(cfg.voting))
-        self.classifier = nn.Sequential(*head)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x[T, B, 6, 1, 5]`` -> per-step class scores ``[T, B, 7]``; states reset first (one batch = one run)."""
-        from snnkit.base import reset
-
-        if x.ndim != 5 or tuple(x.shape[2:]) != (6, 1, WIDTH) or x.shape[0] != T:
-            raise ValueError(f"WatchNet: x must be [{T}, B, 6, 1, {WIDTH}], got {tuple(x.shape)}")
-        reset(self)
-        return self.classifier(self.features(x))
-
-    def loss(self, out: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The digits_dvs loss: MSE between the firing rate over T and the one-hot label."""
-        return F.mse_loss(out.mean(0), F.one_hot(labels, self.config.num_classes).to(out.dtype))
-
-
-def train_one(variant: str, seed: int, epochs: Optional[int], out: str, channels: int = CHANNELS,
-              label: Optional[str] = None) -> Dict[str, Any]:
-    """Train one variant (conv width ``channels``) with one seed in this child process on one thread, seeded as
-    ``tcja_trainer``; the run is recorded under ``label`` (default: the variant)."""
-    name = label or variant
-    torch.set_num_threads(1)
-    from snnkit.data.imu_watch import load_watch
-    from snnkit.train.config import TrainConfig
-    from snnkit.train.trainer import Trainer
-
-    t0 = time.time()
-    cfg = watch_config(variant)
-    n_epochs = epochs or cfg.epochs
-    t_max = n_epochs if epochs else cfg.T_max  # a shorter (smoke) run anneals fully, as an --epochs override does
-    train, test = load_watch(T=cfg.T)
-    tc = TrainConfig(epochs=n_epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
-                     scheduler=cfg.scheduler, T_max=t_max, step_size=cfg.step_size, gamma=cfg.step_gamma, seed=seed,
-                     out_dir=str(Path(out) / f"{name}_{seed}"), progress=False, tensorboard=False,
-                     input_layout="BT", device="cpu", amp="off", drop_last=cfg.drop_last, mixup=cfg.mixup)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = WatchNet(variant, channels)
-    tr = Trainer(model, train, test, tc, arch="tcja_watch", loss_fn=model.loss, label=f"watch {name}")
-    hist = tr.fit()
-    return {"attention": name, "seed": seed, "final": hist[-1]["test_acc"], "best": tr.best,
-            "curve": [h["test_acc"] for h in hist], "train_acc_final": hist[-1].get("train_acc"),
-            "seconds": time.time() - t0}
 
 
 def paired_stats(runs: List[Dict[str, Any]]) -> Dict[str, Any]:

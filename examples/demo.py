@@ -5,6 +5,8 @@
 2. train the digits_dvs TCJA-SNN and the same network without TCJA side by side (one process
    and one CPU thread each), through the shared Trainer (checkpoints in demo_out/); print this
    run's difference next to the shipped seed sweep (benchmarks/results/tcja_seeds.json);
+   then the same pair on real recorded temporal data that ships offline (smartwatch IMU windows,
+   ``snnkit.models.tcja_watch``), next to its pre-registered 20-seed test (results/tcja_watch*.json);
 3. export the trained TCJA-SNN to a Lava process graph and simulate test samples in floating
    and fixed point: spike agreement and accuracy against PyTorch;
 4. count operations and estimate energy (Loihi and 45 nm CMOS); write demo_out/demo.png.
@@ -26,7 +28,9 @@ import torch
 from snnkit.cli import int_at_least, number_above
 
 OUT = Path("demo_out")
-SWEEP = Path(__file__).resolve().parent.parent / "benchmarks" / "results" / "tcja_seeds.json"
+RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
+SWEEP = RESULTS / "tcja_seeds.json"
+WATCH, WATCH_WIDE = RESULTS / "tcja_watch.json", RESULTS / "tcja_watch_wide.json"
 
 
 def train_variant(attention: str, epochs: Optional[int], lr: Optional[float], seed: int, out: str) -> Dict[str, Any]:
@@ -40,6 +44,43 @@ def train_variant(attention: str, epochs: Optional[int], lr: Optional[float], se
     hist = trainer.fit(overwrite=True)  # a second `make demo` replaces the first one's run in demo_out/
     return {"attention": attention, "history": hist, "best": trainer.best, "final": hist[-1]["test_acc"],
             "seconds": time.time() - t0}
+
+
+def train_watch_variant(attention: str, epochs: Optional[int], seed: int, out: str) -> Dict[str, Any]:
+    """Train one smartwatch-IMU variant in this (child) process on one thread (checkpoints in ``out/imu/<variant>``)."""
+    torch.set_num_threads(1)
+    from snnkit.models.tcja_watch import watch_trainer
+
+    t0 = time.time()
+    trainer = watch_trainer(attention, seed, Path(out) / "imu" / attention, epochs)
+    hist = trainer.fit(overwrite=True)  # a second `make demo` replaces the first one's run
+    return {"attention": attention, "history": hist, "best": trainer.best, "final": hist[-1]["test_acc"],
+            "seconds": time.time() - t0}
+
+
+def watch_test(wide: Path = WATCH_WIDE, plain: Path = WATCH) -> Optional[Dict[str, Any]]:
+    """The pre-registered smartwatch results (TCJA vs none, and vs the parameter-matched none_wide); None if absent."""
+    try:
+        w, p = json.loads(wide.read_text()), json.loads(plain.read_text())
+        s = w["summary"]
+        return {"tcja": [s["tcja"]["mean"], s["tcja"]["std"]], "none": [s["none"]["mean"], s["none"]["std"]],
+                "diff": p["summary"]["difference"], "outcome": p["outcome"], "wide": s["tcja_minus_none_wide"],
+                "wide_outcome": w["outcome"], "channels": w["channels"], "seeds": len(p["summary"]["paired_seeds"]),
+                "complete": bool(p["complete"] and w["complete"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def watch_text(t: Dict[str, Any]) -> str:
+    """The pre-registered test's lines: means ± std over seeds, paired differences ± standard error, p, the rule's outcome."""
+    d, w = t["diff"], t["wide"]
+    return (f"  pre-registered test over {t['seeds']} seeds (benchmarks/tcja_watch.py, rule fixed before the runs), final "
+            f"test accuracy mean ± std: TCJA-SNN {t['tcja'][0]:.2f} ± {t['tcja'][1]:.2f}%, without TCJA "
+            f"{t['none'][0]:.2f} ± {t['none'][1]:.2f}%; paired difference {d['mean']:+.2f} points, standard error "
+            f"{d['sem']:.2f} ({d['wins']} wins, {d['ties']} tie{'' if d['ties'] == 1 else 's'}, {d['losses']} loss"
+            f"{'' if d['losses'] == 1 else 'es'}; p = {d['p']:.2g}): {t['outcome']}\n"
+            f"  against a network without TCJA widened to the same parameter count ({t['channels']} channels): "
+            f"{w['mean']:+.2f} ± {w['sem']:.2f} points (p = {w['p']:.2g}): {t['wide_outcome']}")
 
 
 def simulate_variant(mode: str, checkpoint: str, xs: torch.Tensor, ys: torch.Tensor) -> Dict[str, Any]:
@@ -81,19 +122,23 @@ def agreement_ylim(reports: Dict[str, Any]) -> tuple:
     return (max(0.0, min(90.0, 5 * int(low // 5) - 5)), 102.0)
 
 
-def _plot(runs: Dict[str, Any], reports: Dict[str, Any], path: Path) -> None:
-    """Test accuracy per epoch for both variants, and per-layer spike agreement in float / fixed point."""
+def _plot(runs: Dict[str, Any], reports: Dict[str, Any], path: Path, imu: Optional[Dict[str, Any]] = None) -> None:
+    """Test accuracy per epoch for both variants (digits_dvs, and the smartwatch IMU runs if any), and per-layer
+    spike agreement in float / fixed point."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4))
-    for name, r in runs.items():
-        a.plot([h["epoch"] for h in r["history"]], [h["test_acc"] * 100 for h in r["history"]], marker="o",
-               label="TCJA-SNN" if name == "tcja" else "without TCJA")
-    a.set(xlabel="epoch", ylabel="test accuracy (%)", title="digits_dvs")
-    a.legend()
+    fig, axes = plt.subplots(1, 3 if imu else 2, figsize=(16 if imu else 11, 4))
+    curves = [(axes[0], runs, "digits_dvs")] + ([(axes[1], imu, "smartwatch IMU (real temporal data)")] if imu else [])
+    for a, pair, title in curves:
+        for name, r in pair.items():
+            a.plot([h["epoch"] for h in r["history"]], [h["test_acc"] * 100 for h in r["history"]], marker="o",
+                   label="TCJA-SNN" if name == "tcja" else "without TCJA")
+        a.set(xlabel="epoch", ylabel="test accuracy (%)", title=title)
+        a.legend()
+    b = axes[-1]
     layers = list(reports["floating_pt"]["per_layer"])
     width = 0.4
     for k, (mode, rep) in enumerate(reports.items()):
@@ -124,6 +169,42 @@ def sweep_text(sweep: Dict[str, Any], recipe: str) -> str:
             f"accuracy mean ± std: TCJA-SNN {sweep['tcja'][0]:.2f} ± {sweep['tcja'][1]:.2f}%, without TCJA "
             f"{sweep['none'][0]:.2f} ± {sweep['none'][1]:.2f}%; paired difference {sweep['diff']:+.2f} points, standard "
             f"error {sweep['sem']:.2f} ({sweep['wins']} wins{ties}): {sweep['reading']} on digits_dvs")
+
+
+def train_imu(args: argparse.Namespace, epochs: int, out: Path) -> Optional[Dict[str, Any]]:
+    """Step 2b: TCJA-SNN vs the same network without TCJA on smartwatch IMU windows, side by side; None without seglearn."""
+    from snnkit.data.imu_watch import load_watch
+
+    try:
+        _, test = load_watch()
+    except FileNotFoundError as e:  # seglearn (its wheel ships the data) is missing: say so, go on with the rest
+        print(f"  (smartwatch IMU pair left out: {e})")
+        return None
+    print(f"training the same pair on real temporal data: smartwatch IMU windows (seglearn's watch set: 6-axis, 7 "
+          f"exercises, 2 s windows as T=20 steps; subjects 8-10 held out, {len(test)} test windows) ...", flush=True)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        jobs = {a: pool.submit(train_watch_variant, a, args.epochs, args.seed, str(out)) for a in ("tcja", "none")}
+        runs = {a: j.result() for a, j in jobs.items()}
+    for a, r in runs.items():
+        print(f"  {'TCJA-SNN' if a == 'tcja' else 'no TCJA '}: test accuracy {r['final'] * 100:.1f}% "
+              f"(best {r['best'] * 100:.1f}%) in {r['seconds']:.0f} s")
+    gain = (runs["tcja"]["final"] - runs["none"]["final"]) * 100
+    print(f"  TCJA-SNN is {'better than' if gain > 0 else 'not better than'} the same network without TCJA in this run: "
+          f"{gain + 0.0:+.1f} points on {len(test)} test windows (seed {args.seed})")
+    test_result = watch_test()
+    if test_result:
+        text = watch_text(test_result)
+        if epochs != test_result_epochs():
+            text += f"\n  (the test's recipe is {test_result_epochs()} epochs; this run trained {epochs})"
+        print(text)
+    return {"runs": runs, "tcja_gain_points": gain, "test_windows": len(test), "preregistered": test_result}
+
+
+def test_result_epochs() -> int:
+    """Epochs of the pre-registered runs (the digits_dvs config's)."""
+    from snnkit.models.tcja_watch import watch_config
+
+    return watch_config("tcja").epochs
 
 
 def _seed(text: str) -> int:
@@ -161,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--samples", type=int_at_least(1), default=100,
                     help="test samples simulated in Lava and counted for ops/energy (default %(default)s; at most the 360 "
                          "of the test split)")
+    ap.add_argument("--no-imu", action="store_true",
+                    help="skip the TCJA vs no-TCJA pair on the smartwatch IMU data (real temporal data, ~20 s)")
     ap.add_argument("--out", default=str(OUT), help="folder for checkpoints, plots and the JSON reports (relative to "
                                                    "the current directory; default: %(default)s)")
     return ap
@@ -206,6 +289,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
         if (epochs, lr) != (cfg.epochs, cfg.lr):
             recipe += f"; not this run's recipe ({epochs} epochs, Adam {lr:g})"
         print(sweep_text(sweep, recipe))
+    imu = None if args.no_imu else train_imu(args, epochs, out)
 
     # --- 3. Lava: float and fixed point ------------------------------------------------------------
     from snnkit.train.recipes import load_tcja
@@ -242,11 +326,13 @@ def main(argv: Any = None) -> Dict[str, Any]:
     report.print_ops(ops, energies)
     report.print_comparison(cmp)
     report.save_report(out, ops, energies, comparison=cmp)
-    _plot(runs, reports, out / "demo.png")
+    _plot(runs, reports, out / "demo.png", imu and imu["runs"])
     print(f"  plots: {out / 'demo.png'} (training, agreement) and the energy report PNGs in {out}")
 
     summary = {"options": {"epochs": epochs, "lr": lr, "seed": args.seed, "samples": n}, "runs": {a: {k: v for k, v in r.items() if k != "history"} for a, r in runs.items()},
-               "tcja_gain_points": gain, "seed_sweep": sweep, "lava": reports, "seconds": time.time() - t_start}
+               "tcja_gain_points": gain, "seed_sweep": sweep,
+               "imu": imu and {**imu, "runs": {a: {k: v for k, v in r.items() if k != "history"} for a, r in imu["runs"].items()}},
+               "lava": reports, "seconds": time.time() - t_start}
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=2, default=str))
     print(f"done in {time.time() - t_start:.0f} s; report in {out / 'demo.json'}")
     return summary

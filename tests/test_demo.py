@@ -35,6 +35,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "Loihi" in r.stdout or "loihi" in r.stdout            # the energy report was printed
     sweep = summary["seed_sweep"]                                  # the shipped 40-seed result is printed beside it
     assert sweep["seeds"] >= 40 and f"over {sweep['seeds']} seeds" in r.stdout and sweep["reading"] in r.stdout
+    imu = summary["imu"]                                           # the same pair on real temporal data (smartwatch IMU)
+    assert set(imu["runs"]) == {"tcja", "none"} and imu["test_windows"] == 1484
+    imu_gain = (imu["runs"]["tcja"]["final"] - imu["runs"]["none"]["final"]) * 100
+    assert abs(imu["tcja_gain_points"] - imu_gain) < 1e-9 and f"{imu_gain + 0.0:+.1f} points on 1484 test windows" in r.stdout
+    assert imu["preregistered"]["outcome"] in r.stdout and "this run trained 1" in r.stdout
+    assert (out / "imu" / "tcja" / "last.pt").is_file()
 
     # a second demo into the same folder replaces the first one's runs (it used to stop: "already holds a run")
     r2 = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--epochs", "1", "--samples", "2",
@@ -135,6 +141,22 @@ def test_sweep_line_names_its_statistics() -> None:
     assert f"TCJA-SNN {t['mean']:.2f} ± {t['std']:.2f}%" in line and f"without TCJA {n['mean']:.2f} ± {n['std']:.2f}%" in line
     assert "mean ± std" in line and f"{t['minus_none_mean']:+.2f} points, standard error {t['minus_none_sem']:.2f}" in line
     assert f"over {t['seeds']} seeds" in line and f"{t['wins_vs_none']} wins" in line
+
+
+def test_watch_lines_quote_the_preregistered_results() -> None:
+    """The smartwatch lines are the committed pre-registered results: means ± std, paired differences ± sem, p, outcome."""
+    demo = _demo_module()
+    res = ROOT / "benchmarks" / "results"
+    plain, wide = (json.loads((res / f).read_text()) for f in ("tcja_watch.json", "tcja_watch_wide.json"))
+    t = demo.watch_test()
+    assert t["complete"] and t["seeds"] == 20
+    text = demo.watch_text(t)
+    s, d, w = plain["summary"], plain["summary"]["difference"], wide["summary"]["tcja_minus_none_wide"]
+    assert f"TCJA-SNN {s['tcja']['mean']:.2f} ± {s['tcja']['std']:.2f}%" in text
+    assert f"without TCJA {s['none']['mean']:.2f} ± {s['none']['std']:.2f}%" in text
+    assert f"{d['mean']:+.2f} points, standard error {d['sem']:.2f}" in text and plain["outcome"] in text
+    assert f"({wide['channels']} channels): {w['mean']:+.2f} ± {w['sem']:.2f} points" in text and wide["outcome"] in text
+    assert demo.watch_test(plain=res / "absent.json") is None
 
 
 def test_agreement_plot_shows_every_layer() -> None:
