@@ -91,7 +91,9 @@ def predicted_class(scores: torch.Tensor, rtol: float = TIE_RTOL) -> torch.Tenso
     """
     s = scores.detach().double()
     top = s.max(-1, keepdim=True).values
-    tol = rtol * s.abs().max(-1, keepdim=True).values
+    # the tolerance scales with the finite scores only: an infinite one (log-probabilities with -inf) would make it
+    # infinite, and every class (or none) tie
+    tol = rtol * torch.where(s.isfinite(), s.abs(), torch.zeros_like(s)).max(-1, keepdim=True).values
     return (s >= top - tol).to(torch.uint8).argmax(-1)  # argmax returns the first maximal index
 
 
