@@ -237,8 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The demo's options (``snnkit demo --help``; also listed in docs/cli.md)."""
     ap = argparse.ArgumentParser(prog="snnkit demo", description=__doc__.split("\n")[0])
     ap.add_argument("--epochs", type=int_at_least(1), default=None, help="default: the digits_dvs config's (15)")
-    ap.add_argument("--lr", type=number_above(0), default=None, help="default: the digits_dvs config's (3e-3)")
-    ap.add_argument("--seed", type=_seed, default=0, help="initialisation, data order and train/test split of both runs (default 0)")
+    ap.add_argument("--lr", type=number_above(0), default=None,
+                    help="default: the digits_dvs config's (3e-3); the smartwatch pair keeps its pre-registered recipe's")
+    ap.add_argument("--seed", type=_seed, default=0,
+                    help="initialisation, data order and train/test split of both runs (default 0; the smartwatch "
+                         "split is fixed by subject)")
     ap.add_argument("--samples", type=int_at_least(1), default=100,
                     help="test samples simulated in Lava and counted for ops/energy (default %(default)s; at most the 360 "
                          "of the test split)")

@@ -14,6 +14,7 @@ import torch.nn as nn
 import snnkit
 from snnkit import layers
 from snnkit.attention import TCJA
+from snnkit.train.evaluate import predicted_class
 
 
 def build(T: int, classes: int = 10) -> nn.Sequential:
@@ -53,7 +54,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         loss.backward()
         if step in (0, args.steps - 1):
             print(f"step {step + 1:2d}: output {tuple(out.shape)}, mean rate {out.mean():.3f}, loss {loss.item():.4f}, "
-                  f"accuracy {(out.mean(0).argmax(1) == y).float().mean():.2f}, TCJA grads: conv_t "
+                  f"accuracy {(predicted_class(out.mean(0)) == y).float().mean():.2f}, TCJA grads: conv_t "
                   f"{tcja.conv_t.weight.grad.abs().sum():.3g}, conv_c {tcja.conv_c.weight.grad.abs().sum():.3g}")
         opt.step()
 

@@ -8,8 +8,9 @@ What Lava's ``fixed_pt`` models compute (lava-nc 0.10, ``proc/lif/models.py``, `
     spike where v > (vth << 6); v = 0 after a spike
 
 with ``w_int`` 8-bit (even integers in [-256, 254] for mixed-sign matrices, [0, 255] or [-255, 0]
-for single-sign ones), ``du, dv`` 12-bit unsigned, ``vth`` 17-bit unsigned, ``bias_mant`` 13-bit
-signed, ``bias_exp`` 3-bit unsigned.
+for single-sign ones), ``dv`` 12-bit unsigned, ``du`` from -1 (``du + 1 = 0``: no current decay, as
+lava-dl's netx loads ``iDecay = 0``) to 4095, ``vth`` 17-bit unsigned, ``bias_mant`` 13-bit signed,
+``bias_exp`` 3-bit unsigned.
 
 Binary spikes make every layer's scale independent. For each neuron layer we choose a *state
 scale* ``lam`` (integer state units per float unit of ``u``/``v``), then::

@@ -3,7 +3,8 @@
 The fast steps of :class:`snnkit.baselines.rwkv.RWKV` and :class:`snnkit.models.spikegpt.SpikeGPT`
 read the submodules' weights directly instead of calling them, which is only the same
 computation while every submodule is of the type the step was written for (not, say, a
-LoRA wrapper put in place of a projection) and no forward hook expects to be called.
+LoRA wrapper put in place of a projection) and no module hook (forward, or backward: the
+fast step may run with gradients) expects to be called.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ _module.register_module_module_registration_hook(_bump)
 
 
 def fast_step_ok(model: nn.Module, types: Tuple[Type[nn.Module], ...]) -> bool:
-    """True when every submodule of ``model`` is exactly one of ``types`` and no forward hook is set.
+    """True when every submodule of ``model`` is exactly one of ``types`` and no forward or backward hook is set.
 
     The module list is cached on ``model`` until a submodule is registered anywhere; a call
     then costs one pass over the cached hook dicts.
@@ -34,6 +35,8 @@ def fast_step_ok(model: nn.Module, types: Tuple[Type[nn.Module], ...]) -> bool:
     if cache is None or cache[0] != _STRUCTURE[0]:
         subs = tuple(model.modules())[1:]
         exact = all(type(m) in types for m in subs)
-        hooks = tuple(d for m in subs for d in (m._forward_hooks, m._forward_pre_hooks))
+        hooks = tuple(d for m in subs for d in (m._forward_hooks, m._forward_pre_hooks, m._backward_hooks,
+                                                m._backward_pre_hooks))
         cache = model.__dict__["_fast_step_cache"] = (_STRUCTURE[0], exact, hooks)
-    return cache[1] and not (_module._global_forward_hooks or _module._global_forward_pre_hooks or any(cache[2]))
+    return cache[1] and not (_module._global_forward_hooks or _module._global_forward_pre_hooks
+                             or _module._global_backward_hooks or _module._global_backward_pre_hooks or any(cache[2]))

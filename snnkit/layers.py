@@ -365,8 +365,9 @@ class VotingLayer(nn.Module):
         return f"voting_size={self.voting_size}, step_mode={self.step_mode!r}"
 
 
-# snnkit layers that fold time themselves; inside TimeDistributed they run one (folded) step at a time
-_PER_STEP_LAYERS = (_TimeFolded, SumPool2d, VotingLayer)
+# snnkit layers that fold time themselves (a nested TimeDistributed too); inside TimeDistributed they run one (folded)
+# step at a time
+_PER_STEP_LAYERS = (_TimeFolded, SumPool2d, VotingLayer, TimeDistributed)
 
 
 class TemporalDropout(StatefulModule):

@@ -227,3 +227,19 @@ def test_neuron_speed_peak_rss_repeats_and_matches_what_autograd_keeps() -> None
     pk = mod.peak_rss_mib("spikingjelly", shape, runs=3)
     assert pk is not None and pk["max"] - pk["min"] < 0.5
     assert saved + x_mib - 0.5 <= pk["median"] <= saved + 3 * x_mib
+
+
+def test_energy_report_accuracy_breaks_vote_ties_as_snnkit_evaluate() -> None:
+    """Both classes get the same 54 votes over 16 steps, in different orders; the float32 mean puts class 1 a
+    rounding step ahead (0.41875002 > 0.41874999), so a plain argmax said 1. snnkit evaluate/energy/simulate say
+    class 0 (the first on a tie); the benchmark's recorded accuracy must count alike."""
+    import torch
+
+    mod = _load("energy_report")
+    a = [4, 0, 0, 8, 3, 1, 1, 7, 10, 8, 3, 0, 9, 5, 8, 0]
+    b = [3, 8, 4, 0, 1, 0, 9, 0, 10, 0, 5, 1, 3, 7, 8, 8]
+    assert sorted(a) == sorted(b)
+    out = (torch.stack([torch.tensor(a), torch.tensor(b)], -1).float() / 10)[:, None, :]  # [T=16, B=1, K=2] votes
+    assert out.mean(0).argmax(-1).item() == 1  # the float rounding's pick
+    assert mod.accuracy(out, torch.tensor([0])) == 1.0
+    assert mod.accuracy(out, torch.tensor([1])) == 0.0

@@ -99,3 +99,23 @@ def test_a_built_library_gets_the_mode_of_a_new_file(tmp_path, mask: int) -> Non
     assert oct(target.stat().st_mode & 0o777) == oct(0o755 & ~mask)
     import ctypes
     assert ctypes.CDLL(str(target)).snn_tiny() == 7
+
+
+def test_kernel_functions_are_bound_with_their_signature_or_say_why_not(monkeypatch) -> None:
+    """build.bind (shared by the neuron, WKV and pooling kernels): the symbol gets its ctypes argument types and an
+    int status; without the library the error names the kernel and the reason recorded when loading failed."""
+    import ctypes
+
+    import torch
+
+    from snnkit.kernels.cpu import build, pool
+
+    monkeypatch.setattr(pool, "_fns", {})
+    monkeypatch.setattr(pool, "_lib", lambda: None)
+    monkeypatch.setitem(build._errors, pool.STEM, "no C++ compiler found (install g++ or set CXX)")
+    with pytest.raises(RuntimeError, match=r"snnkit pooling CPU kernel is unavailable: no C\+\+ compiler found"):
+        pool._fn("avg_forward", torch.float32)
+    assert pool._fns == {}
+    lib = ctypes.CDLL(None)  # the process's own symbols: libc's abs(int) -> int
+    f = build.bind(lambda: lib, "abs", [ctypes.c_int], lambda: "unused")
+    assert f.argtypes == [ctypes.c_int] and f.restype is ctypes.c_int and f(-7) == 7

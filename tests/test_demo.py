@@ -42,13 +42,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert imu["preregistered"]["outcome"] in r.stdout and "this run trained 1" in r.stdout
     assert (out / "imu" / "tcja" / "last.pt").is_file()
 
-    # a second demo into the same folder replaces the first one's runs (it used to stop: "already holds a run")
+    # a second demo into the same folder replaces the first one's runs (it used to stop: "already holds a run");
+    # --no-imu leaves the smartwatch pair out
     r2 = subprocess.run([sys.executable, str(ROOT / "examples" / "demo.py"), "--epochs", "1", "--samples", "2",
-                         "--seed", "1", "--out", str(out)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=900)
+                         "--seed", "1", "--no-imu", "--out", str(out)], capture_output=True, text=True, env=env,
+                        cwd=tmp_path, timeout=900)
     assert r2.returncode == 0, r2.stdout[-3000:] + r2.stderr[-3000:]
     assert "replacing the previous demo runs" in r2.stdout
     second = json.loads((out / "demo.json").read_text())
     assert second["lava"]["fixed_pt"]["B"] == 2 and second["options"]["seed"] == 1
+    assert second["imu"] is None and "smartwatch" not in r2.stdout and "test windows" not in r2.stdout
     assert "(split seed 1)" in r2.stdout
 
 

@@ -129,6 +129,21 @@ def test_time_distributed_several_modules_like_seq_to_ann_container() -> None:
         L.TimeDistributed(conv, snnkit.LIF())
 
 
+def test_time_distributed_nested_runs_per_step() -> None:
+    """A TimeDistributed inside another (wrapping a block built of snnkit layers) is an snnkit layer that folds time
+    itself: it runs per folded step like BatchNorm/pooling (it read the folded [T*B, C, H, W] as [T, B, ...]: "expected
+    input[1, 40, 6, 6] to have 2 channels"). Reference: the torch layers on the folded batch."""
+    torch.manual_seed(2)
+    conv = nn.Conv2d(2, 3, 3, padding=1)
+    x = torch.randn(4, 5, 2, 6, 6)
+    want = tF.avg_pool2d(conv(x.flatten(0, 1)), 2).unflatten(0, (4, 5))
+    nested = L.TimeDistributed(L.TimeDistributed(conv), L.AvgPool2d(2))
+    torch.testing.assert_close(nested(x), want, rtol=0, atol=0)
+    assert nested.module[0].step_mode == "m"  # restored after the call
+    nested.step_mode = "s"
+    torch.testing.assert_close(nested(x[2]), want[2], rtol=0, atol=0)
+
+
 # --------------------------------------------------------------------------- BatchNorm through time
 
 

@@ -760,7 +760,7 @@ class RWKV(nn.Module):
 
         Runs each layer's ``step`` on ``[B, C]`` rows (the formulas of :meth:`step_reference`
         without the sequence machinery: no module calls, token shifts or time-axis reshapes).
-        With a forward hook on a submodule, or a submodule of another type than this file's (a
+        With a forward or backward hook on a submodule, or a submodule of another type than this file's (a
         wrapped projection), it runs :meth:`step_reference`, which calls the modules.
         """
         token = self._check_tokens(token, 1, "step")

@@ -121,15 +121,11 @@ def error() -> Optional[str]:
 
 
 def _fn(name: str, dtype: torch.dtype) -> Any:
-    key = (name, dtype)
-    if key not in _fns:
-        lib = _lib()
-        if lib is None:
-            raise RuntimeError(f"snnkit WKV CPU kernel is unavailable: {error()}")
-        f = getattr(lib, f"snn_wkv_{name}_{'f64' if dtype == torch.float64 else 'f32'}")
-        f.argtypes, f.restype = _SIGS[name], ctypes.c_int
-        _fns[key] = f
-    return _fns[key]
+    f = _fns.get((name, dtype))
+    if f is None:
+        f = _fns[(name, dtype)] = build.bind(_lib, f"snn_wkv_{name}_{'f64' if dtype == torch.float64 else 'f32'}",
+                                             _SIGS[name], lambda: f"snnkit WKV CPU kernel is unavailable: {error()}")
+    return f
 
 
 def _p(t: Optional[Tensor]) -> Optional[int]:

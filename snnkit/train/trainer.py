@@ -77,7 +77,7 @@ def rate(out: torch.Tensor) -> torch.Tensor:
     return out.mean(0) if out.ndim == 3 else out
 
 
-TIE_RTOL = 1e-5  # scores this close (relative to the row's largest |score|) count as a tie
+TIE_RTOL = 1e-5  # scores this close to the row's top score (relative to its magnitude) count as a tie
 
 
 def predicted_class(scores: torch.Tensor, rtol: float = TIE_RTOL) -> torch.Tensor:
@@ -91,7 +91,9 @@ def predicted_class(scores: torch.Tensor, rtol: float = TIE_RTOL) -> torch.Tenso
     """
     s = scores.detach().double()
     top = s.max(-1, keepdim=True).values
-    tol = rtol * s.abs().max(-1, keepdim=True).values
+    # the tolerance scales with the top score (the size of the rounding in the sums that reach it), not with the
+    # row's largest |score|: a log-probability of -1000 would make 0.01 a tie; an infinite top ties only with itself
+    tol = rtol * torch.where(top.isfinite(), top.abs(), torch.zeros_like(top))
     return (s >= top - tol).to(torch.uint8).argmax(-1)  # argmax returns the first maximal index
 
 

@@ -319,6 +319,26 @@ def test_step_calls_hooked_or_replaced_modules(version, monkeypatch):
     assert (after - before).abs().max() > 1e-4
 
 
+@pytest.mark.parametrize("version", VERSIONS)
+def test_step_with_gradients_calls_backward_hooks(version, monkeypatch):
+    # with gradients the fast step runs too; a module's backward hook (gradient logging, clipping per layer) must
+    # still fire once per step, as it does through step_reference's module calls (the fast step skipped it: 0 calls)
+    model = tiny(version, n_layer=2)
+    calls = _count_block_steps(monkeypatch)
+    tok = torch.tensor([3, 7])
+    for register in ("register_full_backward_hook", "register_full_backward_pre_hook"):
+        seen = []
+        h = getattr(model.blocks[1].ffn.key, register)(lambda m, *g: seen.append(1))
+        for step in (model.step, model.step_reference):
+            logits, _ = step(tok)
+            logits.sum().backward()
+        h.remove()
+        assert len(seen) == 2, register
+    assert calls == []  # a backward hook set: step took step_reference
+    model.step(tok)
+    assert len(calls) == 2  # no hook left: the fast step again (one Block.step per layer)
+
+
 # ------------------------------------------------------------------------- initialisation
 def _blinkdl_gain(version: int, name: str, shape, vocab: int, n_embd: int) -> float:
     """Orthogonal gain of a 2-D weight, transcribed from RWKV-LM ``generate_init_weight``

@@ -226,6 +226,27 @@ def test_tied_vote_counts_predict_the_first_class_in_float32_and_float64() -> No
     assert predicted_class(torch.tensor([[0.1, 0.3, 0.2]])).tolist() == [1]
 
 
+def test_predicted_class_with_infinite_scores_is_the_argmax() -> None:
+    """Log-probabilities hold -inf where a probability underflowed, and large negative values; the tie tolerance used
+    to scale with the row's max |score|, so one infinite score made every class tie ([-inf, 1, 2] -> class 0,
+    [0, inf, 3] -> 0) and a log-probability of -1000 made 0.005 apart a tie. Reference: torch.argmax, which has no
+    tie to break on these rows."""
+    from snnkit.train.evaluate import predicted_class
+
+    inf = float("inf")
+    rows = torch.tensor([[-inf, 1.0, 2.0], [0.0, inf, 3.0], [-inf, -inf, -5.0], [2.0, -inf, 2.5]])
+    assert predicted_class(rows).tolist() == rows.argmax(-1).tolist() == [2, 1, 2, 2]
+    logp = torch.tensor([[0.0, 200.0, 50.0]]).softmax(-1).log()  # [-inf, 0, -150]
+    assert predicted_class(logp).tolist() == [1]
+    assert predicted_class(torch.tensor([[-inf, 0.3, 0.3 + 1e-7]], dtype=torch.float64)).tolist() == [1]  # still a tie
+    assert predicted_class(torch.full((1, 3), -inf)).tolist() == [0]  # all equal: the first class
+    # a far-off class must not widen the tie: log_softmax([-1000, 0, 0.005]) = [-1000.69, -0.6956, -0.6906] has a
+    # clear top (class 2, 0.005 ahead), which a tolerance of 1e-5 x 1000.69 = 0.01 called a tie with class 1
+    for dtype in (torch.float32, torch.float64):
+        lp = torch.tensor([[-1000.0, 0.0, 0.005]], dtype=dtype).log_softmax(-1)
+        assert predicted_class(lp).tolist() == lp.argmax(-1).tolist() == [2]
+
+
 def test_train_split_of_a_max_train_run_is_the_samples_it_trained_on(tmp_path: Path, monkeypatch, capsys) -> None:
     """`snnkit evaluate --split train` of a `--max-train 10` run scored all 24 training samples (14 never trained on)
     and printed 'train split, 24 samples': the checkpoint now records max_train and the subset is rebuilt."""

@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 SOURCE = Path(__file__).with_name("neuron_kernels.cpp")
 FLAGS = ["-O3", "-march=native", "-ffp-contract=off", "-fopenmp", "-fPIC", "-shared", "-std=c++17"]
@@ -134,3 +134,14 @@ def load() -> Optional[ctypes.CDLL]:
 def error(stem: str = NEURON_STEM) -> Optional[str]:
     """Why a library could not be loaded (``None`` if it loaded or was not tried)."""
     return _errors.get(stem)
+
+
+def bind(lib: Callable[[], Optional[ctypes.CDLL]], symbol: str, argtypes: list, unavailable: Callable[[], str]) -> Any:
+    """The C function ``symbol`` (returning an int status) of ``lib()`` with its ctypes argument types; a
+    ``RuntimeError`` saying ``unavailable()`` (asked once loading failed) when the library cannot be loaded."""
+    so = lib()
+    if so is None:
+        raise RuntimeError(unavailable())
+    f = getattr(so, symbol)
+    f.argtypes, f.restype = argtypes, ctypes.c_int
+    return f

@@ -13,7 +13,7 @@ from typing import Any, Optional, Tuple
 import torch
 
 from .._autograd import first_order_only
-from .build import load
+from .build import bind, load
 
 _I, _L, _D, _P = ctypes.c_int, ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
 _SIGS = {
@@ -30,15 +30,11 @@ IF, LIF_DIV_DI, LIF_DIV_NDI, LIF_MUL_DI, LIF_MUL_NDI = range(5)
 
 
 def _fn(name: str, dtype: torch.dtype) -> Any:
-    key = (name, dtype)
-    if key not in _cache:
-        lib = load()
-        if lib is None:
-            raise RuntimeError("snnkit CPU kernels are unavailable on this machine")
-        f = getattr(lib, f"snn_{name}_{'f64' if dtype == torch.float64 else 'f32'}")
-        f.argtypes, f.restype = _SIGS[name], ctypes.c_int
-        _cache[key] = f
-    return _cache[key]
+    f = _cache.get((name, dtype))
+    if f is None:
+        f = _cache[(name, dtype)] = bind(load, f"snn_{name}_{'f64' if dtype == torch.float64 else 'f32'}", _SIGS[name],
+                                         lambda: "snnkit CPU kernels are unavailable on this machine")
+    return f
 
 
 def _p(t: Optional[torch.Tensor]) -> Optional[int]:
