@@ -1,6 +1,8 @@
 """Shared test helpers."""
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 
@@ -38,3 +40,20 @@ def cli_error(capsys, monkeypatch):
 
     return run
 
+
+def count_block_steps(monkeypatch: Any, module: Any) -> list:
+    """Count calls of ``module.Block.step`` (a model's fast recurrent path), so that a test knows which path ran."""
+    calls: list = []
+    orig = module.Block.step
+    monkeypatch.setattr(module.Block, "step", lambda self, x, st: calls.append(1) or orig(self, x, st))
+    return calls
+
+
+def load_script(path: Any, name: str) -> Any:
+    """Import a script that is not in a package (a benchmark, an example) as module ``name``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

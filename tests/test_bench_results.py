@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -25,10 +24,9 @@ def _bench_common():
     return _common
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "benchmarks" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from tests.conftest import load_script
+
+    return load_script(ROOT / "benchmarks" / f"{name}.py", f"bench_{name}")
 
 
 def test_results_file_rules(tmp_path, capsys) -> None:

@@ -1,7 +1,6 @@
 """The seed-sweep benchmark's bookkeeping: paired statistics by hand, and extending a results file."""
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,10 +10,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("tcja_seeds", ROOT / "benchmarks" / "tcja_seeds.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from tests.conftest import load_script
+
+    return load_script(ROOT / "benchmarks" / "tcja_seeds.py", "tcja_seeds")
 
 
 def _run(variant: str, seed: int, final: float, gain: float = 10.0, epochs: int = 15) -> dict:

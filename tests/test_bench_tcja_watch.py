@@ -1,7 +1,6 @@
 """The pre-registered smartwatch benchmark: its network against the TCJA-SNN builder, its statistics and rule."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("tcja_watch", ROOT / "benchmarks" / "tcja_watch.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from tests.conftest import load_script
+
+    return load_script(ROOT / "benchmarks" / "tcja_watch.py", "tcja_watch")
 
 
 def test_head_is_the_builders_and_variants_differ_only_by_tcja() -> None:
@@ -90,10 +88,9 @@ def test_decision_rule() -> None:
 
 
 def _wide():
-    spec = importlib.util.spec_from_file_location("tcja_watch_wide", ROOT / "benchmarks" / "tcja_watch_wide.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    from tests.conftest import load_script
+
+    return load_script(ROOT / "benchmarks" / "tcja_watch_wide.py", "tcja_watch_wide")
 
 
 def _hand_count(c: int) -> int:

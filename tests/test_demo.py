@@ -56,12 +56,10 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
 
 
 def _demo_module():
-    import importlib.util
+    
+    from tests.conftest import load_script
 
-    spec = importlib.util.spec_from_file_location("snnkit_demo", ROOT / "examples" / "demo.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script(ROOT / "examples" / "demo.py", "snnkit_demo")
 
 
 def test_seed_sweep_reading(tmp_path: Path) -> None:

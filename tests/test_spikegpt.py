@@ -288,11 +288,10 @@ def test_evaluate_bpc_rejects_bad_window_batch_and_char_counts() -> None:
 # ---------------------------------------------------------------------------- fast recurrent step
 def _count_block_steps(monkeypatch) -> list:
     """Counts calls of Block.step (the fast path), so that a test knows which path ran."""
-    from snnkit.models import spikegpt as S
-    calls = []
-    orig = S.Block.step
-    monkeypatch.setattr(S.Block, "step", lambda self, x, st: calls.append(1) or orig(self, x, st))
-    return calls
+    from snnkit.models import spikegpt
+    from tests.conftest import count_block_steps
+
+    return count_block_steps(monkeypatch, spikegpt)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])

@@ -171,13 +171,6 @@ def test_cuda_end_to_end() -> None:
 
 def test_second_order_gradients_raise_instead_of_dropping_the_kernel_term(tw: Any) -> None:
     """The triton WKV backward is first-order only: differentiating it again raises (it gave ``None``)."""
-    w, u, k, v = _inputs(5, 2, 3, torch.float64)
+    from tests.test_wkv import check_second_order_raises
 
-    def second(backend: str):
-        y, _ = W.wkv(w, u, k, v, backend=backend)
-        gk, = torch.autograd.grad(y.sum(), k, create_graph=True)
-        return torch.autograd.grad((gk ** 2).sum() + (k ** 2).sum(), u, allow_unused=True)[0]
-
-    assert second("reference").abs().max() > 1e-3
-    with pytest.raises(RuntimeError, match="first-order gradients only"):
-        second("triton")
+    check_second_order_raises("triton")

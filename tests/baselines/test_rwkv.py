@@ -222,11 +222,10 @@ def test_bad_tokens_and_state():
 # ------------------------------------------------------------------------- fast recurrent step
 def _count_block_steps(monkeypatch) -> list:
     """Counts calls of Block.step (the fast path), so that a test knows which path ran."""
-    from snnkit.baselines import rwkv as R
-    calls = []
-    orig = R.Block.step
-    monkeypatch.setattr(R.Block, "step", lambda self, x, st: calls.append(1) or orig(self, x, st))
-    return calls
+    from snnkit.baselines import rwkv
+    from tests.conftest import count_block_steps
+
+    return count_block_steps(monkeypatch, rwkv)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
