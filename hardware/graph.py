@@ -518,6 +518,10 @@ def _neuron(path: str, mod: nn.Module, shape: Shape, cls: Dict[str, Any]) -> Neu
         return Neuron(path, shape, shape, source="CubaLIF", du=mod.du, dv=mod.dv, vth=mod.v_threshold,
                       bias=mod.bias, input_scale=1.0, spike_rule=">",
                       params={"du": mod.du, "dv": mod.dv, "v_threshold": mod.v_threshold, "bias": mod.bias})
+    if getattr(mod, "reset_delay", False):
+        raise _reject(path, mod, "reset_delay=True (snnTorch's delayed subtract reset, v_threshold / beta taken off "
+                                 "after a spike) has no Lava LIF equivalent; Lava's LIF resets v to 0: train with "
+                                 "v_reset=0.0")
     v_reset = getattr(mod, "v_reset", 0.0)
     if v_reset is None:
         raise _reject(path, mod, "soft reset (v_reset=None, subtract threshold) has no Lava LIF equivalent; "

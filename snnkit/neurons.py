@@ -15,7 +15,7 @@ import torch.nn as nn
 from . import functional as F
 from . import surrogate as _sg
 from .base import StatefulModule
-from .functional.validation import check_threshold, is_real
+from .functional.validation import check_reset_delay, check_threshold, is_real
 
 Tensor = torch.Tensor
 __all__ = ["IF", "LIF", "PLIF", "CubaLIF"]
@@ -94,24 +94,32 @@ class IF(_Neuron):
 
 
 class LIF(_Neuron):
-    """Leaky integrate-and-fire with SpikingJelly's arguments and dynamics (see :func:`snnkit.functional.lif_multistep`)."""
+    """Leaky integrate-and-fire with SpikingJelly's arguments and dynamics (see :func:`snnkit.functional.lif_multistep`).
+
+    ``reset_delay=True`` (with ``v_reset=None, decay_input=False``) is snnTorch's default
+    ``Leaky`` reset: ``h`` is snnTorch's ``mem``, while ``.v`` holds the potential after the reset.
+    """
 
     def __init__(self, tau: float = 2.0, decay_input: bool = True, v_threshold: float = 1.0,
                  v_reset: Optional[float] = 0.0, detach_reset: bool = False,
                  surrogate: Union[str, _sg.Surrogate] = _sg.ATan(), step_mode: str = "m",
-                 backend: str = "auto", graded: bool = False) -> None:
+                 backend: str = "auto", graded: bool = False, reset_delay: bool = False) -> None:
         if not is_real(tau) or not math.isfinite(tau) or tau < 1:
             raise ValueError(f"LIF: tau must be a finite number >= 1, got {tau!r}")
+        check_reset_delay(reset_delay, float(tau), decay_input, v_reset, "LIF")
         super().__init__(v_threshold, v_reset, surrogate, detach_reset, step_mode, backend, graded)
         self.tau = float(tau)
         self.decay_input = bool(decay_input)
+        self.reset_delay = reset_delay
 
     def _multistep(self, x: Tensor) -> Tensor:
-        s, self.v = F.lif_multistep(x, self.v, tau=self.tau, decay_input=self.decay_input, **self._kwargs())
+        s, self.v = F.lif_multistep(x, self.v, tau=self.tau, decay_input=self.decay_input,
+                                    reset_delay=getattr(self, "reset_delay", False), **self._kwargs())
         return s
 
     def extra_repr(self) -> str:
-        return f"tau={self.tau}, decay_input={self.decay_input}, " + super().extra_repr()
+        delay = ", reset_delay=True" if getattr(self, "reset_delay", False) else ""  # absent in pickles of older LIFs
+        return f"tau={self.tau}, decay_input={self.decay_input}{delay}, " + super().extra_repr()
 
 
 class PLIF(_Neuron):

@@ -225,3 +225,19 @@ def test_lif_kernel_divides_by_tau_bit_for_bit(dtype, tau, decay_input) -> None:
     h, rx, rv = _lif_kernel_formulas(x.detach(), v0.detach(), go, tau, decay_input)
     assert torch.equal(s, (h >= 1.0).to(dtype))
     assert torch.equal(gx, rx) and torch.equal(gv0, rv)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("detach,graded", [(True, False), (False, False), (False, True)])
+@pytest.mark.parametrize("tau", [2.0, 1.0 / (1.0 - 0.95), 1.25])
+def test_lif_reset_delay_cpu_vs_reference(tau: float, detach: bool, graded: bool, dtype: torch.dtype) -> None:
+    """reset_delay=True (soft reset subtracting v_threshold / beta): fused kernel == reference loop."""
+    g = torch.Generator().manual_seed(7)
+    x = (0.4 + 0.9 * torch.randn(40, 3, 150, generator=g)).to(dtype)
+    v0 = (0.3 * torch.randn(3, 150, generator=g)).to(dtype)
+    kw = dict(tau=tau, decay_input=False, v_threshold=0.8, v_reset=None, detach_reset=detach, graded=graded,
+              surrogate=S.ATan(2.0), reset_delay=True)
+    stats = _agree(F.lif_multistep, x, v0, TOL[dtype], **kw)
+    assert 0.05 < stats["rate"] < 0.8
+    plain = F.lif_multistep(x, v0, **{**kw, "reset_delay": False}, backend="cpu")[0]
+    assert not torch.equal(plain, F.lif_multistep(x, v0, **kw, backend="cpu")[0])  # the option changes the dynamics

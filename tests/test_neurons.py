@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -234,3 +235,33 @@ def test_numpy_scalar_parameters_act_as_the_same_floats(backend: str) -> None:
     assert snnkit.CubaLIF(du=np.float32(0.5), bias=np.float64(0.1)).du == 0.5
     with pytest.raises(TypeError, match="v_threshold must be a finite number, got True"):
         snnkit.LIF(v_threshold=True)
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(tau=4.0, decay_input=False, v_reset=0.0), "needs a soft reset (v_reset=None), got v_reset=0.0"),
+    (dict(tau=4.0, decay_input=True, v_reset=None), "needs decay_input=False"),
+    (dict(tau=1.0, decay_input=False, v_reset=None), "needs tau > 1, got tau=1.0"),
+])
+def test_lif_reset_delay_refuses_what_it_cannot_port(kw: dict, words: str) -> None:
+    """reset_delay=True (snnTorch's delayed subtract reset) is only defined for soft reset, no input decay, tau > 1."""
+    with pytest.raises(ValueError, match=re.escape("LIF: reset_delay=True")) as err:
+        snnkit.LIF(reset_delay=True, **kw)
+    assert words in str(err.value)
+    with pytest.raises(ValueError, match=re.escape("lif_multistep: reset_delay=True")):
+        snnkit.functional.lif_multistep(torch.zeros(2, 1, 3), reset_delay=True, **kw)
+    with pytest.raises(TypeError, match="reset_delay must be a bool, got 'yes'"):
+        snnkit.LIF(tau=4.0, decay_input=False, v_reset=None, reset_delay="yes")
+
+
+def test_lif_reset_delay_subtracts_threshold_over_beta() -> None:
+    """Hand-computed: tau=4 (beta=0.75), thr=1: x=1.2 fires, v = 1.2 - 1/0.75 = -2/15; the next charge
+    0.75 * (-2/15) + 0.9 = 0.8 = 0.75 * 1.2 + 0.9 - 1 (snnTorch's mem), silent; a plain soft reset gives 1.05 and fires."""
+    x = torch.tensor([1.2, 0.9], dtype=torch.float64).reshape(2, 1, 1)
+    for backend in ("reference", "cpu"):
+        lif = snnkit.LIF(tau=4.0, decay_input=False, v_reset=None, reset_delay=True, backend=backend)
+        assert lif(x).flatten().tolist() == [1.0, 0.0]
+        assert abs(lif.v.item() - 0.8) < 1e-12
+        plain = snnkit.LIF(tau=4.0, decay_input=False, v_reset=None, backend=backend)
+        assert plain(x).flatten().tolist() == [1.0, 1.0]
+    assert "reset_delay=True" in repr(snnkit.LIF(tau=4.0, decay_input=False, v_reset=None, reset_delay=True))
+    assert "reset_delay" not in repr(snnkit.LIF())

@@ -50,9 +50,11 @@ snnTorch 1.0 (``snntorch.Leaky``), mapping worked out from ``snntorch/_neurons/l
       before the next spike decision ("avoid double reset"), which no snnkit neuron does
       (see ``test_snntorch_known_differences``).
     * ``reset_mechanism="subtract"`` with the default ``reset_delay=True`` subtracts an
-      *undecayed* threshold one step late: ``h_{t+1} = beta*h_t + x - thr*s_t`` where snnkit
-      has ``beta*(h_t - thr*s_t) + x``. These agree only for ``beta = 1``, where snnTorch's
-      Leaky is ``IF(v_reset=None, detach_reset=True)``; that case is tested (on inputs where the
+      *undecayed* threshold one step late: ``h_{t+1} = beta*h_t + x - thr*s_t`` where snnkit's
+      plain soft reset has ``beta*(h_t - thr*s_t) + x``. ``LIF(..., reset_delay=True)`` subtracts
+      ``thr/beta`` instead, which the leak turns into ``thr``: the same recursion, tested over
+      many steps in float64 for several betas. For ``beta = 1`` snnTorch's Leaky is also
+      ``IF(v_reset=None, detach_reset=True)``; that case is tested (on inputs where the
       different summation order cannot round differently, see the test).
 """
 from __future__ import annotations
@@ -354,6 +356,39 @@ def test_leaky_subtract_beta1_vs_snntorch(backend: str) -> None:
     )
 
 
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("beta", [0.5, 0.8, 0.9, 0.95, 0.99])
+def test_leaky_subtract_default_delay_vs_snntorch(beta: float, backend: str) -> None:
+    """snnTorch's default Leaky(beta) (subtract, reset_delay=True) == LIF(tau=1/(1-beta), decay_input=False,
+    v_reset=None, detach_reset=True, reset_delay=True), over 120 steps in float64.
+
+    snnkit subtracts thr/beta after a spike and the next leak makes it thr, so its charge ``h`` is
+    snnTorch's ``mem`` up to rounding (different summation order: float64 here, so a spike could flip
+    only for a charge within ~1e-15 of the threshold). Spikes must be identical, the input gradients
+    equal to float64 rounding, and the final ``v`` must be ``mem - s * thr / beta``.
+    """
+    g = torch.Generator().manual_seed(int(beta * 100))
+    T, thr = 120, 0.9
+    x = (0.15 + 0.7 * torch.randn(T, 4, 37, generator=g, dtype=torch.float64))
+    leaky = snntorch.Leaky(beta=beta, threshold=thr)  # every default: subtract, reset_delay=True, atan(2)
+    b, thr = leaky.beta.item(), leaky.threshold.item()  # snnTorch keeps both as float32 tensors: port those values
+    ours = snnkit.LIF(tau=1 / (1 - b), decay_input=False, v_threshold=thr, v_reset=None, detach_reset=True,
+                      reset_delay=True, backend=backend)
+    xs_t, xs_o = x.clone().requires_grad_(), x.clone().requires_grad_()
+    s_t = torch.stack([leaky(xt)[0] for xt in xs_t])
+    s_o = ours(xs_o)
+    assert torch.equal(s_o.float(), s_t), f"beta={beta}: {int((s_o.float() != s_t).sum())} spikes differ"
+    assert 0.05 < s_o.mean().item() < 0.6
+    gs = torch.randn(s_o.shape, generator=g, dtype=torch.float64)
+    gm = torch.randn(s_o.shape[1:], generator=g, dtype=torch.float64)
+    mem_o = ours.v + s_o[-1].detach() * thr / b  # the charge h_T: snnTorch's final mem
+    torch.testing.assert_close(mem_o, leaky.mem, rtol=1e-9, atol=1e-9)
+    (gt,) = torch.autograd.grad((s_t * gs).sum() + (leaky.mem * gm).sum(), xs_t)
+    (go,) = torch.autograd.grad((s_o * gs).sum() + (mem_o * gm).sum(), xs_o)
+    assert go.abs().sum() > 0
+    torch.testing.assert_close(go, gt, rtol=RTOL, atol=ATOL)  # snnTorch's float32 spikes carry float32 gradients
+
+
 def test_snntorch_known_differences() -> None:
     """Pin the two snnTorch behaviours the mapping above steers around (so the docstring stays true)."""
     beta, thr = 0.5, 1.0
@@ -375,3 +410,7 @@ def test_snntorch_known_differences() -> None:
     theirs = _leaky_forward(leaky)(x)
     assert ours.flatten().tolist() == [1.0, 0.0, 1.0]
     assert theirs.flatten().tolist() == [1.0, 0.0, 0.0]
+    # reset_delay=True subtracts thr/beta = 2: t1 0.5*(1.2 - 2) + 0.85 = 0.45, t2 0.225 + 0.6 = 0.825, as snnTorch
+    delayed = snnkit.LIF(tau=2.0, decay_input=False, v_reset=None, detach_reset=True, reset_delay=True,
+                         backend="reference")(x)
+    assert delayed.flatten().tolist() == [1.0, 0.0, 0.0]

@@ -24,6 +24,7 @@ import snnkit
 import snnkit.kernels.cpu as cpu_kernels
 
 snntorch = pytest.importorskip("snntorch")
+pytest.importorskip("snntorch.utils")  # _compare_nets resets snnTorch nets with snntorch.utils.reset
 sj_functional = pytest.importorskip("spikingjelly.activation_based.functional")
 sj_neuron = pytest.importorskip("spikingjelly.activation_based.neuron")
 sj_surrogate = pytest.importorskip("spikingjelly.activation_based.surrogate")
@@ -204,6 +205,34 @@ def test_snntorch_tutorial5_membrane_loss_port(reset_delay: bool) -> None:
     for i in (0, 2):  # float32 tolerance: snnTorch's float32 spikes carry float32 gradients back
         for name in ("weight", "bias"):
             torch.testing.assert_close(getattr(sk[i], name).grad, getattr(st[i], name).grad, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("step_mode", ["m", "s"])
+@pytest.mark.parametrize("backend", ["reference"] + (["cpu"] if cpu_kernels.available() else []))
+def test_snntorch_default_subtract_reset_net_port(backend: str, step_mode: str) -> None:
+    """A Linear-Leaky-Linear-Leaky net with snnTorch's default Leaky (subtract, reset_delay=True, beta=0.9)
+    ported with ``LIF(tau=1/(1-beta), decay_input=False, v_reset=None, detach_reset=True, reset_delay=True)``:
+    every layer's spikes identical over 60 steps (float64) and every weight's gradient equal."""
+    torch.manual_seed(6)
+    st = nn.Sequential(nn.Linear(40, 30), snntorch.Leaky(beta=0.9, init_hidden=True),
+                       nn.Linear(30, 10), snntorch.Leaky(beta=0.9, init_hidden=True)).double()
+    with torch.no_grad():
+        st[0].weight.mul_(2.0), st[2].weight.mul_(5.0)
+    beta, thr = st[1].beta.item(), st[1].threshold.item()  # float32 tensors in snnTorch
+    lif = lambda: snnkit.LIF(tau=1 / (1 - beta), decay_input=False, v_threshold=thr, v_reset=None,  # noqa: E731
+                             detach_reset=True, reset_delay=True, step_mode=step_mode, backend=backend)
+    sk = nn.Sequential(nn.Linear(40, 30), lif(), nn.Linear(30, 10), lif()).double()
+    sk.load_state_dict({k: v for k, v in st.state_dict().items() if k.split(".")[0] in ("0", "2")})
+
+    def run_peer(x: Tensor) -> Tensor:  # init_hidden: each Leaky returns spikes only, as float32
+        return torch.stack([st[3](st[2](st[1](st[0](xt)).double())) for xt in x]).double()
+
+    def run_port(x: Tensor) -> Tensor:
+        return sk(x) if step_mode == "m" else torch.stack([sk(xt) for xt in x])
+
+    g = torch.Generator().manual_seed(7)
+    inputs = [torch.rand(60, 5, 40, generator=g, dtype=torch.float64) for _ in range(2)]
+    _compare_nets(st, sk, run_peer, run_port, inputs, "snnTorch default-reset net")
 
 
 @pytest.mark.parametrize("backend", ["reference"] + (["cpu"] if cpu_kernels.available() else []))

@@ -119,6 +119,31 @@ def test_lif_family_every_mode_and_surrogate(ops: Any, mode: str, sg_idx: int, f
     _lif_case(ops, getattr(ops, mode), SURROGATES[sg_idx], reset, detach, graded)
 
 
+@pytest.mark.parametrize("detach,graded", [(True, False), (False, False), (False, True)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lif_reset_delay(ops: Any, dtype: torch.dtype, detach: bool, graded: bool) -> None:
+    """LIF reset_delay=True: the soft reset subtracts v_threshold / beta; kernel == reference (values, grads)."""
+    tau, vth = 1.0 / (1.0 - 0.9), 0.7
+    amount = vth / (1.0 - 1.0 / tau)
+    x, v0 = _data(12, 70, dtype, 1.0, seed=3)
+    x = x + 0.3
+    a1, a2 = S.ATan(2.0).kernel_params()
+
+    def run(kernel: bool) -> Tuple[List[torch.Tensor], Tuple[torch.Tensor, ...]]:
+        xs, vs = x.clone().requires_grad_(), v0.clone().requires_grad_()
+        if kernel:
+            s, v = ops.LIFFunction.apply(xs, vs, None, ops.LIF_DIV_NDI, tau, vth, 0.0, True, detach, graded, 0,
+                                         a1, a2, amount)
+        else:
+            s, v = R.lif_multistep(xs, vs, tau, False, vth, None, S.ATan(2.0), detach, graded, reset_delay=True)
+        return [s.detach(), v.detach()], torch.autograd.grad(_loss([s, v]), [xs, vs])
+
+    fast, gfast = run(True)
+    ref, gref = run(False)
+    assert 0.05 < fast[0].gt(0).float().mean().item() < 0.8
+    _compare(fast, ref, gfast, gref, TOL[dtype])
+
+
 @pytest.mark.parametrize("reset,detach,graded", _FLAGS,
                          ids=[f"{'soft' if r is None else f'hard{r}'}-{'detach' if d else 'nodetach'}-"
                               f"{'graded' if g else 'binary'}" for r, d, g in _FLAGS])

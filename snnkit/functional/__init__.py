@@ -13,7 +13,7 @@ import torch
 
 from .. import surrogate as _sg
 from . import reference
-from .validation import check_input, check_state, check_threshold, is_real, resolve_backend
+from .validation import check_input, check_reset_delay, check_state, check_threshold, is_real, resolve_backend
 
 Tensor = torch.Tensor
 SurrogateLike = Union[str, _sg.Surrogate]
@@ -46,7 +46,7 @@ def _as_float(v: Any) -> Any:
 def _lif_family(
     name: str, x: Tensor, v0: Optional[Tensor], k: Optional[Tensor], mode_kind: str, c: float,
     decay_input: bool, v_threshold: float, v_reset: Optional[float], detach_reset: bool,
-    surrogate: _sg.Surrogate, graded: bool, backend: str, ref: Any,
+    surrogate: _sg.Surrogate, graded: bool, backend: str, ref: Any, soft_amount: Optional[float] = None,
 ) -> Tuple[Tensor, Tensor]:
     check_input(x, name)
     check_threshold(v_threshold, v_reset, name)
@@ -71,7 +71,7 @@ def _lif_family(
     cval = float(kk.detach()) if kk is not None else float(c)
     s, v = ops.LIFFunction.apply(
         xf, vf, kk, mode, cval, float(v_threshold), vr, v_reset is None, bool(detach_reset), bool(graded),
-        surrogate.code, a1, a2,
+        surrogate.code, a1, a2, soft_amount,
     )
     return s.view(x.shape).to(x.dtype), v.view(x.shape[1:]).to(x.dtype)
 
@@ -88,6 +88,7 @@ def lif_multistep(
     surrogate: SurrogateLike = "atan",
     graded: bool = False,
     backend: str = "auto",
+    reset_delay: bool = False,
 ) -> Tuple[Tensor, Tensor]:
     """Leaky integrate-and-fire over ``x[T, B, ...]``; returns ``(spikes, v_T)``.
 
@@ -95,15 +96,22 @@ def lif_multistep(
     else ``h = v - (v - v_reset) / tau + x``; spike ``s = h >= v_threshold``; reset
     ``v = v_reset`` (hard) or ``v = h - v_threshold`` (soft, ``v_reset=None``, leak to 0).
     ``graded=True`` emits ``s * h`` (the spike carries the potential as payload).
+    ``reset_delay=True`` ports snnTorch's default ``Leaky`` (``reset_mechanism="subtract"``,
+    ``reset_delay=True``, ``beta = 1 - 1/tau``): the soft reset subtracts ``v_threshold / beta``,
+    which the next step's leak turns into ``v_threshold``, so ``h`` is snnTorch's ``mem`` and the
+    spikes are its spikes. Needs ``v_reset=None``, ``decay_input=False`` and ``tau > 1``.
     """
     if not is_real(tau) or not math.isfinite(tau) or tau < 1:
         raise ValueError(f"lif_multistep: tau must be a finite number >= 1 (decay 1 - 1/tau in [0, 1)), got {tau!r}")
     tau = float(tau)
+    check_reset_delay(reset_delay, tau, decay_input, v_reset, "lif_multistep")
     v_threshold, v_reset = _as_float(v_threshold), _as_float(v_reset)
     sg = _sg.get(surrogate)
-    ref = lambda v: reference.lif_multistep(x, v, tau, decay_input, v_threshold, v_reset, sg, detach_reset, graded)  # noqa: E731
+    amount = v_threshold / (1.0 - 1.0 / tau) if reset_delay and is_real(v_threshold) else None
+    ref = lambda v: reference.lif_multistep(  # noqa: E731
+        x, v, tau, decay_input, v_threshold, v_reset, sg, detach_reset, graded, reset_delay)
     return _lif_family("lif_multistep", x, v0, None, "div", tau, decay_input, v_threshold, v_reset,
-                       detach_reset, sg, graded, backend, ref)
+                       detach_reset, sg, graded, backend, ref, amount)
 
 
 def if_multistep(

@@ -22,12 +22,16 @@ def fire_and_reset(
     surrogate: Surrogate,
     detach_reset: bool,
     graded: bool,
+    soft_amount: Optional[float] = None,
 ) -> Tuple[Tensor, Tensor]:
-    """Spike from the charged potential ``h`` and reset it: hard to ``v_reset`` or soft (``None``)."""
+    """Spike from the charged potential ``h`` and reset it: hard to ``v_reset`` or soft (``None``).
+
+    A soft reset subtracts ``soft_amount`` (default ``v_threshold``).
+    """
     s = surrogate(h - v_threshold)
     s_r = s.detach() if detach_reset else s
     if v_reset is None:
-        v = h - s_r * v_threshold
+        v = h - s_r * (v_threshold if soft_amount is None else soft_amount)
     else:
         v = (1.0 - s_r) * h + s_r * v_reset
     out = s * h if graded else s
@@ -60,12 +64,19 @@ def lif_multistep(
     surrogate: Surrogate,
     detach_reset: bool,
     graded: bool,
+    reset_delay: bool = False,
 ) -> Tuple[Tensor, Tensor]:
-    """LIF over ``x[T, ...]`` from ``v0``: returns ``(spikes[T, ...], v_T)``."""
+    """LIF over ``x[T, ...]`` from ``v0``: returns ``(spikes[T, ...], v_T)``.
+
+    ``reset_delay`` (soft reset, ``decay_input=False``, ``tau > 1``): subtract ``v_threshold / beta``
+    with ``beta = 1 - 1/tau``; the next step's leak turns it into ``v_threshold``, so ``h`` follows
+    snnTorch's ``Leaky`` default: ``mem[t] = beta * mem[t-1] + x[t] - spk[t-1] * threshold``.
+    """
+    amount = v_threshold / (1.0 - 1.0 / tau) if reset_delay else None
     v, outs = v0, []
     for t in range(x.shape[0]):
         h = lif_charge(x[t], v, tau, decay_input, v_reset)
-        s, v = fire_and_reset(h, v_threshold, v_reset, surrogate, detach_reset, graded)
+        s, v = fire_and_reset(h, v_threshold, v_reset, surrogate, detach_reset, graded, amount)
         outs.append(s)
     return torch.stack(outs), v
 

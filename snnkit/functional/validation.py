@@ -66,6 +66,23 @@ def check_threshold(v_threshold: object, v_reset: Optional[object], fn: str) -> 
         raise ValueError(f"{fn}: v_threshold ({v_threshold}) must be above v_reset ({v_reset})")
 
 
+def check_reset_delay(reset_delay: object, tau: float, decay_input: object, v_reset: Optional[object], fn: str) -> None:
+    """``reset_delay=True`` (snnTorch's default reset) needs ``v_reset=None``, ``decay_input=False``, ``tau > 1``."""
+    if not isinstance(reset_delay, bool):
+        raise TypeError(f"{fn}: reset_delay must be a bool, got {reset_delay!r}")
+    if not reset_delay:
+        return
+    if v_reset is not None:
+        raise ValueError(f"{fn}: reset_delay=True is snnTorch's delayed subtract reset and needs a soft reset "
+                         f"(v_reset=None), got v_reset={v_reset!r}")
+    if decay_input:
+        raise ValueError(f"{fn}: reset_delay=True ports snnTorch's Leaky (mem = beta * mem + x), which needs "
+                         "decay_input=False, got decay_input=True")
+    if not tau > 1:
+        raise ValueError(f"{fn}: reset_delay=True subtracts v_threshold / beta with beta = 1 - 1/tau, which needs "
+                         f"tau > 1, got tau={tau!r} (beta = 0 keeps no membrane to carry the reset)")
+
+
 def _under_functorch(tensors: tuple) -> bool:
     """True when a tensor is wrapped by a torch.func transform (vmap, grad, jacrev, ...)."""
     wrapped = getattr(torch._C._functorch, "is_functorch_wrapped_tensor", None)

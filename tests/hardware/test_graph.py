@@ -91,6 +91,8 @@ def test_linear_bias_and_readout() -> None:
         (lambda: nn.Sequential(L.TimeDistributed(nn.Conv2d(2, 2, 3)), L.MaxPool2d(2), snnkit.LIF()), (2, 6, 6),
          "'1'", "max pooling"),
         (lambda: nn.Sequential(nn.Linear(3, 3), snnkit.LIF(v_reset=None)), (3,), "'1'", "soft reset"),
+        (lambda: nn.Sequential(nn.Linear(3, 3), snnkit.LIF(tau=4.0, decay_input=False, v_reset=None,
+                                                           reset_delay=True)), (3,), "'1'", "reset_delay=True"),
         (lambda: nn.Sequential(nn.Linear(3, 3), snnkit.IF(v_reset=-0.5)), (3,), "'1'", "resets v to 0"),
         (lambda: nn.Sequential(nn.Linear(3, 3), snnkit.LIF(graded=True)), (3,), "'1'", "graded"),
         (lambda: nn.Sequential(nn.Linear(3, 3), nn.ReLU(), snnkit.LIF()), (3,), "'1'", "analog"),

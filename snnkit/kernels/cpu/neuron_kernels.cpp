@@ -4,7 +4,8 @@
 // blocks of BLK neurons (OpenMP); inside a block the loop runs over t, then over the
 // BLK contiguous neurons (vectorised). The forward saves nothing: the backward
 // re-integrates h[t] for its block from x and v0 into a T*BLK scratch buffer (in
-// cache) and then runs the recurrence backwards. Arithmetic follows the reference
+// cache) and then runs the recurrence backwards. A soft reset subtracts vsub: v_threshold, or
+// v_threshold / beta for LIF's reset_delay (snnTorch's delayed subtract reset). Arithmetic follows the reference
 // formulas operation by operation (no FMA contraction) so spikes match bit for bit.
 #include <cmath>
 #include <cstdint>
@@ -54,7 +55,7 @@ inline F sgrad(F x, F a1, F a2) {
 }
 
 template <typename F, int CH>
-void lif_fwd(const F* x, const F* v0, F* out, F* vT, int64_t T, int64_t N, F c, F vth, F vr,
+void lif_fwd(const F* x, const F* v0, F* out, F* vT, int64_t T, int64_t N, F c, F vth, F vr, F vsub,
              int soft, int graded, int nthreads) {
     const int64_t nblk = (N + BLK - 1) / BLK;
 #pragma omp parallel for num_threads(nthreads) schedule(static)
@@ -69,7 +70,7 @@ void lif_fwd(const F* x, const F* v0, F* out, F* vT, int64_t T, int64_t N, F c, 
                 const F h = charge<F, CH>(xt[j], v[j], c, vr);
                 const bool s = h >= vth;
                 ot[j] = graded ? (s ? h : F(0)) : (s ? F(1) : F(0));
-                v[j] = s ? (soft ? h - vth : vr) : h;
+                v[j] = s ? (soft ? h - vsub : vr) : h;
             }
         }
         for (int64_t j = 0; j < n; ++j) vT[j0 + j] = v[j];
@@ -78,7 +79,7 @@ void lif_fwd(const F* x, const F* v0, F* out, F* vT, int64_t T, int64_t N, F c, 
 
 template <typename F, int CH, int SG>
 void lif_bwd(const F* x, const F* v0, const F* gout, const F* gvT, F* gx, F* gv0, F* gk, int64_t T,
-             int64_t N, F c, F vth, F vr, int soft, int detach, int graded, F a1, F a2, int nthreads) {
+             int64_t N, F c, F vth, F vr, F vsub, int soft, int detach, int graded, F a1, F a2, int nthreads) {
     const int64_t nblk = (N + BLK - 1) / BLK;
     const bool mul = (CH == LIF_MUL_DI || CH == LIF_MUL_NDI);
     const bool div = (CH == LIF_DIV_DI || CH == LIF_DIV_NDI);
@@ -98,7 +99,7 @@ void lif_bwd(const F* x, const F* v0, const F* gout, const F* gvT, F* gx, F* gv0
                 for (int64_t j = 0; j < n; ++j) {
                     const F h = charge<F, CH>(xt[j], v[j], c, vr);
                     ht[j] = h;
-                    v[j] = h >= vth ? (soft ? h - vth : vr) : h;
+                    v[j] = h >= vth ? (soft ? h - vsub : vr) : h;
                 }
             }
             for (int64_t j = 0; j < n; ++j) g[j] = gvT ? gvT[j0 + j] : F(0);
@@ -115,14 +116,14 @@ void lif_bwd(const F* x, const F* v0, const F* gout, const F* gvT, F* gx, F* gv0
                     const F sg = sgrad<F, SG>(h - vth, a1, a2);
                     const F go = got[j];
                     F gs = graded ? go * h : go;
-                    if (!detach) gs += g[j] * (soft ? -vth : vr - h);
+                    if (!detach) gs += g[j] * (soft ? -vsub : vr - h);
                     F gh = gs * sg + g[j] * (soft ? F(1) : F(1) - s);
                     if (graded) gh += go * s;
                     if (CH == LIF_DIV_DI || CH == LIF_MUL_DI || CH == LIF_RCP_DI) gxt[j] = div ? gh / c : gh * c;
                     else gxt[j] = gh;
                     if (mul) {
                         F vp = v0[j0 + j];
-                        if (hp) vp = hp[j] >= vth ? (soft ? hp[j] - vth : vr) : hp[j];
+                        if (hp) vp = hp[j] >= vth ? (soft ? hp[j] - vsub : vr) : hp[j];
                         const F dk = CH == LIF_MUL_DI ? xt[j] - (vp - vr) : -(vp - vr);
                         gk_acc += double(gh * dk);
                     }
@@ -220,8 +221,8 @@ void cuba_bwd(const F* x, const F* u0, const F* v0, const F* gout, const F* guT,
 // ---- dispatch over (charge, surrogate) template parameters ----
 template <typename F, int CH>
 void lif_bwd_sg(int sg, const F* x, const F* v0, const F* gout, const F* gvT, F* gx, F* gv0, F* gk,
-                int64_t T, int64_t N, F c, F vth, F vr, int soft, int detach, int graded, F a1, F a2, int nt) {
-#define SNN_CASE(S) case S: lif_bwd<F, CH, S>(x, v0, gout, gvT, gx, gv0, gk, T, N, c, vth, vr, soft, detach, graded, a1, a2, nt); break;
+                int64_t T, int64_t N, F c, F vth, F vr, F vsub, int soft, int detach, int graded, F a1, F a2, int nt) {
+#define SNN_CASE(S) case S: lif_bwd<F, CH, S>(x, v0, gout, gvT, gx, gv0, gk, T, N, c, vth, vr, vsub, soft, detach, graded, a1, a2, nt); break;
     switch (sg) { SNN_CASE(0) SNN_CASE(1) SNN_CASE(2) SNN_CASE(3) SNN_CASE(4) SNN_CASE(5) }
 #undef SNN_CASE
 }
@@ -240,36 +241,36 @@ void use_reciprocal(int& ch, double& c) {
 
 template <typename F>
 int lif_forward_t(int ch, const F* x, const F* v0, F* out, F* vT, int64_t T, int64_t N, double c, double vth,
-                  double vr, int soft, int graded, int nt) {
+                  double vr, double vsub, int soft, int graded, int nt) {
     if (ch < 0 || ch > 4) return 1;
     use_reciprocal<F>(ch, c);
     switch (ch) {
-        case 0: lif_fwd<F, 0>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
-        case 1: lif_fwd<F, 1>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
-        case 2: lif_fwd<F, 2>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
-        case 3: lif_fwd<F, 3>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
-        case 4: lif_fwd<F, 4>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
-        case 5: lif_fwd<F, 5>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
-        case 6: lif_fwd<F, 6>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), soft, graded, nt); return 0;
+        case 0: lif_fwd<F, 0>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), F(vsub), soft, graded, nt); return 0;
+        case 1: lif_fwd<F, 1>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), F(vsub), soft, graded, nt); return 0;
+        case 2: lif_fwd<F, 2>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), F(vsub), soft, graded, nt); return 0;
+        case 3: lif_fwd<F, 3>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), F(vsub), soft, graded, nt); return 0;
+        case 4: lif_fwd<F, 4>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), F(vsub), soft, graded, nt); return 0;
+        case 5: lif_fwd<F, 5>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), F(vsub), soft, graded, nt); return 0;
+        case 6: lif_fwd<F, 6>(x, v0, out, vT, T, N, F(c), F(vth), F(vr), F(vsub), soft, graded, nt); return 0;
     }
     return 1;
 }
 
 template <typename F>
 int lif_backward_t(int ch, int sg, const F* x, const F* v0, const F* gout, const F* gvT, F* gx, F* gv0, F* gk,
-                   int64_t T, int64_t N, double c, double vth, double vr, int soft, int detach, int graded,
+                   int64_t T, int64_t N, double c, double vth, double vr, double vsub, int soft, int detach, int graded,
                    double a1, double a2, int nt) {
     if (sg < 0 || sg > 5) return 2;
     if (ch < 0 || ch > 4) return 1;
     use_reciprocal<F>(ch, c);
     switch (ch) {
-        case 0: lif_bwd_sg<F, 0>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
-        case 1: lif_bwd_sg<F, 1>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
-        case 2: lif_bwd_sg<F, 2>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
-        case 3: lif_bwd_sg<F, 3>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
-        case 4: lif_bwd_sg<F, 4>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
-        case 5: lif_bwd_sg<F, 5>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
-        case 6: lif_bwd_sg<F, 6>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 0: lif_bwd_sg<F, 0>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), F(vsub), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 1: lif_bwd_sg<F, 1>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), F(vsub), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 2: lif_bwd_sg<F, 2>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), F(vsub), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 3: lif_bwd_sg<F, 3>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), F(vsub), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 4: lif_bwd_sg<F, 4>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), F(vsub), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 5: lif_bwd_sg<F, 5>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), F(vsub), soft, detach, graded, F(a1), F(a2), nt); return 0;
+        case 6: lif_bwd_sg<F, 6>(sg, x, v0, gout, gvT, gx, gv0, gk, T, N, F(c), F(vth), F(vr), F(vsub), soft, detach, graded, F(a1), F(a2), nt); return 0;
     }
     return 1;
 }
@@ -290,14 +291,14 @@ int cuba_backward_t(int sg, const F* x, const F* u0, const F* v0, const F* gout,
 extern "C" {
 #define SNN_EXPORT(SUF, F)                                                                                      \
     int snn_lif_forward_##SUF(int ch, const F* x, const F* v0, F* out, F* vT, int64_t T, int64_t N, double c,   \
-                              double vth, double vr, int soft, int graded, int nt) {                            \
-        return lif_forward_t<F>(ch, x, v0, out, vT, T, N, c, vth, vr, soft, graded, nt);                        \
+                              double vth, double vr, double vsub, int soft, int graded, int nt) {               \
+        return lif_forward_t<F>(ch, x, v0, out, vT, T, N, c, vth, vr, vsub, soft, graded, nt);                  \
     }                                                                                                           \
     int snn_lif_backward_##SUF(int ch, int sg, const F* x, const F* v0, const F* gout, const F* gvT, F* gx,     \
-                               F* gv0, F* gk, int64_t T, int64_t N, double c, double vth, double vr, int soft,  \
-                               int detach, int graded, double a1, double a2, int nt) {                          \
-        return lif_backward_t<F>(ch, sg, x, v0, gout, gvT, gx, gv0, gk, T, N, c, vth, vr, soft, detach, graded, \
-                                 a1, a2, nt);                                                                   \
+                               F* gv0, F* gk, int64_t T, int64_t N, double c, double vth, double vr,          \
+                               double vsub, int soft, int detach, int graded, double a1, double a2, int nt) {   \
+        return lif_backward_t<F>(ch, sg, x, v0, gout, gvT, gx, gv0, gk, T, N, c, vth, vr, vsub, soft, detach,   \
+                                 graded, a1, a2, nt);                                                           \
     }                                                                                                           \
     int snn_cuba_forward_##SUF(const F* x, const F* u0, const F* v0, F* out, F* uT, F* vT, int64_t T,           \
                                int64_t N, double omdu, double omdv, double vth, double bias, int graded,       \

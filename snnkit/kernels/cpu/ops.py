@@ -17,8 +17,8 @@ from .build import bind, load
 
 _I, _L, _D, _P = ctypes.c_int, ctypes.c_int64, ctypes.c_double, ctypes.c_void_p
 _SIGS = {
-    "lif_forward": [_I, _P, _P, _P, _P, _L, _L, _D, _D, _D, _I, _I, _I],
-    "lif_backward": [_I, _I, _P, _P, _P, _P, _P, _P, _P, _L, _L, _D, _D, _D, _I, _I, _I, _D, _D, _I],
+    "lif_forward": [_I, _P, _P, _P, _P, _L, _L, _D, _D, _D, _D, _I, _I, _I],
+    "lif_backward": [_I, _I, _P, _P, _P, _P, _P, _P, _P, _L, _L, _D, _D, _D, _D, _I, _I, _I, _D, _D, _I],
     "cuba_forward": [_P, _P, _P, _P, _P, _P, _L, _L, _D, _D, _D, _D, _I, _I],
     "cuba_backward": [_I, _P, _P, _P, _P, _P, _P, _P, _P, _P, _L, _L, _D, _D, _D, _D, _I, _I, _D, _D, _I],
 }
@@ -58,31 +58,34 @@ class LIFFunction(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: Any, x: torch.Tensor, v0: torch.Tensor, k: Optional[torch.Tensor], mode: int, c: float,
         vth: float, vr: float, soft: bool, detach: bool, graded: bool, sg: int, a1: float, a2: float,
+        vsub: Optional[float] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         T, N = x.shape
+        vsub = vth if vsub is None else float(vsub)  # what a soft reset subtracts (LIF reset_delay: vth / beta)
         out, vT = torch.empty_like(x), torch.empty_like(v0)
-        rc = _fn("lif_forward", x.dtype)(mode, _p(x), _p(v0), _p(out), _p(vT), T, N, c, vth, vr, int(soft), int(graded), _nthreads(T, N))
+        rc = _fn("lif_forward", x.dtype)(mode, _p(x), _p(v0), _p(out), _p(vT), T, N, c, vth, vr, vsub, int(soft), int(graded),
+                                         _nthreads(T, N))
         _check(rc, "lif_forward")
         ctx.save_for_backward(x, v0, k)  # k (a scalar) only ties a second-order error to PLIF's w
-        ctx.args = (mode, c, vth, vr, soft, detach, graded, sg, a1, a2, k is not None)
+        ctx.args = (mode, c, vth, vr, vsub, soft, detach, graded, sg, a1, a2, k is not None)
         return out, vT
 
     @staticmethod
     @first_order_only("snnkit CPU LIF kernel")
     def backward(ctx: Any, gout: Optional[torch.Tensor], gvT: Optional[torch.Tensor]) -> Tuple[Any, ...]:
         x, v0, _ = ctx.saved_tensors
-        mode, c, vth, vr, soft, detach, graded, sg, a1, a2, has_k = ctx.args
+        mode, c, vth, vr, vsub, soft, detach, graded, sg, a1, a2, has_k = ctx.args
         T, N = x.shape
         gout = torch.zeros_like(x) if gout is None else gout.contiguous()
         gvT = None if gvT is None else gvT.contiguous()
         gx, gv0 = torch.empty_like(x), torch.empty_like(v0)
         gk = torch.zeros((), dtype=x.dtype) if has_k else None
         rc = _fn("lif_backward", x.dtype)(
-            mode, sg, _p(x), _p(v0), _p(gout), _p(gvT), _p(gx), _p(gv0), _p(gk), T, N, c, vth, vr,
+            mode, sg, _p(x), _p(v0), _p(gout), _p(gvT), _p(gx), _p(gv0), _p(gk), T, N, c, vth, vr, vsub,
             int(soft), int(detach), int(graded), a1, a2, _nthreads(T, N),
         )
         _check(rc, "lif_backward")
-        return (gx, gv0, gk) + (None,) * 10
+        return (gx, gv0, gk) + (None,) * 11
 
 
 class CubaFunction(torch.autograd.Function):
@@ -135,5 +138,6 @@ def lif_step(x: torch.Tensor, v: torch.Tensor, tau: float, v_threshold: float,
     x, v = (t if t.is_contiguous() else t.contiguous() for t in (x, v))
     out, vT = torch.empty_like(x), torch.empty_like(v)
     _check(_fn("lif_forward", x.dtype)(LIF_DIV_DI, x.data_ptr(), v.data_ptr(), out.data_ptr(), vT.data_ptr(), 1,
-                                       x.numel(), float(tau), float(v_threshold), float(v_reset), 0, 0, 1), "lif_step")
+                                       x.numel(), float(tau), float(v_threshold), float(v_reset), float(v_threshold), 0, 0, 1),
+           "lif_step")
     return out, vT

@@ -55,9 +55,10 @@ def _charge(x, v, c, inv_c, vr, CH: tl.constexpr, RECIP: tl.constexpr, IS_F64: t
 
 
 @triton.jit
-def _reset(h, spk, vth, vr, SOFT: tl.constexpr):
+def _reset(h, spk, vsub, vr, SOFT: tl.constexpr):
+    """After a spike: subtract ``vsub`` (soft: ``v_threshold``, or ``v_threshold / beta`` for reset_delay) or set ``vr``."""
     if SOFT:
-        v = tl.where(spk, h - vth, h)
+        v = tl.where(spk, h - vsub, h)
     else:
         v = tl.where(spk, vr, h)
     return v
@@ -96,7 +97,7 @@ def lif_fwd_kernel(
     pid = tl.program_id(0)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
     mask = offs < N
-    # params: [c, 1/c, v_threshold, v_reset, a1, a2, pi/2*a1]; PLIF reads k = 1/tau from k_ptr
+    # params: [c, 1/c, v_threshold, v_reset, a1, a2, soft-reset amount, pi/2*a1]; PLIF reads k = 1/tau from k_ptr
     if HAS_K:
         c = tl.load(k_ptr)
     else:
@@ -104,6 +105,7 @@ def lif_fwd_kernel(
     inv_c = tl.load(p_ptr + 1)
     vth = tl.load(p_ptr + 2)
     vr = tl.load(p_ptr + 3)
+    vsub = tl.load(p_ptr + 6)
     v = tl.load(v0_ptr + offs, mask=mask, other=0)
     xp = x_ptr + offs
     op = out_ptr + offs
@@ -116,7 +118,7 @@ def lif_fwd_kernel(
         else:
             o = spk.to(h.dtype)
         tl.store(op, o, mask=mask)
-        v = _reset(h, spk, vth, vr, SOFT)
+        v = _reset(h, spk, vsub, vr, SOFT)
         xp += N
         op += N
     tl.store(vT_ptr + offs, v, mask=mask)
@@ -141,7 +143,8 @@ def lif_bwd_kernel(
     vr = tl.load(p_ptr + 3)
     a1 = tl.load(p_ptr + 4)
     a2 = tl.load(p_ptr + 5)
-    atan_c = tl.load(p_ptr + 6)
+    vsub = tl.load(p_ptr + 6)
+    atan_c = tl.load(p_ptr + 7)
     v0 = tl.load(v0_ptr + offs, mask=mask, other=0)
 
     # pass 1: re-integrate h[t] (exactly as the forward) and park it in gx
@@ -152,7 +155,7 @@ def lif_bwd_kernel(
         xt = tl.load(xp, mask=mask, other=0)
         h = _charge(xt, v, c, inv_c, vr, CH, RECIP, IS_F64)
         tl.store(hp, h, mask=mask)
-        v = _reset(h, h >= vth, vth, vr, SOFT)
+        v = _reset(h, h >= vth, vsub, vr, SOFT)
         xp += N
         hp += N
     tl.debug_barrier()
@@ -180,7 +183,7 @@ def lif_bwd_kernel(
             gs = go
         if not DETACH:
             if SOFT:
-                gs += g * (-vth)
+                gs += g * (-vsub)
             else:
                 gs += g * (vr - h)
         if SOFT:
@@ -197,7 +200,7 @@ def lif_bwd_kernel(
             gxt = gh
         tl.store(gp, gxt, mask=mask)
         if HAS_K:
-            vp = tl.where(has_prev, _reset(h_prev, h_prev >= vth, vth, vr, SOFT), v0)
+            vp = tl.where(has_prev, _reset(h_prev, h_prev >= vth, vsub, vr, SOFT), v0)
             if CH == 3:
                 xt = tl.load(xp, mask=mask, other=0)
                 dk = xt - (vp - vr)

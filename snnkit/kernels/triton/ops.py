@@ -134,8 +134,10 @@ class LIFFunction(torch.autograd.Function):
     def forward(  # type: ignore[override]
         ctx: Any, x: torch.Tensor, v0: torch.Tensor, k: Optional[torch.Tensor], mode: int, c: float,
         vth: float, vr: float, soft: bool, detach: bool, graded: bool, sg: int, a1: float, a2: float,
+        vsub: Optional[float] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         K = _k()
+        vsub = vth if vsub is None else float(vsub)  # what a soft reset subtracts (LIF reset_delay: vth / beta)
         x, v0 = x.contiguous(), v0.contiguous()
         recip = _check(x, v0)
         if mode not in range(5):
@@ -147,10 +149,10 @@ class LIFFunction(torch.autograd.Function):
             if mode not in (LIF_MUL_DI, LIF_MUL_NDI):
                 raise ValueError(f"snnkit triton LIF: k is only used by the multiplicative (PLIF) modes, got mode {mode}")
             kt = k.detach().to(device=x.device, dtype=x.dtype).reshape(1).contiguous()
-            p = _params([0.0, vth, vr, a1, a2], 1.0, a1, x.dtype, x.device)
+            p = _params([0.0, vth, vr, a1, a2, vsub], 1.0, a1, x.dtype, x.device)
         else:
             kt = None
-            p = _params([c, vth, vr, a1, a2], c, a1, x.dtype, x.device)
+            p = _params([c, vth, vr, a1, a2, vsub], c, a1, x.dtype, x.device)
         T, N = x.shape
         out, vT = torch.empty_like(x), torch.empty_like(v0)
         if N > 0:
@@ -184,7 +186,7 @@ class LIFFunction(torch.autograd.Function):
                 gk = gk_part.sum(dtype=torch.float64).to(k_dtype).reshape(k_shape)
         elif has_k:
             gk = torch.zeros(k_shape, dtype=k_dtype, device=x.device)
-        return (gx, gv0, gk) + (None,) * 10
+        return (gx, gv0, gk) + (None,) * 11
 
 
 class CubaFunction(torch.autograd.Function):
