@@ -7,6 +7,7 @@ import torch
 import torch.nn as nn
 
 import snnkit
+import snnkit.attention  # noqa: F401  (snnkit.attention.TCJA below; run alone, nothing else imports it)
 from snnkit import layers as L
 from snnkit.hardware.graph import Conv2d, Dense, Flatten, Neuron, Pool2d, apply_op, trace
 
