@@ -403,3 +403,55 @@ def test_tcja_watch_wide_control_in_the_docs() -> None:
     assert d["outcome"] == ("the TCJA gain is not explained by parameter count" if q["mean"] >= 1.0 and q["p"] < 0.05
                             else "the TCJA gain may be explained by parameter count (rule not met)")
     assert f"Outcome by the rule: **{d['outcome']}**" in doc
+
+
+def test_tcja_watch_shuffled_control_in_the_docs() -> None:
+    """docs/tcja.md's temporal-order control: per-seed table, G_shuffled, the Welch comparison, drops and the outcome."""
+    import hashlib
+    import sys
+
+    d, ref = _json("tcja_watch_shuffled"), _json("tcja_watch")
+    seeds = list(range(20))
+    assert d["complete"] and d["rule"]["seeds"] == seeds and d["options"]["epochs"] is None
+    # the committed ordered runs it compares with are the file as it is now
+    assert d["reference"]["sha256"] == hashlib.sha256((RESULTS / "tcja_watch.json").read_bytes()).hexdigest()
+    assert sorted((r["attention"], r["seed"]) for r in d["runs"]) == sorted((v, s) for v in ("none", "tcja") for s in seeds)
+    assert all(len(r["curve"]) == 15 and r["curve"][-1] == r["final"] and max(r["curve"]) == r["best"] for r in d["runs"])
+    acc = {(r["attention"], r["seed"]): r["final"] * 100 for r in d["runs"]}
+    ordered = {(r["attention"], r["seed"]): r["final"] * 100 for r in ref["runs"]}
+    header = "seeds 0-19, smartwatch, shuffled steps (final test accuracy, %)"
+    for v in ("tcja", "none"):
+        row = _row("docs/tcja.md", f"| `{v}` |", header)
+        assert _seed_list(acc, v, seeds) in row, row
+        drop = statistics.mean(ordered[v, s] for s in seeds) - statistics.mean(acc[v, s] for s in seeds)
+        assert f"| {_mean_std(acc, v, seeds)} | {_mean_std(ordered, v, seeds)} | {_signed(drop)} |" in row, row
+    g = _paired(acc, "tcja", seeds)
+    doc = _text("docs/tcja.md")
+    assert (f"G_shuffled = tcja − none on shuffled windows, same seed: **{_signed(g['mean'])} ± {g['sem']:.2f} points** "
+            f"(mean ± sem; 95 % interval {_signed(g['lo'])} to {_signed(g['hi'])}; wins/ties/losses "
+            f"{g['wins']}/{g['ties']}/{g['losses']}; t = {g['t']:.2f}, p = {_p_text(g['p'])})") in doc
+    d_ord = [ordered["tcja", s] - ordered["none", s] for s in seeds]
+    d_shuf = [acc["tcja", s] - acc["none", s] for s in seeds]
+    w = stats.ttest_ind(d_ord, d_shuf, equal_var=False)
+    diff = statistics.mean(d_ord) - statistics.mean(d_shuf)
+    va, vb = statistics.variance(d_ord) / 20, statistics.variance(d_shuf) / 20
+    se, df = math.sqrt(va + vb), (va + vb) ** 2 / (va ** 2 / 19 + vb ** 2 / 19)  # Welch-Satterthwaite
+    assert (f"G_ordered − G_shuffled: **{_signed(diff)} ± {se:.2f} points** (difference ± Welch se; G_ordered = "
+            f"{_signed(statistics.mean(d_ord))}; Welch t = {w.statistic:.2f}, p = {_p_text(w.pvalue)}; "
+            f"Welch-Satterthwaite df {df:.1f})") in doc
+    assert f"Outcome by the rule: **{d['outcome']}** ({_signed(diff)} ≥ +1.0 and p = {_p_text(w.pvalue)} < 0.05)" in doc \
+        or diff < 1.0 or w.pvalue >= 0.05
+    for v in ("tcja", "none"):
+        best = statistics.mean(r["best"] * 100 for r in d["runs"] if r["attention"] == v)
+        assert f"{best:.2f} %" in doc.split("### Temporal-order control (pre-registered)")[1].split("## TCJA VAE")[0], v
+    lo, hi = min(r["seconds"] for r in d["runs"]), max(r["seconds"] for r in d["runs"])
+    med = statistics.median(r["seconds"] for r in d["runs"])
+    assert f"{lo:.0f}-{hi:.0f} s per run, median {med:.0f} s, {d['wall_s'] / 60:.0f} min in all" in doc
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from tcja_watch_shuffled import decide, summarise
+
+    assert d["outcome"] == decide(summarise(d["runs"], ref["runs"]), True)
+    depends = diff >= 1.0 and w.pvalue < 0.05
+    assert d["outcome"] == ("TCJA's gain depends on temporal order" if depends
+                            else "TCJA's gain is not shown to depend on temporal order (rule not met)")
+    assert f"Outcome by the rule: **{d['outcome']}**" in doc

@@ -11,6 +11,8 @@ dropped) labelled with the series' class; the split is by subject (the highest s
 test), so no window of a test subject is trained on; each channel is standardised with the
 mean and (population) standard deviation of the training windows only. A window ``[6, 100]``
 becomes frames ``[T=20, 6, 1, 5]``: step ``t`` holds samples ``5t .. 5t+4`` of each channel.
+``load_watch(shuffle_steps=True)`` (the temporal-order control of docs/tcja.md) permutes each window's
+T steps by its own fixed permutation (:func:`step_permutation`), so order is destroyed, content kept.
 """
 from __future__ import annotations
 
@@ -23,12 +25,14 @@ import numpy as np
 import torch
 
 __all__ = ["SEGLEARN_VERSION", "PIP_COMMAND", "CHANNELS", "CLASSES", "watch_path", "load_watch_raw", "window_starts",
-           "make_windows", "subject_split", "standardize", "to_frames", "WatchWindows", "load_watch"]
+           "make_windows", "subject_split", "standardize", "to_frames", "SHUFFLE_SEED", "step_permutation",
+           "shuffle_frames", "WatchWindows", "load_watch"]
 
 SEGLEARN_VERSION = "1.2.5"
 PIP_COMMAND = f"pip install --no-deps seglearn=={SEGLEARN_VERSION}"
 CHANNELS = ("ax", "ay", "az", "wx", "wy", "wz")
 CLASSES = ("PEN", "ABD", "FEL", "IR", "ER", "TRAP", "ROW")
+SHUFFLE_SEED = 20240607  # the constant mixed with a window's index to seed its step permutation
 
 
 def watch_path() -> Path:
@@ -110,6 +114,26 @@ def to_frames(windows: np.ndarray, T: int = 20) -> np.ndarray:
     return windows.reshape(n, c, T, length // T).transpose(0, 2, 1, 3)[:, :, :, None, :]
 
 
+def step_permutation(window: int, T: int, seed: int = SHUFFLE_SEED) -> np.ndarray:
+    """The fixed permutation of ``T`` steps for window number ``window`` (numpy PCG64 seeded by ``[seed, window]``)."""
+    for name, v in (("window", window), ("T", T), ("seed", seed)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < (1 if name == "T" else 0):
+            raise ValueError(f"step_permutation: {name} must be a {'positive' if name == 'T' else 'non-negative'} int, "
+                             f"got {v!r}")
+    return np.random.default_rng([int(seed), int(window)]).permutation(int(T))
+
+
+def shuffle_frames(frames: np.ndarray, windows: Sequence[int], seed: int = SHUFFLE_SEED) -> np.ndarray:
+    """``frames[N, T, ...]`` with row ``i``'s steps reordered by ``step_permutation(windows[i], T, seed)`` (a copy)."""
+    frames = np.asarray(frames)
+    if frames.ndim < 2 or len(windows) != len(frames):
+        raise ValueError(f"shuffle_frames: need frames [N, T, ...] and N window ids, got {frames.shape} and "
+                         f"{len(windows)} ids")
+    T = frames.shape[1]
+    perm = np.stack([step_permutation(int(w), T, seed) for w in windows]) if len(frames) else np.zeros((0, T), int)
+    return np.take_along_axis(frames, perm.reshape(perm.shape + (1,) * (frames.ndim - 2)), axis=1)
+
+
 @dataclass
 class WatchWindows(torch.utils.data.Dataset):
     """One split: ``x[N, T, 6, 1, W]`` float32 frames, ``y[N]`` labels, each window's subject and series index."""
@@ -129,8 +153,9 @@ class WatchWindows(torch.utils.data.Dataset):
 
 
 def load_watch(T: int = 20, width: int = 100, stride: int = 50, n_test_subjects: int = 3,
-               path: Any = None) -> Tuple[WatchWindows, WatchWindows]:
-    """``(train, test)`` standardised window frames, split by subject (see the module docstring)."""
+               path: Any = None, shuffle_steps: bool = False) -> Tuple[WatchWindows, WatchWindows]:
+    """``(train, test)`` standardised window frames, split by subject (see the module docstring); with
+    ``shuffle_steps`` each window's steps are permuted by :func:`step_permutation` of its index among all windows."""
     raw = load_watch_raw(path)
     wins, lab, sub, src = make_windows(raw["X"], raw["y"], raw["subject"], width, stride)
     train_ids, _ = subject_split(raw["subject"], n_test_subjects)
@@ -138,6 +163,9 @@ def load_watch(T: int = 20, width: int = 100, stride: int = 50, n_test_subjects:
     xtr, xte, _, _ = standardize(wins[tr], wins[~tr])
     out = []
     for mask, x, split in ((tr, xtr, "train"), (~tr, xte, "test")):
-        out.append(WatchWindows(torch.from_numpy(np.ascontiguousarray(to_frames(x, T), dtype=np.float32)),
+        frames = to_frames(x, T)
+        if shuffle_steps:
+            frames = shuffle_frames(frames, np.flatnonzero(mask))
+        out.append(WatchWindows(torch.from_numpy(np.ascontiguousarray(frames, dtype=np.float32)),
                                 torch.from_numpy(lab[mask]), sub[mask], src[mask], split, raw["classes"]))
     return out[0], out[1]

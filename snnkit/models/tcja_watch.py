@@ -79,10 +79,12 @@ class WatchNet(nn.Module):
 
 
 def watch_trainer(variant: str, seed: int, out_dir: "str | Path", epochs: Optional[int] = None,
-                  channels: int = CHANNELS, label: Optional[str] = None, progress: bool = False) -> Any:
+                  channels: int = CHANNELS, label: Optional[str] = None, progress: bool = False,
+                  shuffle_steps: bool = False) -> Any:
     """A :class:`~snnkit.train.Trainer` for one variant (conv width ``channels``) and seed, seeded as ``tcja_trainer``.
 
-    ``epochs`` shorter than the config's anneals the cosine over the run (as an ``--epochs`` override does).
+    ``epochs`` shorter than the config's anneals the cosine over the run (as an ``--epochs`` override does);
+    ``shuffle_steps`` trains and tests on windows whose steps are permuted (``load_watch(shuffle_steps=True)``).
     """
     from ..data.imu_watch import load_watch
     from ..train.config import TrainConfig
@@ -91,7 +93,7 @@ def watch_trainer(variant: str, seed: int, out_dir: "str | Path", epochs: Option
     cfg = watch_config(variant)
     n_epochs = epochs or cfg.epochs
     t_max = n_epochs if epochs else cfg.T_max
-    train, test = load_watch(T=cfg.T)
+    train, test = load_watch(T=cfg.T, shuffle_steps=shuffle_steps)
     tc = TrainConfig(epochs=n_epochs, batch_size=cfg.batch_size, lr=cfg.lr, optimizer=cfg.optimizer,
                      scheduler=cfg.scheduler, T_max=t_max, step_size=cfg.step_size, gamma=cfg.step_gamma, seed=seed,
                      out_dir=str(out_dir), progress=progress, tensorboard=False,
@@ -103,13 +105,14 @@ def watch_trainer(variant: str, seed: int, out_dir: "str | Path", epochs: Option
 
 
 def train_one(variant: str, seed: int, epochs: Optional[int], out: str, channels: int = CHANNELS,
-              label: Optional[str] = None) -> Dict[str, Any]:
+              label: Optional[str] = None, shuffle_steps: bool = False) -> Dict[str, Any]:
     """Train one variant with one seed in this (child) process on one thread; the run is recorded under ``label``
     (default: the variant), its checkpoints in ``out/<label>_<seed>``."""
     name = label or variant
     torch.set_num_threads(1)
     t0 = time.time()
-    tr = watch_trainer(variant, seed, Path(out) / f"{name}_{seed}", epochs, channels, label)
+    tr = watch_trainer(variant, seed, Path(out) / f"{name}_{seed}", epochs, channels, label,
+                       shuffle_steps=shuffle_steps)
     hist = tr.fit()
     return {"attention": name, "seed": seed, "final": hist[-1]["test_acc"], "best": tr.best,
             "curve": [h["test_acc"] for h in hist], "train_acc_final": hist[-1].get("train_acc"),
