@@ -31,6 +31,7 @@ OUT = Path("demo_out")
 RESULTS = Path(__file__).resolve().parent.parent / "benchmarks" / "results"
 SWEEP = RESULTS / "tcja_seeds.json"
 WATCH, WATCH_WIDE = RESULTS / "tcja_watch.json", RESULTS / "tcja_watch_wide.json"
+WATCH_SHUFFLED = RESULTS / "tcja_watch_shuffled.json"
 
 
 def train_variant(attention: str, epochs: Optional[int], lr: Optional[float], seed: int, out: str) -> Dict[str, Any]:
@@ -58,15 +59,17 @@ def train_watch_variant(attention: str, epochs: Optional[int], seed: int, out: s
             "seconds": time.time() - t0}
 
 
-def watch_test(wide: Path = WATCH_WIDE, plain: Path = WATCH) -> Optional[Dict[str, Any]]:
-    """The pre-registered smartwatch results (TCJA vs none, and vs the parameter-matched none_wide); None if absent."""
+def watch_test(wide: Path = WATCH_WIDE, plain: Path = WATCH, shuffled: Path = WATCH_SHUFFLED) -> Optional[Dict[str, Any]]:
+    """The pre-registered smartwatch results (TCJA vs none, vs the parameter-matched none_wide, and with each window's
+    steps shuffled); None if absent."""
     try:
-        w, p = json.loads(wide.read_text()), json.loads(plain.read_text())
+        w, p, sh = json.loads(wide.read_text()), json.loads(plain.read_text()), json.loads(shuffled.read_text())
         s = w["summary"]
         return {"tcja": [s["tcja"]["mean"], s["tcja"]["std"]], "none": [s["none"]["mean"], s["none"]["std"]],
                 "diff": p["summary"]["difference"], "outcome": p["outcome"], "wide": s["tcja_minus_none_wide"],
                 "wide_outcome": w["outcome"], "channels": w["channels"], "seeds": len(p["summary"]["paired_seeds"]),
-                "complete": bool(p["complete"] and w["complete"])}
+                "shuffled": sh["summary"]["shuffled"]["difference"], "order": sh["summary"]["ordered_minus_shuffled"],
+                "shuffled_outcome": sh["outcome"], "complete": bool(p["complete"] and w["complete"] and sh["complete"])}
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -80,7 +83,10 @@ def watch_text(t: Dict[str, Any]) -> str:
             f"{d['sem']:.2f} ({d['wins']} wins, {d['ties']} tie{'' if d['ties'] == 1 else 's'}, {d['losses']} loss"
             f"{'' if d['losses'] == 1 else 'es'}; p = {d['p']:.2g}): {t['outcome']}\n"
             f"  against a network without TCJA widened to the same parameter count ({t['channels']} channels): "
-            f"{w['mean']:+.2f} ± {w['sem']:.2f} points (p = {w['p']:.2g}): {t['wide_outcome']}")
+            f"{w['mean']:+.2f} ± {w['sem']:.2f} points (p = {w['p']:.2g}): {t['wide_outcome']}\n"
+            f"  with each window's 20 steps shuffled (order destroyed, content kept): {t['shuffled']['mean']:+.2f} ± "
+            f"{t['shuffled']['sem']:.2f} points; the gain falls by {t['order']['difference']:.2f} ± {t['order']['se']:.2f} "
+            f"(Welch p = {t['order']['p']:.2g}): {t['shuffled_outcome']}")
 
 
 def simulate_variant(mode: str, checkpoint: str, xs: torch.Tensor, ys: torch.Tensor) -> Dict[str, Any]:

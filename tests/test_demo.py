@@ -157,6 +157,10 @@ def test_watch_lines_quote_the_preregistered_results() -> None:
     assert f"without TCJA {s['none']['mean']:.2f} ± {s['none']['std']:.2f}%" in text
     assert f"{d['mean']:+.2f} points, standard error {d['sem']:.2f}" in text and plain["outcome"] in text
     assert f"({wide['channels']} channels): {w['mean']:+.2f} ± {w['sem']:.2f} points" in text and wide["outcome"] in text
+    sh = json.loads((res / "tcja_watch_shuffled.json").read_text())
+    g, o = sh["summary"]["shuffled"]["difference"], sh["summary"]["ordered_minus_shuffled"]
+    assert f"shuffled (order destroyed, content kept): {g['mean']:+.2f} ± {g['sem']:.2f} points" in text
+    assert f"falls by {o['difference']:.2f} ± {o['se']:.2f}" in text and sh["outcome"] in text
     assert demo.watch_test(plain=res / "absent.json") is None
 
 
