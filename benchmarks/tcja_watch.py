@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import io
+import json
 import math
 import statistics
 import sys
@@ -28,12 +30,12 @@ import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import add_results_option, machine, non_negative_int, positive_int, print_table, results_file  # noqa: E402
+from _common import RESULTS, add_results_option, machine, non_negative_int, positive_int, print_table, results_file  # noqa: E402
 
 from snnkit.models.tcja_watch import (CHANNELS, N_CLASSES, T, VARIANTS, WIDTH, WatchNet, train_one,  # noqa: E402,F401
                                       watch_config)
@@ -109,6 +111,44 @@ def data_summary() -> Dict[str, Any]:
                              "test": torch.bincount(test.y, minlength=N_CLASSES).tolist()}}
 
 
+def committed_reference(who: str) -> Tuple[Dict[str, Any], str]:
+    """The committed tcja_watch results (must be complete) and the file's sha256: the follow-up tests compare with
+    its 40 runs and record which file they read."""
+    path = RESULTS / f"{NAME}.json"
+    raw = path.read_bytes()
+    ref = json.loads(raw)
+    if not ref.get("complete"):
+        raise SystemExit(f"{who}: {path} is not a complete tcja_watch run; this test compares with its 40 runs")
+    return ref, hashlib.sha256(raw).hexdigest()
+
+
+def follow_up_args(doc: str, name: str, argv: Any) -> Tuple[argparse.Namespace, Any]:
+    """The follow-up tests' options (``--seeds``, ``--epochs``, ``--jobs``, ``--results``) and their results file."""
+    ap = argparse.ArgumentParser(description=doc.split("\n")[0])
+    ap.add_argument("--seeds", nargs="+", type=non_negative_int, default=list(range(20)))
+    ap.add_argument("--epochs", type=positive_int, default=None, help="default: the digits_dvs config's (15)")
+    ap.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one thread each)")
+    add_results_option(ap, name)
+    args = ap.parse_args(argv)
+    rf = results_file(ap, args, name)
+    if len(set(args.seeds)) != len(args.seeds):
+        raise SystemExit(f"{name}: --seeds must not repeat an entry")
+    return args, rf
+
+
+def run_sweep(train: Callable[..., Dict[str, Any]], jobs: List[Tuple[Any, ...]], n_jobs: int,
+              payload: Dict[str, Any], save: Callable[[], None], tag: str = "") -> None:
+    """``train(*job, out)`` for every job, ``n_jobs`` at a time in child processes; each run is appended to
+    ``payload["runs"]`` and saved as it finishes (an interrupted sweep keeps what finished)."""
+    with tempfile.TemporaryDirectory() as out, ProcessPoolExecutor(max_workers=n_jobs) as pool:
+        futs = [pool.submit(train, *job, out) for job in jobs]
+        for f in futs:
+            r = f.result()
+            payload["runs"].append(r)
+            save()
+            print(f"  {r['attention']:<5} seed {r['seed']}{tag}: done ({r['seconds']:.0f} s)", flush=True)
+
+
 def main(argv: Any = None) -> Dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", nargs="+", type=non_negative_int, default=list(range(20)))
@@ -143,13 +183,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
             with contextlib.nullcontext() if final else contextlib.redirect_stdout(io.StringIO()):
                 rf.save(payload)
 
-    with tempfile.TemporaryDirectory() as out, ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futs = [pool.submit(train_one, v, s, args.epochs, out) for v, s in jobs]
-        for f in futs:
-            r = f.result()
-            payload["runs"].append(r)
-            save()
-            print(f"  {r['attention']:<5} seed {r['seed']}: done ({r['seconds']:.0f} s)", flush=True)
+    run_sweep(train_one, [(v, s, args.epochs) for v, s in jobs], args.jobs, payload, save)
     if payload["complete"]:
         s, d = payload["summary"], payload["summary"]["difference"]
         print_table([{"variant": v, "mean": round(s[v]["mean"], 2), "std": round(s[v]["std"], 2)} for v in VARIANTS],

@@ -17,24 +17,19 @@ results/tcja_watch.json; shuffled) gives p < 0.05.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import hashlib
 import io
-import json
 import math
 import statistics
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, add_results_option, machine, non_negative_int, positive_int, print_table, results_file  # noqa: E402
-from tcja_watch import VARIANTS, paired_stats, train_one  # noqa: E402
+from _common import machine, print_table  # noqa: E402
+from tcja_watch import VARIANTS, committed_reference, follow_up_args, paired_stats, run_sweep, train_one  # noqa: E402
 
 from snnkit.data.imu_watch import SHUFFLE_SEED  # noqa: E402
 
@@ -97,24 +92,11 @@ def decide(summary: Dict[str, Any], complete: bool) -> str:
 
 def reference() -> Tuple[Dict[str, Any], str]:
     """The committed tcja_watch results (must be complete) and the sha256 of the file as read."""
-    path = RESULTS / f"{REFERENCE}.json"
-    raw = path.read_bytes()
-    ref = json.loads(raw)
-    if not ref.get("complete"):
-        raise SystemExit(f"{NAME}: {path} is not a complete tcja_watch run; this test compares with its 40 runs")
-    return ref, hashlib.sha256(raw).hexdigest()
+    return committed_reference(NAME)
 
 
 def main(argv: Any = None) -> Dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", nargs="+", type=non_negative_int, default=list(range(20)))
-    ap.add_argument("--epochs", type=positive_int, default=None, help="default: the digits_dvs config's (15)")
-    ap.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one thread each)")
-    add_results_option(ap, NAME)
-    args = ap.parse_args(argv)
-    rf = results_file(ap, args, NAME)
-    if len(set(args.seeds)) != len(args.seeds):
-        raise SystemExit(f"{NAME}: --seeds must not repeat an entry")
+    args, rf = follow_up_args(__doc__, NAME, argv)
     ref, sha = reference()
     ref_runs = [r for r in ref["runs"] if r["attention"] in VARIANTS]
     registered = args.epochs is None and sorted(args.seeds) == RULE["seeds"]
@@ -137,13 +119,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
                 rf.save(payload)
 
     run = partial(train_one, shuffle_steps=True)
-    with tempfile.TemporaryDirectory() as out, ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futs = [pool.submit(run, v, s, args.epochs, out) for s in args.seeds for v in VARIANTS]
-        for f in futs:
-            r = f.result()
-            payload["runs"].append(r)
-            save()
-            print(f"  {r['attention']:<5} seed {r['seed']} (shuffled): done ({r['seconds']:.0f} s)", flush=True)
+    run_sweep(run, [(v, s, args.epochs) for s in args.seeds for v in VARIANTS], args.jobs, payload, save, " (shuffled)")
     if payload["complete"]:
         s = payload["summary"]
         print_table([{"variant": v, "mean": round(s["shuffled"][v]["mean"], 2), "std": round(s["shuffled"][v]["std"], 2),

@@ -16,25 +16,21 @@ accuracy AND a two-sided paired t-test gives p < 0.05.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
-import hashlib
 import io
-import json
 import math
 import statistics
 import sys
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any, Dict, List, Tuple
 
 import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, add_results_option, machine, non_negative_int, positive_int, print_table, results_file  # noqa: E402
-from tcja_watch import CHANNELS, WatchNet, train_one  # noqa: E402
+from _common import machine, print_table  # noqa: E402
+from tcja_watch import CHANNELS, WatchNet, committed_reference, follow_up_args, run_sweep, train_one  # noqa: E402
 
 NAME = "tcja_watch_wide"
 VARIANT = "none_wide"
@@ -104,24 +100,11 @@ def decide(summary: Dict[str, Any], complete: bool) -> str:
 
 def reference() -> Tuple[Dict[str, Any], str]:
     """The committed tcja_watch results (must be complete) and the sha256 of the file as read."""
-    path = RESULTS / f"{REFERENCE}.json"
-    raw = path.read_bytes()
-    ref = json.loads(raw)
-    if not ref.get("complete"):
-        raise SystemExit(f"{NAME}: {path} is not a complete tcja_watch run; this test pairs with its 40 runs")
-    return ref, hashlib.sha256(raw).hexdigest()
+    return committed_reference(NAME)
 
 
 def main(argv: Any = None) -> Dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--seeds", nargs="+", type=non_negative_int, default=list(range(20)))
-    ap.add_argument("--epochs", type=positive_int, default=None, help="default: the digits_dvs config's (15)")
-    ap.add_argument("--jobs", type=positive_int, default=2, help="runs in parallel (one thread each)")
-    add_results_option(ap, NAME)
-    args = ap.parse_args(argv)
-    rf = results_file(ap, args, NAME)
-    if len(set(args.seeds)) != len(args.seeds):
-        raise SystemExit(f"{NAME}: --seeds must not repeat an entry")
+    args, rf = follow_up_args(__doc__, NAME, argv)
     ref, sha = reference()
     ref_runs = [r for r in ref["runs"] if r["attention"] in ("tcja", "none")]
     c = wide_channels()
@@ -145,13 +128,8 @@ def main(argv: Any = None) -> Dict[str, Any]:
             with contextlib.nullcontext() if final else contextlib.redirect_stdout(io.StringIO()):
                 rf.save(payload)
 
-    with tempfile.TemporaryDirectory() as out, ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futs = [pool.submit(train_one, "none", s, args.epochs, out, c, VARIANT) for s in args.seeds]
-        for f in futs:
-            r = f.result()
-            payload["runs"].append(r)
-            save()
-            print(f"  {VARIANT} seed {r['seed']}: done ({r['seconds']:.0f} s)", flush=True)
+    run_sweep(partial(train_one, channels=c, label=VARIANT), [("none", s, args.epochs) for s in args.seeds], args.jobs,
+              payload, save)
     if payload["complete"]:
         s = payload["summary"]
         print_table([{"variant": v, "mean": round(s[v]["mean"], 2), "std": round(s[v]["std"], 2)}
