@@ -521,7 +521,7 @@ def _neuron(path: str, mod: nn.Module, shape: Shape, cls: Dict[str, Any]) -> Neu
     if getattr(mod, "reset_delay", False):
         raise _reject(path, mod, "reset_delay=True (snnTorch's delayed subtract reset, v_threshold / beta taken off "
                                  "after a spike) has no Lava LIF equivalent; Lava's LIF resets v to 0: train with "
-                                 "v_reset=0.0")
+                                 "reset_delay=False, v_reset=0.0 (reset_delay=True refuses a hard reset)")
     v_reset = getattr(mod, "v_reset", 0.0)
     if v_reset is None:
         raise _reject(path, mod, "soft reset (v_reset=None, subtract threshold) has no Lava LIF equivalent; "
