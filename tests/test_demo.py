@@ -164,6 +164,24 @@ def test_watch_lines_quote_the_preregistered_results() -> None:
     assert demo.watch_test(plain=res / "absent.json") is None
 
 
+def test_watch_lines_survive_a_missing_or_interrupted_shuffled_file(tmp_path: Path) -> None:
+    """The temporal-order control is its own file: absent, or rewritten by an interrupted rerun (no shuffled summary
+    yet), it drops only its own line; the ordered and parameter-matched results are still quoted (they used to vanish)."""
+    demo = _demo_module()
+    res = ROOT / "benchmarks" / "results"
+    full = demo.watch_text(demo.watch_test())
+    partial = json.loads((res / "tcja_watch_shuffled.json").read_text())
+    partial.update(complete=False, outcome="incomplete: no outcome")
+    partial["summary"]["shuffled"] = {}
+    (tmp_path / "partial.json").write_text(json.dumps(partial))
+    for shuffled in (tmp_path / "absent.json", tmp_path / "partial.json"):
+        t = demo.watch_test(shuffled=shuffled)
+        assert t is not None and t["complete"] and "shuffled" not in t
+        text = demo.watch_text(t)
+        assert "steps shuffled" not in text and "falls by" not in text
+        assert text == full.rsplit("\n", 1)[0]   # the other two lines, unchanged
+
+
 def test_agreement_plot_shows_every_layer() -> None:
     """A layer below 90 % agreement lowers the panel's floor instead of vanishing under the old fixed 90-100 % range."""
     demo = _demo_module()
