@@ -136,6 +136,14 @@ def follow_up_args(doc: str, name: str, argv: Any) -> Tuple[argparse.Namespace, 
     return args, rf
 
 
+def store(rf: Any, payload: Dict[str, Any], final: bool) -> None:
+    """Write the results: quietly after every run where ``--results`` names a file (an interrupted sweep keeps its runs,
+    marked incomplete), and at the end with the usual message."""
+    if final or rf.path is not None:
+        with contextlib.nullcontext() if final else contextlib.redirect_stdout(io.StringIO()):
+            rf.save(payload)
+
+
 def run_sweep(train: Callable[..., Dict[str, Any]], jobs: List[Tuple[Any, ...]], n_jobs: int,
               payload: Dict[str, Any], save: Callable[[], None], tag: str = "") -> None:
     """``train(*job, out)`` for every job, ``n_jobs`` at a time in child processes; each run is appended to
@@ -179,9 +187,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
                        complete=registered and done == {(v, s) for v in VARIANTS for s in RULE["seeds"]})
         payload["summary"] = paired_stats(runs) if {r["attention"] for r in runs} == set(VARIANTS) else None
         payload["outcome"] = decide(payload["summary"] or {}, payload["complete"])
-        if final or rf.path is not None:  # after every run: an interrupted sweep keeps its runs, marked incomplete
-            with contextlib.nullcontext() if final else contextlib.redirect_stdout(io.StringIO()):
-                rf.save(payload)
+        store(rf, payload, final)
 
     run_sweep(train_one, [(v, s, args.epochs) for v, s in jobs], args.jobs, payload, save)
     if payload["complete"]:

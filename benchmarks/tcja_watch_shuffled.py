@@ -17,8 +17,6 @@ results/tcja_watch.json; shuffled) gives p < 0.05.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import statistics
 import sys
@@ -29,7 +27,7 @@ from typing import Any, Dict, List, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table  # noqa: E402
-from tcja_watch import VARIANTS, committed_reference, follow_up_args, paired_stats, run_sweep, train_one  # noqa: E402
+from tcja_watch import VARIANTS, committed_reference, follow_up_args, paired_stats, run_sweep, store, train_one  # noqa: E402
 
 from snnkit.data.imu_watch import SHUFFLE_SEED  # noqa: E402
 
@@ -114,9 +112,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
                        complete=registered and done == {(v, s) for v in VARIANTS for s in RULE["seeds"]})
         payload["summary"] = summarise(runs, ref_runs)
         payload["outcome"] = decide(payload["summary"], payload["complete"])
-        if final or rf.path is not None:  # after every run: an interrupted sweep keeps its runs, marked incomplete
-            with contextlib.nullcontext() if final else contextlib.redirect_stdout(io.StringIO()):
-                rf.save(payload)
+        store(rf, payload, final)
 
     run = partial(train_one, shuffle_steps=True)
     run_sweep(run, [(v, s, args.epochs) for s in args.seeds for v in VARIANTS], args.jobs, payload, save, " (shuffled)")

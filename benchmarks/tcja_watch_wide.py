@@ -16,8 +16,6 @@ accuracy AND a two-sided paired t-test gives p < 0.05.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import statistics
 import sys
@@ -30,7 +28,7 @@ import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table  # noqa: E402
-from tcja_watch import CHANNELS, WatchNet, committed_reference, follow_up_args, run_sweep, train_one  # noqa: E402
+from tcja_watch import CHANNELS, WatchNet, committed_reference, follow_up_args, run_sweep, store, train_one  # noqa: E402
 
 NAME = "tcja_watch_wide"
 VARIANT = "none_wide"
@@ -124,9 +122,7 @@ def main(argv: Any = None) -> Dict[str, Any]:
                        complete=registered and {r["seed"] for r in runs} == set(RULE["seeds"]))
         payload["summary"] = summarise(runs, ref_runs)
         payload["outcome"] = decide(payload["summary"], payload["complete"])
-        if final or rf.path is not None:  # after every run: an interrupted sweep keeps its runs, marked incomplete
-            with contextlib.nullcontext() if final else contextlib.redirect_stdout(io.StringIO()):
-                rf.save(payload)
+        store(rf, payload, final)
 
     run_sweep(partial(train_one, channels=c, label=VARIANT), [("none", s, args.epochs) for s in args.seeds], args.jobs,
               payload, save)

@@ -316,15 +316,26 @@ def _p_text(p: float) -> str:
     return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
+def _watch_sweep(name: str, variants: Tuple[str, ...], follow_up: bool = False) -> dict:
+    """A complete pre-registered smartwatch results file: seeds 0-19 of each variant at the default epochs, each run's
+    curve ending at its final accuracy and peaking at its best; a follow-up's reference is tcja_watch.json as it is now."""
+    import hashlib
+
+    d, seeds = _json(name), list(range(20))
+    assert d["complete"] and d["rule"]["seeds"] == seeds and d["options"]["epochs"] is None
+    if follow_up:  # the committed runs a follow-up compares with are the file as it is now
+        assert d["reference"]["sha256"] == hashlib.sha256((RESULTS / "tcja_watch.json").read_bytes()).hexdigest()
+    assert sorted((r["attention"], r["seed"]) for r in d["runs"]) == sorted((v, s) for v in variants for s in seeds)
+    assert all(len(r["curve"]) == 15 and r["curve"][-1] == r["final"] and max(r["curve"]) == r["best"] for r in d["runs"])
+    return d
+
+
 def test_tcja_watch_preregistered_result_in_the_docs() -> None:
     """docs/tcja.md's smartwatch section: per-seed tables, summary, floor and the rule's outcome, from tcja_watch.json."""
     import sys
 
-    d = _json("tcja_watch")
+    d = _watch_sweep("tcja_watch", ("none", "tcja"))
     seeds = list(range(20))
-    assert d["complete"] and d["rule"]["seeds"] == seeds and d["options"]["epochs"] is None
-    assert sorted((r["attention"], r["seed"]) for r in d["runs"]) == sorted((v, s) for v in ("none", "tcja") for s in seeds)
-    assert all(len(r["curve"]) == 15 and r["curve"][-1] == r["final"] and max(r["curve"]) == r["best"] for r in d["runs"])
     acc = {(r["attention"], r["seed"]): r["final"] * 100 for r in d["runs"]}
     best = {(r["attention"], r["seed"]): r["best"] * 100 for r in d["runs"]}
     for v in ("tcja", "none"):
@@ -356,16 +367,10 @@ def test_tcja_watch_preregistered_result_in_the_docs() -> None:
 
 def test_tcja_watch_wide_control_in_the_docs() -> None:
     """docs/tcja.md's parameter-matched control: per-seed table, both paired differences and the rule's outcome."""
-    import hashlib
     import sys
 
-    d, ref = _json("tcja_watch_wide"), _json("tcja_watch")
+    d, ref = _watch_sweep("tcja_watch_wide", ("none_wide",), follow_up=True), _json("tcja_watch")
     seeds = list(range(20))
-    assert d["complete"] and d["rule"]["seeds"] == seeds and d["options"]["epochs"] is None
-    # the committed tcja / none runs it pairs with are the file as it is now
-    assert d["reference"]["sha256"] == hashlib.sha256((RESULTS / "tcja_watch.json").read_bytes()).hexdigest()
-    assert sorted(r["seed"] for r in d["runs"]) == seeds and {r["attention"] for r in d["runs"]} == {"none_wide"}
-    assert all(len(r["curve"]) == 15 and r["curve"][-1] == r["final"] and max(r["curve"]) == r["best"] for r in d["runs"])
     runs = ref["runs"] + d["runs"]
     acc = {(r["attention"], r["seed"]): r["final"] * 100 for r in runs}
     best = {(r["attention"], r["seed"]): r["best"] * 100 for r in runs}
@@ -407,16 +412,10 @@ def test_tcja_watch_wide_control_in_the_docs() -> None:
 
 def test_tcja_watch_shuffled_control_in_the_docs() -> None:
     """docs/tcja.md's temporal-order control: per-seed table, G_shuffled, the Welch comparison, drops and the outcome."""
-    import hashlib
     import sys
 
-    d, ref = _json("tcja_watch_shuffled"), _json("tcja_watch")
+    d, ref = _watch_sweep("tcja_watch_shuffled", ("none", "tcja"), follow_up=True), _json("tcja_watch")
     seeds = list(range(20))
-    assert d["complete"] and d["rule"]["seeds"] == seeds and d["options"]["epochs"] is None
-    # the committed ordered runs it compares with are the file as it is now
-    assert d["reference"]["sha256"] == hashlib.sha256((RESULTS / "tcja_watch.json").read_bytes()).hexdigest()
-    assert sorted((r["attention"], r["seed"]) for r in d["runs"]) == sorted((v, s) for v in ("none", "tcja") for s in seeds)
-    assert all(len(r["curve"]) == 15 and r["curve"][-1] == r["final"] and max(r["curve"]) == r["best"] for r in d["runs"])
     acc = {(r["attention"], r["seed"]): r["final"] * 100 for r in d["runs"]}
     ordered = {(r["attention"], r["seed"]): r["final"] * 100 for r in ref["runs"]}
     header = "seeds 0-19, smartwatch, shuffled steps (final test accuracy, %)"
