@@ -404,27 +404,12 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     return progress(total=total, desc=desc, enabled=enabled, unit="sample")
 
 
-def _class_scores(out: Any):
-    """The readout summed over time steps, one row of class scores per sample (what the prediction is the argmax of)."""
-    import torch
-
-    o = torch.as_tensor(out).double()
-    if o.ndim >= 3:
-        o = o.sum(0)
-    return o.reshape(o.shape[0], -1)
-
-
 def _silent_outputs(out: Any) -> int:
     """Samples whose summed output ties across all classes (nothing fired): their argmax is class 0 by default."""
-    o = _class_scores(out)
+    from .compare import class_scores
+
+    o = class_scores(out)
     return int((o.max(-1).values == o.min(-1).values).sum())
-
-
-def _predict(out: Any):
-    """The predicted classes, as snnkit evaluate and training count them (the first class on a tie)."""
-    from snnkit.train.trainer import predicted_class
-
-    return predicted_class(_class_scores(out))
 
 
 def _run_lava(net: Any, x: Any, chunk: int, desc: str,
@@ -514,7 +499,7 @@ def run_simulate(args: argparse.Namespace) -> int:
 
     from snnkit.base import set_step_mode
 
-    from .compare import model_copy, torch_spikes
+    from .compare import model_copy, predict, torch_spikes
     from .counters import count_spikes
     from .energy import ENERGY_MODELS, energy
     from .graph import trace
@@ -557,7 +542,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     tr = torch_spikes(ref, x.double(), names + host_names)
     torch_s = time.perf_counter() - t0
-    pred = {"pytorch": _predict(tr["output"])}
+    pred = {"pytorch": predict(tr["output"])}
     rates = {"pytorch": {k: float(tr["spikes"][k].mean()) for k in names}}
     agreement: Dict[str, Dict[str, float]] = {}
     results: Dict[str, Any] = {}
@@ -588,7 +573,7 @@ def run_simulate(args: argparse.Namespace) -> int:
             eq, tot = eq + int(e.sum()), tot + e.size
         agreement[mode] = per_layer
         rates[f"Lava {mode}"] = {k: float(spikes[k].mean()) for k in names}
-        pred[mode] = _predict(out)
+        pred[mode] = predict(out)
         counts = count_spikes(net.plan, x.double().numpy(), spikes, source="lava")
         cd = counts.to_dict()
         nn_ops = host_ops_report(net.plan, N, spikes)

@@ -126,15 +126,25 @@ def model_copy(model: nn.Module, dtype: Optional[torch.dtype] = None) -> nn.Modu
     return ref.to(dtype) if dtype is not None else ref
 
 
+def class_scores(out: Any) -> torch.Tensor:
+    """The readout summed over time steps, one row of class scores per sample (``[T, B, C...]`` or ``[B, C...]``)."""
+    o = torch.as_tensor(out).detach().double()
+    if o.ndim >= 3:
+        o = o.sum(0)
+    return o.reshape(o.shape[0], -1)
+
+
+def predict(out: Any) -> torch.Tensor:
+    """The predicted classes, as snnkit evaluate and training count them (the first class on a tie)."""
+    from snnkit.train.trainer import predicted_class
+
+    return predicted_class(class_scores(out))
+
+
 def _predict(out: Any) -> Optional[np.ndarray]:
     if not isinstance(out, torch.Tensor) or out.ndim < 2:
         return None
-    o = out.detach().double()
-    if o.ndim >= 3:  # [T, B, C...]: rate over time
-        o = o.sum(0)
-    from snnkit.train.trainer import predicted_class
-
-    return predicted_class(o.reshape(o.shape[0], -1)).cpu().numpy()
+    return predict(out).cpu().numpy()
 
 
 def compare(
