@@ -207,7 +207,7 @@ def test_tied_vote_counts_predict_the_first_class_in_float32_and_float64() -> No
     """Votes of binary spikes (k/10 per step) tie often; a plain argmax broke the tie by float rounding, so float32
     (training, snnkit evaluate) and float64 (snnkit simulate, Lava) runs of the same spikes predicted different classes
     (4 of 360 test digits on a 3-epoch digits_dvs network: evaluate 32.50 %, the same spikes in float64 33.33 %)."""
-    from snnkit.hardware.cli import _predict
+    from snnkit.hardware.compare import predict as _predict   # what snnkit simulate predicts with
     from snnkit.layers import vote
     from snnkit.train.evaluate import predicted_class
 
